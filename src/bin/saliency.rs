@@ -1,0 +1,159 @@
+//! `saliency`: the native command line over the same core as the browser viewer.
+//! Contract: ../shared/reference/CONVENTIONS.md. Every failure is one line on stderr and a
+//! non-zero exit; output files are written whole or not at all.
+
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    std::process::exit(cli::main());
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod cli {
+    use clap::{Parser, Subcommand};
+    use saliency::{err, info, npy, preprocess, Error, Model, Result, Sidecar};
+    use std::path::{Path, PathBuf};
+    use std::time::Instant;
+    use tract_onnx::prelude::tract_ndarray::ArrayD;
+
+    #[derive(Parser)]
+    #[command(name = "saliency", version, about = "Explain ONNX image classifiers (CAM, Grad-CAM, IG, LRP, ...)")]
+    struct Cli {
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    #[derive(Subcommand)]
+    enum Command {
+        /// Describe a model: input, preprocessing, nodes, numbered layers, applicable methods.
+        Info {
+            #[arg(long)]
+            model: PathBuf,
+            /// Sidecar JSON (default: the model's path with a .json extension, if present).
+            #[arg(long)]
+            sidecar: Option<PathBuf>,
+            /// Print JSON instead of text.
+            #[arg(long)]
+            json: bool,
+        },
+        /// Classify one input (image file or .npy tensor); prints the top classes as JSON.
+        Predict {
+            #[arg(long)]
+            model: PathBuf,
+            #[arg(long)]
+            input: PathBuf,
+            #[arg(long)]
+            sidecar: Option<PathBuf>,
+            /// How many classes to print.
+            #[arg(long, default_value_t = 5)]
+            top: usize,
+            /// Also write the raw scores (logits) as float32 .npy.
+            #[arg(long)]
+            logits_out: Option<PathBuf>,
+        },
+    }
+
+    pub fn main() -> i32 {
+        let cli = match Cli::try_parse() {
+            Ok(c) => c,
+            Err(e) => {
+                use clap::error::ErrorKind as K;
+                if matches!(e.kind(), K::DisplayHelp | K::DisplayVersion | K::DisplayHelpOnMissingArgumentOrSubcommand) {
+                    let _ = e.print();
+                    return if e.kind() == K::DisplayHelpOnMissingArgumentOrSubcommand { 2 } else { 0 };
+                }
+                // One line: clap's first line, without its usage block.
+                let text = e.render().to_string();
+                let first = text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
+                eprintln!("error: {first} (see saliency --help)");
+                return 2;
+            }
+        };
+        match run(cli) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: {e}");
+                1
+            }
+        }
+    }
+
+    fn read(path: &Path, what: &str) -> Result<Vec<u8>> {
+        std::fs::read(path).map_err(|e| err!(Io, "cannot read {what} '{}': {e}", path.display()))
+    }
+
+    /// Writes via a temporary file and a rename, so a failure never leaves a partial file.
+    fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let tmp = dir.join(format!(".{}.tmp{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("out"), std::process::id()));
+        let res = std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, path));
+        if res.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        res.map_err(|e| err!(Io, "cannot write '{}': {e}", path.display()))
+    }
+
+    fn load_model(model: &Path, sidecar: Option<&Path>) -> Result<Model> {
+        let bytes = read(model, "model")?;
+        let side_path = match sidecar {
+            Some(p) => Some(p.to_path_buf()),
+            // Beside the model, a JSON counts as its sidecar only if it has a `preprocess` block.
+            None => Some(model.with_extension("json")).filter(|p| {
+                std::fs::read_to_string(p).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok()).is_some_and(|v| v.get("preprocess").is_some())
+            }),
+        };
+        let side = match side_path {
+            Some(p) => {
+                let text = String::from_utf8(read(&p, "sidecar")?).map_err(|_| err!(Sidecar, "sidecar '{}' is not UTF-8 text", p.display()))?;
+                Some(Sidecar::from_json(&text).map_err(|e| err!(Sidecar, "{} ('{}')", e, p.display()))?)
+            }
+            None => None,
+        };
+        Model::load_with(&bytes, side)
+    }
+
+    /// An input is a `.npy` tensor (by its magic bytes) or an image file to preprocess.
+    pub fn load_input(path: &Path, model: &Model) -> Result<ArrayD<f32>> {
+        let bytes = read(path, "input")?;
+        let x = if bytes.starts_with(b"\x93NUMPY") { npy::read_f32(&bytes)? } else { preprocess::image_bytes_to_tensor(&bytes, &model.sidecar)? };
+        model.check_input(&x)?;
+        Ok(x)
+    }
+
+    fn run(cli: Cli) -> Result<()> {
+        match cli.command {
+            Command::Info { model, sidecar, json } => {
+                let m = load_model(&model, sidecar.as_deref())?;
+                let i = info::describe(&m);
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&i).map_err(|e| err!(Io, "{e}"))?);
+                } else {
+                    print!("{}", i.to_text());
+                }
+            }
+            Command::Predict { model, input, sidecar, top, logits_out } => {
+                if top == 0 {
+                    return Err(err!(Parameter, "--top must be at least 1"));
+                }
+                let m = load_model(&model, sidecar.as_deref())?;
+                let x = load_input(&input, &m)?;
+                let t0 = Instant::now();
+                let logits = m.forward(&x)?;
+                let seconds = t0.elapsed().as_secs_f64();
+                if let Some(out) = logits_out {
+                    let a = ArrayD::from_shape_vec(vec![1, logits.len()], logits.clone()).map_err(|e| err!(Shape, "{e}"))?;
+                    write_atomic(&out, &npy::write_f32(&a)?)?;
+                }
+                let p = saliency::Prediction::from_logits(&logits, top.min(m.classes), |i| m.sidecar.label(i));
+                let json = serde_json::json!({ "model": m.sidecar.name, "top": p.top, "seconds": seconds });
+                println!("{json}");
+            }
+        }
+        Ok(())
+    }
+
+    #[allow(dead_code)]
+    fn _unused(_: Error) {}
+}

@@ -1,0 +1,196 @@
+//! What `saliency info` and the viewer show about a model: its nodes with tensor names and
+//! shapes, the numbered conv/dense layers (CONVENTIONS.md), spatial layers for Grad-CAM, and
+//! which explanation methods apply.
+
+use crate::model::Model;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeInfo {
+    pub index: usize,
+    pub name: String,
+    pub op_type: String,
+    /// The ONNX name of the node's first output tensor.
+    pub output: String,
+    pub shape: Option<Vec<usize>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerInfo {
+    /// Layer number: Conv / Gemm / MatMul nodes counted in ONNX file order from 0.
+    pub layer: usize,
+    pub node: usize,
+    pub name: String,
+    pub op_type: String,
+    pub output: String,
+    pub shape: Option<Vec<usize>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MethodInfo {
+    pub method: &'static str,
+    pub applies: bool,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelInfo {
+    pub name: String,
+    pub title: String,
+    pub input_name: String,
+    pub input_shape: Vec<usize>,
+    pub color: crate::sidecar::Color,
+    pub preprocess: crate::sidecar::Preprocess,
+    pub sidecar_given: bool,
+    pub classes: usize,
+    pub labels: Vec<String>,
+    pub logits: String,
+    pub final_softmax: Option<String>,
+    pub nodes: Vec<NodeInfo>,
+    pub layers: Vec<LayerInfo>,
+    /// Tensors with a [1, C, H, W] shape: Grad-CAM candidates.
+    pub spatial_layers: Vec<NodeInfo>,
+    /// The feature map CAM uses (the input of the global average pool), if CAM applies.
+    pub cam_layer: Option<String>,
+    pub methods: Vec<MethodInfo>,
+}
+
+pub const LAYER_OPS: [&str; 3] = ["Conv", "Gemm", "MatMul"];
+const PASS_THROUGH: [&str; 6] = ["Flatten", "Reshape", "Squeeze", "Identity", "Dropout", "Unsqueeze"];
+
+/// Finds the CAM structure: a global average pool whose output, through reshapes only, feeds a
+/// dense layer producing the scores, or is itself the scores (a conv with one channel per
+/// class). Returns the pooled feature map's tensor name, or why CAM does not apply.
+pub fn cam_layer(model: &Model) -> Result<String, String> {
+    let nodes = &model.nodes;
+    let consumers = |t: &str| nodes.iter().filter(|n| n.inputs.iter().any(|i| i == t)).collect::<Vec<_>>();
+    let is_gap = |n: &crate::model::OnnxNode| n.op_type == "GlobalAveragePool";
+    let Some(gap) = nodes.iter().rev().find(|n| is_gap(n)) else {
+        return Err("CAM needs a global average pool feeding a dense layer; this model has no GlobalAveragePool".into());
+    };
+    let mut t = gap.outputs[0].clone();
+    loop {
+        if t == model.logits_name {
+            return Ok(gap.inputs[0].clone());
+        }
+        let c = consumers(&t);
+        if c.len() != 1 {
+            break;
+        }
+        let n = c[0];
+        if PASS_THROUGH.contains(&n.op_type.as_str()) {
+            t = n.outputs[0].clone();
+            continue;
+        }
+        if n.op_type == "Gemm" || n.op_type == "MatMul" {
+            let mut out = n.outputs[0].clone();
+            // MatMul + Add(bias)
+            let next = consumers(&out);
+            if n.op_type == "MatMul" && next.len() == 1 && next[0].op_type == "Add" {
+                out = next[0].outputs[0].clone();
+            }
+            if out == model.logits_name {
+                return Ok(gap.inputs[0].clone());
+            }
+        }
+        break;
+    }
+    Err(format!("CAM needs the global average pool '{}' to feed the final dense layer directly", gap.name))
+}
+
+pub fn describe(model: &Model) -> ModelInfo {
+    let shape_of = |t: &str| model.shapes.get(t).cloned();
+    let nodes: Vec<NodeInfo> = model
+        .nodes
+        .iter()
+        .map(|n| {
+            let output = n.outputs.first().cloned().unwrap_or_default();
+            NodeInfo { index: n.index, name: n.name.clone(), op_type: n.op_type.clone(), shape: shape_of(&output), output }
+        })
+        .collect();
+    let layers: Vec<LayerInfo> = nodes
+        .iter()
+        .filter(|n| LAYER_OPS.contains(&n.op_type.as_str()))
+        .enumerate()
+        .map(|(layer, n)| LayerInfo { layer, node: n.index, name: n.name.clone(), op_type: n.op_type.clone(), output: n.output.clone(), shape: n.shape.clone() })
+        .collect();
+    let spatial_layers: Vec<NodeInfo> =
+        nodes.iter().filter(|n| matches!(&n.shape, Some(s) if s.len() == 4 && s[2] * s[3] > 1)).cloned().collect();
+    let cam = cam_layer(model);
+    let gradient_family = ["gradient", "gradient-x-input", "guided-backprop", "integrated-gradients", "smoothgrad"];
+    let mut methods: Vec<MethodInfo> =
+        gradient_family.iter().map(|m| MethodInfo { method: m, applies: true, reason: "any differentiable classifier".into() }).collect();
+    methods.push(MethodInfo {
+        method: "grad-cam",
+        applies: !spatial_layers.is_empty(),
+        reason: if spatial_layers.is_empty() { "no layer with a spatial [1, C, H, W] output".into() } else { format!("{} spatial layers", spatial_layers.len()) },
+    });
+    methods.push(MethodInfo {
+        method: "cam",
+        applies: cam.is_ok(),
+        reason: match &cam {
+            Ok(l) => format!("global average pool of '{l}' feeds the class scores"),
+            Err(e) => e.clone(),
+        },
+    });
+    methods.push(MethodInfo {
+        method: "lrp",
+        applies: !layers.is_empty(),
+        reason: if layers.is_empty() { "no Conv/Gemm/MatMul layer".into() } else { format!("{} conv/dense layers", layers.len()) },
+    });
+    ModelInfo {
+        name: model.sidecar.name.clone(),
+        title: model.sidecar.title.clone(),
+        input_name: model.input_name.clone(),
+        input_shape: model.input_shape().to_vec(),
+        color: model.sidecar.input.color,
+        preprocess: model.sidecar.preprocess.clone(),
+        sidecar_given: model.sidecar_given,
+        classes: model.classes,
+        labels: (0..model.classes).map(|i| model.sidecar.label(i)).collect(),
+        logits: model.logits_name.clone(),
+        final_softmax: model.final_softmax.clone(),
+        nodes,
+        layers,
+        spatial_layers,
+        cam_layer: cam.ok(),
+        methods,
+    }
+}
+
+impl ModelInfo {
+    /// The human-readable report printed by `saliency info`.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let shp = |s: &Option<Vec<usize>>| s.as_ref().map(|s| format!("{s:?}")).unwrap_or_else(|| "?".into());
+        let _ = writeln!(s, "model: {}{}", if self.name.is_empty() { "(unnamed)" } else { &self.name }, if self.title.is_empty() { String::new() } else { format!(" — {}", self.title) });
+        let _ = writeln!(s, "input: '{}' {:?} {:?}", self.input_name, self.input_shape, self.color);
+        let p = &self.preprocess;
+        let _ = writeln!(
+            s,
+            "preprocess{}: resize shorter side to {}, centre crop {}x{}, x = (pixel/255 - mean) / std, mean {:?}, std {:?}",
+            if self.sidecar_given { "" } else { " (no sidecar: defaults)" },
+            p.resize, p.crop[0], p.crop[1], p.mean, p.std
+        );
+        let _ = writeln!(s, "output: '{}', {} classes{}", self.logits, self.classes, self.final_softmax.as_ref().map(|o| format!(" (scores taken before the final {o})")).unwrap_or_default());
+        let _ = writeln!(s, "\nnodes ({}):", self.nodes.len());
+        let _ = writeln!(s, "  {:>5}  {:<20} {:<40} {:<18} {}", "index", "op", "output tensor", "shape", "node");
+        for n in &self.nodes {
+            let _ = writeln!(s, "  {:>5}  {:<20} {:<40} {:<18} {}", n.index, n.op_type, n.output, shp(&n.shape), n.name);
+        }
+        let _ = writeln!(s, "\nlayers (conv/dense, numbered for --rule):");
+        for l in &self.layers {
+            let _ = writeln!(s, "  {:>3}  {:<6} {:<40} {}", l.layer, l.op_type, l.output, shp(&l.shape));
+        }
+        let _ = writeln!(s, "\nspatial layers (for --layer):");
+        for n in &self.spatial_layers {
+            let _ = writeln!(s, "  {:<40} {:<18} {}", n.output, shp(&n.shape), n.op_type);
+        }
+        let _ = writeln!(s, "\nmethods:");
+        for m in &self.methods {
+            let _ = writeln!(s, "  {:<22} {:<4} {}", m.method, if m.applies { "yes" } else { "no" }, m.reason);
+        }
+        s
+    }
+}

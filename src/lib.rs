@@ -1,0 +1,16 @@
+//! The saliency viewer's pure-Rust core: model loading, preprocessing, inference, model
+//! description; compiled natively (CLI, tests) and to WebAssembly (the `wasm` shell).
+
+pub mod error;
+pub mod info;
+pub mod model;
+pub mod npy;
+pub mod preprocess;
+pub mod sidecar;
+
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
+
+pub use error::{Error, ErrorKind, Result};
+pub use model::{Model, Prediction};
+pub use sidecar::Sidecar;

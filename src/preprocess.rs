@@ -1,0 +1,112 @@
+//! Image bytes -> the model's input tensor, exactly as the sidecar says:
+//! decode (with limits) -> gray or RGB -> bilinear resize of the shorter side -> centre crop
+//! -> `(pixel / 255 - mean) / std`, NCHW float32.
+
+use crate::err;
+use crate::error::Result;
+use crate::sidecar::{Color, Sidecar};
+use image::imageops::FilterType;
+use image::{DynamicImage, ImageReader, Limits};
+use std::io::Cursor;
+use tract_onnx::prelude::tract_ndarray::{ArrayD, IxDyn};
+
+/// Largest image side accepted by the decoder (pixels). Larger images are refused before
+/// their pixels are decoded.
+pub const MAX_IMAGE_SIDE: u32 = 16_384;
+/// Largest decoder allocation (bytes): no decompression bombs.
+pub const MAX_IMAGE_ALLOC: u64 = 256 * 1024 * 1024;
+
+/// Decodes PNG or JPEG bytes, refusing oversized or empty images with a clear error.
+pub fn decode(bytes: &[u8]) -> Result<DynamicImage> {
+    if bytes.is_empty() {
+        return Err(err!(Image, "cannot decode image: the file is empty"));
+    }
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| err!(Image, "cannot decode image: {e}"))?;
+    if reader.format().is_none() {
+        return Err(err!(Image, "cannot decode image: not a PNG or JPEG file"));
+    }
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(MAX_IMAGE_SIDE);
+    limits.max_alloc = Some(MAX_IMAGE_ALLOC);
+    reader.limits(limits);
+    let img = reader.decode().map_err(|e| match e {
+        image::ImageError::Limits(_) => err!(
+            Limit,
+            "image too large: at most {MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE} pixels and {} MiB decoded ({e})",
+            MAX_IMAGE_ALLOC >> 20
+        ),
+        e => err!(Image, "cannot decode image: {e}"),
+    })?;
+    if img.width() == 0 || img.height() == 0 {
+        return Err(err!(Image, "cannot use image: it has zero width or height"));
+    }
+    Ok(img)
+}
+
+/// Builds an image from RGBA pixels (a canvas' `ImageData`).
+pub fn from_rgba(rgba: Vec<u8>, width: u32, height: u32) -> Result<DynamicImage> {
+    if width == 0 || height == 0 || width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE {
+        return Err(err!(Image, "image size {width}x{height} must be 1..={MAX_IMAGE_SIDE} on each side"));
+    }
+    let buf = image::RgbaImage::from_raw(width, height, rgba)
+        .ok_or_else(|| err!(Image, "RGBA buffer does not hold {width}x{height} pixels"))?;
+    Ok(DynamicImage::ImageRgba8(buf))
+}
+
+/// The size the image takes after resizing its shorter side to `target` (aspect kept).
+pub fn resized_size(width: u32, height: u32, target: u32) -> (u32, u32) {
+    if width <= height {
+        let h = ((height as f64) * (target as f64) / (width as f64)).round().max(1.0) as u32;
+        (target, h.max(target))
+    } else {
+        let w = ((width as f64) * (target as f64) / (height as f64)).round().max(1.0) as u32;
+        (w.max(target), target)
+    }
+}
+
+/// The image resized and centre-cropped to the model's input size, as 8-bit channels
+/// (1 for gray, 3 for RGB), row-major HxWxC. This is also what the viewer draws under a heatmap.
+pub fn resize_and_crop(img: &DynamicImage, sc: &Sidecar) -> (Vec<u8>, u32, u32) {
+    let [ch, cw] = sc.preprocess.crop;
+    let (nw, nh) = resized_size(img.width(), img.height(), sc.preprocess.resize);
+    let (nw, nh) = (nw.max(cw), nh.max(ch));
+    let left = (nw - cw) / 2;
+    let top = (nh - ch) / 2;
+    let data = match sc.input.color {
+        Color::Gray => {
+            let g = img.to_luma8();
+            let r = if (g.width(), g.height()) == (nw, nh) { g } else { image::imageops::resize(&g, nw, nh, FilterType::Triangle) };
+            image::imageops::crop_imm(&r, left, top, cw, ch).to_image().into_raw()
+        }
+        Color::Rgb => {
+            let c = img.to_rgb8();
+            let r = if (c.width(), c.height()) == (nw, nh) { c } else { image::imageops::resize(&c, nw, nh, FilterType::Triangle) };
+            image::imageops::crop_imm(&r, left, top, cw, ch).to_image().into_raw()
+        }
+    };
+    (data, cw, ch)
+}
+
+/// The full preprocessing: the model input tensor `[1, C, H, W]`.
+pub fn to_tensor(img: &DynamicImage, sc: &Sidecar) -> Result<ArrayD<f32>> {
+    let (pixels, w, h) = resize_and_crop(img, sc);
+    let c = sc.input.color.channels();
+    let (w, h) = (w as usize, h as usize);
+    let mut x = ArrayD::<f32>::zeros(IxDyn(&[1, c, h, w]));
+    let (mean, std): (Vec<f32>, Vec<f32>) = (0..c).map(|k| (sc.mean(k), sc.std(k))).unzip();
+    for (i, px) in pixels.chunks_exact(c).enumerate() {
+        let (y, xx) = (i / w, i % w);
+        for k in 0..c {
+            x[[0, k, y, xx]] = (px[k] as f32 / 255.0 - mean[k]) / std[k];
+        }
+    }
+    Ok(x)
+}
+
+/// Decode + preprocess in one step.
+pub fn image_bytes_to_tensor(bytes: &[u8], sc: &Sidecar) -> Result<ArrayD<f32>> {
+    to_tensor(&decode(bytes)?, sc)
+}
