@@ -24,6 +24,6 @@ subprocess.run(["cargo", "build", "--lib", "--target", "wasm32-unknown-unknown",
 wasm = root / "target" / "wasm32-unknown-unknown" / ("release" if profile == "release" else profile) / "saliency.wasm"
 out = root / cfg["out-dir"]
 out.mkdir(parents=True, exist_ok=True)
-subprocess.run(["wasm-bindgen", "--target", cfg["target"], "--out-dir", str(out), "--out-name", cfg["out-name"], "--no-typescript", str(wasm)], cwd=root, check=True)
+subprocess.run(["wasm-bindgen", "--target", cfg["target"], "--out-dir", str(out), "--out-name", cfg["out-name"], "--no-typescript", *cfg.get("wasm-bindgen-args", []), str(wasm)], cwd=root, check=True)
 size = (out / f"{cfg['out-name']}_bg.wasm").stat().st_size
 print(f"built {out.relative_to(root)}/{cfg['out-name']}_bg.wasm ({size / 1e6:.1f} MB)")

@@ -66,8 +66,9 @@ mod cli {
                 }
                 // One line: clap's first line, without its usage block.
                 let text = e.render().to_string();
-                let first = text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
-                eprintln!("error: {first} (see saliency --help)");
+                let line: Vec<&str> = text.lines().take_while(|l| !l.starts_with("Usage:")).map(str::trim).filter(|l| !l.is_empty()).collect();
+                let line = line.join(" ");
+                eprintln!("error: {} (see saliency --help)", line.trim_start_matches("error: "));
                 return 2;
             }
         };

@@ -1,0 +1,100 @@
+// The served viewer in Debian Chromium: loads with no console error, classifies the default
+// photo, switches models, survives a corrupt model, and never talks to another origin.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startServer, launch, WWW } from './harness.mjs';
+
+let srv, browser, page;
+const consoleErrors = [];
+const foreign = [];
+
+before(async () => {
+  srv = await startServer();
+  browser = await launch();
+  // Every request of the page and its worker passes here; anything off-origin is recorded and refused.
+  await browser.context.route('**/*', (route) => {
+    const u = route.request().url();
+    if (!u.startsWith(srv.origin + '/') && !u.startsWith('blob:') && !u.startsWith('data:')) { foreign.push(u); return route.abort(); }
+    return route.continue();
+  });
+  browser.context.on('request', (r) => {
+    const u = r.url();
+    if (!u.startsWith(srv.origin + '/') && !u.startsWith('blob:') && !u.startsWith('data:')) foreign.push(u);
+  });
+  page = await browser.context.newPage();
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+});
+
+after(async () => {
+  await browser?.close();
+  srv?.server.close();
+});
+
+async function waitIdle() {
+  await page.waitForFunction(() => document.body.dataset.busy === '0', null, { timeout: 120_000 });
+}
+
+test('opens on the bundled photo, classified by EfficientNet-Lite0', async () => {
+  const t0 = Date.now();
+  await page.goto(srv.url);
+  await page.waitForFunction(() => document.body.dataset.top1, null, { timeout: 120_000 });
+  await waitIdle();
+  console.log(`# page open -> first prediction: ${Date.now() - t0} ms`);
+  const top = await page.locator('#top-k li .label').allTextContents();
+  assert.equal(top.length, 5);
+  assert.match(top[0], /cat/i, `top-5 was ${top}`);
+  assert.match(await page.locator('#model-select option:checked').textContent(), /EfficientNet/i);
+  assert.deepEqual(consoleErrors, []);
+});
+
+test('switching to an MNIST net classifies a bundled digit', async () => {
+  const idx = await page.locator('#model-select option').evaluateAll((os) => os.findIndex((o) => /CAM/i.test(o.textContent) && /MNIST/i.test(o.textContent)));
+  assert.ok(idx >= 0, 'the MNIST CAM net is listed');
+  await page.selectOption('#model-select', String(idx));
+  await page.waitForFunction(() => document.body.dataset.busy === '0' && /digit/i.test(document.getElementById('image-caption').textContent), null, { timeout: 60_000 });
+  const caption = await page.locator('#image-caption').textContent();
+  const digit = caption.match(/(\d)/)[1];
+  assert.equal(await page.locator('#top-k li .label').first().textContent(), digit, caption);
+  assert.deepEqual(consoleErrors, []);
+});
+
+test('a corrupt model gives a clear message and the previous model keeps working', async () => {
+  const before = await page.locator('#model-select').inputValue();
+  await page.setInputFiles('#file-input', { name: 'broken.onnx', mimeType: 'application/octet-stream', buffer: Buffer.from('this is not an ONNX file at all') });
+  await page.waitForSelector('#error:not([hidden])', { timeout: 30_000 });
+  const msg = await page.locator('#error').textContent();
+  assert.match(msg, /broken\.onnx/);
+  assert.match(msg, /not a valid ONNX file|cannot interpret model/);
+  assert.equal(await page.locator('#model-select').inputValue(), before);
+  // Still works: pick another digit.
+  const other = await page.locator('#image-select option').evaluateAll((os) => os.findIndex((o) => /3/.test(o.textContent)));
+  const value = await page.locator('#image-select option').nth(other).getAttribute('value');
+  await page.selectOption('#image-select', value);
+  await page.waitForFunction(() => document.body.dataset.busy === '0' && /3/.test(document.getElementById('image-caption').textContent), null, { timeout: 30_000 });
+  assert.equal(await page.locator('#top-k li .label').first().textContent(), '3');
+  assert.ok(await page.locator('#error').isHidden());
+});
+
+test('a dropped model with its sidecar, and a dropped image, work without any request', async () => {
+  const n = srv.requests.length;
+  const file = (name, type) => ({ name, mimeType: type, buffer: fs.readFileSync(path.join(WWW, 'models', name)) });
+  await page.setInputFiles('#file-input', [file('fashion_bn.onnx', 'application/octet-stream'), file('fashion_bn.json', 'application/json')]);
+  await page.waitForFunction(() => document.body.dataset.busy === '0' && /Your model/.test(document.querySelector('#model-select option:checked').textContent), null, { timeout: 60_000 });
+  const sneaker = fs.readdirSync(path.join(WWW, 'models', 'images')).find((f) => /^fashion_.*sneaker/i.test(f));
+  if (sneaker) {
+    await page.setInputFiles('#file-input', { name: sneaker, mimeType: 'image/png', buffer: fs.readFileSync(path.join(WWW, 'models', 'images', sneaker)) });
+    await page.waitForFunction((s) => document.body.dataset.busy === '0' && document.getElementById('image-caption').textContent.includes(s), sneaker, { timeout: 30_000 });
+    assert.equal(await page.locator('#top-k li .label').first().textContent(), 'Sneaker');
+  }
+  assert.deepEqual(srv.requests.slice(n), [], 'dropping local files must not cause requests');
+  assert.ok(await page.locator('#error').isHidden(), await page.locator('#error').textContent());
+});
+
+test('no request ever left the page origin, and no console error', () => {
+  assert.deepEqual(foreign, []);
+  assert.deepEqual(consoleErrors, []);
+  assert.ok(srv.requests.every((u) => u.startsWith('/viewer/')), srv.requests.join('\n'));
+});

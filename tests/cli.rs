@@ -1,0 +1,172 @@
+//! The CLI's contract on bad input: non-zero exit, exactly one stderr line naming the problem,
+//! no panic, no partial output file. And its happy paths on a bundled model.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn saliency(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_saliency")).args(args).current_dir(root()).output().expect("run saliency")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("saliency-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
+/// Asserts a clean failure and returns its one stderr line.
+fn fails(args: &[&str]) -> String {
+    let out = saliency(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "{args:?} should fail, stdout: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(out.stdout.is_empty(), "{args:?} printed on stdout: {}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(stderr.lines().count(), 1, "{args:?}: expected one stderr line, got:\n{stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{args:?} panicked: {stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    stderr
+}
+
+const MNIST: &str = "models/mnist_lrp.onnx";
+
+#[test]
+fn missing_model_file() {
+    let e = fails(&["info", "--model", "does/not/exist.onnx"]);
+    assert!(e.contains("cannot read model 'does/not/exist.onnx'"), "{e}");
+}
+
+#[test]
+fn corrupt_and_truncated_onnx() {
+    let garbage = tmp("garbage.onnx");
+    std::fs::write(&garbage, b"this is not a protobuf \xff\xfe\x00\x01 at all").unwrap();
+    let e = fails(&["info", "--model", garbage.to_str().unwrap()]);
+    assert!(e.contains("not a valid ONNX file") || e.contains("cannot interpret model"), "{e}");
+
+    let bytes = std::fs::read(root().join(MNIST)).unwrap();
+    let truncated = tmp("truncated.onnx");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let e = fails(&["predict", "--model", truncated.to_str().unwrap(), "--input", "models/images/digit_7.png"]);
+    assert!(e.contains("not a valid ONNX file") || e.contains("cannot interpret model"), "{e}");
+
+    let empty = tmp("empty.onnx");
+    std::fs::write(&empty, b"").unwrap();
+    let e = fails(&["info", "--model", empty.to_str().unwrap()]);
+    assert!(e.contains("empty"), "{e}");
+}
+
+#[test]
+fn unsupported_operator_is_named() {
+    let e = fails(&["info", "--model", "tests/fixtures/bad/unsupported_op.onnx"]);
+    assert!(e.contains("unsupported operator FancyAttention") && e.contains("'act'"), "{e}");
+}
+
+#[test]
+fn nan_weights_and_wrong_rank() {
+    let e = fails(&["info", "--model", "tests/fixtures/bad/nan_weights.onnx"]);
+    assert!(e.contains("NaN"), "{e}");
+    let e = fails(&["info", "--model", "tests/fixtures/bad/rank3_input.onnx"]);
+    assert!(e.contains("rank 3"), "{e}");
+}
+
+#[test]
+fn wrong_input_shape_writes_nothing() {
+    let x = tmp("wrong_shape.npy");
+    // A valid .npy of shape [1, 3, 28, 28]: the MNIST net takes [1, 1, 28, 28].
+    let a = tract_onnx::prelude::tract_ndarray::ArrayD::<f32>::zeros(vec![1, 3, 28, 28]);
+    std::fs::write(&x, saliency::npy::write_f32(&a).unwrap()).unwrap();
+    let out = tmp("never_written.npy");
+    let e = fails(&["predict", "--model", MNIST, "--input", x.to_str().unwrap(), "--logits-out", out.to_str().unwrap()]);
+    assert!(e.contains("wrong input shape") && e.contains("[1, 1, 28, 28]"), "{e}");
+    assert!(!out.exists(), "a partial output file was written");
+}
+
+#[test]
+fn bad_npy_and_bad_images() {
+    let bad = tmp("bad_header.npy");
+    std::fs::write(&bad, b"\x93NUMPY\x01\x00\x10\x00{'descr': nonsense").unwrap();
+    let e = fails(&["predict", "--model", MNIST, "--input", bad.to_str().unwrap()]);
+    assert!(e.contains(".npy"), "{e}");
+
+    let fake = tmp("not_an_image.png");
+    std::fs::write(&fake, b"hello, I am a text file").unwrap();
+    let e = fails(&["predict", "--model", MNIST, "--input", fake.to_str().unwrap()]);
+    assert!(e.contains("cannot decode image"), "{e}");
+
+    let e = fails(&["predict", "--model", MNIST, "--input", "no/such/image.png"]);
+    assert!(e.contains("cannot read input"), "{e}");
+}
+
+#[test]
+fn huge_image_is_refused_before_decoding() {
+    // A valid PNG header announcing 20000 x 20000 pixels (the data is never read).
+    let mut png = image::RgbImage::new(1, 1);
+    png.put_pixel(0, 0, image::Rgb([1, 2, 3]));
+    let mut bytes = Vec::new();
+    png.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png).unwrap();
+    // IHDR width/height live at bytes 16..24; patch them (the CRC then fails, but the limit is checked first or the decode fails: either way no huge allocation).
+    bytes[16..20].copy_from_slice(&20000u32.to_be_bytes());
+    bytes[20..24].copy_from_slice(&20000u32.to_be_bytes());
+    let p = tmp("huge.png");
+    std::fs::write(&p, &bytes).unwrap();
+    let e = fails(&["predict", "--model", MNIST, "--input", p.to_str().unwrap()]);
+    assert!(e.contains("image too large") || e.contains("cannot decode image"), "{e}");
+}
+
+#[test]
+fn bad_arguments_are_one_line() {
+    let e = fails(&["predict", "--model", MNIST]);
+    assert!(e.contains("--input"), "{e}");
+    let e = fails(&["frobnicate"]);
+    assert!(e.contains("frobnicate"), "{e}");
+    let e = fails(&["predict", "--model", MNIST, "--input", "models/images/digit_7.png", "--top", "0"]);
+    assert!(e.contains("--top"), "{e}");
+    let bad_side = tmp("bad_sidecar.json");
+    std::fs::write(&bad_side, b"{\"input\": {\"shape\": [1, 3, 28, 28], \"color\": \"gray\"}}").unwrap();
+    let e = fails(&["info", "--model", MNIST, "--sidecar", bad_side.to_str().unwrap()]);
+    assert!(e.contains("sidecar"), "{e}");
+}
+
+#[test]
+fn info_lists_nodes_layers_and_methods() {
+    let out = saliency(&["info", "--model", "models/mnist_cam.onnx", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["input_shape"], serde_json::json!([1, 1, 28, 28]));
+    let layers = v["layers"].as_array().unwrap();
+    assert_eq!(layers.iter().map(|l| l["op_type"].as_str().unwrap()).collect::<Vec<_>>(), ["Conv", "Conv", "Conv", "Gemm"]);
+    let cam = v["methods"].as_array().unwrap().iter().find(|m| m["method"] == "cam").unwrap();
+    assert_eq!(cam["applies"], true);
+    assert!(v["nodes"].as_array().unwrap().iter().all(|n| n["shape"].is_array()), "every node has a shape");
+
+    // The dense-head LRP net has no global average pool: CAM does not apply, and says why.
+    let out = saliency(&["info", "--model", MNIST, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cam = v["methods"].as_array().unwrap().iter().find(|m| m["method"] == "cam").unwrap();
+    assert_eq!(cam["applies"], false);
+    assert!(cam["reason"].as_str().unwrap().contains("GlobalAveragePool"));
+
+    let text = saliency(&["info", "--model", MNIST]);
+    let text = String::from_utf8(text.stdout).unwrap();
+    for needle in ["layers (conv/dense", "Gemm", "preprocess", "methods:"] {
+        assert!(text.contains(needle), "info text lacks {needle}:\n{text}");
+    }
+}
+
+#[test]
+fn predict_prints_top5_json_and_writes_logits() {
+    let logits = tmp("logits.npy");
+    let out = saliency(&["predict", "--model", MNIST, "--input", "models/images/digit_7.png", "--logits-out", logits.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let top = v["top"].as_array().unwrap();
+    assert_eq!(top.len(), 5);
+    assert_eq!(top[0]["label"], "7");
+    let p: Vec<f64> = top.iter().map(|c| c["probability"].as_f64().unwrap()).collect();
+    assert!(p.windows(2).all(|w| w[0] >= w[1]), "sorted by probability");
+    let a = saliency::npy::read_f32(&std::fs::read(&logits).unwrap()).unwrap();
+    assert_eq!(a.shape(), &[1, 10]);
+    assert!(Path::new(&logits).exists());
+}
