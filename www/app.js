@@ -1,0 +1,163 @@
+// The page: picks models and images (bundled or dropped), asks the worker to classify, shows
+// the result. State lives here; computation lives in worker.js; drawing in view.js.
+import { Engine } from './worker-client.js';
+import { loadCatalog, fetchBytes } from './catalog.js';
+import { drawRgba, renderTopK } from './view.js';
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  model: $('model-select'), image: $('image-select'), drop: $('drop'), file: $('file-input'),
+  status: $('status'), progress: $('progress'), error: $('error'), canvas: $('image-canvas'),
+  caption: $('image-caption'), topk: $('top-k'), timing: $('timing'), about: $('model-about'),
+};
+
+const engine = new Engine();
+const state = { catalog: null, models: [], images: [], modelIndex: -1, info: null, imageBytes: null, imageTitle: '' };
+
+function setStatus(text) { ui.status.textContent = text; }
+function showError(e) {
+  ui.error.hidden = false;
+  ui.error.textContent = e?.message ?? String(e);
+  document.body.dataset.error = ui.error.textContent;
+}
+function clearError() { ui.error.hidden = true; ui.error.textContent = ''; delete document.body.dataset.error; }
+function busy(flag) { document.body.dataset.busy = flag ? '1' : '0'; }
+
+function option(value, text) {
+  const o = document.createElement('option');
+  o.value = value;
+  o.textContent = text;
+  return o;
+}
+
+function fillModelSelect() {
+  ui.model.replaceChildren(...state.models.map((m, i) => option(i, m.title)));
+  ui.model.value = String(state.modelIndex);
+  ui.model.disabled = false;
+}
+
+function fillImageSelect() {
+  const color = state.info?.color;
+  const fits = state.images.map((im, i) => [im, i]).filter(([im]) => !color || !im.color || im.color === color || im.custom);
+  ui.image.replaceChildren(...fits.map(([im, i]) => option(i, im.title)));
+  ui.image.disabled = false;
+}
+
+async function loadModel(index, { keepImage = false } = {}) {
+  const m = state.models[index];
+  clearError();
+  busy(true);
+  setStatus(`Loading ${m.title}…`);
+  ui.progress.hidden = false;
+  ui.progress.value = 0;
+  try {
+    const args = m.bytes ? { bytes: m.bytes, sidecar: m.sidecarText ?? null } : { url: m.url, sidecar: m.sidecarText };
+    const { info, seconds } = await engine.call('loadModel', args, (p) => { ui.progress.value = p; });
+    state.modelIndex = index;
+    state.info = info;
+    ui.about.textContent = `${info.title || info.name || m.title}: input ${info.input_shape.join('×')} ${info.color}, ${info.classes} classes, ${info.nodes.length} ONNX nodes (loaded in ${(seconds * 1000).toFixed(0)} ms)`;
+    fillModelSelect();
+    fillImageSelect();
+    if (!keepImage || !state.imageBytes) await selectImage(defaultImageFor(m, info));
+    else await predict();
+  } catch (e) {
+    showError(`Could not load model “${m.title}”: ${e.message}`);
+    if (m.custom) state.models.splice(index, 1);
+    fillModelSelect();
+    setStatus(state.info ? 'The previous model is still loaded.' : 'No model loaded.');
+  } finally {
+    ui.progress.hidden = true;
+    busy(false);
+  }
+}
+
+function defaultImageFor(model, info) {
+  const want = model.sidecar?.default_image;
+  let i = state.images.findIndex((im) => im.file === want);
+  if (i < 0) i = state.images.findIndex((im) => im.color === info.color);
+  return Math.max(0, i);
+}
+
+async function selectImage(i) {
+  const im = state.images[i];
+  ui.image.value = String(i);
+  state.imageBytes = im.bytes ?? await fetchBytes(im.url);
+  state.imageTitle = im.title;
+  await predict();
+}
+
+async function predict() {
+  if (!state.info || !state.imageBytes) return;
+  clearError();
+  busy(true);
+  setStatus('Classifying…');
+  try {
+    const t0 = performance.now();
+    const r = await engine.call('predictImage', { bytes: state.imageBytes.slice().buffer, k: 5 });
+    drawRgba(ui.canvas, r.view, r.width, r.height);
+    ui.caption.textContent = `${state.imageTitle} as the model sees it (${r.width}×${r.height})`;
+    renderTopK(ui.topk, r.prediction);
+    ui.timing.textContent = `forward pass ${(r.seconds * 1000).toFixed(1)} ms (wasm, in a worker); round trip ${(performance.now() - t0).toFixed(0)} ms`;
+    setStatus('Ready.');
+    document.body.dataset.top1 = r.prediction.top[0].label;
+  } catch (e) {
+    showError(`Could not classify “${state.imageTitle}”: ${e.message}`);
+    setStatus('Ready.');
+  } finally {
+    busy(false);
+  }
+}
+
+async function addFiles(files) {
+  const list = [...files];
+  const onnx = list.find((f) => f.name.toLowerCase().endsWith('.onnx'));
+  const json = list.find((f) => f.name.toLowerCase().endsWith('.json'));
+  const img = list.find((f) => /\.(png|jpe?g)$/i.test(f.name) || f.type.startsWith('image/'));
+  if (!onnx && !img) {
+    showError(`Nothing to use in ${list.map((f) => f.name).join(', ')}: drop an .onnx model (with an optional sidecar .json) or a PNG/JPEG image.`);
+    return;
+  }
+  if (onnx) {
+    const bytes = new Uint8Array(await onnx.arrayBuffer());
+    const sidecarText = json ? await json.text() : null;
+    state.models.push({ title: `Your model: ${onnx.name}`, bytes, sidecarText, custom: true });
+    await loadModel(state.models.length - 1, { keepImage: !!state.imageBytes && !img });
+  }
+  if (img) {
+    const bytes = new Uint8Array(await img.arrayBuffer());
+    state.images.push({ title: `Your image: ${img.name}`, bytes, custom: true, file: img.name });
+    fillImageSelect();
+    await selectImage(state.images.length - 1);
+  }
+}
+
+ui.model.addEventListener('change', () => loadModel(Number(ui.model.value)));
+ui.image.addEventListener('change', () => selectImage(Number(ui.image.value)).catch(showError));
+ui.file.addEventListener('change', () => addFiles(ui.file.files).catch(showError).finally(() => { ui.file.value = ''; }));
+ui.drop.addEventListener('dragover', (e) => { e.preventDefault(); ui.drop.classList.add('over'); });
+ui.drop.addEventListener('dragleave', () => ui.drop.classList.remove('over'));
+ui.drop.addEventListener('drop', (e) => {
+  e.preventDefault();
+  ui.drop.classList.remove('over');
+  addFiles(e.dataTransfer.files).catch(showError);
+});
+// Dropping anywhere else must not navigate away from the page.
+window.addEventListener('dragover', (e) => e.preventDefault());
+window.addEventListener('drop', (e) => e.preventDefault());
+
+async function main() {
+  busy(true);
+  try {
+    state.catalog = await loadCatalog();
+    state.models = [...state.catalog.models];
+    state.images = [...state.catalog.images];
+    state.modelIndex = 0;
+    fillModelSelect();
+    await loadModel(0);
+  } catch (e) {
+    showError(e);
+    busy(false);
+  }
+}
+
+main();

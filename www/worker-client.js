@@ -1,0 +1,30 @@
+// Promise-based calls into worker.js: `await engine.call('loadModel', {...}, onProgress)`.
+export class Engine {
+  constructor() {
+    this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    this.pending = new Map();
+    this.nextId = 1;
+    this.worker.onmessage = (ev) => {
+      const { id, ok, result, error, progress } = ev.data;
+      const p = this.pending.get(id);
+      if (!p) return;
+      if (progress !== undefined) { p.onProgress?.(progress); return; }
+      this.pending.delete(id);
+      if (ok) p.resolve(result);
+      else p.reject(Object.assign(new Error(error.message), { name: error.name }));
+    };
+    this.worker.onerror = (ev) => {
+      const err = new Error(`worker failed: ${ev.message || 'could not start'}`);
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+    };
+  }
+
+  call(cmd, args = {}, onProgress = null, transfer = []) {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, onProgress });
+      this.worker.postMessage({ id, cmd, args }, transfer);
+    });
+  }
+}
