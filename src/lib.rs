@@ -1,11 +1,13 @@
 //! The saliency viewer's pure-Rust core: model loading, preprocessing, inference, model
 //! description; compiled natively (CLI, tests) and to WebAssembly (the `wasm` shell).
 
+pub mod baseline;
 pub mod error;
 pub mod info;
 pub mod model;
 pub mod npy;
 pub mod preprocess;
+pub mod render;
 pub mod sidecar;
 
 #[cfg(target_arch = "wasm32")]

@@ -87,3 +87,46 @@ impl SaliencyModel {
         Ok(x)
     }
 }
+
+/// A rendered heatmap: `rgba()` pixels and `meta()` JSON (`vmin`, `vmax`, `colormap`, size).
+#[wasm_bindgen]
+pub struct RenderedHeatmap {
+    rgba: Vec<u8>,
+    meta: String,
+}
+
+#[wasm_bindgen]
+impl RenderedHeatmap {
+    pub fn rgba(&self) -> Vec<u8> {
+        self.rgba.clone()
+    }
+    pub fn meta(&self) -> String {
+        self.meta.clone()
+    }
+}
+
+/// Reduces, upsamples to `height` x `width`, clips and colours an attribution of the given
+/// shape. `display_json` is a `render::Display` (reduce, sign, outlier_percent, upsample, colormap).
+#[wasm_bindgen]
+pub fn render_heatmap(shape: Vec<usize>, data: &[f32], height: usize, width: usize, display_json: &str) -> Result<RenderedHeatmap, JsValue> {
+    let display: crate::render::Display =
+        serde_json::from_str(display_json).map_err(|e| js_err(crate::err!(Parameter, "bad display settings: {e}")))?;
+    if height == 0 || width == 0 || height > 4096 || width > 4096 {
+        return Err(js_err(crate::err!(Parameter, "heatmap size {height}x{width} must be 1..=4096 on each side")));
+    }
+    let h = crate::render::render(&shape, data, height, width, &display).map_err(js_err)?;
+    let meta = to_json(&h)?;
+    Ok(RenderedHeatmap { rgba: h.rgba, meta })
+}
+
+/// `n` colours of a colormap as RGBA (a legend strip).
+#[wasm_bindgen]
+pub fn colormap_strip(name: &str, n: usize) -> Result<Vec<u8>, JsValue> {
+    let cmap: crate::render::Colormap =
+        serde_json::from_value(serde_json::Value::String(name.into())).map_err(|_| js_err(crate::err!(Parameter, "unknown colormap '{name}'")))?;
+    let n = n.clamp(2, 4096);
+    Ok((0..n).flat_map(|i| {
+        let [r, g, b] = cmap.at(i as f32 / (n - 1) as f32);
+        [r, g, b, 255]
+    }).collect())
+}

@@ -1,0 +1,142 @@
+//! Integrated-gradients baselines in the model's input space, built from the preprocessing:
+//! black and white are the images of pixel values 0 and 1 under the sidecar's mean/std;
+//! blurred is a Gaussian blur of the input; noise is uniform over the pixel range.
+
+use crate::err;
+use crate::error::Result;
+use crate::sidecar::Sidecar;
+use serde::{Deserialize, Serialize};
+use tract_onnx::prelude::tract_ndarray::{ArrayD, Axis};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Baseline {
+    /// The same value everywhere, in model-input units (CONVENTIONS.md's `--baseline V`).
+    Constant { value: f32 },
+    Black,
+    White,
+    /// Gaussian blur of the input with this standard deviation in pixels.
+    Blurred { sigma: f32 },
+    /// Uniform noise over the pixel range, seeded.
+    Noise { seed: u64 },
+}
+
+/// A small, seedable PRNG (SplitMix64): deterministic baselines and noise across platforms.
+pub struct SplitMix64(pub u64);
+
+impl SplitMix64 {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn next_f32(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
+    }
+}
+
+/// The baseline tensor for input `x` (shape `[1, C, H, W]`).
+pub fn make(b: &Baseline, x: &ArrayD<f32>, sc: &Sidecar) -> Result<ArrayD<f32>> {
+    if x.ndim() != 4 {
+        return Err(err!(Shape, "baselines need a [1, C, H, W] input, got {:?}", x.shape()));
+    }
+    let per_channel = |f: &dyn Fn(usize) -> f32| {
+        let mut out = x.clone();
+        for (c, mut plane) in out.axis_iter_mut(Axis(1)).enumerate() {
+            plane.fill(f(c));
+        }
+        out
+    };
+    Ok(match b {
+        Baseline::Constant { value } => {
+            if !value.is_finite() {
+                return Err(err!(Parameter, "baseline value must be finite"));
+            }
+            ArrayD::from_elem(x.raw_dim(), *value)
+        }
+        Baseline::Black => per_channel(&|c| (0.0 - sc.mean(c)) / sc.std(c)),
+        Baseline::White => per_channel(&|c| (1.0 - sc.mean(c)) / sc.std(c)),
+        Baseline::Noise { seed } => {
+            let mut rng = SplitMix64(*seed);
+            let mut out = x.clone();
+            for (c, mut plane) in out.axis_iter_mut(Axis(1)).enumerate() {
+                plane.iter_mut().for_each(|v| *v = (rng.next_f32() - sc.mean(c)) / sc.std(c));
+            }
+            out
+        }
+        Baseline::Blurred { sigma } => {
+            if !(sigma.is_finite() && *sigma > 0.0 && *sigma <= 100.0) {
+                return Err(err!(Parameter, "blur sigma must be within (0, 100] pixels, got {sigma}"));
+            }
+            blur(x, *sigma)
+        }
+    })
+}
+
+/// Separable Gaussian blur per channel, edges clamped.
+fn blur(x: &ArrayD<f32>, sigma: f32) -> ArrayD<f32> {
+    let r = (3.0 * sigma).ceil() as isize;
+    let k: Vec<f32> = (-r..=r).map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp()).collect();
+    let ks: f32 = k.iter().sum();
+    let k: Vec<f32> = k.iter().map(|v| v / ks).collect();
+    let (h, w) = (x.shape()[2], x.shape()[3]);
+    let mut out = x.clone();
+    for mut plane in out.axis_iter_mut(Axis(1)) {
+        let src: Vec<f32> = plane.iter().copied().collect();
+        let mut tmp = vec![0.0f32; h * w];
+        for y in 0..h {
+            for xx in 0..w {
+                tmp[y * w + xx] = (-r..=r).map(|i| k[(i + r) as usize] * src[y * w + (xx as isize + i).clamp(0, w as isize - 1) as usize]).sum();
+            }
+        }
+        for (i, v) in plane.iter_mut().enumerate() {
+            let (y, xx) = (i / w, i % w);
+            *v = (-r..=r).map(|j| k[(j + r) as usize] * tmp[(y as isize + j).clamp(0, h as isize - 1) as usize * w + xx]).sum();
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sc() -> Sidecar {
+        let mut s = Sidecar::default_for(&[1, 3, 4, 4]).unwrap();
+        s.preprocess.mean = vec![0.5, 0.25, 0.0];
+        s.preprocess.std = vec![0.5, 0.25, 1.0];
+        s
+    }
+
+    #[test]
+    fn black_and_white_follow_the_preprocessing() {
+        let x = ArrayD::<f32>::zeros(vec![1, 3, 4, 4]);
+        let b = make(&Baseline::Black, &x, &sc()).unwrap();
+        assert_eq!((b[[0, 0, 0, 0]], b[[0, 1, 3, 3]], b[[0, 2, 1, 1]]), (-1.0, -1.0, 0.0));
+        let w = make(&Baseline::White, &x, &sc()).unwrap();
+        assert_eq!((w[[0, 0, 0, 0]], w[[0, 1, 3, 3]], w[[0, 2, 1, 1]]), (1.0, 3.0, 1.0));
+    }
+
+    #[test]
+    fn blur_keeps_constants_and_mass() {
+        let mut x = ArrayD::<f32>::from_elem(vec![1, 3, 4, 4], 2.0);
+        let b = make(&Baseline::Blurred { sigma: 1.0 }, &x, &sc()).unwrap();
+        assert!(b.iter().all(|v| (v - 2.0).abs() < 1e-5));
+        x[[0, 0, 1, 1]] = 10.0;
+        let b = make(&Baseline::Blurred { sigma: 1.0 }, &x, &sc()).unwrap();
+        assert!(b[[0, 0, 1, 1]] < 10.0 && b[[0, 0, 1, 2]] > 2.0);
+    }
+
+    #[test]
+    fn noise_is_seeded_and_in_range() {
+        let x = ArrayD::<f32>::zeros(vec![1, 3, 4, 4]);
+        let a = make(&Baseline::Noise { seed: 7 }, &x, &sc()).unwrap();
+        assert_eq!(a, make(&Baseline::Noise { seed: 7 }, &x, &sc()).unwrap());
+        assert_ne!(a, make(&Baseline::Noise { seed: 8 }, &x, &sc()).unwrap());
+        assert!(a.iter().all(|v| (-1.0..=3.0).contains(v)));
+    }
+}
