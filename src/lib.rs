@@ -1,9 +1,11 @@
 //! The saliency viewer's pure-Rust core: model loading, preprocessing, inference, model
 //! description; compiled natively (CLI, tests) and to WebAssembly (the `wasm` shell).
 
+pub mod engine;
 pub mod error;
 pub mod info;
 pub mod model;
+pub mod methods;
 pub mod npy;
 pub mod preprocess;
 pub mod sidecar;
@@ -12,5 +14,6 @@ pub mod sidecar;
 pub mod wasm;
 
 pub use error::{Error, ErrorKind, Result};
+pub use methods::{Baseline, Explainer, Explanation, IgRule, Method};
 pub use model::{Model, Prediction};
 pub use sidecar::Sidecar;

@@ -13,7 +13,7 @@ fn main() {
 #[cfg(not(target_arch = "wasm32"))]
 mod cli {
     use clap::{Parser, Subcommand};
-    use saliency::{err, info, npy, preprocess, Error, Model, Result, Sidecar};
+    use saliency::{err, info, npy, preprocess, Baseline, Error, Explainer, IgRule, Method, Model, Result, Sidecar};
     use std::path::{Path, PathBuf};
     use std::time::Instant;
     use tract_onnx::prelude::tract_ndarray::ArrayD;
@@ -53,6 +53,94 @@ mod cli {
             #[arg(long)]
             logits_out: Option<PathBuf>,
         },
+        /// Explain one input: writes the attribution as float32 .npy, prints one JSON line.
+        Explain(ExplainArgs),
+    }
+
+    #[derive(clap::Args)]
+    struct ExplainArgs {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        sidecar: Option<PathBuf>,
+        /// gradient, gradient-x-input, guided-backprop, integrated-gradients, smoothgrad, grad-cam, cam (lrp: not yet)
+        #[arg(long)]
+        method: String,
+        /// Class to explain (default: the top class).
+        #[arg(long)]
+        target: Option<usize>,
+        /// Integrated gradients: number of steps.
+        #[arg(long, default_value_t = 50)]
+        steps: usize,
+        /// Integrated gradients: riemann-left, riemann-right, riemann-middle, riemann-trapezoid, gauss-legendre.
+        #[arg(long, default_value = "gauss-legendre")]
+        ig_rule: String,
+        /// Integrated gradients: a constant or a .npy tensor of the input's shape.
+        #[arg(long, default_value = "0")]
+        baseline: String,
+        /// SmoothGrad: number of noisy samples.
+        #[arg(long, default_value_t = 50)]
+        samples: usize,
+        /// SmoothGrad: noise level, as a fraction of the input's value range.
+        #[arg(long, default_value_t = 0.15)]
+        noise: f32,
+        /// SmoothGrad: random seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Grad-CAM / CAM: the ONNX tensor name of the layer.
+        #[arg(long)]
+        layer: Option<String>,
+        #[arg(long)]
+        out: PathBuf,
+    }
+
+    fn parse_method(a: &ExplainArgs) -> Result<Method> {
+        Ok(match a.method.as_str() {
+            "gradient" => Method::Gradient,
+            "gradient-x-input" => Method::GradientXInput,
+            "guided-backprop" => Method::GuidedBackprop,
+            "integrated-gradients" => {
+                let baseline = match a.baseline.parse::<f32>() {
+                    Ok(v) if v.is_finite() => Baseline::Constant(v),
+                    Ok(_) => return Err(err!(Parameter, "--baseline must be finite")),
+                    Err(_) => Baseline::Tensor(npy::read_f32(&read(Path::new(&a.baseline), "baseline")?)?),
+                };
+                Method::IntegratedGradients { steps: a.steps, rule: IgRule::parse(&a.ig_rule)?, baseline }
+            }
+            "smoothgrad" => Method::SmoothGrad { samples: a.samples, noise: a.noise, seed: a.seed },
+            "grad-cam" => Method::GradCam {
+                layer: a.layer.clone().ok_or_else(|| err!(Parameter, "grad-cam needs --layer NAME (see `saliency info` for the spatial layers)"))?,
+            },
+            "cam" => Method::Cam { layer: a.layer.clone() },
+            "lrp" => return Err(err!(Parameter, "LRP is not implemented yet")),
+            m => return Err(err!(Parameter, "unknown method '{m}' (one of {})", saliency::methods::METHODS.join(", "))),
+        })
+    }
+
+    fn explain(a: ExplainArgs) -> Result<()> {
+        let method = parse_method(&a)?;
+        method.validate()?;
+        let m = load_model(&a.model, a.sidecar.as_deref())?;
+        let x = load_input(&a.input, &m)?;
+        let mut ex = Explainer::new(m);
+        let t0 = Instant::now();
+        ex.prepare()?;
+        let plan_seconds = t0.elapsed().as_secs_f64();
+        let t1 = Instant::now();
+        let e = ex.explain(&x, &method, a.target)?;
+        let seconds = t1.elapsed().as_secs_f64();
+        write_atomic(&a.out, &npy::write_f32(&e.attribution)?)?;
+        let mut json = serde_json::json!({
+            "method": method.name(), "target": e.target, "label": ex.model().sidecar.label(e.target),
+            "score": e.score, "seconds": seconds, "plan_seconds": plan_seconds,
+        });
+        if let Some(gap) = e.completeness_gap {
+            json["completeness_gap"] = serde_json::json!(gap);
+        }
+        println!("{json}");
+        Ok(())
     }
 
     pub fn main() -> i32 {
@@ -150,6 +238,7 @@ mod cli {
                 let json = serde_json::json!({ "model": m.sidecar.name, "top": p.top, "seconds": seconds });
                 println!("{json}");
             }
+            Command::Explain(a) => explain(a)?,
         }
         Ok(())
     }
