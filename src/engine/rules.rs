@@ -123,10 +123,12 @@ pub fn classify(model: &TypedModel, node: &TypedNode, depends: &[bool]) -> Resul
         } else if m.is::<math::Div>() {
             Rule::Div
         } else if m.is::<math::Max>() {
-            // A Clip is Max(x, lo) then Min(.., hi): not a ReLU for guided backprop.
+            // A Clip (ReLU6, HardSigmoid) is a Max(x, 0) next to a Min: not a ReLU for
+            // guided backprop, which modifies ReLUs alone (as Captum hooks nn.ReLU only).
+            let is_min = |n: usize| model.nodes()[n].op_as::<TypedBinOp>().is_some_and(|b| b.0.is::<math::Min>());
             let zero = node.inputs.iter().any(|&i| is_const_zero(model, i));
             let succ = model.outlet_successors(OutletId::new(node.id, 0));
-            let clipped = !succ.is_empty() && succ.iter().all(|s| model.nodes()[s.node].op_as::<TypedBinOp>().is_some_and(|b| b.0.is::<math::Min>()));
+            let clipped = (!succ.is_empty() && succ.iter().all(|s| is_min(s.node))) || node.inputs.iter().any(|i| is_min(i.node));
             Rule::Max { relu: zero && !clipped }
         } else if m.is::<math::Min>() {
             Rule::Min
