@@ -328,7 +328,7 @@ impl Rule {
             Rule::Downsample { axis, stride, modulo } => {
                 let mut out = Array::zeros(IxDyn(&shape(0)));
                 let len = g.shape()[*axis];
-                out.slice_axis_mut(Axis(*axis), Slice::new(*modulo as isize, Some((*modulo + len * *stride) as isize), *stride as isize)).assign(&g);
+                out.slice_axis_mut(Axis(*axis), Slice::new(*modulo as isize, Some((*modulo + (len - 1) * *stride + 1) as isize), *stride as isize)).assign(&g);
                 vec![Some(out)]
             }
             Rule::Softmax { axes, log } => {
