@@ -1,6 +1,7 @@
 //! Integrated-gradients baselines in the model's input space, built from the preprocessing:
 //! black and white are the images of pixel values 0 and 1 under the sidecar's mean/std;
 //! blurred is a Gaussian blur of the input; noise is uniform over the pixel range.
+//! (The CLI's `--baseline V|X.npy` maps to `Constant` or a tensor directly.)
 
 use crate::err;
 use crate::error::Result;
@@ -10,7 +11,7 @@ use tract_onnx::prelude::tract_ndarray::{ArrayD, Axis};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Baseline {
+pub enum BaselineSpec {
     /// The same value everywhere, in model-input units (CONVENTIONS.md's `--baseline V`).
     Constant { value: f32 },
     Black,
@@ -21,26 +22,8 @@ pub enum Baseline {
     Noise { seed: u64 },
 }
 
-/// A small, seedable PRNG (SplitMix64): deterministic baselines and noise across platforms.
-pub struct SplitMix64(pub u64);
-
-impl SplitMix64 {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    pub fn next_f32(&mut self) -> f32 {
-        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
-    }
-}
-
 /// The baseline tensor for input `x` (shape `[1, C, H, W]`).
-pub fn make(b: &Baseline, x: &ArrayD<f32>, sc: &Sidecar) -> Result<ArrayD<f32>> {
+pub fn make(b: &BaselineSpec, x: &ArrayD<f32>, sc: &Sidecar) -> Result<ArrayD<f32>> {
     if x.ndim() != 4 {
         return Err(err!(Shape, "baselines need a [1, C, H, W] input, got {:?}", x.shape()));
     }
@@ -52,23 +35,23 @@ pub fn make(b: &Baseline, x: &ArrayD<f32>, sc: &Sidecar) -> Result<ArrayD<f32>> 
         out
     };
     Ok(match b {
-        Baseline::Constant { value } => {
+        BaselineSpec::Constant { value } => {
             if !value.is_finite() {
                 return Err(err!(Parameter, "baseline value must be finite"));
             }
             ArrayD::from_elem(x.raw_dim(), *value)
         }
-        Baseline::Black => per_channel(&|c| (0.0 - sc.mean(c)) / sc.std(c)),
-        Baseline::White => per_channel(&|c| (1.0 - sc.mean(c)) / sc.std(c)),
-        Baseline::Noise { seed } => {
-            let mut rng = SplitMix64(*seed);
+        BaselineSpec::Black => per_channel(&|c| (0.0 - sc.mean(c)) / sc.std(c)),
+        BaselineSpec::White => per_channel(&|c| (1.0 - sc.mean(c)) / sc.std(c)),
+        BaselineSpec::Noise { seed } => {
+            let mut rng = crate::methods::rng::Normal::new(*seed);
             let mut out = x.clone();
             for (c, mut plane) in out.axis_iter_mut(Axis(1)).enumerate() {
-                plane.iter_mut().for_each(|v| *v = (rng.next_f32() - sc.mean(c)) / sc.std(c));
+                plane.iter_mut().for_each(|v| *v = (rng.uniform() as f32 - sc.mean(c)) / sc.std(c));
             }
             out
         }
-        Baseline::Blurred { sigma } => {
+        BaselineSpec::Blurred { sigma } => {
             if !(sigma.is_finite() && *sigma > 0.0 && *sigma <= 100.0) {
                 return Err(err!(Parameter, "blur sigma must be within (0, 100] pixels, got {sigma}"));
             }
@@ -115,28 +98,28 @@ mod tests {
     #[test]
     fn black_and_white_follow_the_preprocessing() {
         let x = ArrayD::<f32>::zeros(vec![1, 3, 4, 4]);
-        let b = make(&Baseline::Black, &x, &sc()).unwrap();
+        let b = make(&BaselineSpec::Black, &x, &sc()).unwrap();
         assert_eq!((b[[0, 0, 0, 0]], b[[0, 1, 3, 3]], b[[0, 2, 1, 1]]), (-1.0, -1.0, 0.0));
-        let w = make(&Baseline::White, &x, &sc()).unwrap();
+        let w = make(&BaselineSpec::White, &x, &sc()).unwrap();
         assert_eq!((w[[0, 0, 0, 0]], w[[0, 1, 3, 3]], w[[0, 2, 1, 1]]), (1.0, 3.0, 1.0));
     }
 
     #[test]
     fn blur_keeps_constants_and_mass() {
         let mut x = ArrayD::<f32>::from_elem(vec![1, 3, 4, 4], 2.0);
-        let b = make(&Baseline::Blurred { sigma: 1.0 }, &x, &sc()).unwrap();
+        let b = make(&BaselineSpec::Blurred { sigma: 1.0 }, &x, &sc()).unwrap();
         assert!(b.iter().all(|v| (v - 2.0).abs() < 1e-5));
         x[[0, 0, 1, 1]] = 10.0;
-        let b = make(&Baseline::Blurred { sigma: 1.0 }, &x, &sc()).unwrap();
+        let b = make(&BaselineSpec::Blurred { sigma: 1.0 }, &x, &sc()).unwrap();
         assert!(b[[0, 0, 1, 1]] < 10.0 && b[[0, 0, 1, 2]] > 2.0);
     }
 
     #[test]
     fn noise_is_seeded_and_in_range() {
         let x = ArrayD::<f32>::zeros(vec![1, 3, 4, 4]);
-        let a = make(&Baseline::Noise { seed: 7 }, &x, &sc()).unwrap();
-        assert_eq!(a, make(&Baseline::Noise { seed: 7 }, &x, &sc()).unwrap());
-        assert_ne!(a, make(&Baseline::Noise { seed: 8 }, &x, &sc()).unwrap());
+        let a = make(&BaselineSpec::Noise { seed: 7 }, &x, &sc()).unwrap();
+        assert_eq!(a, make(&BaselineSpec::Noise { seed: 7 }, &x, &sc()).unwrap());
+        assert_ne!(a, make(&BaselineSpec::Noise { seed: 8 }, &x, &sc()).unwrap());
         assert!(a.iter().all(|v| (-1.0..=3.0).contains(v)));
     }
 }

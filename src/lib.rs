@@ -2,17 +2,21 @@
 //! description; compiled natively (CLI, tests) and to WebAssembly (the `wasm` shell).
 
 pub mod baseline;
+pub mod engine;
 pub mod error;
 pub mod info;
 pub mod model;
+pub mod methods;
 pub mod npy;
 pub mod preprocess;
 pub mod render;
+pub mod request;
 pub mod sidecar;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
 pub use error::{Error, ErrorKind, Result};
+pub use methods::{Baseline, Explainer, Explanation, IgRule, Method};
 pub use model::{Model, Prediction};
 pub use sidecar::Sidecar;

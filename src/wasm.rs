@@ -1,7 +1,9 @@
 //! The wasm-bindgen shell: converts types and turns every core error into a JS exception
 //! (`Error` with the core's message and `name` = the error kind). No logic lives here.
 
-use crate::{info, npy, preprocess, Error, Model, Prediction};
+use crate::request::Request;
+use crate::{info, npy, preprocess, Error, Explainer, Model, Prediction};
+use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(start)]
@@ -22,53 +24,84 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<String, JsValue> {
 /// A loaded model. Construct with `new SaliencyModel(onnxBytes, sidecarJsonOrNull)`.
 #[wasm_bindgen]
 pub struct SaliencyModel {
-    model: Model,
+    ex: Explainer,
+}
+
+/// Milliseconds from the page's (or worker's) `performance.now()`.
+fn now_ms() -> f64 {
+    js_sys::Reflect::get(&js_sys::global(), &"performance".into())
+        .ok()
+        .and_then(|p| p.dyn_into::<web_sys::Performance>().ok())
+        .map(|p| p.now())
+        .unwrap_or_else(js_sys::Date::now)
+}
+
+/// One explanation: `shape()`, `data()` (flat float32) and `meta()` JSON
+/// (`method`, `target`, `label`, `score`, `seconds`, `plan_seconds`, `completeness_gap`).
+#[wasm_bindgen]
+pub struct Attribution {
+    shape: Vec<usize>,
+    data: Vec<f32>,
+    meta: String,
+}
+
+#[wasm_bindgen]
+impl Attribution {
+    pub fn shape(&self) -> Vec<usize> {
+        self.shape.clone()
+    }
+    pub fn data(&self) -> Vec<f32> {
+        self.data.clone()
+    }
+    pub fn meta(&self) -> String {
+        self.meta.clone()
+    }
 }
 
 #[wasm_bindgen]
 impl SaliencyModel {
     #[wasm_bindgen(constructor)]
     pub fn new(onnx: &[u8], sidecar_json: Option<String>) -> Result<SaliencyModel, JsValue> {
-        Model::load(onnx, sidecar_json.as_deref()).map(|model| SaliencyModel { model }).map_err(js_err)
+        Model::load(onnx, sidecar_json.as_deref()).map(|model| SaliencyModel { ex: Explainer::new(model) }).map_err(js_err)
     }
 
     /// The model description (`saliency info --json`), as a JSON string.
     pub fn info(&self) -> Result<String, JsValue> {
-        to_json(&info::describe(&self.model))
+        to_json(&info::describe(self.ex.model()))
     }
 
     /// Preprocesses image bytes (PNG/JPEG) into the input tensor (flat NCHW float32).
     pub fn preprocess_image(&self, bytes: &[u8]) -> Result<Vec<f32>, JsValue> {
-        let x = preprocess::image_bytes_to_tensor(bytes, &self.model.sidecar).map_err(js_err)?;
+        let x = preprocess::image_bytes_to_tensor(bytes, &self.ex.model().sidecar).map_err(js_err)?;
         Ok(x.into_raw_vec_and_offset().0)
     }
 
     /// Preprocesses canvas RGBA pixels into the input tensor.
     pub fn preprocess_rgba(&self, rgba: Vec<u8>, width: u32, height: u32) -> Result<Vec<f32>, JsValue> {
         let img = preprocess::from_rgba(rgba, width, height).map_err(js_err)?;
-        let x = preprocess::to_tensor(&img, &self.model.sidecar).map_err(js_err)?;
+        let x = preprocess::to_tensor(&img, &self.ex.model().sidecar).map_err(js_err)?;
         Ok(x.into_raw_vec_and_offset().0)
     }
 
     /// The resized and cropped image as RGBA (what the model sees), for drawing.
     pub fn model_view_rgba(&self, bytes: &[u8]) -> Result<Vec<u8>, JsValue> {
         let img = preprocess::decode(bytes).map_err(js_err)?;
-        let (px, _, _) = preprocess::resize_and_crop(&img, &self.model.sidecar);
-        let c = self.model.sidecar.input.color.channels();
+        let (px, _, _) = preprocess::resize_and_crop(&img, &self.ex.model().sidecar);
+        let c = self.ex.model().sidecar.input.color.channels();
         Ok(px.chunks_exact(c).flat_map(|p| if c == 1 { [p[0], p[0], p[0], 255] } else { [p[0], p[1], p[2], 255] }).collect())
     }
 
     /// Class scores (before any final softmax) for a flat NCHW input tensor.
     pub fn logits(&self, input: Vec<f32>) -> Result<Vec<f32>, JsValue> {
         let x = self.tensor(input)?;
-        self.model.forward(&x).map_err(js_err)
+        self.ex.model().forward(&x).map_err(js_err)
     }
 
     /// Top-k prediction for a flat input tensor, as a JSON string.
     pub fn predict(&self, input: Vec<f32>, k: usize) -> Result<String, JsValue> {
         let x = self.tensor(input)?;
-        let logits = self.model.forward(&x).map_err(js_err)?;
-        to_json(&Prediction::from_logits(&logits, k.min(self.model.classes), |i| self.model.sidecar.label(i)))
+        let logits = self.ex.model().forward(&x).map_err(js_err)?;
+        to_json(&Prediction::from_logits(&logits, k.min(self.ex.model().classes), |i| self.ex.model().sidecar.label(i)))
     }
 
     /// A flat tensor of the input's shape as `.npy` bytes (for export).
@@ -77,8 +110,37 @@ impl SaliencyModel {
         npy::write_f32(&x).map_err(js_err)
     }
 
+    /// Explains the input for a request (JSON: `method`, `target`, `steps`, `ig_rule`,
+    /// `baseline` {kind: black|white|blurred|noise|constant}, `samples`, `noise`, `seed`, `layer`).
+    /// Plans are built on first use and cached in this object.
+    pub fn explain(&mut self, input: Vec<f32>, request_json: &str) -> Result<Attribution, JsValue> {
+        let x = self.tensor(input)?;
+        let req = Request::from_json(request_json).map_err(js_err)?;
+        let method = req.to_method(&x, &self.ex.model().sidecar).map_err(js_err)?;
+        let t0 = now_ms();
+        self.ex.prepare().map_err(js_err)?;
+        let t1 = now_ms();
+        let e = self.ex.explain(&x, &method, req.target).map_err(js_err)?;
+        let t2 = now_ms();
+        if e.attribution.iter().any(|v| !v.is_finite()) {
+            return Err(js_err(crate::err!(NonFinite, "the explanation contains NaN or infinite values")));
+        }
+        let meta = serde_json::json!({
+            "method": method.name(), "target": e.target, "label": self.ex.model().sidecar.label(e.target), "score": e.score,
+            "seconds": (t2 - t1) / 1000.0, "plan_seconds": (t1 - t0) / 1000.0, "completeness_gap": e.completeness_gap,
+        });
+        let shape = e.attribution.shape().to_vec();
+        Ok(Attribution { shape, data: e.attribution.into_raw_vec_and_offset().0, meta: meta.to_string() })
+    }
+
+    /// Any tensor as `.npy` bytes (attribution export).
+    pub fn npy(&self, shape: Vec<usize>, data: Vec<f32>) -> Result<Vec<u8>, JsValue> {
+        let a = tract_onnx::prelude::tract_ndarray::ArrayD::from_shape_vec(shape, data).map_err(|e| js_err(crate::err!(Shape, "{e}")))?;
+        npy::write_f32(&a).map_err(js_err)
+    }
+
     fn tensor(&self, input: Vec<f32>) -> Result<tract_onnx::prelude::tract_ndarray::ArrayD<f32>, JsValue> {
-        let shape = self.model.input_shape().to_vec();
+        let shape = self.ex.model().input_shape().to_vec();
         let n: usize = shape.iter().product();
         if input.len() != n {
             return Err(js_err(crate::err!(Shape, "wrong input size: the model takes {shape:?} ({n} values), got {} values", input.len())));

@@ -59,3 +59,48 @@ fn errors_are_exceptions_and_the_module_survives() {
     let logits = good.logits(x.into_raw_vec_and_offset().0).unwrap();
     assert_eq!(logits.len(), 10);
 }
+
+/// One explanation per method, through the JS-facing shell, equals the native result
+/// (tests/pinned_explanations.rs) within 1e-5 relative L2.
+#[wasm_bindgen_test]
+fn wasm_explanations_equal_native_ones() {
+    let cases: serde_json::Value = serde_json::from_str(include_str!("fixtures/explain/cases.json")).unwrap();
+    assert_eq!(cases["model"], "mnist_cam");
+    let (_, onnx, sidecar, input, _) = cases_for("mnist_cam");
+    let mut m = SaliencyModel::new(onnx, Some(sidecar.into())).unwrap();
+    let x = npy::read_f32(input).unwrap().into_raw_vec_and_offset().0;
+    let pinned: Vec<(&str, &[u8])> = vec![
+        ("gradient", include_bytes!("fixtures/explain/mnist_cam.gradient.npy")),
+        ("gradient-x-input", include_bytes!("fixtures/explain/mnist_cam.gradient-x-input.npy")),
+        ("guided-backprop", include_bytes!("fixtures/explain/mnist_cam.guided-backprop.npy")),
+        ("ig-gl16-black", include_bytes!("fixtures/explain/mnist_cam.ig-gl16-black.npy")),
+        ("ig-trap8-blurred", include_bytes!("fixtures/explain/mnist_cam.ig-trap8-blurred.npy")),
+        ("smoothgrad", include_bytes!("fixtures/explain/mnist_cam.smoothgrad.npy")),
+        ("grad-cam-relu2", include_bytes!("fixtures/explain/mnist_cam.grad-cam-relu2.npy")),
+        ("cam", include_bytes!("fixtures/explain/mnist_cam.cam.npy")),
+    ];
+    let all = cases["cases"].as_array().unwrap();
+    assert_eq!(all.len(), pinned.len(), "every case is replayed");
+    for case in all {
+        let key = case["key"].as_str().unwrap();
+        let want = npy::read_f32(pinned.iter().find(|(k, _)| *k == key).unwrap().1).unwrap();
+        let a = m.explain(x.clone(), &case["request"].to_string()).unwrap_or_else(|e| panic!("{key}: {:?}", e));
+        assert_eq!(a.shape(), want.shape().to_vec(), "{key}");
+        let got = a.data();
+        let num: f32 = got.iter().zip(want.iter()).map(|(a, b)| (a - b) * (a - b)).sum::<f32>().sqrt();
+        let den: f32 = want.iter().map(|b| b * b).sum::<f32>().sqrt();
+        assert!(num / den <= 1e-5, "{key}: wasm vs native rel L2 {}", num / den);
+        let meta: serde_json::Value = serde_json::from_str(&a.meta()).unwrap();
+        assert!(meta["seconds"].as_f64().unwrap() >= 0.0 && meta["score"].is_number(), "{key}: {meta}");
+    }
+    // A bad request is an exception, and the model still explains afterwards.
+    let e = m.explain(x.clone(), r#"{"method":"integrated-gradients","steps":0}"#).err().unwrap();
+    assert!(js_sys::Error::from(e).message().as_string().unwrap().contains("steps"));
+    let e = m.explain(x.clone(), r#"{"method":"grad-cam","layer":"no such layer"}"#).err().unwrap();
+    assert!(js_sys::Error::from(e).message().as_string().unwrap().contains("no such layer"));
+    assert!(m.explain(x, r#"{"method":"gradient"}"#).is_ok());
+}
+
+fn cases_for(name: &str) -> (&'static str, &'static [u8], &'static str, &'static [u8], &'static [u8]) {
+    cases().into_iter().find(|c| c.0 == name).unwrap()
+}

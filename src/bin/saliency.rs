@@ -13,7 +13,9 @@ fn main() {
 #[cfg(not(target_arch = "wasm32"))]
 mod cli {
     use clap::{Parser, Subcommand};
-    use saliency::{err, info, npy, preprocess, Error, Model, Result, Sidecar};
+    use saliency::baseline::BaselineSpec;
+    use saliency::request::Request;
+    use saliency::{err, info, npy, preprocess, Baseline, Error, Explainer, Method, Model, Result, Sidecar};
     use std::path::{Path, PathBuf};
     use std::time::Instant;
     use tract_onnx::prelude::tract_ndarray::ArrayD;
@@ -53,6 +55,99 @@ mod cli {
             #[arg(long)]
             logits_out: Option<PathBuf>,
         },
+        /// Explain one input: writes the attribution as float32 .npy, prints one JSON line.
+        Explain(ExplainArgs),
+    }
+
+    #[derive(clap::Args)]
+    struct ExplainArgs {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        sidecar: Option<PathBuf>,
+        /// gradient, gradient-x-input, guided-backprop, integrated-gradients, smoothgrad, grad-cam, cam (lrp: not yet)
+        #[arg(long)]
+        method: String,
+        /// Class to explain (default: the top class).
+        #[arg(long)]
+        target: Option<usize>,
+        /// Integrated gradients: number of steps.
+        #[arg(long, default_value_t = 50)]
+        steps: usize,
+        /// Integrated gradients: riemann-left, riemann-right, riemann-middle, riemann-trapezoid, gauss-legendre.
+        #[arg(long, default_value = "gauss-legendre")]
+        ig_rule: String,
+        /// Integrated gradients: a constant or a .npy tensor of the input's shape.
+        #[arg(long, default_value = "0")]
+        baseline: String,
+        /// SmoothGrad: number of noisy samples.
+        #[arg(long, default_value_t = 50)]
+        samples: usize,
+        /// SmoothGrad: noise level, as a fraction of the input's value range.
+        #[arg(long, default_value_t = 0.15)]
+        noise: f32,
+        /// SmoothGrad: random seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Grad-CAM / CAM: the ONNX tensor name of the layer.
+        #[arg(long)]
+        layer: Option<String>,
+        #[arg(long)]
+        out: PathBuf,
+    }
+
+    /// The CLI's flags as the library's request (the viewer sends the same, as JSON); only
+    /// a `--baseline PATH.npy` tensor is the CLI's own.
+    fn parse_method(a: &ExplainArgs, x: &ArrayD<f32>, sc: &Sidecar) -> Result<Method> {
+        let (constant, tensor) = match a.baseline.parse::<f32>() {
+            Ok(v) if v.is_finite() => (v, None),
+            Ok(_) => return Err(err!(Parameter, "--baseline must be finite")),
+            Err(_) => (0.0, Some(npy::read_f32(&read(Path::new(&a.baseline), "baseline")?)?)),
+        };
+        let req = Request {
+            method: a.method.clone(),
+            target: a.target,
+            steps: Some(a.steps),
+            ig_rule: Some(a.ig_rule.clone()),
+            baseline: Some(BaselineSpec::Constant { value: constant }),
+            samples: Some(a.samples),
+            noise: Some(a.noise),
+            seed: Some(a.seed),
+            layer: a.layer.clone(),
+        };
+        let mut method = req.to_method(x, sc)?;
+        if let (Method::IntegratedGradients { baseline, .. }, Some(t)) = (&mut method, tensor) {
+            *baseline = Baseline::Tensor(t);
+        }
+        Ok(method)
+    }
+
+    fn explain(a: ExplainArgs) -> Result<()> {
+        if !saliency::methods::METHODS.contains(&a.method.as_str()) {
+            return Err(err!(Parameter, "unknown method '{}' (one of {})", a.method, saliency::methods::METHODS.join(", ")));
+        }
+        let m = load_model(&a.model, a.sidecar.as_deref())?;
+        let x = load_input(&a.input, &m)?;
+        let method = parse_method(&a, &x, &m.sidecar)?;
+        let mut ex = Explainer::new(m);
+        let t0 = Instant::now();
+        ex.prepare()?;
+        let plan_seconds = t0.elapsed().as_secs_f64();
+        let t1 = Instant::now();
+        let e = ex.explain(&x, &method, a.target)?;
+        let seconds = t1.elapsed().as_secs_f64();
+        write_atomic(&a.out, &npy::write_f32(&e.attribution)?)?;
+        let mut json = serde_json::json!({
+            "method": method.name(), "target": e.target, "label": ex.model().sidecar.label(e.target),
+            "score": e.score, "seconds": seconds, "plan_seconds": plan_seconds,
+        });
+        if let Some(gap) = e.completeness_gap {
+            json["completeness_gap"] = serde_json::json!(gap);
+        }
+        println!("{json}");
+        Ok(())
     }
 
     pub fn main() -> i32 {
@@ -151,6 +246,7 @@ mod cli {
                 let json = serde_json::json!({ "model": m.sidecar.name, "top": p.top, "seconds": seconds });
                 println!("{json}");
             }
+            Command::Explain(a) => explain(a)?,
         }
         Ok(())
     }

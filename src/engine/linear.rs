@@ -1,0 +1,119 @@
+//! The transposes of the heavy linear operators, as small tract plans built once per node:
+//! a convolution's input gradient is a transposed convolution (`Deconv`) with the same
+//! kernel, an einsum's is the einsum that maps the output back onto one operand. tract
+//! optimises each plan like a forward layer.
+
+use super::Array;
+use std::sync::Arc;
+use tract_onnx::prelude::tract_ndarray::{ArrayViewD, IxDyn};
+use tract_onnx::tract_core::internal::*;
+use tract_onnx::tract_core::ops::cnn::deconv::adjustments;
+use tract_onnx::tract_core::ops::cnn::{Conv, Deconv, KernelFormat, PaddingSpec};
+use tract_onnx::tract_core::ops::einsum::EinSum;
+
+pub struct LinearPlan {
+    plan: Arc<TypedSimplePlan>,
+    /// The operand's shape, and the plan's output shape with 1 on the axes the plan drops
+    /// (those of an einsum operand that were summed in the forward): broadcast back.
+    shape: Vec<usize>,
+    reduced: Vec<usize>,
+    /// The node inputs fed to the plan after the gradient (non-constant other operands).
+    feeds: Vec<usize>,
+}
+
+fn concrete(f: &TypedFact) -> TractResult<Vec<usize>> {
+    Ok(f.shape.as_concrete().context("symbolic shape")?.to_vec())
+}
+
+impl LinearPlan {
+    pub fn conv(model: &TypedModel, node: &TypedNode, conv: &Conv) -> TractResult<LinearPlan> {
+        ensure!(conv.q_params.is_none(), "quantized");
+        let x_shape = concrete(model.outlet_fact(node.inputs[0])?)?;
+        let y_shape = concrete(&node.outputs[0].fact)?;
+        let kernel = model.outlet_fact(node.inputs[1])?.konst.clone().context("the kernel is not a constant")?;
+        let geo = conv.pool_spec.data_format.shape(x_shape.clone())?;
+        let hw: Vec<usize> = geo.hw_dims().to_vec();
+        let y_geo = conv.pool_spec.data_format.shape(y_shape.clone())?;
+        let pads = conv.pool_spec.computed_padding(&hw);
+        ensure!(conv.kernel_fmt == KernelFormat::OIHW, "kernel layout {:?}", conv.kernel_fmt);
+        // Deconv wants its kernel as (group * out, in / group, h, w) in its own terms: ours is
+        // (group * cout/g, cin/g, hw), so swap the two channel axes inside each group.
+        let g = conv.group;
+        let ks = kernel.shape().to_vec();
+        let (co, ci) = (ks[0], ks[1]);
+        let hw_len: usize = ks[2..].iter().product();
+        let k = kernel.to_plain_array_view::<f32>()?.as_standard_layout().into_owned();
+        let k = k.into_shape_with_order(IxDyn(&[g, co / g, ci, hw_len]))?.permuted_axes(IxDyn(&[0, 2, 1, 3]));
+        let mut new_shape = vec![g * ci, co / g];
+        new_shape.extend_from_slice(&ks[2..]);
+        let kernel = k.as_standard_layout().into_owned().into_shape_with_order(IxDyn(&new_shape))?.into_tensor().into_arc_tensor();
+        let mut spec = conv.pool_spec.clone();
+        spec.input_channels = conv.pool_spec.output_channels;
+        spec.output_channels = conv.pool_spec.input_channels;
+        spec.padding = PaddingSpec::Explicit(pads.iter().map(|p| p.pad_before).collect(), pads.iter().map(|p| p.pad_after).collect());
+        // Rows/columns a strided conv never reached get a zero gradient: `adjustments` pads them.
+        let adj = adjustments(&spec, y_geo.hw_dims(), &hw)?;
+        let op = Deconv::new(spec, conv.kernel_fmt, adj, conv.group);
+        let mut m = TypedModel::default();
+        let g = m.add_source("g", f32::fact(&y_shape))?;
+        let k = m.add_const("kernel", kernel)?;
+        let b = m.add_const("bias", Tensor::zero_scalar::<f32>()?)?;
+        let out = m.wire_node("deconv", op, &[g, k, b])?;
+        m.select_output_outlets(&out)?;
+        Self::finish(m, x_shape.clone(), x_shape, vec![])
+    }
+
+    /// The plan for d/d(operand `i`) of an einsum: the output gradient comes first, then the
+    /// other operands (inlined when constant, else given to [`LinearPlan::run`]).
+    pub fn einsum(model: &TypedModel, node: &TypedNode, es: &EinSum, i: usize) -> TractResult<LinearPlan> {
+        let expr = es.axes.to_string();
+        let (ins, out) = expr.split_once("->").context("einsum expression")?;
+        let ins: Vec<&str> = ins.split(',').collect();
+        ensure!(!out.contains(','), "several outputs");
+        let others: Vec<usize> = (0..ins.len()).filter(|&j| j != i).collect();
+        // Axes of operand i seen nowhere else were summed in the forward: the gradient is
+        // constant along them (broadcast after the plan).
+        let seen = |c: char| out.contains(c) || others.iter().any(|&j| ins[j].contains(c));
+        let target: String = ins[i].chars().filter(|&c| seen(c)).collect();
+        let mut srcs = vec![out.to_string()];
+        srcs.extend(others.iter().map(|&j| ins[j].to_string()));
+        let axes = AxesMapping::from_strs(&srcs, &[target.clone()])?;
+        let mut m = TypedModel::default();
+        let mut wires = vec![m.add_source("g", f32::fact(concrete(&node.outputs[0].fact)?))?];
+        let mut feeds = vec![];
+        for &j in &others {
+            let f = model.outlet_fact(node.inputs[j])?;
+            wires.push(match &f.konst {
+                Some(k) => m.add_const(format!("k{j}"), k.clone())?,
+                None => {
+                    feeds.push(j);
+                    m.add_source(format!("x{j}"), f32::fact(concrete(f)?))?
+                }
+            });
+        }
+        let out = m.wire_node("einsum_t", EinSum::new(axes, f32::datum_type()), &wires)?;
+        m.select_output_outlets(&out)?;
+        let shape = concrete(model.outlet_fact(node.inputs[i])?)?;
+        let reduced = ins[i].chars().zip(&shape).map(|(c, &d)| if seen(c) { d } else { 1 }).collect();
+        Self::finish(m, shape, reduced, feeds)
+    }
+
+    fn finish(m: TypedModel, shape: Vec<usize>, reduced: Vec<usize>, feeds: Vec<usize>) -> TractResult<LinearPlan> {
+        let plan = SimplePlan::new(m.into_optimized()?)?;
+        Ok(LinearPlan { plan, shape, reduced, feeds })
+    }
+
+    /// Applies the transpose to `g`; `inputs`: the forward values of the node's inputs.
+    pub fn run(&self, g: Array, inputs: &[ArrayViewD<f32>]) -> TractResult<Array> {
+        let mut feed: TVec<TValue> = tvec!(g.into_tensor().into_tvalue());
+        for &j in &self.feeds {
+            feed.push(inputs[j].to_owned().into_tensor().into_tvalue());
+        }
+        let out = self.plan.run(feed)?;
+        let v = out[0].to_plain_array_view::<f32>()?.to_owned().into_shape_with_order(IxDyn(&self.reduced))?;
+        if self.reduced == self.shape {
+            return Ok(v);
+        }
+        Ok(v.broadcast(IxDyn(&self.shape)).context("einsum gradient broadcast")?.to_owned())
+    }
+}

@@ -1,0 +1,220 @@
+//! The reverse pass over tract's decluttered `TypedModel`.
+//!
+//! tract has no autodiff, so the engine runs a forward pass that keeps every activation (the
+//! [`Tape`]), then walks the graph backwards applying one rule per operator ([`rules`]). All
+//! that depends only on the model — the rule of every node, the capturing forward plan, the
+//! small tract plans that transpose convolutions and matrix products — is built once in
+//! [`Engine::new`] and reused for every image, class and method.
+
+mod linear;
+mod pool;
+pub mod rules;
+
+use crate::err;
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::Model;
+use rules::{Ctx, Rule};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tract_onnx::prelude::tract_ndarray::{ArrayD, ArrayViewD, IxDyn};
+use tract_onnx::tract_core::internal::*;
+
+pub type Array = ArrayD<f32>;
+
+pub(crate) fn tract_err(what: &str) -> impl FnOnce(TractError) -> Error + '_ {
+    move |e| Error::tract(ErrorKind::Runtime, what, e)
+}
+
+/// The activations of one forward run, by decluttered outlet.
+pub struct Tape {
+    values: HashMap<OutletId, TValue>,
+    output: OutletId,
+}
+
+impl Tape {
+    fn view<'a>(&'a self, model: &'a TypedModel, o: OutletId) -> Result<ArrayViewD<'a, f32>> {
+        if let Some(v) = self.values.get(&o) {
+            return v.to_plain_array_view::<f32>().map_err(tract_err("reading an activation"));
+        }
+        // Constants are not captured: they live in the graph's facts.
+        let k = model.outlet_fact(o).ok().and_then(|f| f.konst.as_ref());
+        match k {
+            Some(k) => k.to_plain_array_view::<f32>().map_err(tract_err("reading a constant")),
+            None => Err(err!(Runtime, "no value recorded for node '{}'", model.nodes()[o.node].name)),
+        }
+    }
+
+    /// The class scores of this run, flattened.
+    pub fn logits(&self) -> Result<Vec<f32>> {
+        let v = self.values.get(&self.output).ok_or_else(|| err!(Runtime, "no output recorded"))?;
+        Ok(v.to_plain_array_view::<f32>().map_err(tract_err("reading the scores"))?.iter().copied().collect())
+    }
+
+    /// The activation at `o` (an outlet of the decluttered graph).
+    pub fn activation(&self, model: &Model, o: OutletId) -> Result<Array> {
+        Ok(self.view(&model.typed, o)?.to_owned())
+    }
+}
+
+/// How ReLUs propagate in the backward pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Gradient,
+    /// Guided backpropagation: a ReLU passes only positive gradients at positive inputs.
+    Guided,
+}
+
+/// The per-model plans of the reverse pass.
+pub struct Engine {
+    rules: Vec<Option<Rule>>,
+    order: Vec<usize>,
+    /// Outlets that depend on the input: the only ones that receive gradients.
+    on_path: Vec<bool>,
+    source: OutletId,
+    output: OutletId,
+    captured: Vec<OutletId>,
+    capture: Arc<TypedSimplePlan>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Engine({} nodes)", self.rules.len())
+    }
+}
+
+impl Engine {
+    /// Builds every plan. Fails with `UnsupportedOperator`, naming the first node the engine
+    /// cannot differentiate, before any computation.
+    pub fn new(model: &Model) -> Result<Engine> {
+        let typed = &model.typed;
+        let source = typed.input_outlets().map_err(tract_err("reading the model input"))?[0];
+        let output = typed.output_outlets().map_err(tract_err("reading the model output"))?[0];
+        let order = typed.eval_order().map_err(tract_err("ordering the model"))?;
+        let mut depends = vec![false; typed.nodes().len()];
+        for &n in &order {
+            let node = &typed.nodes()[n];
+            depends[n] = n == source.node || node.inputs.iter().any(|i| depends[i.node]);
+        }
+        // Only nodes between the input and the scores need a rule.
+        let mut feeds = vec![false; typed.nodes().len()];
+        feeds[output.node] = true;
+        for &n in order.iter().rev() {
+            if feeds[n] {
+                for i in &typed.nodes()[n].inputs {
+                    feeds[i.node] = true;
+                }
+            }
+        }
+        let mut rules = Vec::with_capacity(typed.nodes().len());
+        for node in typed.nodes() {
+            let needed = depends[node.id] && feeds[node.id] && node.id != source.node;
+            rules.push(if needed { Some(rules::classify(typed, node, &depends)?) } else { None });
+        }
+        let captured: Vec<OutletId> = order
+            .iter()
+            .filter(|&&n| depends[n] && n != source.node)
+            .flat_map(|&n| (0..typed.nodes()[n].outputs.len()).map(move |s| OutletId::new(n, s)))
+            .collect();
+        let mut cap = typed.clone();
+        cap.select_output_outlets(&captured).map_err(tract_err("planning the forward pass"))?;
+        let cap = cap.into_optimized().map_err(tract_err("optimizing the forward pass"))?;
+        let capture = SimplePlan::new(cap).map_err(tract_err("planning the forward pass"))?;
+        Ok(Engine { rules, order, on_path: depends, source, output, captured, capture })
+    }
+
+    /// A forward pass that keeps every activation.
+    pub fn forward(&self, x: &Array) -> Result<Tape> {
+        let t: Tensor = x.clone().into();
+        let outs = self.capture.run(tvec!(t.into_tvalue())).map_err(tract_err("forward pass failed"))?;
+        let mut values: HashMap<OutletId, TValue> = self.captured.iter().copied().zip(outs).collect();
+        values.insert(self.source, x.clone().into_tensor().into_tvalue());
+        let tape = Tape { values, output: self.output };
+        if tape.logits()?.iter().any(|v| !v.is_finite()) {
+            return Err(err!(NonFinite, "the model produced NaN or infinite scores"));
+        }
+        Ok(tape)
+    }
+
+    /// d score[class] / d (the value at `at`, default: the input), for the run recorded in
+    /// `tape`.
+    pub fn gradient(&self, model: &Model, tape: &Tape, class: usize, at: Option<OutletId>, mode: Mode) -> Result<Array> {
+        let typed = &model.typed;
+        let at = at.unwrap_or(self.source);
+        let out_shape = tape.view(typed, self.output)?.shape().to_vec();
+        let mut seed = Array::zeros(IxDyn(&out_shape));
+        let n = seed.len();
+        *seed.iter_mut().nth(class).ok_or_else(|| err!(Parameter, "target class {class} out of range (the model has {n} classes)"))? = 1.0;
+        let mut grads: HashMap<OutletId, Array> = HashMap::new();
+        grads.insert(self.output, seed);
+        for &n in self.order.iter().rev() {
+            if n == at.node {
+                break;
+            }
+            let Some(rule) = &self.rules[n] else { continue };
+            let node = &typed.nodes()[n];
+            let Some(g) = grads.remove(&OutletId::new(n, 0)) else { continue };
+            let inputs = node.inputs.iter().map(|&i| tape.view(typed, i)).collect::<Result<Vec<_>>>()?;
+            let output = tape.view(typed, OutletId::new(n, 0))?;
+            let wants: Vec<bool> = node.inputs.iter().map(|i| self.on_path[i.node]).collect();
+            let ctx = Ctx { inputs: &inputs, output: &output, wants: &wants, mode };
+            let gin = rule.backward(&ctx, g).map_err(|e| err!(Runtime, "backward pass at node '{}': {}", node.name, e))?;
+            for (input, gi) in node.inputs.iter().zip(gin) {
+                let Some(gi) = gi else { continue };
+                match grads.get_mut(input) {
+                    Some(acc) => *acc += &gi,
+                    None => {
+                        grads.insert(*input, gi);
+                    }
+                }
+            }
+        }
+        match grads.remove(&at) {
+            Some(g) => Ok(g),
+            // The score does not depend on it at all.
+            None => Ok(tape.view(typed, at)?.mapv(|_| 0.0)),
+        }
+    }
+
+    /// The decluttered outlet holding the ONNX tensor `name`, and that tensor's ONNX shape.
+    ///
+    /// Decluttering renames nodes (a Relu becomes `<node>.low`, a Clip `<node>.min` and
+    /// `<node>.max`) and may drop the batch axis, so a name is matched by its outlet label
+    /// first, then by the producing ONNX node's name as a prefix, with the same element count.
+    pub fn resolve_layer(&self, model: &Model, name: &str) -> Result<(OutletId, Vec<usize>)> {
+        let typed = &model.typed;
+        let onnx = model.nodes.iter().find(|n| n.outputs.iter().any(|o| o == name)).ok_or_else(|| {
+            err!(Parameter, "unknown layer '{name}': no tensor of that name (see `saliency info` for the spatial layers)")
+        })?;
+        let shape = model.shapes.get(name).cloned().ok_or_else(|| err!(Parameter, "layer '{name}' has no known shape"))?;
+        let count: usize = shape.iter().product();
+        let fits = |o: OutletId| {
+            self.on_path[o.node] && typed.outlet_fact(o).ok().and_then(|f| f.shape.as_concrete().map(|s| s.iter().product::<usize>())) == Some(count)
+        };
+        for node in typed.nodes() {
+            for slot in 0..node.outputs.len() {
+                let o = OutletId::new(node.id, slot);
+                if typed.outlet_label(o) == Some(name) && fits(o) {
+                    return Ok((o, shape));
+                }
+            }
+        }
+        let prefix = format!("{}.", onnx.name);
+        let candidates: Vec<usize> = self
+            .order
+            .iter()
+            .copied()
+            .filter(|&n| {
+                let nn = &typed.nodes()[n].name;
+                (*nn == onnx.name || nn.starts_with(&prefix)) && fits(OutletId::new(n, 0))
+            })
+            .collect();
+        // The last of a chain (Clip.min -> Clip.max) is the tensor itself.
+        let last: Vec<usize> =
+            candidates.iter().copied().filter(|&c| !candidates.iter().any(|&d| typed.nodes()[d].inputs.iter().any(|i| i.node == c))).collect();
+        match last.as_slice() {
+            [n] => Ok((OutletId::new(*n, 0), shape)),
+            [] => Err(err!(Parameter, "layer '{name}' was fused away when the model was simplified; choose another layer")),
+            _ => Err(err!(Parameter, "layer '{name}' was split when the model was simplified; choose another layer")),
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! The backward rule of every operator the engine supports, as tract's decluttered graph
+//! spells it. [`classify`] reads a node once, at plan time (so an unsupported operator is
+//! reported before any computation); [`Rule::backward`] maps the gradient of the node's
+//! output to the gradients of its inputs.
+//!
+//! | decluttered op | what it is in ONNX | backward |
+//! | --- | --- | --- |
+//! | `Conv` | Conv (any stride, padding, dilation, group) | transposed convolution (tract `Deconv`) |
+//! | `EinSum` | Gemm, MatMul, 1x1 Conv | the einsum that maps the output back to the operand |
+//! | `Add` / `Sub` | bias, residual sum | identity / negation, summed over broadcast axes |
+//! | `Mul` / `Div` | BatchNorm scale, 1/HW of a global pool, squeeze-excite | product / quotient rule |
+//! | `Max` / `Min` | Relu = Max(x, 0), Clip = Max then Min | to the larger (smaller) operand; guided ReLU clamps |
+//! | `ElementWiseOp` | Sigmoid, Tanh, LeakyRelu, HardSwish, Silu, Exp, ... | times the derivative |
+//! | `MaxPool` | MaxPool | to the window's arg-max |
+//! | `SumPool` | AveragePool | spread over the window (divided as the forward did) |
+//! | `Reduce<Sum>` | GlobalAveragePool (with a Mul), ReduceSum | broadcast back |
+//! | `AxisOp`, `Concat`, `Pad`, `Slice`, `Downsample` | Reshape, Flatten, Transpose, Concat, Pad, Split, strided 1x1 conv | route back |
+//! | `Softmax` | Softmax, LogSoftmax | Jacobian-vector product |
+
+use super::linear::LinearPlan;
+use super::pool::Window;
+use super::{Array, Mode};
+use crate::err;
+use crate::error::Result;
+use tract_onnx::prelude::tract_ndarray::{ArrayViewD, Axis, IxDyn, Slice};
+use tract_onnx::tract_core::internal::*;
+use tract_onnx::tract_core::ops::array::{Pad, PadMode, Slice as SliceOp, TypedConcat};
+use tract_onnx::tract_core::ops::binary::TypedBinOp;
+use tract_onnx::tract_core::ops::cnn::{Conv, MaxPool, SumPool};
+use tract_onnx::tract_core::ops::downsample::Downsample;
+use tract_onnx::tract_core::ops::einsum::EinSum;
+use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
+use tract_onnx::tract_core::ops::math;
+use tract_onnx::tract_core::ops::nn::{self as tnn, Reduce, Reducer, Softmax, SoftmaxKind};
+
+/// What the backward rule of one node needs from the forward run.
+pub struct Ctx<'a> {
+    pub inputs: &'a [ArrayViewD<'a, f32>],
+    pub output: &'a ArrayViewD<'a, f32>,
+    /// Which inputs need a gradient (those that depend on the model input).
+    pub wants: &'a [bool],
+    pub mode: Mode,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Unary {
+    Sigmoid,
+    Tanh,
+    LeakyRelu(f32),
+    HardSwish,
+    Silu,
+    Exp,
+    Neg,
+    Square,
+    Sqrt,
+    Recip,
+    Abs,
+}
+
+pub enum Rule {
+    Conv(LinearPlan),
+    /// One plan per operand that needs a gradient.
+    EinSum(Vec<Option<LinearPlan>>),
+    Add,
+    Sub,
+    Mul,
+    Div,
+    /// `relu`: Max(x, 0) not followed by a Min, i.e. a ReLU (guided backprop modifies it).
+    Max { relu: bool },
+    Min,
+    Unary(Unary),
+    MaxPool(Window),
+    SumPool { window: Window, count_include_pad: bool, normalize: bool },
+    ReduceSum,
+    Move(usize, usize),
+    Reshape,
+    Concat(usize),
+    Pad(Vec<(usize, usize)>),
+    Slice { axis: usize, start: usize },
+    Downsample { axis: usize, stride: usize, modulo: usize },
+    Softmax { axes: Vec<usize>, log: bool },
+}
+
+fn unsupported(node: &TypedNode, what: &str) -> crate::Error {
+    err!(UnsupportedOperator, "unsupported operator {what} at node '{}' (the explanation engine cannot propagate through it)", node.name)
+}
+
+fn is_const_zero(model: &TypedModel, o: OutletId) -> bool {
+    let k = model.outlet_fact(o).ok().and_then(|f| f.konst.clone());
+    k.is_some_and(|k| k.to_plain_array_view::<f32>().is_ok_and(|v| v.iter().all(|&x| x == 0.0)))
+}
+
+/// Reads one node into its rule. `depends[n]`: node n depends on the model input.
+pub fn classify(model: &TypedModel, node: &TypedNode, depends: &[bool]) -> Result<Rule> {
+    let op = &node.op;
+    if node.outputs.len() != 1 {
+        return Err(unsupported(node, &format!("{} with {} outputs", op.name(), node.outputs.len())));
+    }
+    if node.outputs[0].fact.datum_type != f32::datum_type() {
+        return Err(unsupported(node, &format!("{} on {:?} values", op.name(), node.outputs[0].fact.datum_type)));
+    }
+    if let Some(conv) = op.downcast_ref::<Conv>() {
+        return Ok(Rule::Conv(LinearPlan::conv(model, node, conv).map_err(|e| unsupported(node, &format!("Conv ({e})")))?));
+    }
+    if let Some(es) = op.downcast_ref::<EinSum>() {
+        if es.q_params.is_some() {
+            return Err(unsupported(node, "quantized EinSum"));
+        }
+        let plans = (0..node.inputs.len())
+            .map(|i| if depends[node.inputs[i].node] { LinearPlan::einsum(model, node, es, i).map(Some) } else { Ok(None) })
+            .collect::<TractResult<Vec<_>>>()
+            .map_err(|e| unsupported(node, &format!("EinSum ({e})")))?;
+        return Ok(Rule::EinSum(plans));
+    }
+    if let Some(bin) = op.downcast_ref::<TypedBinOp>() {
+        let m = &bin.0;
+        return Ok(if m.is::<math::Add>() {
+            Rule::Add
+        } else if m.is::<math::Sub>() {
+            Rule::Sub
+        } else if m.is::<math::Mul>() {
+            Rule::Mul
+        } else if m.is::<math::Div>() {
+            Rule::Div
+        } else if m.is::<math::Max>() {
+            // A Clip (ReLU6, HardSigmoid) is a Max(x, 0) next to a Min: not a ReLU for
+            // guided backprop, which modifies ReLUs alone (as Captum hooks nn.ReLU only).
+            let is_min = |n: usize| model.nodes()[n].op_as::<TypedBinOp>().is_some_and(|b| b.0.is::<math::Min>());
+            let zero = node.inputs.iter().any(|&i| is_const_zero(model, i));
+            let succ = model.outlet_successors(OutletId::new(node.id, 0));
+            let clipped = (!succ.is_empty() && succ.iter().all(|s| is_min(s.node))) || node.inputs.iter().any(|i| is_min(i.node));
+            Rule::Max { relu: zero && !clipped }
+        } else if m.is::<math::Min>() {
+            Rule::Min
+        } else {
+            return Err(unsupported(node, &format!("binary {}", m.name())));
+        });
+    }
+    if let Some(ew) = op.downcast_ref::<ElementWiseOp>() {
+        let m = &ew.0;
+        let u = if m.is::<tnn::Sigmoid>() {
+            Unary::Sigmoid
+        } else if m.is::<math::Tanh>() {
+            Unary::Tanh
+        } else if let Some(l) = m.downcast_ref::<tnn::LeakyRelu>() {
+            Unary::LeakyRelu(l.alpha)
+        } else if m.is::<tnn::HardSwish>() {
+            Unary::HardSwish
+        } else if m.is::<tnn::Silu>() {
+            Unary::Silu
+        } else if m.is::<math::Exp>() {
+            Unary::Exp
+        } else if m.is::<math::Neg>() {
+            Unary::Neg
+        } else if m.is::<math::Square>() {
+            Unary::Square
+        } else if m.is::<math::Sqrt>() {
+            Unary::Sqrt
+        } else if m.is::<math::Recip>() {
+            Unary::Recip
+        } else if m.is::<math::Abs>() {
+            Unary::Abs
+        } else {
+            return Err(unsupported(node, &m.name()));
+        };
+        return Ok(Rule::Unary(u));
+    }
+    let in_shape = |i: usize| -> Result<Vec<usize>> {
+        let f = model.outlet_fact(node.inputs[i]).map_err(super::tract_err("reading a shape"))?;
+        f.shape.as_concrete().map(|s| s.to_vec()).ok_or_else(|| unsupported(node, "symbolic shapes"))
+    };
+    if let Some(mp) = op.downcast_ref::<MaxPool>() {
+        let w = Window::new(&mp.pool_spec, &in_shape(0)?, node.outputs[0].fact.shape.as_concrete().unwrap_or(&[])).map_err(|e| unsupported(node, &format!("MaxPool ({e})")))?;
+        return Ok(Rule::MaxPool(w));
+    }
+    if let Some(sp) = op.downcast_ref::<SumPool>() {
+        let w = Window::new(&sp.pool_spec, &in_shape(0)?, node.outputs[0].fact.shape.as_concrete().unwrap_or(&[])).map_err(|e| unsupported(node, &format!("AveragePool ({e})")))?;
+        return Ok(Rule::SumPool { window: w, count_include_pad: sp.count_include_pad, normalize: sp.normalize });
+    }
+    if let Some(r) = op.downcast_ref::<Reduce>() {
+        return match r.reducer {
+            Reducer::Sum => Ok(Rule::ReduceSum),
+            other => Err(unsupported(node, &format!("Reduce<{other:?}>"))),
+        };
+    }
+    if let Some(a) = op.downcast_ref::<AxisOp>() {
+        return Ok(match a {
+            AxisOp::Move(from, to) => Rule::Move(*from, *to),
+            _ => Rule::Reshape,
+        });
+    }
+    if let Some(c) = op.downcast_ref::<TypedConcat>() {
+        return Ok(Rule::Concat(c.axis));
+    }
+    if let Some(p) = op.downcast_ref::<Pad>() {
+        return match p.mode {
+            PadMode::Constant(_) => Ok(Rule::Pad(p.pads.clone())),
+            _ => Err(unsupported(node, &format!("Pad ({:?} mode)", p.mode))),
+        };
+    }
+    if let Some(s) = op.downcast_ref::<SliceOp>() {
+        let start = s.start.to_usize().map_err(|_| unsupported(node, "Slice with a symbolic start"))?;
+        return Ok(Rule::Slice { axis: s.axis, start });
+    }
+    if let Some(d) = op.downcast_ref::<Downsample>() {
+        if d.stride <= 0 {
+            return Err(unsupported(node, "Downsample with a negative stride"));
+        }
+        return Ok(Rule::Downsample { axis: d.axis, stride: d.stride as usize, modulo: d.modulo });
+    }
+    if let Some(s) = op.downcast_ref::<Softmax>() {
+        return Ok(Rule::Softmax { axes: s.axes.to_vec(), log: matches!(s.kind, SoftmaxKind::LogSoftmax) });
+    }
+    Err(unsupported(node, &op.name()))
+}
+
+/// Sums `g` over the axes where `shape` has size 1 (undoing a broadcast).
+fn unbroadcast(g: Array, shape: &[usize]) -> Array {
+    if g.shape() == shape {
+        return g;
+    }
+    let mut g = g;
+    for ax in 0..shape.len().min(g.ndim()) {
+        if shape[ax] == 1 && g.shape()[ax] != 1 {
+            g = g.sum_axis(Axis(ax)).insert_axis(Axis(ax));
+        }
+    }
+    g.into_shape_with_order(IxDyn(shape)).expect("broadcast shapes")
+}
+
+impl Rule {
+    pub fn backward(&self, c: &Ctx, g: Array) -> TractResult<Vec<Option<Array>>> {
+        let n = c.inputs.len();
+        let shape = |i: usize| c.inputs[i].shape().to_vec();
+        let want = |i: usize| c.wants[i];
+        // For two-operand element-wise ops: the gradient of each wanted operand.
+        let binary = |f: &dyn Fn(usize) -> Array| -> Vec<Option<Array>> {
+            (0..2).map(|i| if want(i) { Some(unbroadcast(f(i), &shape(i))) } else { None }).collect()
+        };
+        Ok(match self {
+            Rule::Conv(plan) => {
+                let mut v = vec![None; n];
+                v[0] = Some(plan.run(g, c.inputs)?);
+                v
+            }
+            Rule::EinSum(plans) => {
+                let mut v = vec![None; n];
+                for (i, p) in plans.iter().enumerate() {
+                    if let Some(p) = p {
+                        v[i] = Some(p.run(g.clone(), c.inputs)?);
+                    }
+                }
+                v
+            }
+            Rule::Add => binary(&|_| g.clone()),
+            Rule::Sub => binary(&|i| if i == 0 { g.clone() } else { -&g }),
+            Rule::Mul => binary(&|i| &g * &c.inputs[1 - i]),
+            Rule::Div => binary(&|i| if i == 0 { &g / &c.inputs[1] } else { -(&g * c.output) / &c.inputs[1] }),
+            Rule::Max { relu } => {
+                let guided = *relu && c.mode == Mode::Guided;
+                binary(&|i| select(&g, &c.inputs[i], &c.inputs[1 - i], |a, b| a > b, guided))
+            }
+            Rule::Min => binary(&|i| select(&g, &c.inputs[i], &c.inputs[1 - i], |a, b| a < b, false)),
+            Rule::Unary(u) => {
+                let x = &c.inputs[0];
+                let y = c.output;
+                let d = match u {
+                    Unary::Sigmoid => y.mapv(|y| y * (1.0 - y)),
+                    Unary::Tanh => y.mapv(|y| 1.0 - y * y),
+                    Unary::LeakyRelu(a) => x.mapv(|x| if x > 0.0 { 1.0 } else { *a }),
+                    // As torch: 0 below -3, x/3 + 1/2 up to 3 (inclusive), 1 above.
+                    Unary::HardSwish => x.mapv(|x| if x < -3.0 { 0.0 } else if x <= 3.0 { x / 3.0 + 0.5 } else { 1.0 }),
+                    Unary::Silu => x.mapv(|x| {
+                        let s = 1.0 / (1.0 + (-x).exp());
+                        s * (1.0 + x * (1.0 - s))
+                    }),
+                    Unary::Exp => y.to_owned(),
+                    Unary::Neg => x.mapv(|_| -1.0),
+                    Unary::Square => x.mapv(|x| 2.0 * x),
+                    Unary::Sqrt => y.mapv(|y| 0.5 / y),
+                    Unary::Recip => y.mapv(|y| -y * y),
+                    Unary::Abs => x.mapv(|x| if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { 0.0 }),
+                };
+                vec![Some(g * d)]
+            }
+            Rule::MaxPool(w) => vec![Some(w.max_backward(&c.inputs[0], &g))],
+            Rule::SumPool { window, count_include_pad, normalize } => vec![Some(window.sum_backward(&g, *count_include_pad, *normalize))],
+            Rule::ReduceSum => vec![Some(g.broadcast(IxDyn(&shape(0))).ok_or_else(|| format_err!("reduce broadcast"))?.to_owned())],
+            Rule::Move(from, to) => {
+                // Output axis k holds input axis perm[k]; put each back.
+                let mut perm: Vec<usize> = (0..g.ndim()).collect();
+                let a = perm.remove(*from);
+                perm.insert(*to, a);
+                let mut inv = vec![0; perm.len()];
+                for (k, &p) in perm.iter().enumerate() {
+                    inv[p] = k;
+                }
+                vec![Some(g.permuted_axes(IxDyn(&inv)).as_standard_layout().into_owned())]
+            }
+            Rule::Reshape => vec![Some(g.as_standard_layout().into_owned().into_shape_with_order(IxDyn(&shape(0)))?)],
+            Rule::Concat(axis) => {
+                let mut at = 0;
+                (0..n)
+                    .map(|i| {
+                        let len = c.inputs[i].shape()[*axis];
+                        let part = g.slice_axis(Axis(*axis), Slice::from(at..at + len)).to_owned();
+                        at += len;
+                        want(i).then_some(part)
+                    })
+                    .collect()
+            }
+            Rule::Pad(pads) => {
+                let mut v = g.view();
+                for (ax, &(before, _)) in pads.iter().enumerate() {
+                    let len = c.inputs[0].shape()[ax];
+                    v.slice_axis_inplace(Axis(ax), Slice::from(before..before + len));
+                }
+                vec![Some(v.to_owned())]
+            }
+            Rule::Slice { axis, start } => {
+                let mut out = Array::zeros(IxDyn(&shape(0)));
+                let len = g.shape()[*axis];
+                out.slice_axis_mut(Axis(*axis), Slice::from(*start..*start + len)).assign(&g);
+                let mut v = vec![None; n];
+                v[0] = Some(out);
+                v
+            }
+            Rule::Downsample { axis, stride, modulo } => {
+                let mut out = Array::zeros(IxDyn(&shape(0)));
+                let len = g.shape()[*axis];
+                out.slice_axis_mut(Axis(*axis), Slice::new(*modulo as isize, Some((*modulo + (len - 1) * *stride + 1) as isize), *stride as isize)).assign(&g);
+                vec![Some(out)]
+            }
+            Rule::Softmax { axes, log } => {
+                let y = c.output;
+                let sum_axes = |mut a: Array| {
+                    for &ax in axes {
+                        a = a.sum_axis(Axis(ax)).insert_axis(Axis(ax));
+                    }
+                    a
+                };
+                let gi = if *log {
+                    let s = sum_axes(g.clone());
+                    &g - &(y.mapv(f32::exp) * &s)
+                } else {
+                    let s = sum_axes(&g * y);
+                    (&g - &s) * y
+                };
+                vec![Some(gi)]
+            }
+        })
+    }
+}
+
+/// Gradient of max/min to operand `a`: where `wins(a, b)` strictly, so a tie goes to neither
+/// operand (torch's ReLU and ReLU6 give 0 at the kink). `guided`: also clamp g at 0.
+fn select(g: &Array, a: &ArrayViewD<f32>, b: &ArrayViewD<f32>, wins: impl Fn(f32, f32) -> bool, guided: bool) -> Array {
+    let b = b.broadcast(g.raw_dim()).expect("operands broadcast to the output");
+    let a = a.broadcast(g.raw_dim()).expect("operands broadcast to the output");
+    let mut out = g.clone();
+    tract_onnx::prelude::tract_ndarray::Zip::from(&mut out).and(&a).and(&b).for_each(|o, &a, &b| {
+        let keep = if wins(a, b) { 1.0 } else { 0.0 };
+        *o = if guided { o.max(0.0) * keep } else { *o * keep };
+    });
+    out
+}
+

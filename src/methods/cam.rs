@@ -1,0 +1,25 @@
+//! Class activation mapping (Zhou et al.): sum_k w_k^c f_k, f = the feature map fed to the
+//! global average pool, w = the dense weights of class c (no bias, no ReLU).
+//!
+//! Behind the pool the score is linear in f, y_c = sum_k w_k mean(f_k) + b, so
+//! dy_c/df_k(x, y) = w_k / (H W) everywhere and the map is H W sum_k f_k dy_c/df_k: one short
+//! backward pass, which also covers a net whose pooled output is itself the scores.
+
+use super::Subject;
+use crate::engine::Array;
+use crate::err;
+use crate::error::Result;
+use crate::info::cam_layer;
+use tract_onnx::prelude::tract_ndarray::Axis;
+
+pub(crate) fn explain(s: &Subject, layer: Option<&str>) -> Result<Array> {
+    let feature = cam_layer(s.model).map_err(|why| err!(Parameter, "CAM does not apply to this model: {why}"))?;
+    if let Some(l) = layer {
+        if l != feature {
+            return Err(err!(Parameter, "CAM needs the feature map fed to the global average pool ('{feature}'), not '{l}'; use grad-cam for other layers"));
+        }
+    }
+    let (a, g) = super::grad_cam::layer_maps(s, &feature, "cam")?;
+    let hw = (a.shape()[2] * a.shape()[3]) as f32;
+    Ok((a * g).sum_axis(Axis(1)).index_axis_move(Axis(0), 0) * hw)
+}

@@ -1,0 +1,33 @@
+//! Grad-CAM (Selvaraju et al.): ReLU(sum_k alpha_k A^k), alpha_k = the spatial mean of
+//! dy_c/dA^k, at the layer's own (h, w).
+
+use super::Subject;
+use crate::engine::{Array, Mode};
+use crate::err;
+use crate::error::Result;
+use tract_onnx::prelude::tract_ndarray::{Axis, Ix4, IxDyn};
+
+/// A layer's activation and gradient, as [1, C, H, W] arrays.
+pub(crate) fn layer_maps(s: &Subject, layer: &str, method: &str) -> Result<(Array, Array)> {
+    let (outlet, shape) = s.engine.resolve_layer(s.model, layer)?;
+    if shape.len() != 4 || shape[0] != 1 {
+        return Err(err!(Parameter, "{method} needs a layer with a [1, C, H, W] output; '{layer}' is {shape:?}"));
+    }
+    let a = s.tape.activation(s.model, outlet)?;
+    let g = s.engine.gradient(s.model, s.tape, s.target, Some(outlet), Mode::Gradient)?;
+    let fix = |t: Array| t.as_standard_layout().into_owned().into_shape_with_order(IxDyn(&shape)).map_err(|e| err!(Runtime, "layer '{layer}': {e}"));
+    Ok((fix(a)?, fix(g)?))
+}
+
+pub(crate) fn explain(s: &Subject, layer: &str) -> Result<Array> {
+    let (a, g) = layer_maps(s, layer, "grad-cam")?;
+    let a = a.into_dimensionality::<Ix4>().expect("4-D");
+    let g = g.into_dimensionality::<Ix4>().expect("4-D");
+    let (c, h, w) = (a.shape()[1], a.shape()[2], a.shape()[3]);
+    let mut cam = tract_onnx::prelude::tract_ndarray::Array2::<f32>::zeros((h, w));
+    for k in 0..c {
+        let alpha = g.index_axis(Axis(1), k).sum() / (h * w) as f32;
+        cam.scaled_add(alpha, &a.index_axis(Axis(1), k).index_axis(Axis(0), 0));
+    }
+    Ok(cam.mapv(|v| v.max(0.0)).into_dyn())
+}

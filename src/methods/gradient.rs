@@ -1,0 +1,9 @@
+//! Saliency as the plain gradient: dy_c/dx (signed).
+
+use super::Subject;
+use crate::engine::{Array, Mode};
+use crate::error::Result;
+
+pub(crate) fn explain(s: &Subject) -> Result<Array> {
+    s.engine.gradient(s.model, s.tape, s.target, None, Mode::Gradient)
+}

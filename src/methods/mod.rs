@@ -1,0 +1,171 @@
+//! Attribution methods, one per file (as Captum's `attr/_core`), each a short composition of
+//! the engine's forward tape and backward pass. Definitions: CONVENTIONS.md in the reference.
+
+mod cam;
+mod grad_cam;
+mod gradient;
+mod gradient_x_input;
+mod guided_backprop;
+mod integrated_gradients;
+pub mod quadrature;
+pub mod rng;
+mod smoothgrad;
+
+use crate::engine::{Array, Engine, Tape};
+use crate::err;
+use crate::error::Result;
+use crate::model::Model;
+pub use quadrature::IgRule;
+
+/// The integrated-gradients baseline x'.
+#[derive(Debug, Clone)]
+pub enum Baseline {
+    Constant(f32),
+    Tensor(Array),
+}
+
+#[derive(Debug, Clone)]
+pub enum Method {
+    Gradient,
+    GradientXInput,
+    GuidedBackprop,
+    IntegratedGradients { steps: usize, rule: IgRule, baseline: Baseline },
+    SmoothGrad { samples: usize, noise: f32, seed: u64 },
+    /// `layer`: an ONNX tensor name with a [1, C, H, W] shape.
+    GradCam { layer: String },
+    /// `layer`: the feature map fed to the global average pool (default: found from the graph).
+    Cam { layer: Option<String> },
+}
+
+pub const METHODS: [&str; 8] =
+    ["gradient", "gradient-x-input", "guided-backprop", "integrated-gradients", "smoothgrad", "grad-cam", "cam", "lrp"];
+
+pub const MAX_STEPS: usize = 10_000;
+pub const MAX_SAMPLES: usize = 10_000;
+
+impl Method {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Method::Gradient => "gradient",
+            Method::GradientXInput => "gradient-x-input",
+            Method::GuidedBackprop => "guided-backprop",
+            Method::IntegratedGradients { .. } => "integrated-gradients",
+            Method::SmoothGrad { .. } => "smoothgrad",
+            Method::GradCam { .. } => "grad-cam",
+            Method::Cam { .. } => "cam",
+        }
+    }
+
+    /// Checks the parameters before any work.
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            Method::IntegratedGradients { steps, rule, .. } => {
+                let min = rule.min_steps();
+                if *steps < min || *steps > MAX_STEPS {
+                    return Err(err!(Parameter, "--steps must be between {min} and {MAX_STEPS} for {}, got {steps}", rule.name()));
+                }
+            }
+            Method::SmoothGrad { samples, noise, .. } => {
+                if *samples < 1 || *samples > MAX_SAMPLES {
+                    return Err(err!(Parameter, "--samples must be between 1 and {MAX_SAMPLES}, got {samples}"));
+                }
+                if !noise.is_finite() || *noise < 0.0 {
+                    return Err(err!(Parameter, "--noise must be a finite number >= 0, got {noise}"));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// One attribution and what it explains.
+#[derive(Debug, Clone)]
+pub struct Explanation {
+    /// The input's shape, or (h, w) for CAM and Grad-CAM.
+    pub attribution: Array,
+    pub target: usize,
+    /// The target's score (logit) for the input.
+    pub score: f32,
+    /// Integrated gradients: sum(attribution) - (y(x) - y(x')).
+    pub completeness_gap: Option<f64>,
+}
+
+/// A model with its explanation plans, built on first use and kept for every later call.
+pub struct Explainer {
+    model: Model,
+    engine: Option<Engine>,
+}
+
+impl Explainer {
+    pub fn new(model: Model) -> Explainer {
+        Explainer { model, engine: None }
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Builds the plans if not built yet; returns whether it built them (for `plan_seconds`).
+    /// Fails on an operator the engine cannot propagate through.
+    pub fn prepare(&mut self) -> Result<bool> {
+        if self.engine.is_some() {
+            return Ok(false);
+        }
+        self.engine = Some(Engine::new(&self.model)?);
+        Ok(true)
+    }
+
+    /// Explains `target` (default: the arg-max class) for input `x` with `method`.
+    pub fn explain(&mut self, x: &Array, method: &Method, target: Option<usize>) -> Result<Explanation> {
+        method.validate()?;
+        self.model.check_input(x)?;
+        if let Some(t) = target {
+            if t >= self.model.classes {
+                return Err(err!(Parameter, "target class {t} out of range (the model has {} classes)", self.model.classes));
+            }
+        }
+        self.prepare()?;
+        let engine = self.engine.as_ref().expect("prepared");
+        let m = &self.model;
+        let tape = engine.forward(x)?;
+        let logits = tape.logits()?;
+        let target = target.unwrap_or_else(|| argmax(&logits));
+        let s = Subject { model: m, engine, x, tape: &tape, target };
+        let (attribution, completeness_gap) = match method {
+            Method::Gradient => (gradient::explain(&s)?, None),
+            Method::GradientXInput => (gradient_x_input::explain(&s)?, None),
+            Method::GuidedBackprop => (guided_backprop::explain(&s)?, None),
+            Method::IntegratedGradients { steps, rule, baseline } => {
+                let (a, gap) = integrated_gradients::explain(&s, *steps, *rule, baseline)?;
+                (a, Some(gap))
+            }
+            Method::SmoothGrad { samples, noise, seed } => (smoothgrad::explain(&s, *samples, *noise, *seed)?, None),
+            Method::GradCam { layer } => (grad_cam::explain(&s, layer)?, None),
+            Method::Cam { layer } => (cam::explain(&s, layer.as_deref())?, None),
+        };
+        if attribution.iter().any(|v| !v.is_finite()) {
+            return Err(err!(NonFinite, "the {} attribution contains NaN or infinite values", method.name()));
+        }
+        Ok(Explanation { attribution, target, score: logits[target], completeness_gap })
+    }
+}
+
+/// What every method gets: the model, its plans, the input, its forward tape, the class.
+pub(crate) struct Subject<'a> {
+    pub model: &'a Model,
+    pub engine: &'a Engine,
+    pub x: &'a Array,
+    pub tape: &'a Tape,
+    pub target: usize,
+}
+
+pub fn argmax(v: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best
+}

@@ -1,0 +1,20 @@
+//! SmoothGrad (Smilkov et al.): the mean gradient over `samples` noisy copies
+//! x + N(0, sigma^2), sigma = noise * (max x - min x). Deterministic for a seed.
+
+use super::rng::Normal;
+use super::Subject;
+use crate::engine::{Array, Mode};
+use crate::error::Result;
+
+pub(crate) fn explain(s: &Subject, samples: usize, noise: f32, seed: u64) -> Result<Array> {
+    let (lo, hi) = s.x.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
+    let sigma = (noise * (hi - lo)) as f64;
+    let mut rng = Normal::new(seed);
+    let mut sum = Array::zeros(s.x.raw_dim());
+    for _ in 0..samples {
+        let xi = s.x.mapv(|v| v + (sigma * rng.sample()) as f32);
+        let tape = s.engine.forward(&xi)?;
+        sum += &s.engine.gradient(s.model, &tape, s.target, None, Mode::Gradient)?;
+    }
+    Ok(sum / samples as f32)
+}

@@ -1,0 +1,97 @@
+//! An explanation request as plain data (JSON from the viewer, or built by the CLI), turned
+//! into a [`Method`] in one place, with the same defaults and checks everywhere.
+
+use crate::baseline::{self, BaselineSpec};
+use crate::err;
+use crate::error::Result;
+use crate::methods::{Baseline, IgRule, Method};
+use crate::sidecar::Sidecar;
+use serde::{Deserialize, Serialize};
+use tract_onnx::prelude::tract_ndarray::ArrayD;
+
+pub const DEFAULT_STEPS: usize = 50;
+pub const DEFAULT_IG_RULE: &str = "gauss-legendre";
+pub const DEFAULT_SAMPLES: usize = 50;
+pub const DEFAULT_NOISE: f32 = 0.15;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    pub method: String,
+    /// Class to explain; default: the top class.
+    #[serde(default)]
+    pub target: Option<usize>,
+    #[serde(default)]
+    pub steps: Option<usize>,
+    #[serde(default)]
+    pub ig_rule: Option<String>,
+    #[serde(default)]
+    pub baseline: Option<BaselineSpec>,
+    #[serde(default)]
+    pub samples: Option<usize>,
+    #[serde(default)]
+    pub noise: Option<f32>,
+    #[serde(default)]
+    pub seed: Option<u64>,
+    #[serde(default)]
+    pub layer: Option<String>,
+}
+
+impl Request {
+    pub fn from_json(text: &str) -> Result<Request> {
+        serde_json::from_str(text).map_err(|e| err!(Parameter, "bad explanation request: {e}"))
+    }
+
+    /// The method with its parameters, checked; `x` and the sidecar build image baselines.
+    pub fn to_method(&self, x: &ArrayD<f32>, sc: &Sidecar) -> Result<Method> {
+        let m = match self.method.as_str() {
+            "gradient" => Method::Gradient,
+            "gradient-x-input" => Method::GradientXInput,
+            "guided-backprop" => Method::GuidedBackprop,
+            "integrated-gradients" => {
+                let baseline = match &self.baseline {
+                    None => Baseline::Constant(0.0),
+                    Some(BaselineSpec::Constant { value }) if value.is_finite() => Baseline::Constant(*value),
+                    Some(spec) => Baseline::Tensor(baseline::make(spec, x, sc)?),
+                };
+                let rule = IgRule::parse(self.ig_rule.as_deref().unwrap_or(DEFAULT_IG_RULE))?;
+                Method::IntegratedGradients { steps: self.steps.unwrap_or(DEFAULT_STEPS), rule, baseline }
+            }
+            "smoothgrad" => Method::SmoothGrad {
+                samples: self.samples.unwrap_or(DEFAULT_SAMPLES),
+                noise: self.noise.unwrap_or(DEFAULT_NOISE),
+                seed: self.seed.unwrap_or(0),
+            },
+            "grad-cam" => Method::GradCam {
+                layer: self.layer.clone().ok_or_else(|| err!(Parameter, "grad-cam needs a layer (see the model's spatial layers)"))?,
+            },
+            "cam" => Method::Cam { layer: self.layer.clone() },
+            "lrp" => return Err(err!(Parameter, "LRP is not implemented yet")),
+            m => return Err(err!(Parameter, "unknown method '{m}' (one of {})", crate::methods::METHODS.join(", "))),
+        };
+        m.validate()?;
+        Ok(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_viewer_requests() {
+        let sc = Sidecar::default_for(&[1, 1, 4, 4]).unwrap();
+        let x = ArrayD::<f32>::zeros(vec![1, 1, 4, 4]);
+        let r = Request::from_json(r#"{"method":"integrated-gradients","target":3,"steps":8,"ig_rule":"riemann-left","baseline":{"kind":"white"}}"#).unwrap();
+        match r.to_method(&x, &sc).unwrap() {
+            Method::IntegratedGradients { steps: 8, baseline: Baseline::Tensor(t), .. } => assert!(t.iter().all(|&v| v == 1.0)),
+            m => panic!("{m:?}"),
+        }
+        assert!(Request::from_json(r#"{"method":"gradient","stpes":3}"#).is_err(), "typos are errors");
+        let e = Request::from_json(r#"{"method":"integrated-gradients","steps":0}"#).unwrap().to_method(&x, &sc).unwrap_err();
+        assert!(e.message().contains("steps"), "{e}");
+        let e = Request::from_json(r#"{"method":"magic"}"#).unwrap().to_method(&x, &sc).unwrap_err();
+        assert!(e.message().contains("unknown method"), "{e}");
+        assert!(Request::from_json(r#"{"method":"grad-cam"}"#).unwrap().to_method(&x, &sc).is_err());
+    }
+}

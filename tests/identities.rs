@@ -1,0 +1,103 @@
+//! Identities the explanations must satisfy on the bundled models, whatever the reference:
+//! integrated-gradients completeness, CAM's mean + bias = the logit, gradients of a linear net
+//! equal to finite differences, SmoothGrad reproducible per seed.
+
+use saliency::{npy, Baseline, Explainer, IgRule, Method, Model, Sidecar};
+use std::path::Path;
+use tract_onnx::prelude::tract_ndarray::ArrayD;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn bundled(name: &str) -> (Explainer, ArrayD<f32>) {
+    let sc = Sidecar::from_json(&std::fs::read_to_string(Path::new(ROOT).join(format!("models/{name}.json"))).unwrap()).unwrap();
+    let bytes = std::fs::read(Path::new(ROOT).join(format!("models/{}", sc.file.as_ref().unwrap()))).unwrap();
+    let x = npy::read_f32(&std::fs::read(Path::new(ROOT).join(format!("tests/fixtures/{name}.input.npy"))).unwrap()).unwrap();
+    (Explainer::new(Model::load_with(&bytes, Some(sc)).unwrap()), x)
+}
+
+#[test]
+fn integrated_gradients_completeness_gap_shrinks_with_steps() {
+    let (mut ex, x) = bundled("mnist_cam");
+    let ig = |ex: &mut Explainer, steps| {
+        let m = Method::IntegratedGradients { steps, rule: IgRule::GaussLegendre, baseline: Baseline::Constant(0.0) };
+        let e = ex.explain(&x, &m, None).unwrap();
+        (e.completeness_gap.unwrap().abs(), e.score as f64)
+    };
+    let (gap8, _) = ig(&mut ex, 8);
+    let (gap256, score) = ig(&mut ex, 256);
+    let y0 = ex.model().forward(&x.mapv(|_| 0.0)).unwrap();
+    let delta = (score - y0[saliency::methods::argmax(&ex.model().forward(&x).unwrap())] as f64).abs();
+    assert!(gap256 < gap8, "gap {gap256} with 256 steps vs {gap8} with 8");
+    assert!(gap256 < 0.01 * delta, "gap {gap256} vs y(x) - y(x') = {delta}");
+}
+
+/// y_c = mean(CAM_c) + b_c: the bias, measured on one input, predicts the score of another.
+fn cam_mean_plus_bias_is_the_logit(name: &str) {
+    let (mut ex, x) = bundled(name);
+    let x2 = x.mapv(|v| 0.5 * v + 0.1);
+    let c = saliency::methods::argmax(&ex.model().forward(&x).unwrap());
+    let cam = Method::Cam { layer: None };
+    let e1 = ex.explain(&x, &cam, Some(c)).unwrap();
+    let e2 = ex.explain(&x2, &cam, Some(c)).unwrap();
+    let bias = e1.score - e1.attribution.mean().unwrap();
+    let predicted = e2.attribution.mean().unwrap() + bias;
+    assert!((predicted - e2.score).abs() < 1e-4 * (1.0 + e2.score.abs()), "{name}: {predicted} vs {}", e2.score);
+}
+
+#[test]
+fn cam_identity_mnist_cam() {
+    cam_mean_plus_bias_is_the_logit("mnist_cam");
+}
+
+#[test]
+fn cam_identity_fashion_bn() {
+    cam_mean_plus_bias_is_the_logit("fashion_bn");
+}
+
+#[test]
+fn cam_identity_efficientnet() {
+    cam_mean_plus_bias_is_the_logit("efficientnet_lite0");
+}
+
+#[test]
+fn gradient_of_a_linear_net_equals_finite_differences() {
+    let dir = Path::new(ROOT).join("tests/fixtures/nets");
+    let mut ex = Explainer::new(Model::load(&std::fs::read(dir.join("linear.onnx")).unwrap(), None).unwrap());
+    let x = npy::read_f32(&std::fs::read(dir.join("linear.input.npy")).unwrap()).unwrap();
+    let g = ex.explain(&x, &Method::Gradient, Some(1)).unwrap().attribution;
+    let h = 0.5f32; // exact for a linear function, up to float32 rounding
+    let mut worst = 0f32;
+    for i in 0..x.len() {
+        let mut xp = x.clone();
+        let mut xm = x.clone();
+        xp.as_slice_mut().unwrap()[i] += h;
+        xm.as_slice_mut().unwrap()[i] -= h;
+        let fd = (ex.model().forward(&xp).unwrap()[1] - ex.model().forward(&xm).unwrap()[1]) / (2.0 * h);
+        worst = worst.max((fd - g.as_slice().unwrap()[i]).abs());
+    }
+    let scale = g.iter().fold(0f32, |m, v| m.max(v.abs()));
+    assert!(worst < 1e-3 * scale, "max |fd - grad| = {worst}, max |grad| = {scale}");
+}
+
+#[test]
+fn smoothgrad_is_reproducible_per_seed() {
+    let (mut ex, x) = bundled("mnist_cam");
+    let sg = |ex: &mut Explainer, seed| ex.explain(&x, &Method::SmoothGrad { samples: 4, noise: 0.15, seed }, Some(3)).unwrap().attribution;
+    let a = sg(&mut ex, 1);
+    assert_eq!(a, sg(&mut ex, 1));
+    assert_ne!(a, sg(&mut ex, 2));
+    // No noise: the mean of identical gradients is the gradient.
+    let g = ex.explain(&x, &Method::Gradient, Some(3)).unwrap().attribution;
+    let s0 = ex.explain(&x, &Method::SmoothGrad { samples: 3, noise: 0.0, seed: 0 }, Some(3)).unwrap().attribution;
+    assert!(g.iter().zip(&s0).all(|(a, b)| (a - b).abs() <= 1e-6 * (1.0 + a.abs())));
+}
+
+#[test]
+fn every_bundled_model_supports_the_gradient() {
+    for name in ["mnist_cam", "mnist_lrp", "fashion_bn", "emotion", "efficientnet_lite0"] {
+        let (mut ex, x) = bundled(name);
+        let g = ex.explain(&x, &Method::Gradient, None).unwrap().attribution;
+        assert_eq!(g.shape(), x.shape());
+        assert!(g.iter().any(|&v| v != 0.0), "{name}: zero gradient");
+    }
+}
