@@ -63,7 +63,7 @@ pub fn make(b: &BaselineSpec, x: &ArrayD<f32>, sc: &Sidecar) -> Result<ArrayD<f3
 /// Separable Gaussian blur per channel, edges clamped.
 fn blur(x: &ArrayD<f32>, sigma: f32) -> ArrayD<f32> {
     let r = (3.0 * sigma).ceil() as isize;
-    let k: Vec<f32> = (-r..=r).map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp()).collect();
+    let k: Vec<f32> = (-r..=r).map(|i| libm::expf(-(i * i) as f32 / (2.0 * sigma * sigma))).collect();
     let ks: f32 = k.iter().sum();
     let k: Vec<f32> = k.iter().map(|v| v / ks).collect();
     let (h, w) = (x.shape()[2], x.shape()[3]);

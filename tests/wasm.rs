@@ -61,7 +61,7 @@ fn errors_are_exceptions_and_the_module_survives() {
 }
 
 /// One explanation per method, through the JS-facing shell, equals the native result
-/// (tests/pinned_explanations.rs) within 1e-5 relative L2.
+/// (tests/pinned_explanations.rs) within 1e-5 relative L2 (one ill-conditioned case: see its `why`).
 #[wasm_bindgen_test]
 fn wasm_explanations_equal_native_ones() {
     let cases: serde_json::Value = serde_json::from_str(include_str!("fixtures/explain/cases.json")).unwrap();
@@ -89,7 +89,8 @@ fn wasm_explanations_equal_native_ones() {
         let got = a.data();
         let num: f32 = got.iter().zip(want.iter()).map(|(a, b)| (a - b) * (a - b)).sum::<f32>().sqrt();
         let den: f32 = want.iter().map(|b| b * b).sum::<f32>().sqrt();
-        assert!(num / den <= 1e-5, "{key}: wasm vs native rel L2 {}", num / den);
+        let tol = case["tol"].as_f64().unwrap_or(1e-5) as f32;
+        assert!(num / den <= tol, "{key}: wasm vs native rel L2 {} (tolerance {tol})", num / den);
         let meta: serde_json::Value = serde_json::from_str(&a.meta()).unwrap();
         assert!(meta["seconds"].as_f64().unwrap() >= 0.0 && meta["score"].is_number(), "{key}: {meta}");
     }

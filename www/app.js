@@ -3,16 +3,86 @@
 import { Engine } from './worker-client.js';
 import { loadCatalog, fetchBytes } from './catalog.js';
 import { drawRgba, renderTopK } from './view.js';
+import { ExplainPanel } from './explain-panel.js';
+import { request } from './methods.js';
+import { drawOverlay, drawLegend, formatValue } from './heatmap.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
   model: $('model-select'), image: $('image-select'), drop: $('drop'), file: $('file-input'),
   status: $('status'), progress: $('progress'), error: $('error'), canvas: $('image-canvas'),
   caption: $('image-caption'), topk: $('top-k'), timing: $('timing'), about: $('model-about'),
+  explain: $('explain'), heat: $('heat-canvas'), legend: $('legend'), legendCanvas: $('legend-canvas'),
+  legendMin: $('legend-min'), legendMax: $('legend-max'), stats: $('explain-stats'),
 };
 
 const engine = new Engine();
-const state = { catalog: null, models: [], images: [], modelIndex: -1, info: null, imageBytes: null, imageTitle: '' };
+const state = { catalog: null, models: [], images: [], modelIndex: -1, info: null, imageBytes: null, imageTitle: '', target: null, view: null, labels: [] };
+
+// Explanations: recomputed when the method, a parameter or the target changes; only redrawn
+// when a display setting changes. Requests made while one runs collapse into the latest.
+const panel = new ExplainPanel($('explain-controls'), { onCompute: () => schedule('compute'), onDisplay: (o) => (o?.opacityOnly ? setOpacity() : schedule('render')) });
+let running = null;
+let queued = null;
+
+function schedule(kind) {
+  if (!state.view) return;
+  queued = queued === 'compute' ? 'compute' : kind;
+  if (!running) running = drain();
+}
+
+async function drain() {
+  while (queued) {
+    const kind = queued;
+    queued = null;
+    await (kind === 'compute' ? explain() : redraw());
+  }
+  running = null;
+}
+
+function setOpacity() { ui.heat.style.opacity = String(panel.display.opacity); }
+
+function showHeatmap(r) {
+  drawOverlay(ui.heat, r.rgba, r.width, r.height, panel.display.opacity);
+  drawLegend(ui.legendCanvas, r.strip, r.legend.vmin, r.legend.vmax, ui.legendMin, ui.legendMax);
+  ui.legend.hidden = false;
+}
+
+async function explain() {
+  busy(true);
+  try {
+    const req = request(panel.method, panel.currentValues(), state.target);
+    const r = await engine.call('explain', { request: req, display: panel.renderSettings(), width: state.view.width, height: state.view.height });
+    showHeatmap(r);
+    const m = r.meta;
+    const parts = [`${panel.method} for “${state.labels[m.target] ?? m.target}” (score ${formatValue(m.score)})`, `${(m.seconds * 1000).toFixed(1)} ms`];
+    if (m.plan_seconds > 0) parts.push(`+ ${(m.plan_seconds * 1000).toFixed(1)} ms to build the plan`);
+    if (m.completeness_gap !== undefined && m.completeness_gap !== null) parts.push(`completeness gap ${formatValue(m.completeness_gap)}`);
+    ui.stats.textContent = parts.join(' · ');
+    document.body.dataset.explained = `${panel.method}:${m.target}`;
+    clearError();
+  } catch (e) {
+    ui.heat.hidden = true;
+    ui.legend.hidden = true;
+    ui.stats.textContent = '';
+    showError(`Could not explain with ${panel.method}: ${e.message}`);
+  } finally {
+    busy(false);
+  }
+}
+
+async function redraw() {
+  try {
+    showHeatmap(await engine.call('render', { display: panel.renderSettings(), width: state.view.width, height: state.view.height }));
+  } catch (e) {
+    showError(`Could not draw the heatmap: ${e.message}`);
+  }
+}
+
+function markTarget() {
+  const target = state.target ?? Number(ui.topk.firstElementChild?.dataset.index);
+  for (const li of ui.topk.children) li.classList.toggle('target', Number(li.dataset.index) === target);
+}
 
 function setStatus(text) { ui.status.textContent = text; }
 function showError(e) {
@@ -56,6 +126,12 @@ async function loadModel(index, { keepImage = false } = {}) {
     state.modelIndex = index;
     state.info = info;
     ui.about.textContent = `${info.title || info.name || m.title}: input ${info.input_shape.join('×')} ${info.color}, ${info.classes} classes, ${info.nodes.length} ONNX nodes (loaded in ${(seconds * 1000).toFixed(0)} ms)`;
+    state.labels = info.labels;
+    panel.setModel(info);
+    ui.explain.hidden = false;
+    state.view = null;
+    ui.heat.hidden = true;
+    ui.legend.hidden = true;
     fillModelSelect();
     fillImageSelect();
     if (!keepImage || !state.imageBytes) await selectImage(defaultImageFor(m, info));
@@ -97,15 +173,20 @@ async function predict() {
     drawRgba(ui.canvas, r.view, r.width, r.height);
     ui.caption.textContent = `${state.imageTitle} as the model sees it (${r.width}×${r.height})`;
     renderTopK(ui.topk, r.prediction);
+    state.view = { width: r.width, height: r.height };
+    state.target = null;
+    markTarget();
     ui.timing.textContent = `forward pass ${(r.seconds * 1000).toFixed(1)} ms (wasm, in a worker); round trip ${(performance.now() - t0).toFixed(0)} ms`;
     setStatus('Ready.');
     document.body.dataset.top1 = r.prediction.top[0].label;
   } catch (e) {
     showError(`Could not classify “${state.imageTitle}”: ${e.message}`);
     setStatus('Ready.');
-  } finally {
     busy(false);
+    return;
   }
+  busy(false);
+  schedule('compute');
 }
 
 async function addFiles(files) {
@@ -131,6 +212,13 @@ async function addFiles(files) {
   }
 }
 
+ui.topk.addEventListener('click', (e) => {
+  const li = e.target.closest('li');
+  if (!li) return;
+  state.target = Number(li.dataset.index);
+  markTarget();
+  schedule('compute');
+});
 ui.model.addEventListener('change', () => loadModel(Number(ui.model.value)));
 ui.image.addEventListener('change', () => selectImage(Number(ui.image.value)).catch(showError));
 ui.file.addEventListener('change', () => addFiles(ui.file.files).catch(showError).finally(() => { ui.file.value = ''; }));

@@ -1,10 +1,13 @@
 // The Web Worker that owns the wasm module and the loaded model. All heavy work runs here so
 // the page never freezes. Protocol: {id, cmd, args} in; {id, ok, result | error} out, plus
 // {id, progress} while a download runs. A failed load keeps the previous model.
-import init, { SaliencyModel } from './pkg/saliency.js';
+import init, { SaliencyModel, render_heatmap, colormap_strip } from './pkg/saliency.js';
 
 const ready = init();
 let current = null;
+// The last input the page classified, and the last attribution: explaining and redrawing reuse them.
+let lastInput = null;
+let lastAttribution = null;
 
 async function fetchBytes(url, id) {
   const res = await fetch(url);
@@ -38,12 +41,16 @@ const commands = {
     const info = JSON.parse(model.info());
     if (current) current.free();
     current = model;
+    lastInput = null;
+    lastAttribution = null;
     return { info, seconds: (performance.now() - t0) / 1000 };
   },
   predictImage({ bytes, k }) {
     const model = requireModel();
     const data = new Uint8Array(bytes);
     const x = model.preprocess_image(data);
+    lastInput = x;
+    lastAttribution = null;
     const t0 = performance.now();
     const prediction = JSON.parse(model.predict(x, k ?? 5));
     const seconds = (performance.now() - t0) / 1000;
@@ -51,6 +58,31 @@ const commands = {
     const [, , height, width] = info.input_shape;
     const view = model.model_view_rgba(data);
     return { result: { prediction, seconds, view, width, height }, transfer: [view.buffer] };
+  },
+  explain({ request, display, width, height }) {
+    const model = requireModel();
+    if (!lastInput) throw new Error('no image has been classified yet');
+    const t0 = performance.now();
+    const a = model.explain(lastInput, JSON.stringify(request));
+    const meta = JSON.parse(a.meta());
+    meta.wall_seconds = (performance.now() - t0) / 1000;
+    lastAttribution = { shape: Array.from(a.shape()), data: a.data(), meta };
+    a.free();
+    return commands.render({ display, width, height });
+  },
+  render({ display, width, height }) {
+    if (!lastAttribution) throw new Error('nothing has been explained yet');
+    const { shape, data, meta } = lastAttribution;
+    const h = render_heatmap(Uint32Array.from(shape), data, height, width, JSON.stringify(display));
+    const rgba = h.rgba();
+    const legend = JSON.parse(h.meta());
+    h.free();
+    const strip = colormap_strip(legend.colormap, 256);
+    return { result: { rgba, width, height, legend, strip, meta }, transfer: [rgba.buffer, strip.buffer] };
+  },
+  attributionNpy() {
+    if (!lastAttribution) throw new Error('nothing has been explained yet');
+    return requireModel().npy(Uint32Array.from(lastAttribution.shape), lastAttribution.data);
   },
   timeForward({ bytes, runs }) {
     const model = requireModel();

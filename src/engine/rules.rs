@@ -271,7 +271,7 @@ impl Rule {
                     // As torch: 0 below -3, x/3 + 1/2 up to 3 (inclusive), 1 above.
                     Unary::HardSwish => x.mapv(|x| if x < -3.0 { 0.0 } else if x <= 3.0 { x / 3.0 + 0.5 } else { 1.0 }),
                     Unary::Silu => x.mapv(|x| {
-                        let s = 1.0 / (1.0 + (-x).exp());
+                        let s = 1.0 / (1.0 + libm::expf(-x));
                         s * (1.0 + x * (1.0 - s))
                     }),
                     Unary::Exp => y.to_owned(),

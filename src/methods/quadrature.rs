@@ -57,7 +57,7 @@ impl IgRule {
 pub fn gauss_legendre(n: usize) -> Vec<(f64, f64)> {
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
-        let mut x = -(std::f64::consts::PI * (i as f64 + 0.75) / (n as f64 + 0.5)).cos();
+        let mut x = -libm::cos(std::f64::consts::PI * (i as f64 + 0.75) / (n as f64 + 0.5));
         let mut dp = 1.0;
         for _ in 0..100 {
             // P_n(x) and P_n'(x) by the three-term recurrence.

@@ -30,10 +30,10 @@ impl Normal {
             return s;
         }
         let (u, v) = (self.uniform(), self.uniform());
-        let r = (-2.0 * u.ln()).sqrt();
+        let r = (-2.0 * libm::log(u)).sqrt();
         let t = 2.0 * std::f64::consts::PI * v;
-        self.spare = Some(r * t.sin());
-        r * t.cos()
+        self.spare = Some(r * libm::sin(t));
+        r * libm::cos(t)
     }
 }
 

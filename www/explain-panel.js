@@ -1,0 +1,136 @@
+// The explanation controls: method, its parameters (built from methods.js), and the display
+// settings. Calls onCompute() when the explanation must be recomputed and onDisplay() when
+// only its drawing changes (no recomputation: the worker keeps the last attribution).
+import { METHODS } from './methods.js';
+
+const COLORMAPS = ['auto', 'blue-white-red', 'purple-green', 'viridis', 'inferno', 'magma', 'plasma', 'turbo', 'jet', 'greys'];
+
+function el(tag, props = {}, ...children) {
+  const e = Object.assign(document.createElement(tag), props);
+  e.append(...children);
+  return e;
+}
+
+function labelled(text, control) {
+  return el('label', { className: 'param' }, el('span', { textContent: text }), control);
+}
+
+function logToValue(pos, max) { return Math.max(1, Math.round(10 ** ((pos / 1000) * Math.log10(max)))); }
+function valueToLog(v, max) { return Math.round((1000 * Math.log10(Math.max(1, v))) / Math.log10(max)); }
+
+export class ExplainPanel {
+  constructor(root, { onCompute, onDisplay }) {
+    this.root = root;
+    this.onCompute = onCompute;
+    this.onDisplay = onDisplay;
+    this.values = Object.fromEntries(METHODS.map((m) => [m.id, Object.fromEntries(m.params.map((p) => [p.key, p.value]))]));
+    this.method = 'gradient';
+    this.info = null;
+    this.display = { opacity: 0.6, colormap: 'auto', sign: 'auto', outlier_percent: 2, upsample: 'bilinear', reduce: 'sum' };
+    this.methodSelect = el('select', { id: 'method-select' });
+    this.methodSelect.addEventListener('change', () => { this.method = this.methodSelect.value; this.renderParams(); this.onCompute(); });
+    this.reason = el('span', { id: 'method-reason', className: 'muted' });
+    this.params = el('div', { id: 'method-params', className: 'params' });
+    this.displayBox = el('div', { id: 'display-params', className: 'params' });
+    root.append(el('div', { className: 'params' }, labelled('Method', this.methodSelect), this.reason), this.params, this.displayBox);
+    this.renderDisplay();
+  }
+
+  /// Called when a model is loaded: enables the methods that apply, fills the layer list.
+  setModel(info) {
+    this.info = info;
+    const applies = Object.fromEntries(info.methods.map((m) => [m.method, m]));
+    this.methodSelect.replaceChildren(...METHODS.map((m) => {
+      const a = applies[m.id];
+      const o = el('option', { value: m.id, textContent: m.title, disabled: a ? !a.applies : false });
+      if (a && !a.applies) o.title = a.reason;
+      return o;
+    }));
+    const layers = info.spatial_layers.map((l) => l.output);
+    const gc = this.values['grad-cam'];
+    if (!layers.includes(gc.layer)) gc.layer = info.cam_layer ?? layers[layers.length - 1];
+    if (applies[this.method] && !applies[this.method].applies) this.method = 'gradient';
+    this.methodSelect.value = this.method;
+    this.renderParams();
+  }
+
+  renderParams() {
+    const m = METHODS.find((x) => x.id === this.method);
+    const a = this.info?.methods.find((x) => x.method === this.method);
+    this.reason.textContent = this.method === 'cam' && this.info?.cam_layer ? `on ${this.info.cam_layer}` : (a && !a.applies ? a.reason : '');
+    const v = this.values[this.method];
+    const controls = m.params.filter((p) => !p.showIf || p.showIf(v)).map((p) => this.control(p, v));
+    this.params.replaceChildren(...controls);
+    // Methods that do not apply are listed disabled, each with its reason.
+    const off = (this.info?.methods ?? []).filter((x) => !x.applies && METHODS.some((mm) => mm.id === x.method));
+    if (off.length) this.params.append(el('p', { className: 'muted', id: 'disabled-reasons', textContent: off.map((x) => `${x.method}: ${x.reason}`).join('; ') }));
+  }
+
+  control(p, v) {
+    const changed = (val) => { v[p.key] = val; if (p.key === 'baseline') this.renderParams(); this.onCompute(); };
+    if (p.type === 'select') {
+      const s = el('select', { name: p.key }, ...p.options.map((o) => el('option', { value: o, textContent: o })));
+      s.value = v[p.key];
+      s.addEventListener('change', () => changed(s.value));
+      return labelled(p.label, s);
+    }
+    if (p.type === 'layer') {
+      const layers = this.info?.spatial_layers ?? [];
+      const s = el('select', { name: 'layer' }, ...layers.map((l) => el('option', { value: l.output, textContent: `${l.output} ${l.shape ? l.shape.slice(1).join('×') : ''}` })));
+      s.value = v.layer;
+      s.addEventListener('change', () => changed(s.value));
+      return labelled(p.label, s);
+    }
+    if (p.type === 'log-range') {
+      const out = el('output', { textContent: v[p.key] });
+      const r = el('input', { type: 'range', name: p.key, min: 0, max: 1000, value: valueToLog(v[p.key], p.max) });
+      r.addEventListener('input', () => { out.textContent = logToValue(Number(r.value), p.max); });
+      r.addEventListener('change', () => changed(logToValue(Number(r.value), p.max)));
+      return labelled(p.label, el('span', {}, r, out));
+    }
+    if (p.type === 'range') {
+      const out = el('output', { textContent: v[p.key] });
+      const r = el('input', { type: 'range', name: p.key, min: p.min, max: p.max, step: p.step ?? 1, value: v[p.key] });
+      r.addEventListener('input', () => { out.textContent = r.value; });
+      r.addEventListener('change', () => changed(Number(r.value)));
+      return labelled(p.label, el('span', {}, r, out));
+    }
+    const n = el('input', { type: 'number', name: p.key, step: p.step ?? 'any', value: v[p.key] });
+    if (p.min !== undefined) n.min = p.min;
+    if (p.max !== undefined) n.max = p.max;
+    n.addEventListener('change', () => changed(Number(n.value)));
+    return labelled(p.label, n);
+  }
+
+  renderDisplay() {
+    const d = this.display;
+    const sel = (key, options, label) => {
+      const s = el('select', { name: key }, ...options.map((o) => el('option', { value: o, textContent: o })));
+      s.value = d[key];
+      s.addEventListener('change', () => { d[key] = s.value; this.onDisplay(); });
+      return labelled(label, s);
+    };
+    const opacity = el('input', { type: 'range', name: 'opacity', min: 0, max: 1, step: 0.05, value: d.opacity });
+    opacity.addEventListener('input', () => { d.opacity = Number(opacity.value); this.onDisplay({ opacityOnly: true }); });
+    const outlier = el('input', { type: 'number', name: 'outlier_percent', min: 0, max: 50, step: 0.5, value: d.outlier_percent });
+    outlier.addEventListener('change', () => { d.outlier_percent = Math.min(50, Math.max(0, Number(outlier.value))); this.onDisplay(); });
+    this.displayBox.replaceChildren(
+      labelled('opacity', opacity),
+      sel('colormap', COLORMAPS, 'colormap'),
+      sel('sign', ['auto', 'signed', 'absolute', 'positive'], 'values'),
+      labelled('clip top %', outlier),
+      sel('upsample', ['bilinear', 'nearest'], 'upsampling'),
+      sel('reduce', ['sum', 'max-abs', 'l2'], 'channels'),
+    );
+  }
+
+  /// The display settings for the renderer, with 'auto' resolved for the method.
+  renderSettings() {
+    const m = METHODS.find((x) => x.id === this.method);
+    const d = this.display;
+    const sign = d.sign === 'auto' ? (m.signed ? 'signed' : 'positive') : d.sign;
+    return { reduce: d.reduce, sign, outlier_percent: m.signed ? d.outlier_percent : 0, upsample: d.upsample, colormap: d.colormap === 'auto' ? (sign === 'signed' ? 'blue-white-red' : 'jet') : d.colormap };
+  }
+
+  currentValues() { return this.values[this.method]; }
+}
