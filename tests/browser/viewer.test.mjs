@@ -61,6 +61,32 @@ test('switching to an MNIST net classifies a bundled digit', async () => {
   assert.deepEqual(consoleErrors, []);
 });
 
+test('every method explains the digit and draws a heatmap with a legend', async () => {
+  const methods = await page.locator('#method-select option:not([disabled])').evaluateAll((os) => os.map((o) => o.value));
+  assert.deepEqual(methods, ['gradient', 'gradient-x-input', 'guided-backprop', 'integrated-gradients', 'smoothgrad', 'grad-cam', 'cam']);
+  for (const m of methods) {
+    await page.selectOption('#method-select', m);
+    await page.waitForFunction((mm) => document.body.dataset.busy === '0' && (document.body.dataset.explained ?? '').startsWith(mm + ':'), m, { timeout: 60_000 });
+    assert.ok(await page.locator('#heat-canvas').isVisible(), `${m}: heatmap drawn`);
+    assert.ok(await page.locator('#legend').isVisible(), `${m}: legend shown`);
+    assert.ok(await page.locator('#error').isHidden(), `${m}: ${await page.locator('#error').textContent()}`);
+    const stats = await page.locator('#explain-stats').textContent();
+    assert.match(stats, new RegExp(`^${m} for`), stats);
+    if (m === 'integrated-gradients') assert.match(stats, /completeness gap/);
+  }
+  // Clicking another class explains that class.
+  const second = await page.locator('#top-k li').nth(1).getAttribute('data-index');
+  await page.locator('#top-k li').nth(1).click();
+  await page.waitForFunction((t) => document.body.dataset.busy === '0' && document.body.dataset.explained === `cam:${t}`, second, { timeout: 30_000 });
+  // A display change redraws without recomputing.
+  await page.selectOption('#display-params select[name=colormap]', 'viridis');
+  await page.waitForFunction(() => document.body.dataset.busy === '0', null, { timeout: 30_000 });
+  assert.ok(await page.locator('#error').isHidden());
+  await page.selectOption('#method-select', 'gradient');
+  await page.waitForFunction(() => document.body.dataset.busy === '0' && (document.body.dataset.explained ?? '').startsWith('gradient:'), null, { timeout: 30_000 });
+  assert.deepEqual(consoleErrors, []);
+});
+
 test('a corrupt model gives a clear message and the previous model keeps working', async () => {
   const before = await page.locator('#model-select').inputValue();
   await page.setInputFiles('#file-input', { name: 'broken.onnx', mimeType: 'application/octet-stream', buffer: Buffer.from('this is not an ONNX file at all') });
