@@ -6,6 +6,9 @@ import { drawRgba, renderTopK } from './view.js';
 import { ExplainPanel } from './explain-panel.js';
 import { request } from './methods.js';
 import { drawOverlay, drawLegend, formatValue } from './heatmap.js';
+import { DrawPad, PatchTool, onPaste } from './tools.js';
+import { download, heatmapPng, overlayPng } from './export.js';
+import { readState, writeState } from './url-state.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -14,6 +17,7 @@ const ui = {
   caption: $('image-caption'), topk: $('top-k'), timing: $('timing'), about: $('model-about'),
   explain: $('explain'), heat: $('heat-canvas'), legend: $('legend'), legendCanvas: $('legend-canvas'),
   legendMin: $('legend-min'), legendMax: $('legend-max'), stats: $('explain-stats'),
+  drawBox: $('draw-box'), patchToggle: $('patch-toggle'), stack: document.querySelector('.stack'),
 };
 
 const engine = new Engine();
@@ -60,6 +64,7 @@ async function explain() {
     if (m.completeness_gap !== undefined && m.completeness_gap !== null) parts.push(`completeness gap ${formatValue(m.completeness_gap)}`);
     ui.stats.textContent = parts.join(' · ');
     document.body.dataset.explained = `${panel.method}:${m.target}`;
+    saveUrl();
     clearError();
   } catch (e) {
     ui.heat.hidden = true;
@@ -77,6 +82,28 @@ async function redraw() {
   } catch (e) {
     showError(`Could not draw the heatmap: ${e.message}`);
   }
+}
+
+// The view in the URL (bundled model and image only: local files never leave the page).
+function saveUrl() {
+  const m = state.models[state.modelIndex];
+  const im = state.images[Number(ui.image.value)];
+  writeState({
+    model: m && !m.custom ? m.name : undefined,
+    image: im && !im.custom && !state.imageEdited ? im.file : undefined,
+    method: panel.method,
+    params: panel.currentValues(),
+    target: state.target ?? undefined,
+    display: panel.display,
+  });
+}
+
+/// A new input made in the page (drawing, patch): classified and explained like any image.
+async function useImage(bytes, title) {
+  state.imageBytes = bytes;
+  state.imageTitle = title;
+  state.imageEdited = true;
+  await predict();
 }
 
 function markTarget() {
@@ -128,13 +155,15 @@ async function loadModel(index, { keepImage = false } = {}) {
     ui.about.textContent = `${info.title || info.name || m.title}: input ${info.input_shape.join('×')} ${info.color}, ${info.classes} classes, ${info.nodes.length} ONNX nodes (loaded in ${(seconds * 1000).toFixed(0)} ms)`;
     state.labels = info.labels;
     panel.setModel(info);
+    if (state.pendingUrl) { panel.apply(state.pendingUrl); }
+    ui.drawBox.hidden = !(info.color === 'gray' && info.input_shape[2] <= 64 && info.input_shape[3] <= 64);
     ui.explain.hidden = false;
     state.view = null;
     ui.heat.hidden = true;
     ui.legend.hidden = true;
     fillModelSelect();
     fillImageSelect();
-    if (!keepImage || !state.imageBytes) await selectImage(defaultImageFor(m, info));
+    if (!keepImage || !state.imageBytes) await selectImage(initialImageFor(m, info));
     else await predict();
   } catch (e) {
     showError(`Could not load model “${m.title}”: ${e.message}`);
@@ -145,6 +174,12 @@ async function loadModel(index, { keepImage = false } = {}) {
     ui.progress.hidden = true;
     busy(false);
   }
+}
+
+function initialImageFor(model, info) {
+  const wanted = state.pendingUrl?.image;
+  const i = wanted ? state.images.findIndex((im) => im.file === wanted) : -1;
+  return i >= 0 ? i : defaultImageFor(model, info);
 }
 
 function defaultImageFor(model, info) {
@@ -159,6 +194,7 @@ async function selectImage(i) {
   ui.image.value = String(i);
   state.imageBytes = im.bytes ?? await fetchBytes(im.url);
   state.imageTitle = im.title;
+  state.imageEdited = false;
   await predict();
 }
 
@@ -174,7 +210,9 @@ async function predict() {
     ui.caption.textContent = `${state.imageTitle} as the model sees it (${r.width}×${r.height})`;
     renderTopK(ui.topk, r.prediction);
     state.view = { width: r.width, height: r.height };
-    state.target = null;
+    const wantTarget = state.pendingUrl?.target;
+    state.target = Number.isInteger(wantTarget) && wantTarget < state.labels.length ? wantTarget : null;
+    state.pendingUrl = null;
     markTarget();
     ui.timing.textContent = `forward pass ${(r.seconds * 1000).toFixed(1)} ms (wasm, in a worker); round trip ${(performance.now() - t0).toFixed(0)} ms`;
     setStatus('Ready.');
@@ -233,15 +271,31 @@ ui.drop.addEventListener('drop', (e) => {
 window.addEventListener('dragover', (e) => e.preventDefault());
 window.addEventListener('drop', (e) => e.preventDefault());
 
+new DrawPad($('draw-canvas'), $('draw-clear'), (bytes, title) => useImage(bytes, title).catch(showError));
+const patch = new PatchTool(ui.stack, ui.canvas, $('patch-color'), (bytes, title) => useImage(bytes, `${state.imageTitle.replace(/ \+ patched.*$/, '')} + ${title}`).catch(showError));
+ui.patchToggle.addEventListener('click', () => {
+  patch.active = !patch.active;
+  ui.patchToggle.setAttribute('aria-pressed', String(patch.active));
+  ui.stack.classList.toggle('patching', patch.active);
+});
+$('image-reset').addEventListener('click', () => selectImage(Number(ui.image.value)).catch(showError));
+onPaste((files) => addFiles(files).catch(showError));
+$('export-heat').addEventListener('click', async () => download(await heatmapPng(ui.heat), `heatmap-${panel.method}.png`, 'image/png'));
+$('export-overlay').addEventListener('click', async () => download(await overlayPng(ui.canvas, ui.heat, panel.display.opacity), `overlay-${panel.method}.png`, 'image/png'));
+$('export-npy').addEventListener('click', () => engine.call('attributionNpy').then((b) => download(b, `attribution-${panel.method}.npy`, 'application/octet-stream')).catch(showError));
+$('copy-link').addEventListener('click', () => { saveUrl(); navigator.clipboard?.writeText(location.href).catch(() => {}); setStatus('Link to this view is in the address bar (and copied).'); });
+
 async function main() {
   busy(true);
   try {
     state.catalog = await loadCatalog();
     state.models = [...state.catalog.models];
     state.images = [...state.catalog.images];
-    state.modelIndex = 0;
+    state.pendingUrl = readState();
+    const fromUrl = state.models.findIndex((m) => m.name === state.pendingUrl.model);
+    state.modelIndex = Math.max(0, fromUrl);
     fillModelSelect();
-    await loadModel(0);
+    await loadModel(state.modelIndex);
   } catch (e) {
     showError(e);
     busy(false);

@@ -133,4 +133,22 @@ export class ExplainPanel {
   }
 
   currentValues() { return this.values[this.method]; }
+
+  /// Restores a saved view (from the URL): method, its parameters, display settings.
+  apply({ method, params, display }) {
+    if (method && this.values[method]) {
+      const opt = [...this.methodSelect.options].find((o) => o.value === method);
+      if (opt && !opt.disabled) this.method = method;
+    }
+    if (params && typeof params === 'object') {
+      const v = this.values[this.method];
+      for (const k of Object.keys(v)) if (k in params) v[k] = params[k];
+    }
+    if (display && typeof display === 'object') {
+      for (const k of Object.keys(this.display)) if (k in display) this.display[k] = display[k];
+    }
+    this.methodSelect.value = this.method;
+    this.renderParams();
+    this.renderDisplay();
+  }
 }

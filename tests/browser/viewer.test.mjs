@@ -87,6 +87,54 @@ test('every method explains the digit and draws a heatmap with a legend', async 
   assert.deepEqual(consoleErrors, []);
 });
 
+test('a painted patch and a drawn digit become new inputs; exports download', async () => {
+  // Paint a white patch over the middle of the digit: the input changes and is re-classified.
+  await page.click('#patch-toggle');
+  const box = await page.locator('.stack').boundingBox();
+  await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.3);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.7, box.y + box.height * 0.6, { steps: 4 });
+  await page.mouse.up();
+  await page.waitForFunction(() => document.body.dataset.busy === '0' && /patched/.test(document.getElementById('image-caption').textContent), null, { timeout: 30_000 });
+  await page.click('#patch-toggle');
+  assert.equal(await page.locator('#top-k li').count(), 5);
+  // Draw a vertical stroke: a "1".
+  assert.ok(await page.locator('#draw-box').isVisible(), 'the drawing pad is offered for 28x28 gray models');
+  const pad = await page.locator('#draw-canvas').boundingBox();
+  await page.mouse.move(pad.x + pad.width / 2, pad.y + pad.height * 0.15);
+  await page.mouse.down();
+  await page.mouse.move(pad.x + pad.width / 2, pad.y + pad.height * 0.85, { steps: 8 });
+  await page.mouse.up();
+  await page.waitForFunction(() => document.body.dataset.busy === '0' && /drawing/.test(document.getElementById('image-caption').textContent), null, { timeout: 30_000 });
+  assert.equal(await page.locator('#top-k li .label').first().textContent(), '1');
+  // Exports.
+  for (const [button, name] of [['#export-npy', /\.npy$/], ['#export-heat', /\.png$/], ['#export-overlay', /\.png$/]]) {
+    const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), page.click(button)]);
+    assert.match(dl.suggestedFilename(), name);
+    const bytes = fs.readFileSync(await dl.path());
+    assert.ok(bytes.length > 20, `${button}: ${bytes.length} bytes`);
+    if (button === '#export-npy') assert.equal(bytes.subarray(0, 6).toString('latin1'), '\x93NUMPY');
+  }
+  await page.click('#image-reset');
+  await page.waitForFunction(() => document.body.dataset.busy === '0' && !/drawing|patched/.test(document.getElementById('image-caption').textContent), null, { timeout: 30_000 });
+  assert.deepEqual(consoleErrors, []);
+});
+
+test('the URL restores model, image, method, parameters and target', async () => {
+  const params = encodeURIComponent(JSON.stringify({ steps: 8, ig_rule: 'riemann-middle', baseline: 'white', baseline_value: 0, blur_sigma: 5, baseline_seed: 0 }));
+  const page2 = await browser.context.newPage();
+  page2.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  await page2.goto(`${srv.url}#model=mnist_lrp&image=images/digit_3.png&method=integrated-gradients&params=${params}&target=5`);
+  await page2.waitForFunction(() => document.body.dataset.busy === '0' && document.body.dataset.explained === 'integrated-gradients:5', null, { timeout: 60_000 });
+  assert.match(await page2.locator('#model-select option:checked').textContent(), /LRP/);
+  assert.match(await page2.locator('#image-caption').textContent(), /digit 3/);
+  assert.equal(await page2.locator('#method-params select[name=ig_rule]').inputValue(), 'riemann-middle');
+  assert.equal(await page2.locator('#method-params select[name=baseline]').inputValue(), 'white');
+  assert.match(await page2.locator('#explain-stats').textContent(), /completeness gap/);
+  assert.match(page2.url(), /method=integrated-gradients/);
+  await page2.close();
+});
+
 test('a corrupt model gives a clear message and the previous model keeps working', async () => {
   const before = await page.locator('#model-select').inputValue();
   await page.setInputFiles('#file-input', { name: 'broken.onnx', mimeType: 'application/octet-stream', buffer: Buffer.from('this is not an ONNX file at all') });
