@@ -9,6 +9,8 @@ import { drawOverlay, drawLegend, formatValue } from './heatmap.js';
 import { DrawPad, PatchTool, onPaste } from './tools.js';
 import { download, heatmapPng, overlayPng } from './export.js';
 import { readState, writeState } from './url-state.js';
+import { CompareGrid } from './grid.js';
+import { METHODS } from './methods.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -26,6 +28,19 @@ const state = { catalog: null, models: [], images: [], modelIndex: -1, info: nul
 // Explanations: recomputed when the method, a parameter or the target changes; only redrawn
 // when a display setting changes. Requests made while one runs collapse into the latest.
 const panel = new ExplainPanel($('explain-controls'), { onCompute: () => schedule('compute'), onDisplay: (o) => (o?.opacityOnly ? setOpacity() : schedule('render')) });
+const grid = new CompareGrid($('compare-grid'), {
+  engine,
+  context: () => ({ view: state.view, imageCanvas: ui.canvas, labels: state.labels, renderSettings: (cfg) => panel.renderSettings(cfg) }),
+  onSelect: (cfg) => {
+    if (!cfg) return;
+    panel.apply({ method: cfg.method, params: cfg.values, display: cfg.display });
+    state.target = cfg.target ?? null;
+    markTarget();
+    schedule('compute');
+  },
+  onError: (e) => showError(`A comparison panel failed: ${e.message}`),
+});
+const panelConfig = () => ({ ...panel.snapshot(), target: state.target });
 let running = null;
 let queued = null;
 
@@ -40,6 +55,7 @@ async function drain() {
     const kind = queued;
     queued = null;
     await (kind === 'compute' ? explain() : redraw());
+    await grid.updateSelected(panelConfig(), { recompute: kind === 'compute' });
   }
   running = null;
 }
@@ -159,6 +175,8 @@ async function loadModel(index, { keepImage = false } = {}) {
     ui.drawBox.hidden = !(info.color === 'gray' && info.input_shape[2] <= 64 && info.input_shape[3] <= 64);
     ui.explain.hidden = false;
     state.view = null;
+    grid.clear();
+    $('compare').hidden = false;
     ui.heat.hidden = true;
     ui.legend.hidden = true;
     fillModelSelect();
@@ -225,6 +243,8 @@ async function predict() {
   }
   busy(false);
   schedule('compute');
+  await running;
+  await grid.refreshAll();
 }
 
 async function addFiles(files) {
@@ -277,6 +297,28 @@ ui.patchToggle.addEventListener('click', () => {
   patch.active = !patch.active;
   ui.patchToggle.setAttribute('aria-pressed', String(patch.active));
   ui.stack.classList.toggle('patching', patch.active);
+});
+$('compare-add').addEventListener('click', () => grid.add(panelConfig()));
+$('compare-clear').addEventListener('click', () => grid.clear());
+$('compare-methods').addEventListener('click', async () => {
+  const applicable = new Set(state.info.methods.filter((m) => m.applies).map((m) => m.method));
+  for (const m of METHODS.filter((x) => applicable.has(x.id))) {
+    const cfg = panelConfig();
+    cfg.method = m.id;
+    cfg.values = structuredClone(panel.values[m.id]);
+    await grid.add(cfg);
+  }
+});
+$('compare-layers').addEventListener('click', async () => {
+  // Convolution outputs (after their activation when there is one), at most six, in order.
+  const layers = state.info.spatial_layers.filter((l) => /Relu|Clip|Conv|Add|Max|Sigmoid|Mul/.test(l.op_type));
+  const step = Math.max(1, Math.ceil(layers.length / 6));
+  for (const l of layers.filter((_, i) => i % step === step - 1 || i === layers.length - 1).slice(-6)) {
+    const cfg = panelConfig();
+    cfg.method = 'grad-cam';
+    cfg.values = { ...structuredClone(panel.values['grad-cam']), layer: l.output };
+    await grid.add(cfg);
+  }
 });
 $('image-reset').addEventListener('click', () => selectImage(Number(ui.image.value)).catch(showError));
 onPaste((files) => addFiles(files).catch(showError));

@@ -125,11 +125,16 @@ export class ExplainPanel {
   }
 
   /// The display settings for the renderer, with 'auto' resolved for the method.
-  renderSettings() {
-    const m = METHODS.find((x) => x.id === this.method);
-    const d = this.display;
+  renderSettings(cfg = { method: this.method, display: this.display }) {
+    const m = METHODS.find((x) => x.id === cfg.method);
+    const d = cfg.display;
     const sign = d.sign === 'auto' ? (m.signed ? 'signed' : 'positive') : d.sign;
     return { reduce: d.reduce, sign, outlier_percent: m.signed ? d.outlier_percent : 0, upsample: d.upsample, colormap: d.colormap === 'auto' ? (sign === 'signed' ? 'blue-white-red' : 'jet') : d.colormap };
+  }
+
+  /// The current configuration (method, parameters, display), for a comparison panel.
+  snapshot() {
+    return structuredClone({ method: this.method, values: this.values[this.method], display: this.display });
   }
 
   currentValues() { return this.values[this.method]; }

@@ -7,7 +7,8 @@ const ready = init();
 let current = null;
 // The last input the page classified, and the last attribution: explaining and redrawing reuse them.
 let lastInput = null;
-let lastAttribution = null;
+// Attributions by key: 'main' for the main view, one per comparison panel.
+const attributions = new Map();
 
 async function fetchBytes(url, id) {
   const res = await fetch(url);
@@ -42,7 +43,7 @@ const commands = {
     if (current) current.free();
     current = model;
     lastInput = null;
-    lastAttribution = null;
+    attributions.clear();
     return { info, seconds: (performance.now() - t0) / 1000 };
   },
   predictImage({ bytes, k }) {
@@ -50,7 +51,7 @@ const commands = {
     const data = new Uint8Array(bytes);
     const x = model.preprocess_image(data);
     lastInput = x;
-    lastAttribution = null;
+    attributions.clear();
     const t0 = performance.now();
     const prediction = JSON.parse(model.predict(x, k ?? 5));
     const seconds = (performance.now() - t0) / 1000;
@@ -59,20 +60,21 @@ const commands = {
     const view = model.model_view_rgba(data);
     return { result: { prediction, seconds, view, width, height }, transfer: [view.buffer] };
   },
-  explain({ request, display, width, height }) {
+  explain({ request, display, width, height, key = 'main' }) {
     const model = requireModel();
     if (!lastInput) throw new Error('no image has been classified yet');
     const t0 = performance.now();
     const a = model.explain(lastInput, JSON.stringify(request));
     const meta = JSON.parse(a.meta());
     meta.wall_seconds = (performance.now() - t0) / 1000;
-    lastAttribution = { shape: Array.from(a.shape()), data: a.data(), meta };
+    attributions.set(key, { shape: Array.from(a.shape()), data: a.data(), meta });
     a.free();
-    return commands.render({ display, width, height });
+    return commands.render({ display, width, height, key });
   },
-  render({ display, width, height }) {
-    if (!lastAttribution) throw new Error('nothing has been explained yet');
-    const { shape, data, meta } = lastAttribution;
+  render({ display, width, height, key = 'main' }) {
+    const found = attributions.get(key);
+    if (!found) throw new Error('nothing has been explained yet');
+    const { shape, data, meta } = found;
     const h = render_heatmap(Uint32Array.from(shape), data, height, width, JSON.stringify(display));
     const rgba = h.rgba();
     const legend = JSON.parse(h.meta());
@@ -80,9 +82,14 @@ const commands = {
     const strip = colormap_strip(legend.colormap, 256);
     return { result: { rgba, width, height, legend, strip, meta }, transfer: [rgba.buffer, strip.buffer] };
   },
-  attributionNpy() {
-    if (!lastAttribution) throw new Error('nothing has been explained yet');
-    return requireModel().npy(Uint32Array.from(lastAttribution.shape), lastAttribution.data);
+  forget({ key }) {
+    attributions.delete(key);
+    return true;
+  },
+  attributionNpy({ key = 'main' } = {}) {
+    const found = attributions.get(key);
+    if (!found) throw new Error('nothing has been explained yet');
+    return requireModel().npy(Uint32Array.from(found.shape), found.data);
   },
   timeForward({ bytes, runs }) {
     const model = requireModel();

@@ -87,9 +87,35 @@ test('every method explains the digit and draws a heatmap with a legend', async 
   assert.deepEqual(consoleErrors, []);
 });
 
+test('the comparison grid: all methods, Grad-CAM by layer, and a panel edited from the controls', async () => {
+  await page.click('#compare-methods');
+  await page.waitForFunction(() => document.querySelectorAll('#compare-grid .panel[data-done]').length === 7, null, { timeout: 60_000 });
+  await page.click('#compare-layers');
+  await page.waitForFunction(() => {
+    const ps = document.querySelectorAll('#compare-grid .panel');
+    return ps.length > 7 && [...ps].every((p) => p.dataset.done);
+  }, null, { timeout: 60_000 });
+  const titles = await page.locator('#compare-grid .panel-title').allTextContents();
+  assert.ok(titles.filter((t) => t.startsWith('Grad-CAM')).length >= 3, titles.join('\n'));
+  const stats = await page.locator('#compare-grid .panel-stats').allTextContents();
+  assert.ok(stats.every((t) => !t.startsWith('error')), stats.join('\n'));
+  // Edit the first panel (gradient): switching the method in the controls changes that panel.
+  await page.locator('#compare-grid .panel-edit').first().click();
+  await page.selectOption('#method-select', 'smoothgrad');
+  await page.waitForFunction(() => document.querySelector('#compare-grid .panel.selected .panel-title')?.textContent.startsWith('SmoothGrad')
+    && document.querySelector('#compare-grid .panel.selected .panel-stats').textContent.includes('ms'), null, { timeout: 60_000 });
+  assert.match(await page.locator('#compare-grid .panel').nth(1).locator('.panel-title').textContent(), /^Gradient × input/);
+  await page.click('#compare-clear');
+  assert.equal(await page.locator('#compare-grid .panel').count(), 0);
+  await page.selectOption('#method-select', 'gradient');
+  await page.waitForFunction(() => document.body.dataset.busy === '0' && (document.body.dataset.explained ?? '').startsWith('gradient:'), null, { timeout: 30_000 });
+  assert.ok(await page.locator('#error').isHidden(), await page.locator('#error').textContent());
+});
+
 test('a painted patch and a drawn digit become new inputs; exports download', async () => {
   // Paint a white patch over the middle of the digit: the input changes and is re-classified.
   await page.click('#patch-toggle');
+  await page.evaluate(() => window.scrollTo(0, 0));
   const box = await page.locator('.stack').boundingBox();
   await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.3);
   await page.mouse.down();
@@ -100,6 +126,7 @@ test('a painted patch and a drawn digit become new inputs; exports download', as
   assert.equal(await page.locator('#top-k li').count(), 5);
   // Draw a vertical stroke: a "1".
   assert.ok(await page.locator('#draw-box').isVisible(), 'the drawing pad is offered for 28x28 gray models');
+  await page.locator('#draw-canvas').scrollIntoViewIfNeeded();
   const pad = await page.locator('#draw-canvas').boundingBox();
   await page.mouse.move(pad.x + pad.width / 2, pad.y + pad.height * 0.15);
   await page.mouse.down();
