@@ -11,6 +11,7 @@ import { download, heatmapPng, overlayPng } from './export.js';
 import { readState, writeState } from './url-state.js';
 import { CompareGrid } from './grid.js';
 import { METHODS } from './methods.js';
+import { SidecarForm } from './sidecar-form.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -39,6 +40,12 @@ const grid = new CompareGrid($('compare-grid'), {
     schedule('compute');
   },
   onError: (e) => showError(`A comparison panel failed: ${e.message}`),
+});
+const sidecarForm = new SidecarForm($('sidecar-form'), (text) => {
+  const m = state.models[state.formModel];
+  m.sidecarText = text;
+  sidecarForm.close();
+  loadModel(state.formModel);
 });
 const panelConfig = () => ({ ...panel.snapshot(), target: state.target });
 let running = null;
@@ -170,6 +177,7 @@ async function loadModel(index, { keepImage = false } = {}) {
     state.info = info;
     ui.about.textContent = `${info.title || info.name || m.title}: input ${info.input_shape.join('×')} ${info.color}, ${info.classes} classes, ${info.nodes.length} ONNX nodes (loaded in ${(seconds * 1000).toFixed(0)} ms)`;
     state.labels = info.labels;
+    if (m.custom && !info.sidecar_given) { state.formModel = index; sidecarForm.open(info, m.title); } else sidecarForm.close();
     panel.setModel(info);
     if (state.pendingUrl) { panel.apply(state.pendingUrl); }
     ui.drawBox.hidden = !(info.color === 'gray' && info.input_shape[2] <= 64 && info.input_shape[3] <= 64);
@@ -185,7 +193,11 @@ async function loadModel(index, { keepImage = false } = {}) {
     else await predict();
   } catch (e) {
     showError(`Could not load model “${m.title}”: ${e.message}`);
-    if (m.custom) state.models.splice(index, 1);
+    if (m.custom && /sidecar/.test(e.message) && m.bytes) {
+      // Loadable once told its input: keep it and ask.
+      state.formModel = index;
+      sidecarForm.open(null, m.title);
+    } else if (m.custom) state.models.splice(index, 1);
     fillModelSelect();
     setStatus(state.info ? 'The previous model is still loaded.' : 'No model loaded.');
   } finally {

@@ -194,6 +194,23 @@ test('a dropped model with its sidecar, and a dropped image, work without any re
   assert.ok(await page.locator('#error').isHidden(), await page.locator('#error').textContent());
 });
 
+test('a model dropped without a sidecar asks for its input, prefilled from the model', async () => {
+  await page.setInputFiles('#file-input', { name: 'mnist_cam.onnx', mimeType: 'application/octet-stream', buffer: fs.readFileSync(path.join(WWW, 'models', 'mnist_cam.onnx')) });
+  await page.waitForSelector('#sidecar-form:not([hidden])', { timeout: 30_000 });
+  assert.equal(await page.locator('#sidecar-form [name=color]').inputValue(), 'gray');
+  assert.equal(await page.locator('#sidecar-form [name=height]').inputValue(), '28');
+  await page.fill('#sidecar-form [name=mean]', '0.1307');
+  await page.fill('#sidecar-form [name=std]', '0.3081');
+  await page.fill('#sidecar-form [name=labels]', 'zero\none\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine');
+  await page.click('#sidecar-form [name=apply]');
+  await page.waitForFunction(() => document.body.dataset.busy === '0' && document.getElementById('sidecar-form').hidden && document.querySelector('#top-k li .label')?.textContent.length > 1, null, { timeout: 30_000 });
+  const caption = await page.locator('#image-caption').textContent();
+  const names = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'];
+  const digit = caption.match(/digit (\d)/);
+  if (digit) assert.equal(await page.locator('#top-k li .label').first().textContent(), names[Number(digit[1])]);
+  assert.ok(await page.locator('#error').isHidden(), await page.locator('#error').textContent());
+});
+
 test('no request ever left the page origin, and no console error', () => {
   assert.deepEqual(foreign, []);
   assert.deepEqual(consoleErrors, []);
