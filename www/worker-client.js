@@ -28,3 +28,10 @@ export class Engine {
     });
   }
 }
+
+let shared = null;
+/// One worker (one wasm instance) for every view on the page; views keep apart by `slot`.
+export function sharedEngine() {
+  shared ??= new Engine();
+  return shared;
+}

@@ -1,14 +1,13 @@
-// The Web Worker that owns the wasm module and the loaded model. All heavy work runs here so
+// The Web Worker that owns the wasm module and the loaded models. All heavy work runs here so
 // the page never freezes. Protocol: {id, cmd, args} in; {id, ok, result | error} out, plus
-// {id, progress} while a download runs. A failed load keeps the previous model.
+// {id, progress} while a download runs.
+// Several views can share one worker: each names its `slot` (default 'main'), which holds a
+// model, the last input it classified and its attributions (by key: 'main', one per panel).
+// A failed load keeps the slot's previous model.
 import init, { SaliencyModel, render_heatmap, colormap_strip } from './pkg/saliency.js';
 
 const ready = init();
-let current = null;
-// The last input the page classified, and the last attribution: explaining and redrawing reuse them.
-let lastInput = null;
-// Attributions by key: 'main' for the main view, one per comparison panel.
-const attributions = new Map();
+const slots = new Map();
 
 async function fetchBytes(url, id) {
   const res = await fetch(url);
@@ -29,50 +28,48 @@ async function fetchBytes(url, id) {
   return out.subarray(0, loaded);
 }
 
-function requireModel() {
-  if (!current) throw new Error('no model is loaded');
-  return current;
+function slotOf(name = 'main') {
+  const s = slots.get(name);
+  if (!s) throw new Error('no model is loaded');
+  return s;
 }
 
 const commands = {
-  async loadModel({ url, bytes, sidecar }, id) {
+  async loadModel({ url, bytes, sidecar, slot = 'main' }, id) {
     const data = bytes ? new Uint8Array(bytes) : await fetchBytes(url, id);
     const t0 = performance.now();
     const model = new SaliencyModel(data, sidecar ?? null);
     const info = JSON.parse(model.info());
-    if (current) current.free();
-    current = model;
-    lastInput = null;
-    attributions.clear();
+    slots.get(slot)?.model.free();
+    slots.set(slot, { model, info, input: null, attributions: new Map() });
     return { info, seconds: (performance.now() - t0) / 1000 };
   },
-  predictImage({ bytes, k }) {
-    const model = requireModel();
+  predictImage({ bytes, k, slot }) {
+    const s = slotOf(slot);
     const data = new Uint8Array(bytes);
-    const x = model.preprocess_image(data);
-    lastInput = x;
-    attributions.clear();
+    const x = s.model.preprocess_image(data);
+    s.input = x;
+    s.attributions.clear();
     const t0 = performance.now();
-    const prediction = JSON.parse(model.predict(x, k ?? 5));
+    const prediction = JSON.parse(s.model.predict(x, k ?? 5));
     const seconds = (performance.now() - t0) / 1000;
-    const info = JSON.parse(model.info());
-    const [, , height, width] = info.input_shape;
-    const view = model.model_view_rgba(data);
+    const [, , height, width] = s.info.input_shape;
+    const view = s.model.model_view_rgba(data);
     return { result: { prediction, seconds, view, width, height }, transfer: [view.buffer] };
   },
-  explain({ request, display, width, height, key = 'main' }) {
-    const model = requireModel();
-    if (!lastInput) throw new Error('no image has been classified yet');
+  explain({ request, display, width, height, key = 'main', slot }) {
+    const s = slotOf(slot);
+    if (!s.input) throw new Error('no image has been classified yet');
     const t0 = performance.now();
-    const a = model.explain(lastInput, JSON.stringify(request));
+    const a = s.model.explain(s.input, JSON.stringify(request));
     const meta = JSON.parse(a.meta());
     meta.wall_seconds = (performance.now() - t0) / 1000;
-    attributions.set(key, { shape: Array.from(a.shape()), data: a.data(), meta });
+    s.attributions.set(key, { shape: Array.from(a.shape()), data: a.data(), meta });
     a.free();
-    return commands.render({ display, width, height, key });
+    return commands.render({ display, width, height, key, slot });
   },
-  render({ display, width, height, key = 'main' }) {
-    const found = attributions.get(key);
+  render({ display, width, height, key = 'main', slot }) {
+    const found = slotOf(slot).attributions.get(key);
     if (!found) throw new Error('nothing has been explained yet');
     const { shape, data, meta } = found;
     const h = render_heatmap(Uint32Array.from(shape), data, height, width, JSON.stringify(display));
@@ -82,22 +79,23 @@ const commands = {
     const strip = colormap_strip(legend.colormap, 256);
     return { result: { rgba, width, height, legend, strip, meta }, transfer: [rgba.buffer, strip.buffer] };
   },
-  forget({ key }) {
-    attributions.delete(key);
+  forget({ key, slot }) {
+    slots.get(slot ?? 'main')?.attributions.delete(key);
     return true;
   },
-  attributionNpy({ key = 'main' } = {}) {
-    const found = attributions.get(key);
+  attributionNpy({ key = 'main', slot } = {}) {
+    const s = slotOf(slot);
+    const found = s.attributions.get(key);
     if (!found) throw new Error('nothing has been explained yet');
-    return requireModel().npy(Uint32Array.from(found.shape), found.data);
+    return s.model.npy(Uint32Array.from(found.shape), found.data);
   },
-  timeForward({ bytes, runs }) {
-    const model = requireModel();
-    const x = model.preprocess_image(new Uint8Array(bytes));
+  timeForward({ bytes, runs, slot }) {
+    const s = slotOf(slot);
+    const x = s.model.preprocess_image(new Uint8Array(bytes));
     const times = [];
     for (let i = 0; i < (runs ?? 10); i++) {
       const t0 = performance.now();
-      model.logits(x);
+      s.model.logits(x);
       times.push(performance.now() - t0);
     }
     times.sort((a, b) => a - b);

@@ -211,6 +211,27 @@ test('a model dropped without a sidecar asks for its input, prefilled from the m
   assert.ok(await page.locator('#error').isHidden(), await page.locator('#error').textContent());
 });
 
+test('the embeddable element: two viewers on one page share a worker, attributes drive them', async () => {
+  const p2 = await browser.context.newPage();
+  p2.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  p2.on('pageerror', (e) => consoleErrors.push(String(e)));
+  await p2.goto(`${srv.url}embed-demo.html`);
+  await p2.waitForFunction(() => document.getElementById('cat').dataset.explained?.startsWith('grad-cam:')
+    && document.getElementById('digit').dataset.explained === 'integrated-gradients:3', null, { timeout: 120_000 });
+  const gap = async () => Math.abs(Number((await p2.evaluate(() => document.getElementById('digit').lastMeta.completeness_gap))));
+  const coarse = await gap();
+  await p2.evaluate(() => { const s = document.getElementById('steps'); s.value = '256'; s.dispatchEvent(new Event('change')); });
+  await p2.waitForFunction(() => document.getElementById('digit').lastMeta?.seconds !== undefined && JSON.parse(document.getElementById('digit').getAttribute('params')).steps === 256
+    && document.getElementById('digit').shadowRoot.querySelector('.stats').textContent.includes('gap'), null, { timeout: 60_000 });
+  await p2.waitForFunction((c) => Math.abs(document.getElementById('digit').lastMeta.completeness_gap) < c, coarse, { timeout: 60_000 });
+  assert.ok((await gap()) < coarse, `gap with 256 steps ${await gap()} vs 4 steps ${coarse}`);
+  // The element's own method control.
+  await p2.evaluate(() => { document.getElementById('cat').setAttribute('method', 'cam'); });
+  await p2.waitForFunction(() => document.getElementById('cat').dataset.explained?.startsWith('cam:'), null, { timeout: 60_000 });
+  assert.equal(await p2.evaluate(() => document.getElementById('cat').dataset.error ?? ''), '');
+  await p2.close();
+});
+
 test('no request ever left the page origin, and no console error', () => {
   assert.deepEqual(foreign, []);
   assert.deepEqual(consoleErrors, []);

@@ -1,0 +1,194 @@
+// <saliency-viewer>: the viewer as an element for any static page of the same site.
+//
+//   <script type="module" src="saliency-viewer.js"></script>
+//   <saliency-viewer model="mnist_cam" image="images/digit_7.png" method="grad-cam"
+//                    params='{"layer": "/features/features.4/Relu_output_0"}' opacity="0.6"></saliency-viewer>
+//
+// Attributes: model (a bundled model's name, or a URL to an .onnx with `sidecar` = URL of its
+// JSON), image (a bundled image path such as images/chelsea.png, or a URL), method, params
+// (JSON, as methods.js), target (class index; default the top class), opacity, colormap, sign,
+// upsample, outlier (display settings), controls ("method,opacity,topk": which built-in
+// controls to show). Changing an attribute recomputes what depends on it.
+// Events: `prediction` (detail: top-k), `explained` (detail: meta), `error` (detail: message).
+// All elements of a page share one worker; nothing leaves the page.
+import { sharedEngine } from './worker-client.js';
+import { METHODS, request } from './methods.js';
+import { drawRgba, renderTopK } from './view.js';
+import { drawOverlay, drawLegend, formatValue } from './heatmap.js';
+
+const ROOT = new URL('.', import.meta.url);
+let nextSlot = 1;
+
+async function bytesOf(url) {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`cannot fetch ${url}: HTTP ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+class SaliencyViewer extends HTMLElement {
+  static observedAttributes = ['model', 'sidecar', 'image', 'method', 'params', 'target', 'opacity', 'colormap', 'sign', 'upsample', 'outlier', 'controls'];
+
+  constructor() {
+    super();
+    this.slot = `element-${nextSlot++}`;
+    this.engine = sharedEngine();
+    this.info = null;
+    this.view = null;
+    this.pending = Promise.resolve();
+    const root = this.attachShadow({ mode: 'open' });
+    root.innerHTML = `<link rel="stylesheet" href="${new URL('saliency-viewer.css', ROOT)}">
+      <div class="wrap"><div class="stack"><canvas class="image"></canvas><canvas class="heat" hidden></canvas></div>
+      <div class="side"><div class="controls"></div><ol class="topk"></ol>
+      <div class="legend" hidden><span class="min"></span><canvas class="strip"></canvas><span class="max"></span></div>
+      <p class="stats"></p><p class="error" hidden></p></div></div>`;
+    this.$ = (sel) => root.querySelector(sel);
+    this.$('.topk').addEventListener('click', (e) => {
+      const li = e.target.closest('li');
+      if (li) this.setAttribute('target', li.dataset.index);
+    });
+  }
+
+  connectedCallback() { this.schedule('model'); }
+
+  attributeChangedCallback(name, old, value) {
+    if (old === value || !this.isConnected) return;
+    const level = name === 'model' || name === 'sidecar' ? 'model' : name === 'image' ? 'image'
+      : ['opacity'].includes(name) ? 'opacity' : ['colormap', 'sign', 'upsample', 'outlier'].includes(name) ? 'render'
+        : name === 'controls' ? 'controls' : 'explain';
+    this.schedule(level);
+  }
+
+  /// Work runs one step at a time; a newer request of a deeper level absorbs an older one.
+  schedule(level) {
+    const order = ['opacity', 'controls', 'render', 'explain', 'image', 'model'];
+    if (this.queued && order.indexOf(this.queued) >= order.indexOf(level)) return;
+    this.queued = level;
+    this.pending = this.pending.then(() => {
+      const l = this.queued;
+      this.queued = null;
+      return this.run(l).catch((e) => this.fail(e));
+    });
+  }
+
+  async run(level) {
+    if (level === 'model') await this.loadModel();
+    if (level === 'model' || level === 'image') await this.loadImage();
+    if (['model', 'image', 'controls'].includes(level)) this.renderControls();
+    if (['model', 'image', 'explain'].includes(level)) await this.explain();
+    if (level === 'render') await this.redraw();
+    if (level === 'opacity') this.$('.heat').style.opacity = this.opacity;
+  }
+
+  get opacity() { return Number(this.getAttribute('opacity') ?? 0.6); }
+
+  get method() { return this.getAttribute('method') ?? 'gradient'; }
+
+  params() {
+    const m = METHODS.find((x) => x.id === this.method);
+    if (!m) throw new Error(`unknown method ${this.method}`);
+    const values = Object.fromEntries(m.params.map((p) => [p.key, p.value]));
+    if (this.method === 'grad-cam') values.layer = this.info?.cam_layer ?? this.info?.spatial_layers.at(-1)?.output;
+    try { Object.assign(values, JSON.parse(this.getAttribute('params') ?? '{}')); } catch { throw new Error('the params attribute is not valid JSON'); }
+    return values;
+  }
+
+  display() {
+    const m = METHODS.find((x) => x.id === this.method);
+    const sign = this.getAttribute('sign') ?? (m?.signed ? 'signed' : 'positive');
+    const colormap = this.getAttribute('colormap') ?? (sign === 'signed' ? 'blue-white-red' : 'jet');
+    return { reduce: 'sum', sign, outlier_percent: Number(this.getAttribute('outlier') ?? (m?.signed ? 2 : 0)), upsample: this.getAttribute('upsample') ?? 'bilinear', colormap };
+  }
+
+  async loadModel() {
+    const model = this.getAttribute('model') ?? 'efficientnet_lite0';
+    let url;
+    let sidecar = null;
+    if (/\.onnx$/i.test(model)) {
+      url = new URL(model, document.baseURI);
+      const s = this.getAttribute('sidecar');
+      if (s) sidecar = await (await fetch(new URL(s, document.baseURI))).text();
+    } else {
+      const text = await (await fetch(new URL(`models/${model}.json`, ROOT))).text();
+      sidecar = text;
+      url = new URL(`models/${JSON.parse(text).file}`, ROOT);
+    }
+    const { info } = await this.engine.call('loadModel', { url: String(url), sidecar, slot: this.slot });
+    this.info = info;
+    this.sidecar = JSON.parse(sidecar ?? '{}');
+  }
+
+  async loadImage() {
+    const image = this.getAttribute('image') ?? this.sidecar?.default_image;
+    if (!image) throw new Error('no image attribute and the model has no default image');
+    const url = /^images\//.test(image) ? new URL(`models/${image}`, ROOT) : new URL(image, document.baseURI);
+    await this.useImageBytes(await bytesOf(url), false);
+  }
+
+  /// Classifies image bytes (PNG/JPEG) and explains them: also usable from page scripts.
+  async useImageBytes(bytes, explain = true) {
+    const r = await this.engine.call('predictImage', { bytes: bytes.slice().buffer, k: 5, slot: this.slot });
+    drawRgba(this.$('.image'), r.view, r.width, r.height);
+    this.view = { width: r.width, height: r.height };
+    this.prediction = r.prediction;
+    renderTopK(this.$('.topk'), r.prediction);
+    this.$('.topk').hidden = !this.showing('topk');
+    this.dispatchEvent(new CustomEvent('prediction', { detail: r.prediction.top }));
+    if (explain) await this.explain();
+  }
+
+  showing(what) { return (this.getAttribute('controls') ?? 'topk').split(',').map((s) => s.trim()).includes(what); }
+
+  renderControls() {
+    const box = this.$('.controls');
+    box.replaceChildren();
+    if (this.showing('method') && this.info) {
+      const sel = document.createElement('select');
+      const applies = Object.fromEntries(this.info.methods.map((m) => [m.method, m.applies]));
+      for (const m of METHODS) sel.append(Object.assign(document.createElement('option'), { value: m.id, textContent: m.title, disabled: applies[m.id] === false }));
+      sel.value = this.method;
+      sel.addEventListener('change', () => this.setAttribute('method', sel.value));
+      box.append(sel);
+    }
+    if (this.showing('opacity')) {
+      const r = Object.assign(document.createElement('input'), { type: 'range', min: 0, max: 1, step: 0.05, value: this.opacity });
+      r.addEventListener('input', () => this.setAttribute('opacity', r.value));
+      box.append(r);
+    }
+  }
+
+  async explain() {
+    if (!this.view) return;
+    const t = this.getAttribute('target');
+    const target = t === null || t === '' ? null : Number(t);
+    for (const li of this.$('.topk').children) li.classList.toggle('target', Number(li.dataset.index) === (target ?? this.prediction.top[0].index));
+    const r = await this.engine.call('explain', { slot: this.slot, request: request(this.method, this.params(), target), display: this.display(), width: this.view.width, height: this.view.height });
+    this.draw(r);
+    const m = r.meta;
+    this.$('.stats').textContent = `${this.method} · “${this.info.labels[m.target]}” · ${(m.seconds * 1000).toFixed(1)} ms${m.completeness_gap != null ? ` · gap ${formatValue(m.completeness_gap)}` : ''}`;
+    this.$('.error').hidden = true;
+    this.lastMeta = m;
+    this.dataset.explained = `${this.method}:${m.target}`;
+    this.dispatchEvent(new CustomEvent('explained', { detail: m }));
+  }
+
+  async redraw() {
+    if (!this.view) return;
+    this.draw(await this.engine.call('render', { slot: this.slot, display: this.display(), width: this.view.width, height: this.view.height }));
+  }
+
+  draw(r) {
+    drawOverlay(this.$('.heat'), r.rgba, r.width, r.height, this.opacity);
+    drawLegend(this.$('.strip'), r.strip, r.legend.vmin, r.legend.vmax, this.$('.min'), this.$('.max'));
+    this.$('.legend').hidden = false;
+  }
+
+  fail(e) {
+    const msg = e?.message ?? String(e);
+    this.$('.error').textContent = msg;
+    this.$('.error').hidden = false;
+    this.dataset.error = msg;
+    this.dispatchEvent(new CustomEvent('error', { detail: msg }));
+  }
+}
+
+customElements.define('saliency-viewer', SaliencyViewer);
