@@ -170,3 +170,49 @@ fn predict_prints_top5_json_and_writes_logits() {
     assert_eq!(a.shape(), &[1, 10]);
     assert!(Path::new(&logits).exists());
 }
+
+#[test]
+fn explain_writes_the_attribution_and_one_json_line() {
+    let out = tmp("gxi.npy");
+    let o = saliency(&["explain", "--model", "models/mnist_cam.onnx", "--input", "models/images/digit_7.png", "--method", "integrated-gradients", "--steps", "8", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for k in ["target", "score", "seconds", "plan_seconds", "completeness_gap"] {
+        assert!(v.get(k).is_some(), "JSON lacks {k}: {v}");
+    }
+    assert_eq!(v["target"], 7);
+    let a = saliency::npy::read_f32(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(a.shape(), &[1, 1, 28, 28]);
+    let o = saliency(&["explain", "--model", "models/mnist_cam.onnx", "--input", "models/images/digit_7.png", "--method", "grad-cam", "--layer", "/features/features.4/Relu_output_0", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(saliency::npy::read_f32(&std::fs::read(&out).unwrap()).unwrap().shape(), &[14, 14]);
+}
+
+#[test]
+fn explain_bad_parameters_write_nothing() {
+    let out = tmp("never.npy");
+    let base = ["explain", "--model", "models/mnist_cam.onnx", "--input", "models/images/digit_7.png", "--out", out.to_str().unwrap()];
+    let cases: &[(&[&str], &str)] = &[
+        (&["--method", "magic"], "unknown method"),
+        (&["--method", "integrated-gradients", "--steps", "0"], "steps"),
+        (&["--method", "integrated-gradients", "--steps", "20000"], "steps"),
+        (&["--method", "integrated-gradients", "--ig-rule", "simpson"], "simpson"),
+        (&["--method", "integrated-gradients", "--baseline", "no/such/baseline.npy"], "baseline"),
+        (&["--method", "smoothgrad", "--samples", "0"], "samples"),
+        (&["--method", "smoothgrad", "--noise", "-1"], "noise"),
+        (&["--method", "grad-cam"], "layer"),
+        (&["--method", "grad-cam", "--layer", "/no/such/tensor"], "/no/such/tensor"),
+        (&["--method", "gradient", "--target", "10"], "target"),
+        (&["--method", "cam", "--layer", "/features/features.4/Relu_output_0"], "cam"),
+    ];
+    for (extra, needle) in cases {
+        let mut args: Vec<&str> = base.to_vec();
+        args.extend_from_slice(extra);
+        let e = fails(&args);
+        assert!(e.to_lowercase().contains(&needle.to_lowercase()), "{extra:?}: {e}");
+        assert!(!out.exists(), "{extra:?} left an output file");
+    }
+    // An operator the engine cannot propagate through is named before any work.
+    let e = fails(&["explain", "--model", "tests/fixtures/nets/unsupported_floor.onnx", "--input", "models/images/digit_7.png", "--method", "gradient", "--out", out.to_str().unwrap()]);
+    assert!(e.contains("Floor") || e.contains("unsupported"), "{e}");
+}

@@ -60,6 +60,7 @@ mod cli {
     }
 
     #[derive(clap::Args)]
+    #[command(allow_negative_numbers = true)]
     struct ExplainArgs {
         #[arg(long)]
         model: PathBuf,
