@@ -22,7 +22,7 @@ const rows = JSON.parse(await page.evaluate(() => document.body.dataset.results)
 await b.close();
 srv.server.close();
 const wasm = fs.readFileSync(`${WWW}/pkg/saliency_bg.wasm`);
-console.log('model                forward ms (median)   load ms');
-for (const r of rows) console.log(`${r.model.padEnd(20)} ${String(r.forward_median_ms).padStart(10)}   ${String(r.load_ms).padStart(14)}`);
+console.log('simd     model                 load ms  forward ms  gradient ms  (x fwd)  cam ms');
+for (const r of rows) console.log(`${r.simd.padEnd(8)} ${r.model.padEnd(20)} ${String(r.load_ms).padStart(8)} ${String(r.forward_ms).padStart(11)} ${String(r.gradient_ms).padStart(12)} ${String(r.gradient_ratio).padStart(8)} ${String(r.cam_ms ?? '-').padStart(7)}`);
 console.log(`wasm: ${(wasm.length / 1e6).toFixed(2)} MB raw, ${(zlib.gzipSync(wasm, { level: 9 }).length / 1e6).toFixed(2)} MB gzipped`);
 console.log(`page open -> first prediction (EfficientNet-Lite0 on chelsea), median of 5: ${opens[2]} ms (all: ${opens.join(', ')})`);

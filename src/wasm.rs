@@ -192,3 +192,9 @@ pub fn colormap_strip(name: &str, n: usize) -> Result<Vec<u8>, JsValue> {
         [r, g, b, 255]
     }).collect())
 }
+
+/// A float32 (or float64) `.npy` file's values, flat (its shape must be known to the caller).
+#[wasm_bindgen]
+pub fn read_npy(bytes: &[u8]) -> Result<Vec<f32>, JsValue> {
+    npy::read_f32(bytes).map(|a| a.into_raw_vec_and_offset().0).map_err(js_err)
+}

@@ -1,20 +1,39 @@
-// Times each bundled model's forward pass in the worker; the result is also left as JSON in
-// document.body.dataset.results for scripts/bench-browser.mjs.
+// Times each bundled model in the worker, for each wasm build (plain SIMD128 and relaxed
+// SIMD): forward pass, gradient and Grad-CAM/CAM explanations (median of 15 runs after a
+// warm-up). The result is also left as JSON in document.body.dataset.results for
+// scripts/bench-browser.mjs.
 import { Engine } from './worker-client.js';
 import { loadCatalog, fetchBytes } from './catalog.js';
 
 const out = document.getElementById('out');
-const engine = new Engine();
 const rows = [];
 const catalog = await loadCatalog();
-for (const m of catalog.models) {
-  const t0 = performance.now();
-  const { seconds } = await engine.call('loadModel', { url: m.url, sidecar: m.sidecarText });
-  const fetchAndLoad = performance.now() - t0;
-  const image = catalog.images.find((im) => im.file === m.sidecar.default_image);
-  const bytes = await fetchBytes(image.url);
-  const { median_ms, runs } = await engine.call('timeForward', { bytes: bytes.buffer, runs: 20 });
-  rows.push({ model: m.name, load_ms: Math.round(seconds * 1000), fetch_and_load_ms: Math.round(fetchAndLoad), forward_median_ms: Number(median_ms.toFixed(2)), runs });
-  out.textContent = rows.map((r) => JSON.stringify(r)).join('\n');
+const display = { reduce: 'sum', sign: 'signed', outlier_percent: 2, upsample: 'bilinear', colormap: 'blue-white-red' };
+
+async function median(fn, runs = 15) {
+  await fn();
+  const t = [];
+  for (let i = 0; i < runs; i++) t.push((await fn()) * 1000);
+  t.sort((a, b) => a - b);
+  return Number(t[Math.floor(t.length / 2)].toFixed(2));
+}
+
+for (const simd of ['plain', 'relaxed']) {
+  const engine = new Engine(`?simd=${simd}`);
+  const variant = await engine.call('simdVariant');
+  for (const m of catalog.models) {
+    const { seconds } = await engine.call('loadModel', { url: m.url, sidecar: m.sidecarText });
+    const image = catalog.images.find((im) => im.file === m.sidecar.default_image);
+    const bytes = await fetchBytes(image.url);
+    const { median_ms } = await engine.call('timeForward', { bytes: bytes.buffer.slice(0), runs: 21 });
+    const pred = await engine.call('predictImage', { bytes: bytes.buffer.slice(0), k: 1 });
+    const info = m.sidecar;
+    const explain = (request) => median(async () => (await engine.call('explain', { request, display, width: pred.width, height: pred.height })).meta.seconds);
+    const gradient = await explain({ method: 'gradient' });
+    const cam = await explain({ method: 'cam' }).catch(() => null);
+    rows.push({ simd: variant, model: m.name, load_ms: Math.round(seconds * 1000), forward_ms: Number(median_ms.toFixed(2)), gradient_ms: gradient, cam_ms: cam, gradient_ratio: Number((gradient / median_ms).toFixed(2)) });
+    out.textContent = rows.map((r) => JSON.stringify(r)).join('\n');
+  }
+  engine.worker.terminate();
 }
 document.body.dataset.results = JSON.stringify(rows);

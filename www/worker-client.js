@@ -1,7 +1,7 @@
 // Promise-based calls into worker.js: `await engine.call('loadModel', {...}, onProgress)`.
 export class Engine {
-  constructor() {
-    this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  constructor(query = '') {
+    this.worker = new Worker(new URL(`./worker.js${query}`, import.meta.url), { type: 'module' });
     this.pending = new Map();
     this.nextId = 1;
     this.worker.onmessage = (ev) => {

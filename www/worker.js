@@ -4,9 +4,24 @@
 // Several views can share one worker: each names its `slot` (default 'main'), which holds a
 // model, the last input it classified and its attributions (by key: 'main', one per panel).
 // A failed load keeps the slot's previous model.
-import init, { SaliencyModel, render_heatmap, colormap_strip } from './pkg/saliency.js';
-
-const ready = init();
+// Two builds of the module: plain SIMD128, and one with relaxed SIMD (faster kernels) for the
+// browsers that validate it. `worker.js?simd=plain|relaxed` forces one (benchmarks).
+// The probe is wasm-feature-detect's relaxed-SIMD test module (i8x16.relaxed_swizzle).
+const RELAXED_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 15, 1, 13, 0, 65, 1, 253, 15, 65, 2, 253, 15, 253, 128, 2, 11]);
+const forced = new URLSearchParams(self.location.search).get('simd');
+const variant = forced ?? (WebAssembly.validate(RELAXED_PROBE) ? 'relaxed' : 'plain');
+let SaliencyModel, render_heatmap, colormap_strip, read_npy;
+const ready = (async () => {
+  let mod;
+  try {
+    mod = await import(variant === 'relaxed' ? './pkg-relaxed/saliency.js' : './pkg/saliency.js');
+  } catch (e) {
+    if (variant !== 'relaxed') throw e;
+    mod = await import('./pkg/saliency.js'); // a site built without the relaxed variant
+  }
+  await mod.default();
+  ({ SaliencyModel, render_heatmap, colormap_strip, read_npy } = mod);
+})();
 const slots = new Map();
 
 async function fetchBytes(url, id) {
@@ -88,6 +103,11 @@ const commands = {
     const found = s.attributions.get(key);
     if (!found) throw new Error('nothing has been explained yet');
     return s.model.npy(Uint32Array.from(found.shape), found.data);
+  },
+  simdVariant() { return variant; },
+  /// Class scores for an input tensor given as .npy bytes (self-checks against native results).
+  logitsOfNpy({ bytes, slot }) {
+    return Array.from(slotOf(slot).model.logits(read_npy(new Uint8Array(bytes))));
   },
   timeForward({ bytes, runs, slot }) {
     const s = slotOf(slot);

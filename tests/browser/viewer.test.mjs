@@ -232,6 +232,49 @@ test('the embeddable element: two viewers on one page share a worker, attributes
   await p2.close();
 });
 
+test('both wasm builds (SIMD128 and relaxed SIMD) give the native logits in this browser', async () => {
+  const fixtures = path.join(WWW, '..', 'tests', 'fixtures');
+  const models = ['mnist_cam', 'mnist_lrp', 'fashion_bn', 'emotion', 'efficientnet_lite0'].map((name) => ({
+    name,
+    onnx: fs.readFileSync(path.join(WWW, 'models', `${name}.onnx`)).toString('base64'),
+    sidecar: fs.readFileSync(path.join(WWW, 'models', `${name}.json`), 'utf8'),
+    input: fs.readFileSync(path.join(fixtures, `${name}.input.npy`)).toString('base64'),
+    pinned: fs.readFileSync(path.join(fixtures, `${name}.tract_logits.npy`)).toString('base64'),
+  }));
+  const result = await page.evaluate(async (models) => {
+    const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const out = {};
+    for (const simd of ['plain', 'relaxed']) {
+      const w = new Worker(`worker.js?simd=${simd}`, { type: 'module' });
+      let id = 0;
+      const call = (cmd, args) => new Promise((resolve, reject) => {
+        const my = ++id;
+        const on = (ev) => { if (ev.data.id !== my || ev.data.progress !== undefined) return; w.removeEventListener('message', on); ev.data.ok ? resolve(ev.data.result) : reject(new Error(ev.data.error.message)); };
+        w.addEventListener('message', on);
+        w.postMessage({ id: my, cmd, args });
+      });
+      out[simd] = { variant: await call('simdVariant', {}) };
+      for (const m of models) {
+        await call('loadModel', { bytes: bytes(m.onnx).buffer, sidecar: m.sidecar, slot: m.name });
+        const got = await call('logitsOfNpy', { bytes: bytes(m.input).buffer, slot: m.name });
+        // the pinned file is a float32 .npy: its data is the last 4*n bytes
+        const pinnedBytes = bytes(m.pinned);
+        const want = new Float32Array(pinnedBytes.buffer.slice(pinnedBytes.length - 4 * got.length));
+        out[simd][m.name] = got.reduce((mx, v, i) => Math.max(mx, Math.abs(v - want[i])), 0);
+      }
+      w.terminate();
+    }
+    return out;
+  }, models);
+  console.log(`# max |wasm - native| logits: ${JSON.stringify(result)}`);
+  assert.equal(result.plain.variant, 'plain');
+  assert.equal(result.relaxed.variant, 'relaxed');
+  for (const name of models.map((m) => m.name)) {
+    assert.ok(result.plain[name] <= 1e-5, `plain ${name}: ${result.plain[name]}`);
+    assert.ok(result.relaxed[name] <= 1e-5, `relaxed ${name}: ${result.relaxed[name]}`);
+  }
+});
+
 test('no request ever left the page origin, and no console error', () => {
   assert.deepEqual(foreign, []);
   assert.deepEqual(consoleErrors, []);
