@@ -37,7 +37,8 @@ fn now_ms() -> f64 {
 }
 
 /// One explanation: `shape()`, `data()` (flat float32) and `meta()` JSON
-/// (`method`, `target`, `label`, `score`, `seconds`, `plan_seconds`, `completeness_gap`).
+/// (`method`, `target`, `label`, `score`, `seconds`, `plan_seconds`, `completeness_gap`, `lrp`: the
+/// conservation report of an LRP explanation).
 #[wasm_bindgen]
 pub struct Attribution {
     shape: Vec<usize>,
@@ -127,7 +128,7 @@ impl SaliencyModel {
         }
         let meta = serde_json::json!({
             "method": method.name(), "target": e.target, "label": self.ex.model().sidecar.label(e.target), "score": e.score,
-            "seconds": (t2 - t1) / 1000.0, "plan_seconds": (t1 - t0) / 1000.0, "completeness_gap": e.completeness_gap,
+            "seconds": (t2 - t1) / 1000.0, "plan_seconds": (t1 - t0) / 1000.0, "completeness_gap": e.completeness_gap, "lrp": e.lrp,
         });
         let shape = e.attribution.shape().to_vec();
         Ok(Attribution { shape, data: e.attribution.into_raw_vec_and_offset().0, meta: meta.to_string() })
