@@ -112,14 +112,15 @@ impl SaliencyModel {
     }
 
     /// Explains the input for a request (JSON: `method`, `target`, `steps`, `ig_rule`,
-    /// `baseline` {kind: black|white|blurred|noise|constant}, `samples`, `noise`, `seed`, `layer`).
+    /// `baseline` {kind: black|white|blurred|noise|constant}, `samples`, `noise`, `seed`, `layer`;
+    /// LRP: `rules` [[layers, rule], ...], `composite`, `low`, `high`).
     /// Plans are built on first use and cached in this object.
     pub fn explain(&mut self, input: Vec<f32>, request_json: &str) -> Result<Attribution, JsValue> {
         let x = self.tensor(input)?;
         let req = Request::from_json(request_json).map_err(js_err)?;
         let method = req.to_method(&x, &self.ex.model().sidecar).map_err(js_err)?;
         let t0 = now_ms();
-        self.ex.prepare().map_err(js_err)?;
+        self.ex.prepare_for(&method).map_err(js_err)?;
         let t1 = now_ms();
         let e = self.ex.explain(&x, &method, req.target).map_err(js_err)?;
         let t2 = now_ms();

@@ -157,7 +157,7 @@ mod cli {
         let method = parse_method(&a, &x, &m.sidecar)?;
         let mut ex = Explainer::new(m);
         let t0 = Instant::now();
-        ex.prepare()?;
+        ex.prepare_for(&method)?;
         let plan_seconds = t0.elapsed().as_secs_f64();
         let t1 = Instant::now();
         let e = ex.explain(&x, &method, a.target)?;

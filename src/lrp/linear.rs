@@ -73,6 +73,25 @@ impl Plans {
     }
 }
 
+impl Plans {
+    /// Builds the plans every layer's rule will use; returns whether any was missing.
+    pub fn prepare(&mut self, model: &TypedModel, graph: &LrpGraph, rules: &[super::LrpRule]) -> Result<bool> {
+        let before = self.map.len();
+        for (u, unit) in graph.units.iter().enumerate() {
+            for t in rules[unit.layer].step().terms {
+                let identity = (t.input, t.weight, t.bias) == (super::rules::In::A, Weight::W, super::rules::Bias::B);
+                if t.coef == 0.0 && !identity {
+                    continue;
+                }
+                for p in 0..unit.parts.len() {
+                    self.get(model, graph, u, p, t.weight)?;
+                }
+            }
+        }
+        Ok(self.map.len() > before)
+    }
+}
+
 fn build(model: &TypedModel, p: &Part, m: Weight) -> TractResult<PartPlans> {
     let node = &model.nodes()[p.node];
     let w = modify(&p.weight, m).into_tensor().into_arc_tensor();

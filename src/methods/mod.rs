@@ -124,6 +124,22 @@ impl Explainer {
         Ok(true)
     }
 
+    /// [`Explainer::prepare`], plus what `method` alone needs: for LRP, the layer map and the
+    /// modified-weight plans of its rules. Returns whether it built anything.
+    pub fn prepare_for(&mut self, method: &Method) -> Result<bool> {
+        let mut built = self.prepare()?;
+        if let Method::Lrp(spec) = method {
+            if self.lrp.is_none() {
+                self.lrp = Some((crate::lrp::LrpGraph::build(&self.model)?, Default::default()));
+                built = true;
+            }
+            let (graph, plans) = self.lrp.as_mut().expect("built above");
+            let rules = spec.resolve(&graph.kinds())?;
+            built |= plans.prepare(&self.model.typed, graph, &rules)?;
+        }
+        Ok(built)
+    }
+
     /// Explains `target` (default: the arg-max class) for input `x` with `method`.
     pub fn explain(&mut self, x: &Array, method: &Method, target: Option<usize>) -> Result<Explanation> {
         method.validate()?;
