@@ -136,12 +136,17 @@ pub fn describe(model: &Model) -> ModelInfo {
             Err(e) => e.clone(),
         },
     });
+    let lrp_graph = crate::lrp::LrpGraph::build(model);
     methods.push(MethodInfo {
         method: "lrp",
-        applies: !layers.is_empty(),
-        reason: if layers.is_empty() { "no Conv/Gemm/MatMul layer".into() } else { format!("{} conv/dense layers", layers.len()) },
+        applies: !layers.is_empty() && lrp_graph.is_ok(),
+        reason: match &lrp_graph {
+            _ if layers.is_empty() => "no Conv/Gemm/MatMul layer".into(),
+            Ok(_) => format!("{} conv/dense layers", layers.len()),
+            Err(e) => e.to_string(),
+        },
     });
-    let lrp_canonization = match crate::lrp::LrpGraph::build(model) {
+    let lrp_canonization = match lrp_graph {
         Ok(g) if g.canonization.is_empty() => vec!["nothing to merge (no BatchNormalization directly after a layer)".to_string()],
         Ok(g) => g.canonization,
         Err(e) => vec![format!("LRP does not apply: {e}")],

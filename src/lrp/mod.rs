@@ -213,10 +213,7 @@ impl LrpSpec {
     pub fn parse(rules: &[(String, String)], composite: Option<&str>, low: Option<f32>, high: Option<f32>) -> Result<LrpSpec> {
         let composite = composite.map(|c| Composite::parse(c, low, high)).transpose()?;
         if composite.is_none() && (low.is_some() || high.is_some()) {
-            let zbox_everywhere = rules.is_empty();
-            if zbox_everywhere {
-                return Err(err!(Parameter, "--low/--high apply to a composite (epsilon-gamma-box, layered); give --composite"));
-            }
+            return Err(err!(Parameter, "--low/--high set the z-box bounds of a composite (epsilon-gamma-box, layered); without one, give them in the rule: --rule 0=zbox:L,H"));
         }
         let rules = rules.iter().map(|(s, r)| Ok((LayerSelection::parse(s)?, LrpRule::parse(r)?))).collect::<Result<Vec<_>>>()?;
         Ok(LrpSpec { composite, rules })
@@ -304,5 +301,6 @@ mod tests {
         let e = LrpSpec::parse(&[("0".into(), "gamma".into())], None, None, None).unwrap_err();
         assert!(e.message().contains("gamma:G"), "{e}");
         assert!(Composite::parse("magic", None, None).unwrap_err().message().contains("unknown composite"));
+        assert!(LrpSpec::parse(&[("0".into(), "flat".into())], None, Some(0.0), Some(1.0)).unwrap_err().message().contains("--low"));
     }
 }
