@@ -11,7 +11,8 @@
 //! | `Reduce<Sum>` (+ the `Mul` by 1/HW of a GlobalAveragePool) | Norm: R_in = x * c R / stab(c sum(x)) |
 //! | MaxPool | the gradient: to the arg-max |
 //! | Concat, Slice, Pad, reshapes, Downsample | routed unchanged (the gradient) |
-//! | `Mul` / `Div` / `Max` / `Min` of two variables | the gradient (as Zennit on a functional op) |
+//! | `Mul` of x by an element-wise function of x (HardSwish = x * HardSigmoid(x), SiLU) | to x, unchanged (an activation) |
+//! | `Mul` / `Div` / `Max` / `Min` of two variables otherwise (e.g. squeeze-excite gating) | the gradient (as Zennit on a functional op) |
 
 use super::layers::{Core, LrpGraph};
 use super::linear::Plans;
@@ -209,6 +210,25 @@ impl Walk<'_> {
         Ok(unit.parts.iter().zip(out).zip(&xs).map(|((p, r), x)| (p.input, r.unwrap_or_else(|| x.mapv(|_| 0.0)))).collect())
     }
 
+    /// Whether `o` is computed from `root` by element-wise operations alone.
+    fn elementwise_of(&self, mut o: OutletId, root: OutletId) -> bool {
+        let typed = &self.model.typed;
+        for _ in 0..16 {
+            if o == root {
+                return true;
+            }
+            let node = &typed.nodes()[o.node];
+            let vars: Vec<OutletId> = node.inputs.iter().copied().filter(|i| self.engine.on_path[i.node]).collect();
+            let same = |i: OutletId| typed.outlet_fact(i).ok().map(|f| f.shape.clone()) == typed.outlet_fact(o).ok().map(|f| f.shape.clone());
+            let elementwise = node.op_is::<tract_onnx::tract_core::ops::element_wise::ElementWiseOp>() || node.op_is::<TypedBinOp>();
+            match vars.as_slice() {
+                [v] if elementwise && same(*v) => o = *v,
+                _ => return false,
+            }
+        }
+        false
+    }
+
     /// Any other node (the table above).
     fn node(&self, n: usize, rule: &Rule, r: Array) -> Result<Vec<Option<Array>>> {
         let typed = &self.model.typed;
@@ -231,6 +251,14 @@ impl Walk<'_> {
                     .collect()
             }
             Rule::Add | Rule::Sub | Rule::Mul | Rule::Div | Rule::Max { .. } | Rule::Min | Rule::Unary(_) if vars == 1 => pass(),
+            // A gated activation x * f(x) with f element-wise (HardSwish exported as
+            // x * HardSigmoid(x), SiLU as x * Sigmoid(x)) is one activation: relevance to x.
+            Rule::Mul if vars == 2 && (0..2).any(|i| self.elementwise_of(node.inputs[1 - i], node.inputs[i])) => {
+                let i = (0..2).find(|&i| self.elementwise_of(node.inputs[1 - i], node.inputs[i])).expect("found above");
+                let mut v = vec![None, None];
+                v[i] = Some(unbroadcast(r, xs[i].shape()));
+                v
+            }
             Rule::SumPool { window, count_include_pad, normalize } => {
                 let s = divide(&r, &y, STABILIZER);
                 vec![Some(window.sum_backward(&s, *count_include_pad, *normalize) * &xs[0])]
