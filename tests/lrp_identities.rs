@@ -96,3 +96,21 @@ fn bad_rules_fail_clearly() {
     let m = Method::Lrp(LrpSpec { composite: None, rules: vec![(saliency::lrp::LayerSelection::parse("0").unwrap(), LrpRule::parse("zbox:0/0.5,1/2").unwrap())] });
     assert!(ex.explain(&x, &m, None).is_err());
 }
+
+/// With biases too: on ReLU nets (ReLU, max pool, average pools), LRP-0 relevance at every
+/// activation is a * dy/da by induction (R_k = z_k dy/dz_k makes R_j = a_j sum_k w_jk dy/dz_k),
+/// so LRP-0 equals gradient x input; the biases only break conservation: sum(R) = sum(x dy/dx),
+/// not the score. (Through ReLU6 or LeakyReLU, passed unchanged, the identity does not hold.)
+#[test]
+fn lrp_zero_is_gradient_times_input_on_relu_nets_with_biases() {
+    for name in ["mnist_lrp", "mnist_cam", "fashion_bn"] {
+        let (mut ex, x) = bundled(name);
+        let gxi = ex.explain(&x, &Method::GradientXInput, None).unwrap();
+        let e = ex.explain(&x, &lrp(&[("-", "zero")], None), None).unwrap();
+        let err = rel_l2(e.attribution.as_slice().unwrap(), gxi.attribution.as_slice().unwrap());
+        assert!(err < 1e-4, "{name}: LRP-0 vs gradient x input: rel-L2 {err:.2e}");
+        let c = e.lrp.unwrap();
+        let sum_gxi: f64 = gxi.attribution.iter().map(|&v| v as f64).sum();
+        assert!((c.relevance_sum - sum_gxi).abs() < 1e-4 * (1.0 + sum_gxi.abs()), "{name}");
+    }
+}
