@@ -51,7 +51,7 @@ pub struct LayerDesc {
 #[derive(Debug, Clone)]
 pub enum Core {
     Conv(Conv),
-    EinSum { es: EinSum, x_slot: usize, w_slot: usize },
+    EinSum { es: Box<EinSum>, x_slot: usize, w_slot: usize },
 }
 
 /// One linear operator of a layer unit, with its (canonised) weights.
@@ -184,7 +184,7 @@ impl LrpGraph {
                 if node.inputs.len() != 2 || vars.len() != 1 || consts.len() != 1 {
                     return Err(err!(UnsupportedOperator, "LRP: the product '{}' is not a layer with constant weights", node.name));
                 }
-                Some((Core::EinSum { es: es.clone(), x_slot: vars[0], w_slot: consts[0] }, vars[0], consts[0]))
+                Some((Core::EinSum { es: Box::new(es.clone()), x_slot: vars[0], w_slot: consts[0] }, vars[0], consts[0]))
             } else {
                 None
             };
@@ -254,7 +254,7 @@ impl LrpGraph {
                         shape[geo.c_axis()] = b.len();
                         let b = if b.len() == 1 { b.into_shape_with_order(IxDyn(&vec![1; out_shape.len()])) } else { b.into_shape_with_order(IxDyn(&shape)) }
                             .map_err(|e| err!(UnsupportedOperator, "LRP: conv bias at '{}': {e}", node.name))?;
-                        bias = bias + &b;
+                        bias += &b;
                     }
                 }
             }
@@ -293,10 +293,10 @@ impl LrpGraph {
                     for (p, w) in parts.iter_mut().zip(ws) {
                         p.weight = &p.weight * &w;
                     }
-                    bias = bias * sc;
+                    bias *= sc;
                 }
                 if let Some(sh) = &shift {
-                    bias = bias + sh;
+                    bias += sh;
                 }
                 inside[cur] = true;
                 merged.push(next.name.clone());

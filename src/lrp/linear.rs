@@ -63,13 +63,14 @@ pub struct Plans {
 
 impl Plans {
     pub fn get(&mut self, model: &TypedModel, graph: &LrpGraph, unit: usize, part: usize, m: Weight) -> Result<&PartPlans> {
-        let k = (unit, part, key(m));
-        if !self.map.contains_key(&k) {
-            let p = &graph.units[unit].parts[part];
-            let plans = build(model, p, m).map_err(|e| crate::err!(UnsupportedOperator, "LRP: cannot plan layer node '{}': {e:#}", model.nodes()[p.node].name))?;
-            self.map.insert(k, plans);
+        match self.map.entry((unit, part, key(m))) {
+            std::collections::hash_map::Entry::Occupied(e) => Ok(e.into_mut()),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let p = &graph.units[unit].parts[part];
+                let plans = build(model, p, m).map_err(|e| crate::err!(UnsupportedOperator, "LRP: cannot plan layer node '{}': {e:#}", model.nodes()[p.node].name))?;
+                Ok(e.insert(plans))
+            }
         }
-        Ok(&self.map[&k])
     }
 }
 

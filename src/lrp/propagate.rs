@@ -162,7 +162,7 @@ impl Walk<'_> {
                     for (p, a) in ins.iter().enumerate() {
                         if let Some(a) = a {
                             let y = plans.get(typed, self.graph, u, p, t.weight)?.forward(a.clone())?;
-                            zt = zt + &y.into_shape_with_order(IxDyn(z.shape())).map_err(|e| err!(Runtime, "LRP: layer output shape: {e}"))?;
+                            zt += &y.into_shape_with_order(IxDyn(z.shape())).map_err(|e| err!(Runtime, "LRP: layer output shape: {e}"))?;
                         }
                     }
                     zt

@@ -181,7 +181,7 @@ impl LrpRule {
             }
             Ok(x)
         };
-        let list = |a: Option<&str>| -> Vec<String> { a.map(|a| split_top(a)).unwrap_or_default() };
+        let list = |a: Option<&str>| -> Vec<String> { a.map(split_top).unwrap_or_default() };
         let want = |n: usize| -> Result<Vec<String>> {
             let v = list(args);
             if v.len() != n || (n == 0 && args.is_some()) {
