@@ -53,6 +53,9 @@ pub struct ModelInfo {
     /// The feature map CAM uses (the input of the global average pool), if CAM applies.
     pub cam_layer: Option<String>,
     pub methods: Vec<MethodInfo>,
+    /// LRP canonisation: the BatchNorms merged into the layer before them (one line each), or
+    /// why LRP cannot map this model's layers.
+    pub lrp_canonization: Vec<String>,
 }
 
 pub const LAYER_OPS: [&str; 3] = ["Conv", "Gemm", "MatMul"];
@@ -133,12 +136,23 @@ pub fn describe(model: &Model) -> ModelInfo {
             Err(e) => e.clone(),
         },
     });
+    let lrp_graph = crate::lrp::LrpGraph::build(model);
     methods.push(MethodInfo {
         method: "lrp",
-        applies: !layers.is_empty(),
-        reason: if layers.is_empty() { "no Conv/Gemm/MatMul layer".into() } else { format!("{} conv/dense layers", layers.len()) },
+        applies: !layers.is_empty() && lrp_graph.is_ok(),
+        reason: match &lrp_graph {
+            _ if layers.is_empty() => "no Conv/Gemm/MatMul layer".into(),
+            Ok(_) => format!("{} conv/dense layers", layers.len()),
+            Err(e) => e.to_string(),
+        },
     });
+    let lrp_canonization = match lrp_graph {
+        Ok(g) if g.canonization.is_empty() => vec!["nothing to merge (no BatchNormalization directly after a layer)".to_string()],
+        Ok(g) => g.canonization,
+        Err(e) => vec![format!("LRP does not apply: {e}")],
+    };
     ModelInfo {
+        lrp_canonization,
         name: model.sidecar.name.clone(),
         title: model.sidecar.title.clone(),
         input_name: model.input_name.clone(),
@@ -182,6 +196,10 @@ impl ModelInfo {
         let _ = writeln!(s, "\nlayers (conv/dense, numbered for --rule):");
         for l in &self.layers {
             let _ = writeln!(s, "  {:>3}  {:<6} {:<40} {}", l.layer, l.op_type, l.output, shp(&l.shape));
+        }
+        let _ = writeln!(s, "\nLRP canonisation (before the rules apply):");
+        for c in &self.lrp_canonization {
+            let _ = writeln!(s, "  {c}");
         }
         let _ = writeln!(s, "\nspatial layers (for --layer):");
         for n in &self.spatial_layers {

@@ -5,6 +5,7 @@ pub mod baseline;
 pub mod engine;
 pub mod error;
 pub mod info;
+pub mod lrp;
 pub mod model;
 pub mod methods;
 pub mod npy;

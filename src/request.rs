@@ -35,6 +35,17 @@ pub struct Request {
     pub seed: Option<u64>,
     #[serde(default)]
     pub layer: Option<String>,
+    /// LRP: `(layers, rule)` pairs, e.g. `["0", "zbox:0,1"]`, `["1-", "epsilon:0.25"]`.
+    #[serde(default)]
+    pub rules: Option<Vec<(String, String)>>,
+    /// LRP preset: epsilon-gamma-box, epsilon-plus-flat, epsilon-alpha2-beta1-flat, layered.
+    #[serde(default)]
+    pub composite: Option<String>,
+    /// LRP z-box bounds of the composites (default: from the model's preprocessing).
+    #[serde(default)]
+    pub low: Option<f32>,
+    #[serde(default)]
+    pub high: Option<f32>,
 }
 
 impl Request {
@@ -66,7 +77,7 @@ impl Request {
                 layer: self.layer.clone().ok_or_else(|| err!(Parameter, "grad-cam needs a layer (see the model's spatial layers)"))?,
             },
             "cam" => Method::Cam { layer: self.layer.clone() },
-            "lrp" => return Err(err!(Parameter, "LRP is not implemented yet")),
+            "lrp" => Method::Lrp(crate::lrp::LrpSpec::parse(self.rules.as_deref().unwrap_or(&[]), self.composite.as_deref(), self.low, self.high)?),
             m => return Err(err!(Parameter, "unknown method '{m}' (one of {})", crate::methods::METHODS.join(", "))),
         };
         m.validate()?;
@@ -93,5 +104,12 @@ mod tests {
         let e = Request::from_json(r#"{"method":"magic"}"#).unwrap().to_method(&x, &sc).unwrap_err();
         assert!(e.message().contains("unknown method"), "{e}");
         assert!(Request::from_json(r#"{"method":"grad-cam"}"#).unwrap().to_method(&x, &sc).is_err());
+        let r = Request::from_json(r#"{"method":"lrp","composite":"epsilon-gamma-box","low":0,"high":1,"rules":[["3-","epsilon:0.25"]]}"#).unwrap();
+        match r.to_method(&x, &sc).unwrap() {
+            Method::Lrp(spec) => assert_eq!(spec.rules.len(), 1),
+            m => panic!("{m:?}"),
+        }
+        let e = Request::from_json(r#"{"method":"lrp","rules":[["0","gama:1"]]}"#).unwrap().to_method(&x, &sc).unwrap_err();
+        assert!(e.message().contains("gama"), "{e}");
     }
 }

@@ -37,7 +37,8 @@ fn now_ms() -> f64 {
 }
 
 /// One explanation: `shape()`, `data()` (flat float32) and `meta()` JSON
-/// (`method`, `target`, `label`, `score`, `seconds`, `plan_seconds`, `completeness_gap`).
+/// (`method`, `target`, `label`, `score`, `seconds`, `plan_seconds`, `completeness_gap`, `lrp`: the
+/// conservation report of an LRP explanation).
 #[wasm_bindgen]
 pub struct Attribution {
     shape: Vec<usize>,
@@ -111,14 +112,15 @@ impl SaliencyModel {
     }
 
     /// Explains the input for a request (JSON: `method`, `target`, `steps`, `ig_rule`,
-    /// `baseline` {kind: black|white|blurred|noise|constant}, `samples`, `noise`, `seed`, `layer`).
+    /// `baseline` {kind: black|white|blurred|noise|constant}, `samples`, `noise`, `seed`, `layer`;
+    /// LRP: `rules` [[layers, rule], ...], `composite`, `low`, `high`).
     /// Plans are built on first use and cached in this object.
     pub fn explain(&mut self, input: Vec<f32>, request_json: &str) -> Result<Attribution, JsValue> {
         let x = self.tensor(input)?;
         let req = Request::from_json(request_json).map_err(js_err)?;
         let method = req.to_method(&x, &self.ex.model().sidecar).map_err(js_err)?;
         let t0 = now_ms();
-        self.ex.prepare().map_err(js_err)?;
+        self.ex.prepare_for(&method).map_err(js_err)?;
         let t1 = now_ms();
         let e = self.ex.explain(&x, &method, req.target).map_err(js_err)?;
         let t2 = now_ms();
@@ -127,7 +129,7 @@ impl SaliencyModel {
         }
         let meta = serde_json::json!({
             "method": method.name(), "target": e.target, "label": self.ex.model().sidecar.label(e.target), "score": e.score,
-            "seconds": (t2 - t1) / 1000.0, "plan_seconds": (t1 - t0) / 1000.0, "completeness_gap": e.completeness_gap,
+            "seconds": (t2 - t1) / 1000.0, "plan_seconds": (t1 - t0) / 1000.0, "completeness_gap": e.completeness_gap, "lrp": e.lrp,
         });
         let shape = e.attribution.shape().to_vec();
         Ok(Attribution { shape, data: e.attribution.into_raw_vec_and_offset().0, meta: meta.to_string() })

@@ -216,3 +216,46 @@ fn explain_bad_parameters_write_nothing() {
     let e = fails(&["explain", "--model", "tests/fixtures/nets/unsupported_floor.onnx", "--input", "models/images/digit_7.png", "--method", "gradient", "--out", out.to_str().unwrap()]);
     assert!(e.contains("Floor") || e.contains("unsupported"), "{e}");
 }
+
+#[test]
+fn lrp_bad_rules_fail_on_one_line() {
+    let out = tmp("lrp_never.npy");
+    let o = out.to_str().unwrap().to_string();
+    let with = |extra: &[&'static str]| -> Vec<String> {
+        let mut v: Vec<String> = ["explain", "--model", MNIST, "--input", "tests/fixtures/mnist_lrp.input.npy", "--method", "lrp", "--out"].iter().map(|s| s.to_string()).collect();
+        v.push(o.clone());
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let fails = |v: Vec<String>| fails(&v.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    let e = fails(with(&["--rule", "0=gamma"]));
+    assert!(e.contains("bad LRP rule 'gamma'") && e.contains("gamma:G"), "{e}");
+    let e = fails(with(&["--rule", "0-x=flat"]));
+    assert!(e.contains("bad layer selection '0-x'"), "{e}");
+    let e = fails(with(&["--rule", "flat"]));
+    assert!(e.contains("LAYERS=RULE"), "{e}");
+    let e = fails(with(&["--rule", "7=flat"]));
+    assert!(e.contains("layer 7 does not exist"), "{e}");
+    let e = fails(with(&["--composite", "magic"]));
+    assert!(e.contains("unknown composite 'magic'"), "{e}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn lrp_prints_conservation() {
+    let out = tmp("lrp.npy");
+    let o = saliency(&[
+        "explain", "--model", MNIST, "--input", "tests/fixtures/mnist_lrp.input.npy", "--method", "lrp", "--rule", "0=zbox:-1,1", "--rule", "-=epsilon:0.25",
+        "--rule", "0=w-square", "--composite", "epsilon-gamma-box", "--low", "-0.5", "--high", "3", "--per-layer", "--out", out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (sum, absorbed, score) = (v["relevance_sum"].as_f64().unwrap(), v["absorbed"].as_f64().unwrap(), v["score"].as_f64().unwrap());
+    assert!((sum + absorbed - score).abs() < 1e-4 * (1.0 + score.abs()), "{v}");
+    let layers = v["per_layer"].as_array().unwrap();
+    assert_eq!(layers.len(), 4);
+    assert_eq!(layers[0]["rule"], "w-square");
+    assert_eq!(layers[3]["rule"], "epsilon:0.25");
+    let a = saliency::npy::read_f32(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(a.shape(), &[1, 1, 28, 28]);
+}

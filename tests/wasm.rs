@@ -78,6 +78,8 @@ fn wasm_explanations_equal_native_ones() {
         ("smoothgrad", include_bytes!("fixtures/explain/mnist_cam.smoothgrad.npy")),
         ("grad-cam-relu2", include_bytes!("fixtures/explain/mnist_cam.grad-cam-relu2.npy")),
         ("cam", include_bytes!("fixtures/explain/mnist_cam.cam.npy")),
+        ("lrp-epsilon-gamma-box", include_bytes!("fixtures/explain/mnist_cam.lrp-epsilon-gamma-box.npy")),
+        ("lrp-rules", include_bytes!("fixtures/explain/mnist_cam.lrp-rules.npy")),
     ];
     let all = cases["cases"].as_array().unwrap();
     assert_eq!(all.len(), pinned.len(), "every case is replayed");
@@ -93,6 +95,9 @@ fn wasm_explanations_equal_native_ones() {
         assert!(num / den <= tol, "{key}: wasm vs native rel L2 {} (tolerance {tol})", num / den);
         let meta: serde_json::Value = serde_json::from_str(&a.meta()).unwrap();
         assert!(meta["seconds"].as_f64().unwrap() >= 0.0 && meta["score"].is_number(), "{key}: {meta}");
+        if key.starts_with("lrp") {
+            assert!(meta["lrp"]["relevance_sum"].is_number() && meta["lrp"]["absorbed"].is_number(), "{key}: {meta}");
+        }
     }
     // A bad request is an exception, and the model still explains afterwards.
     let e = m.explain(x.clone(), r#"{"method":"integrated-gradients","steps":0}"#).err().unwrap();

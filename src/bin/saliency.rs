@@ -68,7 +68,7 @@ mod cli {
         input: PathBuf,
         #[arg(long)]
         sidecar: Option<PathBuf>,
-        /// gradient, gradient-x-input, guided-backprop, integrated-gradients, smoothgrad, grad-cam, cam (lrp: not yet)
+        /// gradient, gradient-x-input, guided-backprop, integrated-gradients, smoothgrad, grad-cam, cam, lrp
         #[arg(long)]
         method: String,
         /// Class to explain (default: the top class).
@@ -95,6 +95,23 @@ mod cli {
         /// Grad-CAM / CAM: the ONNX tensor name of the layer.
         #[arg(long)]
         layer: Option<String>,
+        /// LRP: LAYERS=RULE, repeatable. LAYERS: 3, 1-4, 5-, - or a comma list; RULE: zero,
+        /// epsilon:E, gamma:G, alpha-beta:A,B, flat, w-square, zbox, zbox:L,H. Unassigned layers get
+        /// epsilon:1e-6; later assignments override earlier ones and the composite.
+        #[arg(long = "rule", allow_hyphen_values = true)]
+        rules: Vec<String>,
+        /// LRP preset: epsilon-gamma-box, epsilon-plus-flat, epsilon-alpha2-beta1-flat, layered[:LOWER_END,UPPER_START].
+        #[arg(long)]
+        composite: Option<String>,
+        /// LRP z-box lowest input value (epsilon-gamma-box, layered; default: from the preprocessing).
+        #[arg(long, allow_hyphen_values = true)]
+        low: Option<f32>,
+        /// LRP z-box highest input value.
+        #[arg(long, allow_hyphen_values = true)]
+        high: Option<f32>,
+        /// LRP: also print the relevance entering and leaving each layer.
+        #[arg(long)]
+        per_layer: bool,
         #[arg(long)]
         out: PathBuf,
     }
@@ -117,7 +134,14 @@ mod cli {
             noise: Some(a.noise),
             seed: Some(a.seed),
             layer: a.layer.clone(),
+            rules: if a.rules.is_empty() { None } else { Some(a.rules.iter().map(|r| saliency::lrp::LrpSpec::split_assignment(r)).collect::<Result<Vec<_>>>()?) },
+            composite: a.composite.clone(),
+            low: a.low,
+            high: a.high,
         };
+        if a.method != "lrp" && (req.rules.is_some() || req.composite.is_some() || a.low.is_some() || a.high.is_some()) {
+            return Err(err!(Parameter, "--rule, --composite, --low and --high apply to --method lrp only"));
+        }
         let mut method = req.to_method(x, sc)?;
         if let (Method::IntegratedGradients { baseline, .. }, Some(t)) = (&mut method, tensor) {
             *baseline = Baseline::Tensor(t);
@@ -134,7 +158,7 @@ mod cli {
         let method = parse_method(&a, &x, &m.sidecar)?;
         let mut ex = Explainer::new(m);
         let t0 = Instant::now();
-        ex.prepare()?;
+        ex.prepare_for(&method)?;
         let plan_seconds = t0.elapsed().as_secs_f64();
         let t1 = Instant::now();
         let e = ex.explain(&x, &method, a.target)?;
@@ -146,6 +170,14 @@ mod cli {
         });
         if let Some(gap) = e.completeness_gap {
             json["completeness_gap"] = serde_json::json!(gap);
+        }
+        if let Some(c) = &e.lrp {
+            json["relevance_sum"] = serde_json::json!(c.relevance_sum);
+            json["absorbed"] = serde_json::json!(c.absorbed);
+            json["absorbed_share"] = serde_json::json!(if c.score != 0.0 { c.absorbed / c.score } else { 0.0 });
+            if a.per_layer {
+                json["per_layer"] = serde_json::json!(c.per_layer);
+            }
         }
         println!("{json}");
         Ok(())

@@ -27,10 +27,18 @@ fn concrete(f: &TypedFact) -> TractResult<Vec<usize>> {
 
 impl LinearPlan {
     pub fn conv(model: &TypedModel, node: &TypedNode, conv: &Conv) -> TractResult<LinearPlan> {
+        Self::conv_with(model, node, conv, None)
+    }
+
+    /// As [`LinearPlan::conv`], with another kernel of the same shape (LRP's modified weights).
+    pub fn conv_with(model: &TypedModel, node: &TypedNode, conv: &Conv, kernel: Option<Arc<Tensor>>) -> TractResult<LinearPlan> {
         ensure!(conv.q_params.is_none(), "quantized");
         let x_shape = concrete(model.outlet_fact(node.inputs[0])?)?;
         let y_shape = concrete(&node.outputs[0].fact)?;
-        let kernel = model.outlet_fact(node.inputs[1])?.konst.clone().context("the kernel is not a constant")?;
+        let kernel = match kernel {
+            Some(k) => k,
+            None => model.outlet_fact(node.inputs[1])?.konst.clone().context("the kernel is not a constant")?,
+        };
         let geo = conv.pool_spec.data_format.shape(x_shape.clone())?;
         let hw: Vec<usize> = geo.hw_dims().to_vec();
         let y_geo = conv.pool_spec.data_format.shape(y_shape.clone())?;
@@ -66,6 +74,11 @@ impl LinearPlan {
     /// The plan for d/d(operand `i`) of an einsum: the output gradient comes first, then the
     /// other operands (inlined when constant, else given to [`LinearPlan::run`]).
     pub fn einsum(model: &TypedModel, node: &TypedNode, es: &EinSum, i: usize) -> TractResult<LinearPlan> {
+        Self::einsum_with(model, node, es, i, None)
+    }
+
+    /// As [`LinearPlan::einsum`], with operand `j` replaced by the constant `t` (same shape).
+    pub fn einsum_with(model: &TypedModel, node: &TypedNode, es: &EinSum, i: usize, replace: Option<(usize, Arc<Tensor>)>) -> TractResult<LinearPlan> {
         let expr = es.axes.to_string();
         let (ins, out) = expr.split_once("->").context("einsum expression")?;
         let ins: Vec<&str> = ins.split(',').collect();
@@ -83,7 +96,11 @@ impl LinearPlan {
         let mut feeds = vec![];
         for &j in &others {
             let f = model.outlet_fact(node.inputs[j])?;
-            wires.push(match &f.konst {
+            let konst = match &replace {
+                Some((r, t)) if *r == j => Some(t.clone()),
+                _ => f.konst.clone(),
+            };
+            wires.push(match &konst {
                 Some(k) => m.add_const(format!("k{j}"), k.clone())?,
                 None => {
                     feeds.push(j);

@@ -6,8 +6,8 @@
 //! small tract plans that transpose convolutions and matrix products — is built once in
 //! [`Engine::new`] and reused for every image, class and method.
 
-mod linear;
-mod pool;
+pub(crate) mod linear;
+pub(crate) mod pool;
 pub mod rules;
 
 use crate::err;
@@ -32,7 +32,7 @@ pub struct Tape {
 }
 
 impl Tape {
-    fn view<'a>(&'a self, model: &'a TypedModel, o: OutletId) -> Result<ArrayViewD<'a, f32>> {
+    pub(crate) fn view<'a>(&'a self, model: &'a TypedModel, o: OutletId) -> Result<ArrayViewD<'a, f32>> {
         if let Some(v) = self.values.get(&o) {
             return v.to_plain_array_view::<f32>().map_err(tract_err("reading an activation"));
         }
@@ -66,12 +66,12 @@ pub enum Mode {
 
 /// The per-model plans of the reverse pass.
 pub struct Engine {
-    rules: Vec<Option<Rule>>,
-    order: Vec<usize>,
+    pub(crate) rules: Vec<Option<Rule>>,
+    pub(crate) order: Vec<usize>,
     /// Outlets that depend on the input: the only ones that receive gradients.
-    on_path: Vec<bool>,
-    source: OutletId,
-    output: OutletId,
+    pub(crate) on_path: Vec<bool>,
+    pub(crate) source: OutletId,
+    pub(crate) output: OutletId,
     captured: Vec<OutletId>,
     capture: Arc<TypedSimplePlan>,
 }

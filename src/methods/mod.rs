@@ -7,6 +7,7 @@ mod gradient;
 mod gradient_x_input;
 mod guided_backprop;
 mod integrated_gradients;
+mod lrp;
 pub mod quadrature;
 pub mod rng;
 mod smoothgrad;
@@ -35,6 +36,8 @@ pub enum Method {
     GradCam { layer: String },
     /// `layer`: the feature map fed to the global average pool (default: found from the graph).
     Cam { layer: Option<String> },
+    /// Layer-wise relevance propagation: the rule of each layer (composite and/or assignments).
+    Lrp(crate::lrp::LrpSpec),
 }
 
 pub const METHODS: [&str; 8] =
@@ -53,6 +56,7 @@ impl Method {
             Method::SmoothGrad { .. } => "smoothgrad",
             Method::GradCam { .. } => "grad-cam",
             Method::Cam { .. } => "cam",
+            Method::Lrp(_) => "lrp",
         }
     }
 
@@ -89,17 +93,21 @@ pub struct Explanation {
     pub score: f32,
     /// Integrated gradients: sum(attribution) - (y(x) - y(x')).
     pub completeness_gap: Option<f64>,
+    /// LRP: sum of the input relevance, what biases and stabilisers absorbed, per layer.
+    pub lrp: Option<crate::lrp::Conservation>,
 }
 
 /// A model with its explanation plans, built on first use and kept for every later call.
 pub struct Explainer {
     model: Model,
     engine: Option<Engine>,
+    /// LRP's layers and their modified-weight plans, built on first use.
+    lrp: Option<(crate::lrp::LrpGraph, crate::lrp::linear::Plans)>,
 }
 
 impl Explainer {
     pub fn new(model: Model) -> Explainer {
-        Explainer { model, engine: None }
+        Explainer { model, engine: None, lrp: None }
     }
 
     pub fn model(&self) -> &Model {
@@ -116,6 +124,22 @@ impl Explainer {
         Ok(true)
     }
 
+    /// [`Explainer::prepare`], plus what `method` alone needs: for LRP, the layer map and the
+    /// modified-weight plans of its rules. Returns whether it built anything.
+    pub fn prepare_for(&mut self, method: &Method) -> Result<bool> {
+        let mut built = self.prepare()?;
+        if let Method::Lrp(spec) = method {
+            if self.lrp.is_none() {
+                self.lrp = Some((crate::lrp::LrpGraph::build(&self.model)?, Default::default()));
+                built = true;
+            }
+            let (graph, plans) = self.lrp.as_mut().expect("built above");
+            let rules = spec.resolve(&graph.kinds())?;
+            built |= plans.prepare(&self.model.typed, graph, &rules)?;
+        }
+        Ok(built)
+    }
+
     /// Explains `target` (default: the arg-max class) for input `x` with `method`.
     pub fn explain(&mut self, x: &Array, method: &Method, target: Option<usize>) -> Result<Explanation> {
         method.validate()?;
@@ -126,12 +150,16 @@ impl Explainer {
             }
         }
         self.prepare()?;
+        if matches!(method, Method::Lrp(_)) && self.lrp.is_none() {
+            self.lrp = Some((crate::lrp::LrpGraph::build(&self.model)?, Default::default()));
+        }
         let engine = self.engine.as_ref().expect("prepared");
         let m = &self.model;
         let tape = engine.forward(x)?;
         let logits = tape.logits()?;
         let target = target.unwrap_or_else(|| argmax(&logits));
         let s = Subject { model: m, engine, x, tape: &tape, target };
+        let mut lrp = None;
         let (attribution, completeness_gap) = match method {
             Method::Gradient => (gradient::explain(&s)?, None),
             Method::GradientXInput => (gradient_x_input::explain(&s)?, None),
@@ -143,11 +171,17 @@ impl Explainer {
             Method::SmoothGrad { samples, noise, seed } => (smoothgrad::explain(&s, *samples, *noise, *seed)?, None),
             Method::GradCam { layer } => (grad_cam::explain(&s, layer)?, None),
             Method::Cam { layer } => (cam::explain(&s, layer.as_deref())?, None),
+            Method::Lrp(spec) => {
+                let (graph, plans) = self.lrp.as_mut().expect("built above");
+                let (a, c) = lrp::explain(&s, graph, plans, spec)?;
+                lrp = Some(c);
+                (a, None)
+            }
         };
         if attribution.iter().any(|v| !v.is_finite()) {
             return Err(err!(NonFinite, "the {} attribution contains NaN or infinite values", method.name()));
         }
-        Ok(Explanation { attribution, target, score: logits[target], completeness_gap })
+        Ok(Explanation { attribution, target, score: logits[target], completeness_gap, lrp })
     }
 }
 

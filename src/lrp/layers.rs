@@ -1,0 +1,334 @@
+//! The conv/dense layers of LRP, found in tract's decluttered graph, and canonisation.
+//!
+//! Layers are the ONNX Conv/Gemm/MatMul nodes in file order (CONVENTIONS.md). Decluttering
+//! keeps each ONNX node's name as the prefix of the tract nodes it becomes, so a *core* (a
+//! `Conv`, or an `EinSum` with one constant operand) belongs to the ONNX layer whose name is
+//! its own or a `NAME.` prefix of it. What tract makes of one layer:
+//!
+//! - `Conv` with the bias as an input, or `EinSum` + `Add` (1x1 convs, Gemm), `Downsample` +
+//!   `EinSum` (strided 1x1 conv: the Downsample stays a routing op);
+//! - several `EinSum`s summed by `Add`s, one per slice of a concatenated input (tract pushes a
+//!   Concat into the next layer): one *unit* with several *parts*, whose rule shares one
+//!   denominator per output;
+//! - a BatchNormalization after a layer is folded into the kernel by tract, or left as a
+//!   per-channel `Mul` + `Add`.
+//!
+//! Canonisation (Zennit's `MergeBatchNorm`): every element-wise `Add`/`Sub`/`Mul`/`Div` by a
+//! constant that directly follows a layer (its only consumer) is merged into that layer's
+//! weights and bias, so the rules see `z = W' a + b'` with the BatchNorm inside.
+
+use crate::err;
+use crate::error::Result;
+use crate::info::LAYER_OPS;
+use crate::model::Model;
+use ndarray::{ArrayD, Axis, IxDyn};
+use serde::Serialize;
+use std::collections::HashMap;
+use tract_onnx::prelude::tract_ndarray as ndarray;
+use tract_onnx::tract_core::internal::*;
+use tract_onnx::tract_core::ops::binary::TypedBinOp;
+use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat};
+use tract_onnx::tract_core::ops::einsum::EinSum;
+use tract_onnx::tract_core::ops::math;
+
+pub type Array = ArrayD<f32>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LayerKind {
+    Conv,
+    Dense,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerDesc {
+    pub layer: usize,
+    pub name: String,
+    pub op_type: String,
+    pub kind: LayerKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum Core {
+    Conv(Conv),
+    EinSum { es: Box<EinSum>, x_slot: usize, w_slot: usize },
+}
+
+/// One linear operator of a layer unit, with its (canonised) weights.
+#[derive(Debug, Clone)]
+pub struct Part {
+    pub node: usize,
+    /// The operand carrying activations.
+    pub input: OutletId,
+    pub core: Core,
+    /// The weights after merging, in the layout of the core's weight operand.
+    pub weight: Array,
+    /// For each axis of the unit's output, the weight axis it indexes (if any).
+    out_to_weight: Vec<Option<usize>>,
+}
+
+/// A layer as the rules see it: z = sum_parts W_p a_p + bias.
+#[derive(Debug, Clone)]
+pub struct Unit {
+    /// The ONNX layer number.
+    pub layer: usize,
+    pub parts: Vec<Part>,
+    pub output: OutletId,
+    /// The merged bias, with the output's shape.
+    pub bias: Array,
+}
+
+#[derive(Debug, Clone)]
+pub struct LrpGraph {
+    pub layers: Vec<LayerDesc>,
+    pub units: Vec<Unit>,
+    /// Unit index by the node producing its output.
+    pub unit_at: HashMap<usize, usize>,
+    /// Nodes inside a unit (not its output node): they never see relevance.
+    pub inside: Vec<bool>,
+    /// What canonisation did, one line per merge.
+    pub canonization: Vec<String>,
+}
+
+fn konst(model: &TypedModel, o: OutletId) -> Option<Array> {
+    let k = model.outlet_fact(o).ok()?.konst.clone()?;
+    k.to_plain_array_view::<f32>().ok().map(|v| v.to_owned())
+}
+
+fn shape_of(model: &TypedModel, o: OutletId) -> Result<Vec<usize>> {
+    model
+        .outlet_fact(o)
+        .ok()
+        .and_then(|f| f.shape.as_concrete().map(|s| s.to_vec()))
+        .ok_or_else(|| err!(UnsupportedOperator, "LRP needs concrete shapes (node '{}')", model.nodes()[o.node].name))
+}
+
+/// Reshapes `c` (with the output's rank) to multiply a weight of rank `rank`: None when c varies
+/// along an output axis that the weight does not index.
+fn to_weight_axes(c: &Array, map: &[Option<usize>], rank: usize) -> Option<Array> {
+    if c.ndim() != map.len() {
+        return None;
+    }
+    let mut pairs = vec![];
+    for (k, &d) in c.shape().iter().enumerate() {
+        if d > 1 {
+            pairs.push((k, map[k]?));
+        }
+    }
+    let mut v = c.clone();
+    for k in (0..c.ndim()).rev() {
+        if c.shape()[k] == 1 {
+            v = v.index_axis_move(Axis(k), 0);
+        }
+    }
+    // v's axes follow the output order of `pairs`; order them by weight axis.
+    let mut order: Vec<usize> = (0..pairs.len()).collect();
+    order.sort_by_key(|&i| pairs[i].1);
+    let v = v.permuted_axes(IxDyn(&order)).as_standard_layout().into_owned();
+    let mut shape = vec![1; rank];
+    for &(k, p) in &pairs {
+        shape[p] = c.shape()[k];
+    }
+    v.into_shape_with_order(IxDyn(&shape)).ok()
+}
+
+impl LrpGraph {
+    pub fn build(model: &Model) -> Result<LrpGraph> {
+        let typed = &model.typed;
+        let layers: Vec<LayerDesc> = model
+            .nodes
+            .iter()
+            .filter(|n| LAYER_OPS.contains(&n.op_type.as_str()))
+            .enumerate()
+            .map(|(layer, n)| LayerDesc {
+                layer,
+                name: n.name.clone(),
+                op_type: n.op_type.clone(),
+                kind: if n.op_type == "Conv" { LayerKind::Conv } else { LayerKind::Dense },
+            })
+            .collect();
+        let order = typed.eval_order().map_err(crate::engine::tract_err("ordering the model"))?;
+        let source = typed.input_outlets().map_err(crate::engine::tract_err("reading the model input"))?[0];
+        let mut on_path = vec![false; typed.nodes().len()];
+        for &n in &order {
+            on_path[n] = n == source.node || typed.nodes()[n].inputs.iter().any(|i| on_path[i.node]);
+        }
+        let layer_of_name = |name: &str| -> Option<usize> {
+            layers
+                .iter()
+                .filter(|l| name == l.name || (name.starts_with(&l.name) && name[l.name.len()..].starts_with('.')))
+                .max_by_key(|l| l.name.len())
+                .map(|l| l.layer)
+        };
+        let succ = |n: usize| typed.outlet_successors(OutletId::new(n, 0)).to_vec();
+
+        // 1. Cores and the Adds that sum the parts of one layer.
+        let mut member: HashMap<usize, usize> = HashMap::new(); // node -> layer
+        let mut cores: HashMap<usize, Part> = HashMap::new();
+        for &n in &order {
+            let node = &typed.nodes()[n];
+            if !on_path[n] || n == source.node {
+                continue;
+            }
+            let core = if let Some(conv) = node.op_as::<Conv>() {
+                if !on_path[node.inputs[0].node] || node.inputs.iter().skip(1).any(|i| on_path[i.node]) {
+                    return Err(err!(UnsupportedOperator, "LRP: the convolution '{}' has a kernel computed from the input", node.name));
+                }
+                if conv.kernel_fmt != KernelFormat::OIHW {
+                    return Err(err!(UnsupportedOperator, "LRP: kernel layout {:?} at '{}'", conv.kernel_fmt, node.name));
+                }
+                Some((Core::Conv(conv.clone()), 0, 1))
+            } else if let Some(es) = node.op_as::<EinSum>() {
+                let vars: Vec<usize> = (0..node.inputs.len()).filter(|&i| on_path[node.inputs[i].node]).collect();
+                let consts: Vec<usize> = (0..node.inputs.len()).filter(|&i| konst(typed, node.inputs[i]).is_some()).collect();
+                if node.inputs.len() != 2 || vars.len() != 1 || consts.len() != 1 {
+                    return Err(err!(UnsupportedOperator, "LRP: the product '{}' is not a layer with constant weights", node.name));
+                }
+                Some((Core::EinSum { es: Box::new(es.clone()), x_slot: vars[0], w_slot: consts[0] }, vars[0], consts[0]))
+            } else {
+                None
+            };
+            if let Some((core, x_slot, w_slot)) = core {
+                let layer = layer_of_name(&node.name)
+                    .ok_or_else(|| err!(UnsupportedOperator, "LRP: cannot tell which ONNX Conv/Gemm/MatMul node '{}' comes from", node.name))?;
+                let weight = konst(typed, node.inputs[w_slot]).ok_or_else(|| err!(UnsupportedOperator, "LRP: '{}' has no constant weights", node.name))?;
+                let out_shape = shape_of(typed, OutletId::new(n, 0))?;
+                let out_to_weight = match &core {
+                    Core::Conv(conv) => {
+                        let geo = conv.pool_spec.data_format.shape(out_shape.clone()).map_err(crate::engine::tract_err("conv shape"))?;
+                        let c = geo.c_axis();
+                        (0..out_shape.len()).map(|k| (k == c).then_some(0)).collect()
+                    }
+                    Core::EinSum { es, .. } => {
+                        let expr = es.axes.to_string();
+                        let (ins, out) = expr.split_once("->").unwrap_or((&expr, ""));
+                        let w: Vec<char> = ins.split(',').nth(w_slot).unwrap_or("").chars().collect();
+                        out.chars().map(|c| w.iter().position(|&x| x == c)).collect()
+                    }
+                };
+                member.insert(n, layer);
+                cores.insert(n, Part { node: n, input: node.inputs[x_slot], core, weight, out_to_weight });
+                continue;
+            }
+            // An Add of two members of the same layer, each used only there.
+            if let Some(bin) = node.op_as::<TypedBinOp>() {
+                if bin.0.is::<math::Add>() && node.inputs.len() == 2 {
+                    let l: Vec<Option<usize>> = node.inputs.iter().map(|i| member.get(&i.node).copied()).collect();
+                    let same_shape = node.inputs.iter().all(|&i| shape_of(typed, i).ok() == shape_of(typed, OutletId::new(n, 0)).ok());
+                    if l[0].is_some() && l[0] == l[1] && same_shape && node.inputs.iter().all(|i| succ(i.node).len() == 1) {
+                        member.insert(n, l[0].unwrap());
+                    }
+                }
+            }
+        }
+
+        // 2. Units: from the top of each sum of parts, down the chain of constant affine ops.
+        let mut units = vec![];
+        let mut inside = vec![false; typed.nodes().len()];
+        let mut canonization = vec![];
+        for &n in &order {
+            let Some(&layer) = member.get(&n) else { continue };
+            let s = succ(n);
+            if s.len() == 1 && member.get(&s[0].node) == Some(&layer) {
+                continue; // not the top
+            }
+            // The parts under this top.
+            let mut parts = vec![];
+            let mut stack = vec![n];
+            while let Some(m) = stack.pop() {
+                inside[m] = true;
+                match cores.get(&m) {
+                    Some(p) => parts.push(p.clone()),
+                    None => stack.extend(typed.nodes()[m].inputs.iter().map(|i| i.node)),
+                }
+            }
+            parts.sort_by_key(|p| p.node);
+            let out_shape = shape_of(typed, OutletId::new(n, 0))?;
+            let mut bias = Array::zeros(IxDyn(&out_shape));
+            for p in &parts {
+                if let Core::Conv(conv) = &p.core {
+                    let node = &typed.nodes()[p.node];
+                    if let Some(b) = node.inputs.get(2).and_then(|&i| konst(typed, i)) {
+                        let geo = conv.pool_spec.data_format.shape(out_shape.clone()).map_err(crate::engine::tract_err("conv shape"))?;
+                        let mut shape = vec![1; out_shape.len()];
+                        shape[geo.c_axis()] = b.len();
+                        let b = if b.len() == 1 { b.into_shape_with_order(IxDyn(&vec![1; out_shape.len()])) } else { b.into_shape_with_order(IxDyn(&shape)) }
+                            .map_err(|e| err!(UnsupportedOperator, "LRP: conv bias at '{}': {e}", node.name))?;
+                        bias += &b;
+                    }
+                }
+            }
+            let mut cur = n;
+            let mut merged: Vec<String> = vec![];
+            loop {
+                let s = succ(cur);
+                if s.len() != 1 {
+                    break;
+                }
+                let next = &typed.nodes()[s[0].node];
+                let Some(bin) = next.op_as::<TypedBinOp>() else { break };
+                if next.inputs.len() != 2 || shape_of(typed, OutletId::new(next.id, 0)).ok().as_deref() != Some(&out_shape[..]) {
+                    break;
+                }
+                let var = s[0].slot;
+                let Some(c) = konst(typed, next.inputs[1 - var]) else { break };
+                if c.ndim() != out_shape.len() {
+                    break;
+                }
+                let op = &bin.0;
+                let (scale, shift): (Option<Array>, Option<Array>) = if op.is::<math::Add>() {
+                    (None, Some(c.clone()))
+                } else if op.is::<math::Sub>() && var == 0 {
+                    (None, Some(-&c))
+                } else if op.is::<math::Mul>() {
+                    (Some(c.clone()), None)
+                } else if op.is::<math::Div>() && var == 0 {
+                    (Some(c.mapv(|v| 1.0 / v)), None)
+                } else {
+                    break;
+                };
+                if let Some(sc) = &scale {
+                    let ws: Option<Vec<Array>> = parts.iter().map(|p| to_weight_axes(sc, &p.out_to_weight, p.weight.ndim())).collect();
+                    let Some(ws) = ws else { break };
+                    for (p, w) in parts.iter_mut().zip(ws) {
+                        p.weight = &p.weight * &w;
+                    }
+                    bias *= sc;
+                }
+                if let Some(sh) = &shift {
+                    bias += sh;
+                }
+                inside[cur] = true;
+                merged.push(next.name.clone());
+                cur = next.id;
+            }
+            inside[cur] = false;
+            let l = &layers[layer];
+            // Report BatchNorms: folded by tract (the ONNX layer feeds a BatchNormalization
+            // alone) or merged here (its Mul/Add remnants).
+            if let Some(onnx) = model.nodes.iter().find(|x| x.name == l.name) {
+                let consumers: Vec<&crate::model::OnnxNode> = model.nodes.iter().filter(|x| x.inputs.iter().any(|i| Some(i) == onnx.outputs.first())).collect();
+                if let [bn] = consumers.as_slice() {
+                    if bn.op_type == "BatchNormalization" {
+                        let ours: Vec<&String> = merged.iter().filter(|m| *m == &bn.name || m.starts_with(&format!("{}.", bn.name))).collect();
+                        let line = if ours.is_empty() {
+                            format!("layer {} '{}': BatchNormalization '{}' merged into its weights and bias (folded when the model was simplified)", l.layer, l.name, bn.name)
+                        } else {
+                            format!("layer {} '{}': BatchNormalization '{}' merged into its weights and bias (its per-channel Mul/Add)", l.layer, l.name, bn.name)
+                        };
+                        if !canonization.contains(&line) {
+                            canonization.push(line);
+                        }
+                    }
+                }
+            }
+            units.push(Unit { layer, parts, output: OutletId::new(cur, 0), bias });
+        }
+        let unit_at = units.iter().enumerate().map(|(i, u)| (u.output.node, i)).collect();
+        Ok(LrpGraph { layers, units, unit_at, inside, canonization })
+    }
+
+    pub fn kinds(&self) -> Vec<LayerKind> {
+        self.layers.iter().map(|l| l.kind).collect()
+    }
+}

@@ -1,0 +1,355 @@
+//! The LRP reverse walk over the decluttered graph.
+//!
+//! Start: R = y_c at the target output, 0 elsewhere. Then, node by node from the output:
+//!
+//! | node | relevance |
+//! | --- | --- |
+//! | a layer unit (conv / dense, canonised) | its rule: the generic step of [`super::rules`] |
+//! | element-wise op with one variable operand (ReLU = Max(x, 0), Clip, LeakyReLU, Sigmoid, ..., and Add/Mul by a constant not merged into a layer) | unchanged |
+//! | `Add` / `Sub` of two variables (residual sum) | Norm: R_i = ±x_i R / stab(x_1 ± x_2) |
+//! | `SumPool` (AveragePool) | Norm: R_in = x * pool^T(R / stab(pool(x))) |
+//! | `Reduce<Sum>` (+ the `Mul` by 1/HW of a GlobalAveragePool) | Norm: R_in = x * c R / stab(c sum(x)) |
+//! | MaxPool | the gradient: to the arg-max |
+//! | Concat, Slice, Pad, reshapes, Downsample | routed unchanged (the gradient) |
+//! | `Mul` of x by an element-wise function of x (HardSwish = x * HardSigmoid(x), SiLU) | to x, unchanged (an activation) |
+//! | `Mul` / `Div` / `Max` / `Min` of two variables otherwise (e.g. squeeze-excite gating) | the gradient (as Zennit on a functional op) |
+
+use super::layers::{Core, LrpGraph};
+use super::linear::Plans;
+use super::rules::{Bias, Bounds, In, LrpRule, Mask, STABILIZER};
+use super::{Conservation, LayerRelevance};
+use crate::engine::rules::{Ctx, Rule};
+use crate::engine::{Array, Engine, Mode, Tape};
+use crate::err;
+use crate::error::Result;
+use crate::model::Model;
+use std::collections::HashMap;
+use tract_onnx::prelude::tract_ndarray::{Axis, IxDyn, Zip};
+use tract_onnx::tract_core::internal::*;
+use tract_onnx::tract_core::ops::binary::TypedBinOp;
+use tract_onnx::tract_core::ops::math;
+
+fn stab(d: f32, e: f32) -> f32 {
+    d + e * if d >= 0.0 { 1.0 } else { -1.0 }
+}
+
+/// `num / stab(den)`; with e = 0 a zero denominator gives 0.
+fn divide(num: &Array, den: &Array, e: f32) -> Array {
+    let mut out = num.clone();
+    Zip::from(&mut out).and(den).for_each(|o, &d| {
+        let s = stab(d, e);
+        *o = if s == 0.0 { 0.0 } else { *o / s };
+    });
+    out
+}
+
+/// Sums `g` over the axes where `shape` has size 1 (undoing a broadcast).
+fn unbroadcast(g: Array, shape: &[usize]) -> Array {
+    if g.shape() == shape {
+        return g;
+    }
+    let mut g = g;
+    for ax in 0..shape.len().min(g.ndim()) {
+        if shape[ax] == 1 && g.shape()[ax] != 1 {
+            g = g.sum_axis(Axis(ax)).insert_axis(Axis(ax));
+        }
+    }
+    g.into_shape_with_order(IxDyn(shape)).expect("broadcast shapes")
+}
+
+fn sum(a: &Array) -> f64 {
+    a.iter().map(|&v| v as f64).sum()
+}
+
+fn modify_bias(b: &Array, m: Bias) -> Array {
+    match m {
+        Bias::B => b.clone(),
+        Bias::Zero => b.mapv(|_| 0.0),
+        Bias::Pos => b.mapv(|v| v.max(0.0)),
+        Bias::Neg => b.mapv(|v| v.min(0.0)),
+        Bias::PlusPos(g) => b.mapv(|v| v + g * v.max(0.0)),
+        Bias::PlusNeg(g) => b.mapv(|v| v + g * v.min(0.0)),
+        Bias::Square => b.mapv(|v| v * v),
+    }
+}
+
+/// The z-box bounds as arrays of the shape of a layer input (`channel_axis`: its channel axis).
+fn bounds(model: &Model, b: &Bounds, shape: &[usize], channel_axis: Option<usize>, layer: usize) -> Result<(Array, Array)> {
+    let (lo, hi): (Vec<f32>, Vec<f32>) = match b {
+        Bounds::Scalar { low, high } => (vec![*low], vec![*high]),
+        Bounds::PerChannel { low, high } => (low.clone(), high.clone()),
+        Bounds::Preprocessing => {
+            let c = model.input_shape()[1];
+            let sc = &model.sidecar;
+            ((0..c).map(|i| (0.0 - sc.mean(i)) / sc.std(i)).collect(), (0..c).map(|i| (1.0 - sc.mean(i)) / sc.std(i)).collect())
+        }
+    };
+    let expand = |v: &[f32]| -> Result<Array> {
+        if v.len() == 1 || v.iter().all(|&x| x == v[0]) {
+            return Ok(Array::from_elem(IxDyn(shape), v[0]));
+        }
+        let ax = channel_axis.filter(|&a| shape[a] == v.len()).ok_or_else(|| {
+            err!(Parameter, "zbox has {} per-channel bounds but layer {layer}'s input {shape:?} does not have {} channels", v.len(), v.len())
+        })?;
+        let mut s = vec![1; shape.len()];
+        s[ax] = v.len();
+        let a = Array::from_shape_vec(IxDyn(&s), v.to_vec()).expect("bounds shape");
+        Ok(a.broadcast(IxDyn(shape)).expect("bounds broadcast").to_owned())
+    };
+    Ok((expand(&lo)?, expand(&hi)?))
+}
+
+struct Walk<'a> {
+    model: &'a Model,
+    engine: &'a Engine,
+    graph: &'a LrpGraph,
+    tape: &'a Tape,
+}
+
+impl Walk<'_> {
+    fn view(&self, o: OutletId) -> Result<Array> {
+        Ok(self.tape.view(&self.model.typed, o)?.to_owned())
+    }
+
+    /// One layer unit: the rule's generic step. Returns the relevance of each part's input.
+    fn unit(&self, plans: &mut Plans, u: usize, rule: &LrpRule, r: &Array) -> Result<Vec<(OutletId, Array)>> {
+        let typed = &self.model.typed;
+        let unit = &self.graph.units[u];
+        let step = rule.step();
+        let e = step.stabilizer;
+        let z = self.view(unit.output)?;
+        let xs: Vec<Array> = unit.parts.iter().map(|p| self.view(p.input)).collect::<Result<_>>()?;
+        let zbox = match rule {
+            LrpRule::ZBox { bounds: b } => Some(
+                unit.parts
+                    .iter()
+                    .zip(&xs)
+                    .map(|(p, x)| {
+                        let ca = match &p.core {
+                            Core::Conv(c) => c.pool_spec.data_format.shape(x.shape().to_vec()).ok().map(|g| g.c_axis()),
+                            Core::EinSum { .. } => (x.ndim() == 4).then_some(1),
+                        };
+                        bounds(self.model, b, x.shape(), ca, unit.layer)
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+            _ => None,
+        };
+        let input = |t: In, p: usize| -> Option<Array> {
+            let x = &xs[p];
+            let a = match t {
+                In::A => x.clone(),
+                In::Pos => x.mapv(|v| v.max(0.0)),
+                In::Neg => x.mapv(|v| v.min(0.0)),
+                In::Ones => x.mapv(|_| 1.0),
+                In::Low => zbox.as_ref().expect("zbox bounds")[p].0.clone(),
+                In::High => zbox.as_ref().expect("zbox bounds")[p].1.clone(),
+            };
+            // An all-zero input contributes nothing: skip its plans.
+            (!a.iter().all(|&v| v == 0.0)).then_some(a)
+        };
+        let used: Vec<bool> = (0..step.groups.len()).map(|g| step.terms.iter().any(|t| t.group == g && t.coef != 0.0)).collect();
+        // Forward: each group's denominator.
+        let mut inputs: Vec<Vec<Option<Array>>> = vec![];
+        let mut den: Vec<Array> = step.groups.iter().map(|_| z.mapv(|_| 0.0)).collect();
+        for t in &step.terms {
+            let ins: Vec<Option<Array>> = (0..xs.len()).map(|p| input(t.input, p)).collect();
+            if used[t.group] {
+                let zt = if (t.input, t.weight, t.bias) == (In::A, super::rules::Weight::W, Bias::B) {
+                    z.clone()
+                } else {
+                    let mut zt = modify_bias(&unit.bias, t.bias);
+                    for (p, a) in ins.iter().enumerate() {
+                        if let Some(a) = a {
+                            let y = plans.get(typed, self.graph, u, p, t.weight)?.forward(a.clone())?;
+                            zt += &y.into_shape_with_order(IxDyn(z.shape())).map_err(|e| err!(Runtime, "LRP: layer output shape: {e}"))?;
+                        }
+                    }
+                    zt
+                };
+                den[t.group] = &den[t.group] + &(zt * t.sign);
+            }
+            inputs.push(ins);
+        }
+        // Each group's normalised relevance.
+        let s: Vec<Option<Array>> = step
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(g, mask)| {
+                if !used[g] {
+                    return None;
+                }
+                let masked = match mask {
+                    Mask::All => r.clone(),
+                    Mask::Positive => Zip::from(r).and(&z).map_collect(|&r, &z| if z > 0.0 { r } else { 0.0 }),
+                    Mask::Negative => Zip::from(r).and(&z).map_collect(|&r, &z| if z < 0.0 { r } else { 0.0 }),
+                };
+                Some(divide(&masked, &den[g], e))
+            })
+            .collect();
+        // Backward: R_in = sum_t coef_t in_t * W_t^T s_g.
+        let mut out: Vec<Option<Array>> = vec![None; xs.len()];
+        for (t, ins) in step.terms.iter().zip(&inputs) {
+            if t.coef == 0.0 {
+                continue;
+            }
+            let Some(sg) = &s[t.group] else { continue };
+            for (p, a) in ins.iter().enumerate() {
+                let Some(a) = a else { continue };
+                let part_shape = typed.nodes()[unit.parts[p].node].outputs[0].fact.shape.as_concrete().map(|s| s.to_vec()).unwrap_or_default();
+                let g = sg.clone().into_shape_with_order(IxDyn(&part_shape)).map_err(|e| err!(Runtime, "LRP: part shape: {e}"))?;
+                let back = plans.get(typed, self.graph, u, p, t.weight)?.backward(g)?;
+                let contrib = (back * a) * t.coef;
+                out[p] = Some(match out[p].take() {
+                    Some(acc) => acc + &contrib,
+                    None => contrib,
+                });
+            }
+        }
+        Ok(unit.parts.iter().zip(out).zip(&xs).map(|((p, r), x)| (p.input, r.unwrap_or_else(|| x.mapv(|_| 0.0)))).collect())
+    }
+
+    /// Whether `o` is computed from `root` by element-wise operations alone.
+    fn elementwise_of(&self, mut o: OutletId, root: OutletId) -> bool {
+        let typed = &self.model.typed;
+        for _ in 0..16 {
+            if o == root {
+                return true;
+            }
+            let node = &typed.nodes()[o.node];
+            let vars: Vec<OutletId> = node.inputs.iter().copied().filter(|i| self.engine.on_path[i.node]).collect();
+            let same = |i: OutletId| typed.outlet_fact(i).ok().map(|f| f.shape.clone()) == typed.outlet_fact(o).ok().map(|f| f.shape.clone());
+            let elementwise = node.op_is::<tract_onnx::tract_core::ops::element_wise::ElementWiseOp>() || node.op_is::<TypedBinOp>();
+            match vars.as_slice() {
+                [v] if elementwise && same(*v) => o = *v,
+                _ => return false,
+            }
+        }
+        false
+    }
+
+    /// Any other node (the table above).
+    fn node(&self, n: usize, rule: &Rule, r: Array) -> Result<Vec<Option<Array>>> {
+        let typed = &self.model.typed;
+        let node = &typed.nodes()[n];
+        let wants: Vec<bool> = node.inputs.iter().map(|i| self.engine.on_path[i.node]).collect();
+        let xs: Vec<Array> = node.inputs.iter().map(|&i| self.view(i)).collect::<Result<_>>()?;
+        let y = self.view(OutletId::new(n, 0))?;
+        let vars = wants.iter().filter(|&&w| w).count();
+        let pass = || -> Vec<Option<Array>> { wants.iter().zip(&xs).map(|(&w, x)| w.then(|| unbroadcast(r.clone(), x.shape()))).collect() };
+        let unsupported = |what: &str| err!(UnsupportedOperator, "LRP: no rule for {what} at node '{}'", node.name);
+        Ok(match rule {
+            Rule::Conv(_) | Rule::EinSum(_) => return Err(unsupported("a convolution or product that is not a layer")),
+            Rule::Add | Rule::Sub if vars == 2 => {
+                let s = divide(&r, &y, STABILIZER);
+                (0..2)
+                    .map(|i| {
+                        let sign = if matches!(rule, Rule::Sub) && i == 1 { -1.0 } else { 1.0 };
+                        Some(unbroadcast(&s * &xs[i] * sign, xs[i].shape()))
+                    })
+                    .collect()
+            }
+            Rule::Add | Rule::Sub | Rule::Mul | Rule::Div | Rule::Max { .. } | Rule::Min | Rule::Unary(_) if vars == 1 => pass(),
+            // A gated activation x * f(x) with f element-wise (HardSwish exported as
+            // x * HardSigmoid(x), SiLU as x * Sigmoid(x)) is one activation: relevance to x.
+            Rule::Mul if vars == 2 && (0..2).any(|i| self.elementwise_of(node.inputs[1 - i], node.inputs[i])) => {
+                let i = (0..2).find(|&i| self.elementwise_of(node.inputs[1 - i], node.inputs[i])).expect("found above");
+                let mut v = vec![None, None];
+                v[i] = Some(unbroadcast(r, xs[i].shape()));
+                v
+            }
+            Rule::SumPool { window, count_include_pad, normalize } => {
+                let s = divide(&r, &y, STABILIZER);
+                vec![Some(window.sum_backward(&s, *count_include_pad, *normalize) * &xs[0])]
+            }
+            Rule::ReduceSum => {
+                // A global average pool is Reduce<Sum> then Mul by 1/HW: normalise by the mean.
+                let succ = typed.outlet_successors(OutletId::new(n, 0));
+                let mut c = 1.0f32;
+                if let [s] = succ {
+                    let next = &typed.nodes()[s.node];
+                    if next.op_as::<TypedBinOp>().is_some_and(|b| b.0.is::<math::Mul>()) {
+                        if let Some(k) = next.inputs.get(1 - s.slot).and_then(|&i| typed.outlet_fact(i).ok()).and_then(|f| f.konst.clone()) {
+                            if let Ok(v) = k.to_plain_array_view::<f32>() {
+                                if v.len() == 1 {
+                                    c = v.iter().next().copied().unwrap_or(1.0);
+                                }
+                            }
+                        }
+                    }
+                }
+                let s = divide(&(&r * c), &(&y * c), STABILIZER);
+                let s = s.broadcast(IxDyn(xs[0].shape())).ok_or_else(|| err!(Runtime, "LRP: reduce broadcast"))?.to_owned();
+                vec![Some(s * &xs[0])]
+            }
+            _ => {
+                let views: Vec<_> = xs.iter().map(|x| x.view()).collect();
+                let out = y.view();
+                let ctx = Ctx { inputs: &views, output: &out, wants: &wants, mode: Mode::Gradient };
+                rule.backward(&ctx, r).map_err(|e| err!(Runtime, "LRP at node '{}': {e}", node.name))?
+            }
+        })
+    }
+}
+
+/// Relevance at the input for class `target`, with `rules[i]` the rule of layer i.
+#[allow(clippy::too_many_arguments)]
+pub fn explain(model: &Model, engine: &Engine, graph: &LrpGraph, plans: &mut Plans, tape: &Tape, target: usize, rules: &[LrpRule]) -> Result<(Array, Conservation)> {
+    let typed = &model.typed;
+    let walk = Walk { model, engine, graph, tape };
+    let out = walk.view(engine.output)?;
+    let score = *out.iter().nth(target).ok_or_else(|| err!(Parameter, "target class {target} out of range"))?;
+    let mut seed = out.mapv(|_| 0.0);
+    *seed.iter_mut().nth(target).expect("in range") = score;
+    let mut rel: HashMap<OutletId, Array> = HashMap::new();
+    rel.insert(engine.output, seed);
+    let mut per_layer: Vec<LayerRelevance> = graph
+        .layers
+        .iter()
+        .map(|l| LayerRelevance { layer: l.layer, name: l.name.clone(), rule: rules[l.layer].to_string(), relevance_in: 0.0, relevance_out: 0.0 })
+        .collect();
+    let add = |rel: &mut HashMap<OutletId, Array>, o: OutletId, r: Array| match rel.get_mut(&o) {
+        Some(acc) => *acc += &r,
+        None => {
+            rel.insert(o, r);
+        }
+    };
+    for &n in engine.order.iter().rev() {
+        if n == engine.source.node {
+            continue;
+        }
+        if let Some(&u) = graph.unit_at.get(&n) {
+            let Some(r) = rel.remove(&OutletId::new(n, 0)) else { continue };
+            let layer = graph.units[u].layer;
+            let outs = walk.unit(plans, u, &rules[layer], &r).map_err(|e| crate::Error::new(e.kind, format!("{} (layer {layer})", e.message())))?;
+            per_layer[layer].relevance_in += sum(&r);
+            for (o, ri) in outs {
+                per_layer[layer].relevance_out += sum(&ri);
+                add(&mut rel, o, ri);
+            }
+            continue;
+        }
+        if graph.inside[n] {
+            continue;
+        }
+        let Some(rule) = &engine.rules[n] else { continue };
+        let Some(r) = rel.remove(&OutletId::new(n, 0)) else { continue };
+        let node = &typed.nodes()[n];
+        let rin = walk.node(n, rule, r)?;
+        for (&i, ri) in node.inputs.iter().zip(rin) {
+            if let Some(ri) = ri {
+                if engine.on_path[i.node] {
+                    add(&mut rel, i, ri);
+                }
+            }
+        }
+    }
+    let r = match rel.remove(&engine.source) {
+        Some(r) => r,
+        None => walk.view(engine.source)?.mapv(|_| 0.0),
+    };
+    let relevance_sum = sum(&r);
+    let score = score as f64;
+    Ok((r, Conservation { score, relevance_sum, absorbed: score - relevance_sum, per_layer }))
+}
