@@ -12,6 +12,7 @@ import { readState, writeState } from './url-state.js';
 import { CompareGrid } from './grid.js';
 import { METHODS } from './methods.js';
 import { SidecarForm } from './sidecar-form.js';
+import { drawBars } from './plot.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -85,6 +86,13 @@ async function explain() {
     const parts = [`${panel.method} for “${state.labels[m.target] ?? m.target}” (score ${formatValue(m.score)})`, `${(m.seconds * 1000).toFixed(1)} ms`];
     if (m.plan_seconds > 0) parts.push(`+ ${(m.plan_seconds * 1000).toFixed(1)} ms to build the plan`);
     if (m.completeness_gap !== undefined && m.completeness_gap !== null) parts.push(`completeness gap ${formatValue(m.completeness_gap)}`);
+    const lrp = m.lrp;
+    $('lrp-box').hidden = !lrp;
+    if (lrp) {
+      parts.push(`Σ relevance ${formatValue(lrp.relevance_sum)} of ${formatValue(lrp.score)} (${(100 * lrp.absorbed / (lrp.score || 1)).toFixed(1)} % absorbed by biases and stabilisers)`);
+      const layers = [...lrp.per_layer].sort((a, b) => a.layer - b.layer);
+      drawBars($('lrp-plot'), layers.map((l) => l.relevance_in), { reference: lrp.score, labels: layers.map((l) => l.layer) });
+    }
     ui.stats.textContent = parts.join(' · ');
     document.body.dataset.explained = `${panel.method}:${m.target}`;
     saveUrl();

@@ -1,7 +1,7 @@
 // The explanation controls: method, its parameters (built from methods.js), and the display
 // settings. Calls onCompute() when the explanation must be recomputed and onDisplay() when
 // only its drawing changes (no recomputation: the worker keeps the last attribution).
-import { METHODS } from './methods.js';
+import { METHODS, LRP_RULES } from './methods.js';
 
 const COLORMAPS = ['auto', 'blue-white-red', 'purple-green', 'viridis', 'inferno', 'magma', 'plasma', 'turbo', 'jet', 'greys'];
 
@@ -67,7 +67,7 @@ export class ExplainPanel {
   }
 
   control(p, v) {
-    const changed = (val) => { v[p.key] = val; if (p.key === 'baseline') this.renderParams(); this.onCompute(); };
+    const changed = (val) => { v[p.key] = val; if (p.type === 'select') this.renderParams(); this.onCompute(); };
     if (p.type === 'select') {
       const s = el('select', { name: p.key }, ...p.options.map((o) => el('option', { value: o, textContent: o })));
       s.value = v[p.key];
@@ -81,6 +81,7 @@ export class ExplainPanel {
       s.addEventListener('change', () => changed(s.value));
       return labelled(p.label, s);
     }
+    if (p.type === 'rule-table') return this.ruleTable(v[p.key], () => changed(v[p.key]));
     if (p.type === 'log-range') {
       const out = el('output', { textContent: v[p.key] });
       const r = el('input', { type: 'range', name: p.key, min: 0, max: 1000, value: valueToLog(v[p.key], p.max) });
@@ -95,11 +96,43 @@ export class ExplainPanel {
       r.addEventListener('change', () => changed(Number(r.value)));
       return labelled(p.label, el('span', {}, r, out));
     }
-    const n = el('input', { type: 'number', name: p.key, step: p.step ?? 'any', value: v[p.key] });
+    const n = el('input', { type: 'number', name: p.key, step: p.step ?? 'any', value: v[p.key] ?? '' });
+    if (p.placeholder) n.placeholder = p.placeholder;
     if (p.min !== undefined) n.min = p.min;
     if (p.max !== undefined) n.max = p.max;
-    n.addEventListener('change', () => changed(Number(n.value)));
+    n.addEventListener('change', () => changed(n.value === '' ? null : Number(n.value)));
     return labelled(p.label, n);
+  }
+
+  /// The per-layer LRP rule table: rows of (layers, rule, parameter), the same list of
+  /// (layer selection, rule) pairs as the library's API. The model's layers are listed below it.
+  ruleTable(rows, onChange) {
+    const table = el('table', { className: 'rule-table' });
+    const render = () => {
+      table.replaceChildren(el('tr', {}, el('th', { textContent: 'layers' }), el('th', { textContent: 'rule' }), el('th', { textContent: 'parameter' }), el('th')));
+      rows.forEach((row, i) => {
+        const layers = el('input', { value: row.layers, name: `layers-${i}`, size: 6, title: '3, 1-4, 5- (to the last), - (all), or a comma list' });
+        layers.addEventListener('change', () => { row.layers = layers.value; onChange(); });
+        const rule = el('select', { name: `rule-${i}` }, ...Object.keys(LRP_RULES).map((r) => el('option', { value: r, textContent: r })));
+        rule.value = row.rule;
+        rule.addEventListener('change', () => { row.rule = rule.value; row.params = LRP_RULES[row.rule].map((q) => q.value); render(); onChange(); });
+        const params = el('span', {}, ...LRP_RULES[row.rule].map((q, k) => {
+          const n = el('input', { type: 'number', step: 'any', value: row.params?.[k] ?? q.value, name: `param-${i}-${k}`, title: q.name });
+          n.addEventListener('change', () => { row.params[k] = Number(n.value); onChange(); });
+          return el('label', { className: 'param' }, el('span', { textContent: q.name }), n);
+        }));
+        if (row.rule === 'zbox') params.append(el('span', { className: 'muted', textContent: 'bounds from the preprocessing' }));
+        const remove = el('button', { type: 'button', textContent: '×', title: 'remove this row' });
+        remove.addEventListener('click', () => { rows.splice(i, 1); render(); onChange(); });
+        table.append(el('tr', {}, el('td', {}, layers), el('td', {}, rule), el('td', {}, params), el('td', {}, remove)));
+      });
+      const add = el('button', { type: 'button', textContent: '+ rule' });
+      add.addEventListener('click', () => { rows.push({ layers: '-', rule: 'epsilon', params: [0.25] }); render(); onChange(); });
+      table.append(el('tr', {}, el('td', { colSpan: 4 }, add)));
+    };
+    render();
+    const layers = (this.info?.layers ?? []).map((l) => `${l.layer}: ${l.op_type} ${l.shape ? l.shape.slice(1).join('×') : ''}`).join(' · ');
+    return el('div', { className: 'rule-box' }, table, el('p', { className: 'muted', textContent: `layers of this model — ${layers}. Unlisted layers get ε = 1e-6.` }));
   }
 
   renderDisplay() {

@@ -2,6 +2,24 @@
 // this table, the worker turns the values into the engine's request. One entry per method.
 export const IG_RULES = ['gauss-legendre', 'riemann-left', 'riemann-right', 'riemann-middle', 'riemann-trapezoid'];
 export const BASELINES = ['black', 'white', 'blurred', 'noise', 'constant'];
+export const COMPOSITES = ['epsilon-gamma-box', 'epsilon-plus-flat', 'epsilon-alpha2-beta1-flat', 'layered', 'custom'];
+/// LRP rules (CONVENTIONS.md) and their parameters, for the rule table.
+export const LRP_RULES = {
+  zero: [],
+  epsilon: [{ name: 'ε', value: 0.25 }],
+  gamma: [{ name: 'γ', value: 0.25 }],
+  'alpha-beta': [{ name: 'α', value: 2 }],
+  flat: [],
+  'w-square': [],
+  zbox: [],
+};
+
+/// A rule-table row as the library's rule string: "epsilon:0.25", "alpha-beta:2,1", "zbox".
+export function ruleString(row) {
+  const p = row.params ?? [];
+  if (row.rule === 'alpha-beta') return `alpha-beta:${p[0]},${p[0] - 1}`;
+  return p.length ? `${row.rule}:${p.join(',')}` : row.rule;
+}
 
 export const METHODS = [
   { id: 'gradient', title: 'Gradient (saliency)', params: [], signed: true },
@@ -28,6 +46,17 @@ export const METHODS = [
   },
   { id: 'grad-cam', title: 'Grad-CAM', signed: false, params: [{ key: 'layer', label: 'layer', type: 'layer' }] },
   { id: 'cam', title: 'CAM', signed: false, params: [] },
+  {
+    id: 'lrp', title: 'LRP', signed: true,
+    params: [
+      { key: 'composite', label: 'composite', type: 'select', options: COMPOSITES, value: 'epsilon-gamma-box' },
+      { key: 'low', label: 'z-box low', type: 'number', step: 0.1, value: null, placeholder: 'from preprocessing', showIf: (p) => p.composite === 'epsilon-gamma-box' },
+      { key: 'high', label: 'z-box high', type: 'number', step: 0.1, value: null, placeholder: 'from preprocessing', showIf: (p) => p.composite === 'epsilon-gamma-box' },
+      { key: 'lower_end', label: 'γ up to layer', type: 'number', step: 1, min: 0, value: null, placeholder: 'auto', showIf: (p) => p.composite === 'layered' },
+      { key: 'upper_start', label: 'LRP-0 from layer', type: 'number', step: 1, min: 0, value: null, placeholder: 'auto', showIf: (p) => p.composite === 'layered' },
+      { key: 'rules', label: 'rules per layer', type: 'rule-table', value: [{ layers: '0', rule: 'zbox', params: [] }, { layers: '1-', rule: 'epsilon', params: [0.25] }], showIf: (p) => p.composite === 'custom' },
+    ],
+  },
 ];
 
 /// The engine request for a method and its parameter values.
@@ -46,6 +75,19 @@ export function request(method, values, target) {
     r.seed = values.seed;
   } else if (method === 'grad-cam') {
     r.layer = values.layer;
+  } else if (method === 'lrp') {
+    const num = (v) => (v === null || v === undefined || v === '' || Number.isNaN(Number(v)) ? null : Number(v));
+    if (values.composite === 'custom') {
+      r.rules = values.rules.map((row) => [String(row.layers).trim(), ruleString(row)]);
+    } else if (values.composite === 'layered' && num(values.lower_end) !== null && num(values.upper_start) !== null) {
+      r.composite = `layered:${num(values.lower_end)},${num(values.upper_start)}`;
+    } else {
+      r.composite = values.composite;
+      if (values.composite === 'epsilon-gamma-box' && num(values.low) !== null && num(values.high) !== null) {
+        r.low = num(values.low);
+        r.high = num(values.high);
+      }
+    }
   }
   return r;
 }

@@ -63,7 +63,7 @@ test('switching to an MNIST net classifies a bundled digit', async () => {
 
 test('every method explains the digit and draws a heatmap with a legend', async () => {
   const methods = await page.locator('#method-select option:not([disabled])').evaluateAll((os) => os.map((o) => o.value));
-  assert.deepEqual(methods, ['gradient', 'gradient-x-input', 'guided-backprop', 'integrated-gradients', 'smoothgrad', 'grad-cam', 'cam']);
+  assert.deepEqual(methods, ['gradient', 'gradient-x-input', 'guided-backprop', 'integrated-gradients', 'smoothgrad', 'grad-cam', 'cam', 'lrp']);
   for (const m of methods) {
     await page.selectOption('#method-select', m);
     await page.waitForFunction((mm) => document.body.dataset.busy === '0' && (document.body.dataset.explained ?? '').startsWith(mm + ':'), m, { timeout: 60_000 });
@@ -73,11 +73,34 @@ test('every method explains the digit and draws a heatmap with a legend', async 
     const stats = await page.locator('#explain-stats').textContent();
     assert.match(stats, new RegExp(`^${m} for`), stats);
     if (m === 'integrated-gradients') assert.match(stats, /completeness gap/);
+    if (m === 'lrp') {
+      assert.match(stats, /Σ relevance .* absorbed/);
+      assert.ok(await page.locator('#lrp-box').isVisible(), 'the per-layer relevance plot is shown');
+    }
   }
+  // LRP: a custom rule table (the library's list of (layers, rule) pairs) and the layered preset.
+  await page.selectOption('#method-params select[name=composite]', 'custom');
+  await page.waitForFunction(() => document.body.dataset.busy === '0' && document.querySelector('.rule-table'), null, { timeout: 30_000 });
+  await page.selectOption('.rule-table select[name=rule-1]', 'alpha-beta');
+  await page.waitForFunction(() => document.body.dataset.busy === '0' && document.querySelector('.rule-table input[name=param-1-0]'), null, { timeout: 30_000 });
+  await page.fill('.rule-table input[name=layers-1]', '1-2');
+  await page.locator('.rule-table input[name=layers-1]').dispatchEvent('change');
+  await page.waitForFunction(() => document.body.dataset.busy === '0', null, { timeout: 30_000 });
+  assert.ok(await page.locator('#error').isHidden(), await page.locator('#error').textContent());
+  await page.fill('.rule-table input[name=layers-1]', '9-x');
+  await page.locator('.rule-table input[name=layers-1]').dispatchEvent('change');
+  await page.waitForSelector('#error:not([hidden])', { timeout: 30_000 });
+  assert.match(await page.locator('#error').textContent(), /bad layer selection '9-x'/);
+  await page.fill('.rule-table input[name=layers-1]', '1-');
+  await page.locator('.rule-table input[name=layers-1]').dispatchEvent('change');
+  await page.waitForFunction(() => document.body.dataset.busy === '0' && document.getElementById('error').hidden, null, { timeout: 30_000 });
+  await page.selectOption('#method-params select[name=composite]', 'layered');
+  await page.waitForFunction(() => document.body.dataset.busy === '0' && /Σ relevance/.test(document.getElementById('explain-stats').textContent), null, { timeout: 30_000 });
+  assert.ok(await page.locator('#error').isHidden(), await page.locator('#error').textContent());
   // Clicking another class explains that class.
   const second = await page.locator('#top-k li').nth(1).getAttribute('data-index');
   await page.locator('#top-k li').nth(1).click();
-  await page.waitForFunction((t) => document.body.dataset.busy === '0' && document.body.dataset.explained === `cam:${t}`, second, { timeout: 30_000 });
+  await page.waitForFunction((t) => document.body.dataset.busy === '0' && document.body.dataset.explained === `lrp:${t}`, second, { timeout: 30_000 });
   // A display change redraws without recomputing.
   await page.selectOption('#display-params select[name=colormap]', 'viridis');
   await page.waitForFunction(() => document.body.dataset.busy === '0', null, { timeout: 30_000 });
@@ -89,11 +112,11 @@ test('every method explains the digit and draws a heatmap with a legend', async 
 
 test('the comparison grid: all methods, Grad-CAM by layer, and a panel edited from the controls', async () => {
   await page.click('#compare-methods');
-  await page.waitForFunction(() => document.querySelectorAll('#compare-grid .panel[data-done]').length === 7, null, { timeout: 60_000 });
+  await page.waitForFunction(() => document.querySelectorAll('#compare-grid .panel[data-done]').length === 8, null, { timeout: 60_000 });
   await page.click('#compare-layers');
   await page.waitForFunction(() => {
     const ps = document.querySelectorAll('#compare-grid .panel');
-    return ps.length > 7 && [...ps].every((p) => p.dataset.done);
+    return ps.length > 8 && [...ps].every((p) => p.dataset.done);
   }, null, { timeout: 60_000 });
   const titles = await page.locator('#compare-grid .panel-title').allTextContents();
   assert.ok(titles.filter((t) => t.startsWith('Grad-CAM')).length >= 3, titles.join('\n'));
