@@ -35,6 +35,9 @@ pub struct Request {
     pub seed: Option<u64>,
     #[serde(default)]
     pub layer: Option<String>,
+    /// `[k, n]`: compute shard k of n (integrated gradients and SmoothGrad; see `methods::Part`).
+    #[serde(default)]
+    pub part: Option<[usize; 2]>,
     /// LRP: `(layers, rule)` pairs, e.g. `["0", "zbox:0,1"]`, `["1-", "epsilon:0.25"]`.
     #[serde(default)]
     pub rules: Option<Vec<(String, String)>>,
@@ -49,6 +52,13 @@ pub struct Request {
 }
 
 impl Request {
+    pub fn part(&self) -> Result<crate::methods::Part> {
+        match self.part {
+            None => Ok(crate::methods::Part::WHOLE),
+            Some([k, n]) => crate::methods::Part::new(k, n),
+        }
+    }
+
     pub fn from_json(text: &str) -> Result<Request> {
         serde_json::from_str(text).map_err(|e| err!(Parameter, "bad explanation request: {e}"))
     }

@@ -113,7 +113,8 @@ impl SaliencyModel {
 
     /// Explains the input for a request (JSON: `method`, `target`, `steps`, `ig_rule`,
     /// `baseline` {kind: black|white|blurred|noise|constant}, `samples`, `noise`, `seed`, `layer`;
-    /// LRP: `rules` [[layers, rule], ...], `composite`, `low`, `high`).
+    /// LRP: `rules` [[layers, rule], ...], `composite`, `low`, `high`; `part` [k, n] for one
+    /// shard of integrated gradients or SmoothGrad).
     /// Plans are built on first use and cached in this object.
     pub fn explain(&mut self, input: Vec<f32>, request_json: &str) -> Result<Attribution, JsValue> {
         let x = self.tensor(input)?;
@@ -122,14 +123,15 @@ impl SaliencyModel {
         let t0 = now_ms();
         self.ex.prepare_for(&method).map_err(js_err)?;
         let t1 = now_ms();
-        let e = self.ex.explain(&x, &method, req.target).map_err(js_err)?;
+        let part = req.part().map_err(js_err)?;
+        let e = self.ex.explain_part(&x, &method, req.target, part).map_err(js_err)?;
         let t2 = now_ms();
         if e.attribution.iter().any(|v| !v.is_finite()) {
             return Err(js_err(crate::err!(NonFinite, "the explanation contains NaN or infinite values")));
         }
         let meta = serde_json::json!({
             "method": method.name(), "target": e.target, "label": self.ex.model().sidecar.label(e.target), "score": e.score,
-            "seconds": (t2 - t1) / 1000.0, "plan_seconds": (t1 - t0) / 1000.0, "completeness_gap": e.completeness_gap, "lrp": e.lrp,
+            "seconds": (t2 - t1) / 1000.0, "plan_seconds": (t1 - t0) / 1000.0, "completeness_gap": e.completeness_gap, "score_delta": e.score_delta, "lrp": e.lrp,
         });
         let shape = e.attribution.shape().to_vec();
         Ok(Attribution { shape, data: e.attribution.into_raw_vec_and_offset().0, meta: meta.to_string() })

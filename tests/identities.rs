@@ -101,3 +101,30 @@ fn every_bundled_model_supports_the_gradient() {
         assert!(g.iter().any(|&v| v != 0.0), "{name}: zero gradient");
     }
 }
+
+/// Shards of integrated gradients and SmoothGrad add up to the whole explanation (the browser
+/// spreads them over workers).
+#[test]
+fn shards_add_up_to_the_whole() {
+    use saliency::methods::Part;
+    let (mut ex, x) = bundled("mnist_cam");
+    for m in [
+        Method::IntegratedGradients { steps: 9, rule: IgRule::RiemannTrapezoid, baseline: Baseline::Constant(0.0) },
+        Method::SmoothGrad { samples: 7, noise: 0.2, seed: 5 },
+    ] {
+        let whole = ex.explain(&x, &m, Some(2)).unwrap();
+        let mut sum = whole.attribution.mapv(|_| 0.0f32);
+        for k in 0..3 {
+            let p = ex.explain_part(&x, &m, Some(2), Part::new(k, 3).unwrap()).unwrap();
+            sum += &p.attribution;
+        }
+        let err = (&sum - &whole.attribution).mapv(|v| v.abs()).iter().copied().fold(0.0f32, f32::max);
+        let scale = whole.attribution.mapv(|v| v.abs()).iter().copied().fold(0.0f32, f32::max);
+        assert!(err <= 1e-5 * scale, "{}: shards differ from the whole by {err} (scale {scale})", m.name());
+        if let Some(gap) = whole.completeness_gap {
+            let total: f64 = sum.iter().map(|&v| v as f64).sum();
+            assert!((total - whole.score_delta.unwrap() - gap).abs() < 1e-4);
+        }
+    }
+    assert!(Part::new(3, 3).is_err() && Part::new(0, 0).is_err());
+}

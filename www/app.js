@@ -13,6 +13,7 @@ import { CompareGrid } from './grid.js';
 import { METHODS } from './methods.js';
 import { SidecarForm } from './sidecar-form.js';
 import { drawBars } from './plot.js';
+import { WorkerPool } from './pool.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -48,6 +49,8 @@ const sidecarForm = new SidecarForm($('sidecar-form'), (text) => {
   sidecarForm.close();
   loadModel(state.formModel);
 });
+// IG and SmoothGrad run on every core (extra workers, created on first use).
+const pool = new WorkerPool(engine);
 const panelConfig = () => ({ ...panel.snapshot(), target: state.target });
 let running = null;
 let queued = null;
@@ -80,10 +83,17 @@ async function explain() {
   busy(true);
   try {
     const req = request(panel.method, panel.currentValues(), state.target);
-    const r = await engine.call('explain', { request: req, display: panel.renderSettings(), width: state.view.width, height: state.view.height });
+    const dims = { display: panel.renderSettings(), width: state.view.width, height: state.view.height };
+    let r;
+    if (pool.worthIt(req)) {
+      await pool.prepare(`${state.modelIndex}:${state.models[state.modelIndex].title}`, state.loadArgs, state.imageVersion, state.imageBytes);
+      r = await pool.explain(req, dims);
+    } else {
+      r = await engine.call('explain', { request: req, ...dims });
+    }
     showHeatmap(r);
     const m = r.meta;
-    const parts = [`${panel.method} for “${state.labels[m.target] ?? m.target}” (score ${formatValue(m.score)})`, `${(m.seconds * 1000).toFixed(1)} ms`];
+    const parts = [`${panel.method} for “${state.labels[m.target] ?? m.target}” (score ${formatValue(m.score)})`, `${(m.seconds * 1000).toFixed(1)} ms${m.workers ? ` on ${m.workers} workers` : ''}`];
     if (m.plan_seconds > 0) parts.push(`+ ${(m.plan_seconds * 1000).toFixed(1)} ms to build the plan`);
     if (m.completeness_gap !== undefined && m.completeness_gap !== null) parts.push(`completeness gap ${formatValue(m.completeness_gap)}`);
     const lrp = m.lrp;
@@ -181,6 +191,7 @@ async function loadModel(index, { keepImage = false } = {}) {
   try {
     const args = m.bytes ? { bytes: m.bytes, sidecar: m.sidecarText ?? null } : { url: m.url, sidecar: m.sidecarText };
     const { info, seconds } = await engine.call('loadModel', args, (p) => { ui.progress.value = p; });
+    state.loadArgs = args;
     state.modelIndex = index;
     state.info = info;
     ui.about.textContent = `${info.title || info.name || m.title}: input ${info.input_shape.join('×')} ${info.color}, ${info.classes} classes, ${info.nodes.length} ONNX nodes (loaded in ${(seconds * 1000).toFixed(0)} ms)`;
@@ -244,6 +255,7 @@ async function predict() {
   try {
     const t0 = performance.now();
     const r = await engine.call('predictImage', { bytes: state.imageBytes.slice().buffer, k: 5 });
+    state.imageVersion = (state.imageVersion ?? 0) + 1;
     drawRgba(ui.canvas, r.view, r.width, r.height);
     ui.caption.textContent = `${state.imageTitle} as the model sees it (${r.width}×${r.height})`;
     renderTopK(ui.topk, r.prediction);

@@ -4,6 +4,7 @@
 // scripts/bench-browser.mjs.
 import { Engine } from './worker-client.js';
 import { loadCatalog, fetchBytes } from './catalog.js';
+import { WorkerPool } from './pool.js';
 
 const out = document.getElementById('out');
 const rows = [];
@@ -36,4 +37,27 @@ for (const simd of ['plain', 'relaxed']) {
   }
   engine.worker.terminate();
 }
+// Integrated gradients (32 steps) on one worker vs spread over all cores.
+const parallel = [];
+{
+  const engine = new Engine();
+  for (const m of catalog.models) {
+    await engine.call('loadModel', { url: m.url, sidecar: m.sidecarText });
+    const image = catalog.images.find((im) => im.file === m.sidecar.default_image);
+    const bytes = await fetchBytes(image.url);
+    const pred = await engine.call('predictImage', { bytes: bytes.buffer.slice(0), k: 1 });
+    const dims = { display, width: pred.width, height: pred.height };
+    const request = { method: 'integrated-gradients', steps: 32 };
+    const runs = m.name === 'efficientnet_lite0' ? 5 : 9;
+    const one = await median(async () => (await engine.call('explain', { request, ...dims })).meta.seconds, runs);
+    const pool = new WorkerPool(engine);
+    await pool.prepare(m.name, { url: m.url, sidecar: m.sidecarText }, 1, bytes);
+    const all = await median(async () => (await pool.explain(request, dims)).meta.seconds, runs);
+    parallel.push({ model: m.name, workers: pool.size, ig32_one_worker_ms: one, ig32_all_workers_ms: all, speedup: Number((one / all).toFixed(2)) });
+    for (const e of pool.extra) e.worker.terminate();
+    out.textContent = [...rows, ...parallel].map((r) => JSON.stringify(r)).join('\n');
+  }
+  engine.worker.terminate();
+}
+document.body.dataset.parallel = JSON.stringify(parallel);
 document.body.dataset.results = JSON.stringify(rows);

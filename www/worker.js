@@ -83,6 +83,21 @@ const commands = {
     a.free();
     return commands.render({ display, width, height, key, slot });
   },
+  /// One explanation's raw values (a shard of a parallel one), not kept.
+  explainRaw({ request, slot }) {
+    const s = slotOf(slot);
+    if (!s.input) throw new Error('no image has been classified yet');
+    const a = s.model.explain(s.input, JSON.stringify(request));
+    const data = a.data();
+    const out = { shape: Array.from(a.shape()), data, meta: JSON.parse(a.meta()) };
+    a.free();
+    return { result: out, transfer: [data.buffer] };
+  },
+  /// Keeps an attribution computed elsewhere (the sum of shards) and draws it.
+  storeAttribution({ slot, key = 'main', shape, data, meta, display, width, height }) {
+    slotOf(slot).attributions.set(key, { shape, data: new Float32Array(data), meta });
+    return commands.render({ display, width, height, key, slot });
+  },
   render({ display, width, height, key = 'main', slot }) {
     const found = slotOf(slot).attributions.get(key);
     if (!found) throw new Error('nothing has been explained yet');

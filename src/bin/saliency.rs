@@ -134,6 +134,7 @@ mod cli {
             noise: Some(a.noise),
             seed: Some(a.seed),
             layer: a.layer.clone(),
+            part: None,
             rules: if a.rules.is_empty() { None } else { Some(a.rules.iter().map(|r| saliency::lrp::LrpSpec::split_assignment(r)).collect::<Result<Vec<_>>>()?) },
             composite: a.composite.clone(),
             low: a.low,

@@ -8,7 +8,7 @@ use crate::engine::{Array, Mode};
 use crate::err;
 use crate::error::Result;
 
-/// The attribution and its completeness gap sum(attr) - (y(x) - y(x')).
+/// The attribution (of the subject's shard of the quadrature points) and y(x) - y(x').
 pub(crate) fn explain(s: &Subject, steps: usize, rule: IgRule, baseline: &Baseline) -> Result<(Array, f64)> {
     let x0 = match baseline {
         Baseline::Constant(v) => s.x.mapv(|_| *v),
@@ -21,7 +21,7 @@ pub(crate) fn explain(s: &Subject, steps: usize, rule: IgRule, baseline: &Baseli
     };
     let delta = s.x - &x0;
     let mut sum = Array::zeros(s.x.raw_dim());
-    for (a, w) in rule.points(steps) {
+    for (_, (a, w)) in rule.points(steps).into_iter().enumerate().filter(|(i, _)| s.part.owns(*i)) {
         let xi = &x0 + &(&delta * a as f32);
         let tape = s.engine.forward(&xi)?;
         let g = s.engine.gradient(s.model, &tape, s.target, None, Mode::Gradient)?;
@@ -30,6 +30,5 @@ pub(crate) fn explain(s: &Subject, steps: usize, rule: IgRule, baseline: &Baseli
     let attr = sum * &delta;
     let y = s.tape.logits()?[s.target] as f64;
     let y0 = s.engine.forward(&x0)?.logits()?[s.target] as f64;
-    let total: f64 = attr.iter().map(|&v| v as f64).sum();
-    Ok((attr, total - (y - y0)))
+    Ok((attr, y - y0))
 }

@@ -93,8 +93,34 @@ pub struct Explanation {
     pub score: f32,
     /// Integrated gradients: sum(attribution) - (y(x) - y(x')).
     pub completeness_gap: Option<f64>,
+    /// Integrated gradients: y(x) - y(x').
+    pub score_delta: Option<f64>,
     /// LRP: sum of the input relevance, what biases and stabilisers absorbed, per layer.
     pub lrp: Option<crate::lrp::Conservation>,
+}
+
+/// A shard of a sum-over-points method (integrated gradients' quadrature points, SmoothGrad's
+/// samples): point `i` belongs to shard `i % count == index`. The shards' attributions add up
+/// to the whole one, so several workers can share one explanation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Part {
+    pub const WHOLE: Part = Part { index: 0, count: 1 };
+
+    pub fn new(index: usize, count: usize) -> Result<Part> {
+        if count == 0 || index >= count || count > 1024 {
+            return Err(err!(Parameter, "bad part [{index}, {count}]: need 0 <= index < count <= 1024"));
+        }
+        Ok(Part { index, count })
+    }
+
+    pub fn owns(&self, point: usize) -> bool {
+        point % self.count == self.index
+    }
 }
 
 /// A model with its explanation plans, built on first use and kept for every later call.
@@ -142,6 +168,13 @@ impl Explainer {
 
     /// Explains `target` (default: the arg-max class) for input `x` with `method`.
     pub fn explain(&mut self, x: &Array, method: &Method, target: Option<usize>) -> Result<Explanation> {
+        self.explain_part(x, method, target, Part::WHOLE)
+    }
+
+    /// One shard of an explanation (see [`Part`]); methods that are not sums over points
+    /// ignore all but shard 0, which computes them whole. A shard of integrated gradients has no
+    /// completeness gap of its own: it reports `score_delta` = y(x) - y(x') for the combiner.
+    pub fn explain_part(&mut self, x: &Array, method: &Method, target: Option<usize>, part: Part) -> Result<Explanation> {
         method.validate()?;
         self.model.check_input(x)?;
         if let Some(t) = target {
@@ -158,15 +191,18 @@ impl Explainer {
         let tape = engine.forward(x)?;
         let logits = tape.logits()?;
         let target = target.unwrap_or_else(|| argmax(&logits));
-        let s = Subject { model: m, engine, x, tape: &tape, target };
+        let s = Subject { model: m, engine, x, tape: &tape, target, part };
         let mut lrp = None;
+        let mut score_delta = None;
         let (attribution, completeness_gap) = match method {
             Method::Gradient => (gradient::explain(&s)?, None),
             Method::GradientXInput => (gradient_x_input::explain(&s)?, None),
             Method::GuidedBackprop => (guided_backprop::explain(&s)?, None),
             Method::IntegratedGradients { steps, rule, baseline } => {
-                let (a, gap) = integrated_gradients::explain(&s, *steps, *rule, baseline)?;
-                (a, Some(gap))
+                let (a, delta) = integrated_gradients::explain(&s, *steps, *rule, baseline)?;
+                score_delta = Some(delta);
+                let gap = (part == Part::WHOLE).then(|| a.iter().map(|&v| v as f64).sum::<f64>() - delta);
+                (a, gap)
             }
             Method::SmoothGrad { samples, noise, seed } => (smoothgrad::explain(&s, *samples, *noise, *seed)?, None),
             Method::GradCam { layer } => (grad_cam::explain(&s, layer)?, None),
@@ -181,7 +217,7 @@ impl Explainer {
         if attribution.iter().any(|v| !v.is_finite()) {
             return Err(err!(NonFinite, "the {} attribution contains NaN or infinite values", method.name()));
         }
-        Ok(Explanation { attribution, target, score: logits[target], completeness_gap, lrp })
+        Ok(Explanation { attribution, target, score: logits[target], completeness_gap, score_delta, lrp })
     }
 }
 
@@ -192,6 +228,7 @@ pub(crate) struct Subject<'a> {
     pub x: &'a Array,
     pub tape: &'a Tape,
     pub target: usize,
+    pub part: Part,
 }
 
 pub fn argmax(v: &[f32]) -> usize {

@@ -72,7 +72,11 @@ test('every method explains the digit and draws a heatmap with a legend', async 
     assert.ok(await page.locator('#error').isHidden(), `${m}: ${await page.locator('#error').textContent()}`);
     const stats = await page.locator('#explain-stats').textContent();
     assert.match(stats, new RegExp(`^${m} for`), stats);
-    if (m === 'integrated-gradients') assert.match(stats, /completeness gap/);
+    if (m === 'integrated-gradients') {
+      assert.match(stats, /completeness gap/);
+      const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+      if (cores > 1) assert.match(stats, new RegExp(`on ${Math.min(cores, 8)} workers`), stats);
+    }
     if (m === 'lrp') {
       assert.match(stats, /Σ relevance .* absorbed/);
       assert.ok(await page.locator('#lrp-box').isVisible(), 'the per-layer relevance plot is shown');
