@@ -13,12 +13,12 @@ import { CompareGrid } from './grid.js';
 import { METHODS } from './methods.js';
 import { SidecarForm } from './sidecar-form.js';
 import { drawBars } from './plot.js';
-import { WorkerPool } from './pool.js';
+import { WorkerPool, Cancelled } from './pool.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
   model: $('model-select'), image: $('image-select'), drop: $('drop'), file: $('file-input'),
-  status: $('status'), progress: $('progress'), error: $('error'), canvas: $('image-canvas'),
+  status: $('status'), progress: $('progress'), cancel: $('cancel'), error: $('error'), canvas: $('image-canvas'), root: $('viewer'),
   caption: $('image-caption'), topk: $('top-k'), timing: $('timing'), about: $('model-about'),
   explain: $('explain'), heat: $('heat-canvas'), legend: $('legend'), legendCanvas: $('legend-canvas'),
   legendMin: $('legend-min'), legendMax: $('legend-max'), stats: $('explain-stats'),
@@ -55,8 +55,12 @@ const panelConfig = () => ({ ...panel.snapshot(), target: state.target });
 let running = null;
 let queued = null;
 
+let job = null; // the AbortController of the chunked explanation in flight
+
 function schedule(kind) {
   if (!state.view) return;
+  // The newest request wins: a chunked computation in flight stops after its current chunks.
+  if (kind === 'compute') job?.abort();
   queued = queued === 'compute' ? 'compute' : kind;
   if (!running) running = drain();
 }
@@ -86,8 +90,20 @@ async function explain() {
     const dims = { display: panel.renderSettings(), width: state.view.width, height: state.view.height };
     let r;
     if (pool.worthIt(req)) {
-      await pool.prepare(`${state.modelIndex}:${state.models[state.modelIndex].title}`, state.loadArgs, state.imageVersion, state.imageBytes);
-      r = await pool.explain(req, dims);
+      job = new AbortController();
+      ui.progress.hidden = false;
+      ui.progress.value = 0;
+      ui.cancel.hidden = false;
+      setStatus(`Computing ${panel.method}…`);
+      try {
+        await pool.prepare(`${state.modelIndex}:${state.models[state.modelIndex].title}`, state.loadArgs, state.imageVersion, state.imageBytes);
+        r = await pool.explain(req, { ...dims, signal: job.signal, onProgress: (p) => { ui.progress.value = p; } });
+      } finally {
+        job = null;
+        ui.progress.hidden = true;
+        ui.cancel.hidden = true;
+        setStatus('Ready.');
+      }
     } else {
       r = await engine.call('explain', { request: req, ...dims });
     }
@@ -105,9 +121,14 @@ async function explain() {
     }
     ui.stats.textContent = parts.join(' · ');
     document.body.dataset.explained = `${panel.method}:${m.target}`;
+    ui.root.dataset.explanation = JSON.stringify({ request: req, target: m.target, score: m.score, completeness_gap: m.completeness_gap, lrp: m.lrp ? { relevance_sum: m.lrp.relevance_sum, absorbed: m.lrp.absorbed } : undefined });
     saveUrl();
     clearError();
   } catch (e) {
+    if (e instanceof Cancelled) {
+      ui.stats.textContent = queued ? '' : 'Cancelled.';
+      return;
+    }
     ui.heat.hidden = true;
     ui.legend.hidden = true;
     ui.stats.textContent = '';
@@ -153,13 +174,19 @@ function markTarget() {
 }
 
 function setStatus(text) { ui.status.textContent = text; }
+// The root's data-state: loading (no model yet), busy, error, ready.
+function updateState() {
+  ui.root.dataset.state = !state.info ? 'loading' : document.body.dataset.busy === '1' ? 'busy' : ui.error.hidden ? 'ready' : 'error';
+}
+
 function showError(e) {
   ui.error.hidden = false;
   ui.error.textContent = e?.message ?? String(e);
   document.body.dataset.error = ui.error.textContent;
+  updateState();
 }
-function clearError() { ui.error.hidden = true; ui.error.textContent = ''; delete document.body.dataset.error; }
-function busy(flag) { document.body.dataset.busy = flag ? '1' : '0'; }
+function clearError() { ui.error.hidden = true; ui.error.textContent = ''; delete document.body.dataset.error; updateState(); }
+function busy(flag) { document.body.dataset.busy = flag ? '1' : '0'; updateState(); }
 
 function option(value, text) {
   const o = document.createElement('option');
@@ -330,6 +357,7 @@ ui.patchToggle.addEventListener('click', () => {
   ui.patchToggle.setAttribute('aria-pressed', String(patch.active));
   ui.stack.classList.toggle('patching', patch.active);
 });
+ui.cancel.addEventListener('click', () => job?.abort());
 $('compare-add').addEventListener('click', () => grid.add(panelConfig()));
 $('compare-clear').addEventListener('click', () => grid.clear());
 $('compare-methods').addEventListener('click', async () => {

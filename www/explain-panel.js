@@ -28,6 +28,7 @@ export class ExplainPanel {
     this.info = null;
     this.display = { opacity: 0.6, colormap: 'auto', sign: 'auto', outlier_percent: 2, upsample: 'bilinear', reduce: 'sum' };
     this.methodSelect = el('select', { id: 'method-select' });
+    this.methodSelect.dataset.testid = 'method-select';
     this.methodSelect.addEventListener('change', () => { this.method = this.methodSelect.value; this.renderParams(); this.onCompute(); });
     this.reason = el('span', { id: 'method-reason', className: 'muted' });
     this.params = el('div', { id: 'method-params', className: 'params' });
@@ -76,7 +77,8 @@ export class ExplainPanel {
     }
     if (p.type === 'layer') {
       const layers = this.info?.spatial_layers ?? [];
-      const s = el('select', { name: 'layer' }, ...layers.map((l) => el('option', { value: l.output, textContent: `${l.output} ${l.shape ? l.shape.slice(1).join('×') : ''}` })));
+      const s = el('select', { name: 'layer', id: 'layer-select' }, ...layers.map((l) => el('option', { value: l.output, textContent: `${l.output} ${l.shape ? l.shape.slice(1).join('×') : ''}` })));
+      s.dataset.testid = 'layer-select';
       s.value = v.layer;
       s.addEventListener('change', () => changed(s.value));
       return labelled(p.label, s);

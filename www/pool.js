@@ -1,8 +1,16 @@
-// Integrated Gradients and SmoothGrad spread over the CPU's cores: extra workers, each with
-// its own wasm instance and cached plan, compute disjoint shards of the quadrature points or
-// noise samples (`part: [k, n]` in the request); the shards' attributions add up exactly to
-// the whole (both methods are sums over points), and are stored in the main worker for drawing.
+// Integrated Gradients and SmoothGrad in chunks, spread over the CPU's cores: extra workers,
+// each with its own wasm instance and cached plan, compute disjoint shards of the quadrature
+// points or noise samples (`part: [k, n]` in the request). The shards' attributions add up
+// exactly to the whole (both methods are sums over points); they are summed here and stored
+// in the main worker for drawing. Chunking also gives a progress bar and a cancel that takes
+// effect after the chunks in flight.
 import { Engine } from './worker-client.js';
+
+export class Cancelled extends Error {
+  constructor() { super('cancelled'); this.name = 'Cancelled'; }
+}
+
+const points = (r) => (r.method === 'integrated-gradients' ? r.steps ?? 50 : r.method === 'smoothgrad' ? r.samples ?? 50 : 0);
 
 export class WorkerPool {
   constructor(main, size = Math.min(navigator.hardwareConcurrency || 1, 8)) {
@@ -13,11 +21,9 @@ export class WorkerPool {
     this.imageKey = null;
   }
 
-  /// Whether a request is worth sharding (enough points for every worker).
+  /// Sums over many points are chunked (and spread when there are several cores).
   worthIt(request) {
-    if (this.size < 2) return false;
-    const n = request.method === 'integrated-gradients' ? request.steps : request.method === 'smoothgrad' ? request.samples : 0;
-    return n >= 2 * this.size;
+    return points(request) >= 16;
   }
 
   async prepare(modelKey, loadArgs, imageKey, imageBytes) {
@@ -33,23 +39,36 @@ export class WorkerPool {
     }
   }
 
-  /// Computes `request` in shards on the main worker (its `slot`) and the extra ones; stores
+  /// Computes `request` in chunks on the main worker (its `slot`) and the extra ones; stores
   /// the sum under `key` in the main worker and returns its rendering.
-  async explain(request, { slot = 'main', key = 'main', display, width, height }) {
-    const n = this.size;
+  async explain(request, { slot = 'main', key = 'main', display, width, height, onProgress, signal }) {
+    const n = points(request);
+    const chunks = Math.max(this.size, Math.min(64, Math.floor(n / 8)));
+    const workers = [{ engine: this.main, slot }, ...this.extra.map((engine) => ({ engine, slot: 'pool' }))];
     const t0 = performance.now();
-    const shards = await Promise.all([
-      this.main.call('explainRaw', { request: { ...request, part: [0, n] }, slot }),
-      ...this.extra.map((e, i) => e.call('explainRaw', { request: { ...request, part: [i + 1, n] }, slot: 'pool' })),
-    ]);
-    const data = new Float32Array(shards[0].data.length);
-    for (const s of shards) for (let i = 0; i < data.length; i++) data[i] += s.data[i];
-    const meta = { ...shards[0].meta, seconds: (performance.now() - t0) / 1000, plan_seconds: Math.max(...shards.map((s) => s.meta.plan_seconds)), workers: n };
+    let next = 0;
+    let done = 0;
+    let data = null;
+    let first = null;
+    let planSeconds = 0;
+    const run = async (w) => {
+      while (next < chunks) {
+        if (signal?.aborted) throw new Cancelled();
+        const k = next++;
+        const r = await w.engine.call('explainRaw', { request: { ...request, part: [k, chunks] }, slot: w.slot });
+        if (!data) { data = new Float32Array(r.data.length); first = r; }
+        for (let i = 0; i < data.length; i++) data[i] += r.data[i];
+        planSeconds = Math.max(planSeconds, r.meta.plan_seconds);
+        onProgress?.(++done / chunks);
+      }
+    };
+    await Promise.all(workers.map(run));
+    const meta = { ...first.meta, seconds: (performance.now() - t0) / 1000, plan_seconds: planSeconds, workers: workers.length, chunks };
     if (meta.score_delta !== undefined && meta.score_delta !== null) {
       let total = 0;
       for (let i = 0; i < data.length; i++) total += data[i];
       meta.completeness_gap = total - meta.score_delta;
     }
-    return this.main.call('storeAttribution', { slot, key, shape: shards[0].shape, data, meta, display, width, height }, null, [data.buffer]);
+    return this.main.call('storeAttribution', { slot, key, shape: first.shape, data, meta, display, width, height }, null, [data.buffer]);
   }
 }

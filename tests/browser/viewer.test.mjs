@@ -4,7 +4,24 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { startServer, launch, WWW } from './harness.mjs';
+
+const ARTIFACTS = path.join(path.dirname(new URL(import.meta.url).pathname), 'artifacts');
+fs.mkdirSync(ARTIFACTS, { recursive: true });
+const CLI = path.join(WWW, '..', 'target', 'release', 'saliency');
+
+/// Pixel statistics of the heatmap canvas: distinct colours and a hash (to see it change).
+async function heatStats(p = page) {
+  return p.evaluate(() => {
+    const c = document.querySelector('[data-testid=heatmap]');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    const colours = new Set();
+    let h = 0;
+    for (let i = 0; i < d.length; i += 4) { colours.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]); h = (h * 31 + d[i] + 7 * d[i + 1] + 13 * d[i + 2]) >>> 0; }
+    return { colours: colours.size, hash: h };
+  });
+}
 
 let srv, browser, page;
 const consoleErrors = [];
@@ -43,6 +60,8 @@ test('opens on the bundled photo, classified by EfficientNet-Lite0', async () =>
   await page.waitForFunction(() => document.body.dataset.top1, null, { timeout: 120_000 });
   await waitIdle();
   console.log(`# page open -> first prediction: ${Date.now() - t0} ms`);
+  await page.waitForFunction(() => document.body.dataset.explained, null, { timeout: 120_000 });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'cat-gradient.png'), fullPage: true });
   const top = await page.locator('#top-k li .label').allTextContents();
   assert.equal(top.length, 5);
   assert.match(top[0], /cat/i, `top-5 was ${top}`);
@@ -112,6 +131,62 @@ test('every method explains the digit and draws a heatmap with a legend', async 
   await page.selectOption('#method-select', 'gradient');
   await page.waitForFunction(() => document.body.dataset.busy === '0' && (document.body.dataset.explained ?? '').startsWith('gradient:'), null, { timeout: 30_000 });
   assert.deepEqual(consoleErrors, []);
+});
+
+test('stable hooks drive the viewer; heatmaps change and are not blank; values match the native CLI', async () => {
+  assert.equal(await page.locator('#viewer').getAttribute('data-state'), 'ready');
+  await page.selectOption('[data-testid=image-select]', { label: 'MNIST digit 7' });
+  await page.waitForFunction(() => document.body.dataset.busy === '0' && /digit 7/.test(document.getElementById('image-caption').textContent), null, { timeout: 30_000 });
+  await page.selectOption('[data-testid=method-select]', 'gradient');
+  await page.waitForFunction(() => document.body.dataset.busy === '0' && (document.body.dataset.explained ?? '').startsWith('gradient:'), null, { timeout: 30_000 });
+  const a = await heatStats();
+  assert.ok(a.colours > 20, `gradient heatmap has ${a.colours} colours`);
+  await page.selectOption('[data-testid=method-select]', 'grad-cam');
+  await page.waitForFunction(() => document.body.dataset.busy === '0' && (document.body.dataset.explained ?? '').startsWith('grad-cam:'), null, { timeout: 30_000 });
+  const layers = await page.locator('[data-testid=layer-select] option').evaluateAll((os) => os.map((o) => o.value));
+  assert.ok(layers.length >= 3, layers.join());
+  const b = await heatStats();
+  assert.ok(b.colours > 20 && b.hash !== a.hash, 'the heatmap changed with the method');
+  await page.selectOption('[data-testid=layer-select]', layers[1]);
+  await page.waitForFunction((l) => document.body.dataset.busy === '0' && JSON.parse(document.getElementById('viewer').dataset.explanation).request.layer === l, layers[1], { timeout: 30_000 });
+  assert.notEqual((await heatStats()).hash, b.hash, 'the heatmap changed with the layer');
+  await page.screenshot({ path: path.join(ARTIFACTS, 'mnist-grad-cam.png'), fullPage: true });
+
+  // IG: the completeness gap shown is the native CLI's on the same image (black baseline = the
+  // image of pixel 0 under the sidecar's mean/std).
+  await page.selectOption('[data-testid=method-select]', 'integrated-gradients');
+  await page.waitForFunction(() => document.body.dataset.busy === '0' && (document.body.dataset.explained ?? '').startsWith('integrated-gradients:'), null, { timeout: 30_000 });
+  const shown = JSON.parse(await page.locator('#viewer').getAttribute('data-explanation'));
+  const side = JSON.parse(fs.readFileSync(path.join(WWW, 'models', 'mnist_cam.json'), 'utf8'));
+  const black = String((0 - side.preprocess.mean[0]) / side.preprocess.std[0]);
+  const out = path.join(ARTIFACTS, 'ig.npy');
+  const cli = JSON.parse(execFileSync(CLI, ['explain', '--model', path.join(WWW, 'models', 'mnist_cam.onnx'), '--input', path.join(WWW, 'models', 'images', 'digit_7.png'),
+    '--method', 'integrated-gradients', '--steps', String(shown.request.steps), '--baseline', black, '--target', String(shown.target), '--out', out], { encoding: 'utf8' }));
+  assert.ok(Math.abs(cli.score - shown.score) < 1e-4, `score ${shown.score} vs CLI ${cli.score}`);
+  assert.ok(Math.abs(cli.completeness_gap - shown.completeness_gap) < 1e-3, `gap ${shown.completeness_gap} vs CLI ${cli.completeness_gap}`);
+
+  // Rapid slider moves: the newest value wins.
+  for (const v of [200, 600, 900, 300]) {
+    await page.locator('#method-params input[name=steps]').evaluate((r, pos) => { r.value = String(pos); r.dispatchEvent(new Event('change')); }, v);
+  }
+  await page.waitForFunction(() => document.body.dataset.busy === '0' && JSON.parse(document.getElementById('viewer').dataset.explanation).request.steps === 16, null, { timeout: 60_000 });
+  assert.ok(await page.locator('#error').isHidden(), await page.locator('#error').textContent());
+  assert.equal(await page.locator('#viewer').getAttribute('data-state'), 'ready');
+  await page.selectOption('[data-testid=method-select]', 'gradient');
+  await page.waitForFunction(() => document.body.dataset.busy === '0' && (document.body.dataset.explained ?? '').startsWith('gradient:'), null, { timeout: 30_000 });
+});
+
+test('a long integrated-gradients run shows progress and can be cancelled', async () => {
+  await page.selectOption('[data-testid=method-select]', 'integrated-gradients');
+  await page.waitForFunction(() => document.body.dataset.busy === '0', null, { timeout: 30_000 });
+  await page.locator('#method-params input[name=steps]').evaluate((r) => { r.value = '1000'; r.dispatchEvent(new Event('change')); }); // 10 000 steps
+  await page.waitForSelector('#cancel:not([hidden])', { timeout: 30_000 });
+  await page.waitForFunction(() => document.querySelector('[data-testid=progress]').value > 0, null, { timeout: 60_000 });
+  await page.click('#cancel');
+  await page.waitForFunction(() => document.body.dataset.busy === '0' && document.getElementById('explain-stats').textContent === 'Cancelled.', null, { timeout: 60_000 });
+  assert.ok(await page.locator('#error').isHidden());
+  await page.selectOption('[data-testid=method-select]', 'gradient');
+  await page.waitForFunction(() => document.body.dataset.busy === '0' && (document.body.dataset.explained ?? '').startsWith('gradient:'), null, { timeout: 30_000 });
 });
 
 test('the comparison grid: all methods, Grad-CAM by layer, and a panel edited from the controls', async () => {
