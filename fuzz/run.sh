@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 secs="${1:-120}"
 ./seed.sh
-for t in onnx_load image_decode npy_read request_parse; do
+for t in onnx_load image_decode npy_read request_parse lrp_rules; do
   log=$(mktemp)
   RUSTC_BOOTSTRAP=1 cargo fuzz run --release "$t" corpus/"$t" -- -max_total_time="$secs" -rss_limit_mb=4096 -max_len=1048576 >"$log" 2>&1 || true
   execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}' | tail -1)

@@ -2,7 +2,7 @@
 # Seeds the fuzz corpora from the repository's own files (models, images, fixtures).
 set -euo pipefail
 cd "$(dirname "$0")"
-mkdir -p corpus/onnx_load corpus/image_decode corpus/npy_read corpus/request_parse
+mkdir -p corpus/onnx_load corpus/image_decode corpus/npy_read corpus/request_parse corpus/lrp_rules
 cp ../models/mnist_lrp.onnx ../models/mnist_cam.onnx ../tests/fixtures/bad/*.onnx corpus/onnx_load/
 cp ../tests/fixtures/nets/*.onnx corpus/onnx_load/ 2>/dev/null || true
 cp ../models/images/digit_*.png ../models/images/fashion_*.png ../models/images/rocket.jpg corpus/image_decode/
@@ -13,3 +13,6 @@ cases = json.load(open("../tests/fixtures/explain/cases.json"))["cases"]
 for i, c in enumerate(cases):
     pathlib.Path(f"corpus/request_parse/case{i}.json").write_text(json.dumps(c["request"]))
 PY
+printf 'epsilon-gamma-box\n0=zbox\n1-=gamma:0.25\n' > corpus/lrp_rules/a
+printf 'layered:1,3\n0,2-3=alpha-beta:2,1\n-=epsilon:1e-6\n' > corpus/lrp_rules/b
+printf '\n0=zbox:-1/-2/-3,1/2/3\n4-=flat\n' > corpus/lrp_rules/c

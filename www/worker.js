@@ -10,7 +10,7 @@
 const RELAXED_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 15, 1, 13, 0, 65, 1, 253, 15, 65, 2, 253, 15, 253, 128, 2, 11]);
 const forced = new URLSearchParams(self.location.search).get('simd');
 const variant = forced ?? (WebAssembly.validate(RELAXED_PROBE) ? 'relaxed' : 'plain');
-let SaliencyModel, render_heatmap, colormap_strip, read_npy;
+let SaliencyModel, render_heatmap, colormap_strip, read_npy, wasmExports;
 const ready = (async () => {
   let mod;
   try {
@@ -19,7 +19,7 @@ const ready = (async () => {
     if (variant !== 'relaxed') throw e;
     mod = await import('./pkg/saliency.js'); // a site built without the relaxed variant
   }
-  await mod.default();
+  wasmExports = await mod.default();
   ({ SaliencyModel, render_heatmap, colormap_strip, read_npy } = mod);
 })();
 const slots = new Map();
@@ -120,6 +120,8 @@ const commands = {
     return s.model.npy(Uint32Array.from(found.shape), found.data);
   },
   simdVariant() { return variant; },
+  /// The wasm instance's linear memory (bytes): it only grows, so this is the peak.
+  memoryBytes() { return wasmExports.memory.buffer.byteLength; },
   /// Class scores for an input tensor given as .npy bytes (self-checks against native results).
   logitsOfNpy({ bytes, slot }) {
     return Array.from(slotOf(slot).model.logits(read_npy(new Uint8Array(bytes))));
