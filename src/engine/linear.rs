@@ -103,14 +103,21 @@ impl LinearPlan {
         Ok(LinearPlan { plan, shape, reduced, feeds })
     }
 
-    /// Applies the transpose to `g`; `inputs`: the forward values of the node's inputs.
-    pub fn run(&self, g: Array, inputs: &[ArrayViewD<f32>]) -> TractResult<Array> {
+    /// The node inputs the plan reads besides the gradient.
+    pub fn feeds(&self) -> &[usize] {
+        &self.feeds
+    }
+
+    /// Applies the transpose to `g`; `inputs`: the forward values of the node's inputs (those
+    /// of [`LinearPlan::feeds`] at least).
+    pub fn run(&self, g: Array, inputs: &[Option<ArrayViewD<f32>>]) -> TractResult<Array> {
         let mut feed: TVec<TValue> = tvec!(g.into_tensor().into_tvalue());
         for &j in &self.feeds {
-            feed.push(inputs[j].to_owned().into_tensor().into_tvalue());
+            let x = inputs[j].as_ref().with_context(|| format!("einsum operand {j} was not kept"))?;
+            feed.push(x.to_owned().into_tensor().into_tvalue());
         }
-        let out = self.plan.run(feed)?;
-        let v = out[0].to_plain_array_view::<f32>()?.to_owned().into_shape_with_order(IxDyn(&self.reduced))?;
+        let mut out = self.plan.run(feed)?;
+        let v = out.remove(0).into_tensor().into_plain_array::<f32>()?.into_shape_with_order(IxDyn(&self.reduced))?;
         if self.reduced == self.shape {
             return Ok(v);
         }

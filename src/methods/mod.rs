@@ -128,7 +128,16 @@ impl Explainer {
         self.prepare()?;
         let engine = self.engine.as_ref().expect("prepared");
         let m = &self.model;
-        let tape = engine.forward(x)?;
+        // Grad-CAM and CAM read a layer's activation: keep it from the forward run too.
+        let layer = match method {
+            Method::GradCam { layer } | Method::Cam { layer: Some(layer) } => engine.resolve_layer(m, layer).ok(),
+            Method::Cam { layer: None } => crate::info::cam_layer(m).ok().and_then(|l| engine.resolve_layer(m, &l).ok()),
+            _ => None,
+        };
+        let tape = match layer {
+            Some((o, _)) => engine.forward_keeping(m, x, o)?,
+            None => engine.forward(x)?,
+        };
         let logits = tape.logits()?;
         let target = target.unwrap_or_else(|| argmax(&logits));
         let s = Subject { model: m, engine, x, tape: &tape, target };
