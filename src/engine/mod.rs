@@ -86,6 +86,8 @@ struct Step {
     /// Which inputs depend on the model input.
     wants: Vec<bool>,
     shapes: Vec<Vec<usize>>,
+    /// Where the rule reads the node's output ([`rules::output_outlet`]).
+    output_at: OutletId,
 }
 
 /// The per-model plans of the reverse pass.
@@ -150,7 +152,7 @@ impl Engine {
                         f.shape.as_concrete().map(|s| s.to_vec()).ok_or_else(|| err!(UnsupportedOperator, "symbolic shape at node '{}'", node.name))
                     })
                     .collect::<Result<Vec<_>>>()?;
-                Some(Step { reads: rule.reads(&wants), rule, wants, shapes })
+                Some(Step { reads: rule.reads(&wants), output_at: rules::output_outlet(typed, node, &rule), rule, wants, shapes })
             } else {
                 None
             });
@@ -168,7 +170,7 @@ impl Engine {
                     let node = &typed.nodes()[n];
                     keep.extend(node.inputs.iter().zip(&step.reads.inputs).filter(|(_, &r)| r).map(|(&i, _)| i));
                     if step.reads.output {
-                        keep.push(OutletId::new(n, 0));
+                        keep.push(step.output_at);
                     }
                 }
                 keep.retain(|o| depends[o.node] && o.node != source.node);
@@ -249,7 +251,7 @@ impl Engine {
                 .zip(&step.reads.inputs)
                 .map(|(&i, &r)| r.then(|| tape.view(typed, i)).transpose())
                 .collect::<Result<Vec<_>>>()?;
-            let output = step.reads.output.then(|| tape.view(typed, OutletId::new(n, 0))).transpose()?;
+            let output = step.reads.output.then(|| tape.view(typed, step.output_at)).transpose()?;
             let ctx = Ctx { inputs: &inputs, output, shapes: &step.shapes, wants: &step.wants, mode };
             let gin = step.rule.backward(&ctx, g).map_err(|e| err!(Runtime, "backward pass at node '{}': {}", node.name, e))?;
             for (input, gi) in node.inputs.iter().zip(gin) {

@@ -240,6 +240,33 @@ pub fn classify(model: &TypedModel, node: &TypedNode, depends: &[bool]) -> Resul
     Err(unsupported(node, &op.name()))
 }
 
+/// The single value of a constant operand.
+fn scalar_const(model: &TypedModel, o: OutletId) -> Option<f32> {
+    let k = model.outlet_fact(o).ok()?.konst.clone()?;
+    let v = k.to_plain_array_view::<f32>().ok()?;
+    (v.len() == 1).then(|| *v.iter().next().expect("one value"))
+}
+
+/// Where the rule of `node` reads the node's output from. A Clip is Max(x, lo) then Min(., hi),
+/// lo < hi: the Max's rule compares its output with lo, and min(y, hi) > lo exactly where
+/// y > lo, so it reads the Min's output instead and the forward run need not keep the Max's
+/// (which lets tract fuse the pair into the layer before).
+pub fn output_outlet(model: &TypedModel, node: &TypedNode, rule: &Rule) -> OutletId {
+    let own = OutletId::new(node.id, 0);
+    let Rule::Max { konst: Some(k), .. } = rule else { return own };
+    let Some(lo) = scalar_const(model, node.inputs[*k]) else { return own };
+    let succ = model.outlet_successors(own);
+    let [s] = succ else { return own };
+    let next = &model.nodes()[s.node];
+    let hi = next.inputs.iter().find_map(|&i| scalar_const(model, i));
+    let is_min = next.op_as::<TypedBinOp>().is_some_and(|b| b.0.is::<math::Min>());
+    if is_min && hi.is_some_and(|hi| hi > lo) && !model.output_outlets().is_ok_and(|o| o.contains(&own)) {
+        OutletId::new(s.node, 0)
+    } else {
+        own
+    }
+}
+
 /// Sums `g` over the axes where `shape` has size 1 (undoing a broadcast).
 fn unbroadcast(g: Array, shape: &[usize]) -> Array {
     if g.shape() == shape {
@@ -277,8 +304,8 @@ impl Rule {
                 r.inputs[1] = true;
                 r.output = wants[1];
             }
-            Rule::Max { konst: Some(_), .. } | Rule::Min { konst: Some(_) } => {
-                r.inputs = vec![true; n];
+            Rule::Max { konst: Some(k), .. } | Rule::Min { konst: Some(k) } => {
+                r.inputs[*k] = true;
                 r.output = true;
             }
             Rule::Max { konst: None, .. } | Rule::Min { konst: None } => r.inputs = vec![true; n],
@@ -312,8 +339,6 @@ impl Rule {
         let binary = |f: &dyn Fn(usize) -> TractResult<Array>| -> TractResult<Vec<Option<Array>>> {
             (0..2).map(|i| if want(i) { Ok(Some(unbroadcast(f(i)?, &shape(i)))) } else { Ok(None) }).collect()
         };
-        // Max / Min: operand i against the other, or the output against a constant operand.
-        let winner = |i: usize, konst: Option<usize>| if konst == Some(1 - i) { c.output() } else { c.input(i) };
         Ok(match self {
             Rule::Conv(plan) => {
                 let mut v = vec![None; n];
@@ -347,9 +372,9 @@ impl Rule {
             Rule::Div => binary(&|i| Ok(if i == 0 { &g / c.input(1)? } else { -(&g * c.output()?) / c.input(1)? }))?,
             Rule::Max { relu, konst } => {
                 let guided = *relu && c.mode == Mode::Guided;
-                binary(&|i| Ok(select(&g, winner(i, *konst)?, c.input(1 - i)?, |a, b| a > b, guided)))?
+                select_binary(c, g, *konst, |a, b| a > b, guided)?
             }
-            Rule::Min { konst } => binary(&|i| Ok(select(&g, winner(i, *konst)?, c.input(1 - i)?, |a, b| a < b, false)))?,
+            Rule::Min { konst } => select_binary(c, g, *konst, |a, b| a < b, false)?,
             Rule::Unary(u) => {
                 let d = match u {
                     Unary::Sigmoid => c.output()?.mapv(|y| y * (1.0 - y)),
@@ -439,14 +464,31 @@ impl Rule {
     }
 }
 
+/// Max / Min: the gradient of each wanted operand, which wins against the other (against a
+/// constant operand `konst`: where the output differs from it).
+fn select_binary(c: &Ctx, g: Array, konst: Option<usize>, wins: impl Fn(f32, f32) -> bool + Copy, guided: bool) -> TractResult<Vec<Option<Array>>> {
+    let winner = |i: usize| if konst == Some(1 - i) { c.output() } else { c.input(i) };
+    let mut g = Some(g);
+    let last = if c.wants[1] { 1 } else { 0 };
+    (0..2)
+        .map(|i| {
+            if !c.wants[i] {
+                return Ok(None);
+            }
+            let gi = if i == last { g.take().expect("gradient") } else { g.clone().expect("gradient") };
+            Ok(Some(unbroadcast(select(gi, winner(i)?, c.input(1 - i)?, wins, guided), &c.shapes[i])))
+        })
+        .collect()
+}
+
 /// Gradient of max/min to operand `a`: where `wins(a, b)` strictly, so a tie goes to neither
 /// operand (torch's ReLU and ReLU6 give 0 at the kink). `guided`: also clamp g at 0.
-fn select(g: &Array, a: &ArrayViewD<f32>, b: &ArrayViewD<f32>, wins: impl Fn(f32, f32) -> bool, guided: bool) -> Array {
+fn select(g: Array, a: &ArrayViewD<f32>, b: &ArrayViewD<f32>, wins: impl Fn(f32, f32) -> bool, guided: bool) -> Array {
     let pass = |g: f32, a: f32, b: f32| {
         let keep = if wins(a, b) { 1.0 } else { 0.0 };
         if guided { g.max(0.0) * keep } else { g * keep }
     };
-    let mut out = g.as_standard_layout().into_owned();
+    let mut out = if g.is_standard_layout() { g } else { g.as_standard_layout().into_owned() };
     // The common cases as flat loops: same-shape operands, or one scalar (ReLU, Clip).
     if a.shape() == out.shape() {
         if let (Some(os), Some(av)) = (out.as_slice_mut(), a.as_slice()) {
