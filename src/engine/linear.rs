@@ -1,9 +1,9 @@
 //! The transposes of the heavy linear operators, as small tract plans built once per node:
 //! a convolution's input gradient is a transposed convolution (`Deconv`) with the same
 //! kernel, an einsum's is the einsum that maps the output back onto one operand. tract
-//! optimises each plan like a forward layer. A stride-1 convolution's transpose is itself a
-//! convolution (kernel flipped, channels swapped, padding d(k-1)-p), which tract runs much
-//! faster than a `Deconv` (direct depthwise kernels, fused im2col).
+//! optimises each plan like a forward layer. A stride-1 grouped convolution's transpose is
+//! itself a convolution (kernel flipped, channels swapped, padding d(k-1)-p), which tract runs
+//! much faster than a `Deconv` (direct depthwise kernels).
 
 use super::Array;
 use std::sync::Arc;
@@ -56,7 +56,9 @@ impl LinearPlan {
         let dil = conv.pool_spec.dilations();
         let reach: Vec<usize> = ks[2..].iter().zip(dil.iter()).map(|(&k, &d)| d * (k - 1)).collect();
         let stride_1 = conv.pool_spec.strides().iter().all(|&s| s == 1);
-        if stride_1 && pads.iter().zip(&reach).all(|(p, &r)| p.pad_before <= r && p.pad_after <= r) {
+        // Only for grouped (depthwise) convolutions: for a dense one tract's Deconv (one matrix
+        // product, then a scatter) measured faster than the im2col of the flipped Conv.
+        if g > 1 && stride_1 && pads.iter().zip(&reach).all(|(p, &r)| p.pad_before <= r && p.pad_after <= r) {
             // Correlating with the flipped kernel over the output padded by d(k-1)-p gives back
             // the input's size.
             for ax in 2..kernel.ndim() {
