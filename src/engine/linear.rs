@@ -1,13 +1,14 @@
 //! The transposes of the heavy linear operators, as small tract plans built once per node:
 //! a convolution's input gradient is a transposed convolution (`Deconv`) with the same
 //! kernel, an einsum's is the einsum that maps the output back onto one operand. tract
-//! optimises each plan like a forward layer. A stride-1 grouped convolution's transpose is
-//! itself a convolution (kernel flipped, channels swapped, padding d(k-1)-p), which tract runs
-//! much faster than a `Deconv` (direct depthwise kernels).
+//! optimises each plan like a forward layer. A grouped (depthwise) convolution's transpose is
+//! itself a convolution (kernel flipped, channels swapped, padding d(k-1)-p; a strided one's
+//! runs on the gradient spread out by the stride), which tract runs much faster than a
+//! `Deconv` (direct depthwise kernels).
 
 use super::Array;
 use std::sync::Arc;
-use tract_onnx::prelude::tract_ndarray::{ArrayViewD, Axis, IxDyn};
+use tract_onnx::prelude::tract_ndarray::{ArrayViewD, Axis, IxDyn, Slice};
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::cnn::deconv::adjustments;
 use tract_onnx::tract_core::ops::cnn::{Conv, Deconv, KernelFormat, PaddingSpec};
@@ -21,6 +22,9 @@ pub struct LinearPlan {
     reduced: Vec<usize>,
     /// The node inputs fed to the plan after the gradient (non-constant other operands).
     feeds: Vec<usize>,
+    /// A strided conv's transpose: the shape to spread the gradient into, and the stride of
+    /// each spatial axis.
+    spread: Option<(Vec<usize>, Vec<(usize, usize)>)>,
 }
 
 fn concrete(f: &TypedFact) -> TractResult<Vec<usize>> {
@@ -55,10 +59,15 @@ impl LinearPlan {
         spec.padding = PaddingSpec::Explicit(pads.iter().map(|p| p.pad_before).collect(), pads.iter().map(|p| p.pad_after).collect());
         let dil = conv.pool_spec.dilations();
         let reach: Vec<usize> = ks[2..].iter().zip(dil.iter()).map(|(&k, &d)| d * (k - 1)).collect();
-        let stride_1 = conv.pool_spec.strides().iter().all(|&s| s == 1);
+        let strides: Vec<usize> = conv.pool_spec.strides().to_vec();
+        // A strided conv's transpose is the same on the output gradient spread out by the
+        // stride (zeros between): its size, and the padding after that gives back the input's.
+        let y_hw = y_geo.hw_dims();
+        let up_hw: Vec<usize> = y_hw.iter().zip(&strides).map(|(&o, &s)| (o - 1) * s + 1).collect();
+        let after: Vec<isize> = (0..hw.len()).map(|a| hw[a] as isize - up_hw[a] as isize + pads[a].pad_before as isize).collect();
         // Only for grouped (depthwise) convolutions: for a dense one tract's Deconv (one matrix
         // product, then a scatter) measured faster than the im2col of the flipped Conv.
-        if g > 1 && stride_1 && pads.iter().zip(&reach).all(|(p, &r)| p.pad_before <= r && p.pad_after <= r) {
+        if g > 1 && pads.iter().zip(&reach).all(|(p, &r)| p.pad_before <= r) && after.iter().all(|&a| a >= 0) {
             // Correlating with the flipped kernel over the output padded by d(k-1)-p gives back
             // the input's size.
             for ax in 2..kernel.ndim() {
@@ -67,16 +76,25 @@ impl LinearPlan {
             let kernel = kernel.as_standard_layout().into_owned().into_tensor().into_arc_tensor();
             spec.padding = PaddingSpec::Explicit(
                 pads.iter().zip(&reach).map(|(p, r)| r - p.pad_before).collect(),
-                pads.iter().zip(&reach).map(|(p, r)| r - p.pad_after).collect(),
+                after.iter().map(|&a| a as usize).collect(),
             );
+            spec.strides = None;
             let op = Conv { pool_spec: spec, kernel_fmt: conv.kernel_fmt, group: conv.group, q_params: None };
+            let mut up_shape = y_shape.clone();
+            for (ax, &d) in y_geo.hw_axes().zip(&up_hw) {
+                up_shape[ax] = d;
+            }
             let mut m = TypedModel::default();
-            let g = m.add_source("g", f32::fact(&y_shape))?;
+            let g = m.add_source("g", f32::fact(&up_shape))?;
             let k = m.add_const("kernel", kernel)?;
             let b = m.add_const("bias", Tensor::zero_scalar::<f32>()?)?;
             let out = m.wire_node("conv_t", op, &[g, k, b])?;
             m.select_output_outlets(&out)?;
-            return Self::finish(m, x_shape.clone(), x_shape, vec![]);
+            let mut plan = Self::finish(m, x_shape.clone(), x_shape, vec![])?;
+            if strides.iter().any(|&s| s > 1) {
+                plan.spread = Some((up_shape, y_geo.hw_axes().zip(strides).collect()));
+            }
+            return Ok(plan);
         }
         let kernel = kernel.into_tensor().into_arc_tensor();
         // Rows/columns a strided conv never reached get a zero gradient: `adjustments` pads them.
@@ -128,7 +146,7 @@ impl LinearPlan {
 
     fn finish(m: TypedModel, shape: Vec<usize>, reduced: Vec<usize>, feeds: Vec<usize>) -> TractResult<LinearPlan> {
         let plan = SimplePlan::new(m.into_optimized()?)?;
-        Ok(LinearPlan { plan, shape, reduced, feeds })
+        Ok(LinearPlan { plan, shape, reduced, feeds, spread: None })
     }
 
     /// The node inputs the plan reads besides the gradient.
@@ -139,6 +157,18 @@ impl LinearPlan {
     /// Applies the transpose to `g`; `inputs`: the forward values of the node's inputs (those
     /// of [`LinearPlan::feeds`] at least).
     pub fn run(&self, g: Array, inputs: &[Option<ArrayViewD<f32>>]) -> TractResult<Array> {
+        let g = match &self.spread {
+            None => g,
+            Some((shape, strides)) => {
+                let mut up = Array::zeros(IxDyn(shape));
+                let mut view = up.view_mut();
+                for &(ax, s) in strides {
+                    view.slice_axis_inplace(Axis(ax), Slice::new(0, None, s as isize));
+                }
+                view.assign(&g);
+                up
+            }
+        };
         let mut feed: TVec<TValue> = tvec!(g.into_tensor().into_tvalue());
         for &j in &self.feeds {
             let x = inputs[j].as_ref().with_context(|| format!("einsum operand {j} was not kept"))?;

@@ -5,7 +5,7 @@
 //!
 //! | decluttered op | what it is in ONNX | backward |
 //! | --- | --- | --- |
-//! | `Conv` | Conv (any stride, padding, dilation, group) | transposed convolution (tract `Deconv`) |
+//! | `Conv` | Conv (any stride, padding, dilation, group) | transposed convolution (tract `Deconv`; grouped: a `Conv` with the flipped kernel) |
 //! | `EinSum` | Gemm, MatMul, 1x1 Conv | the einsum that maps the output back to the operand |
 //! | `Add` / `Sub` | bias, residual sum | identity / negation, summed over broadcast axes |
 //! | `Mul` / `Div` | BatchNorm scale, 1/HW of a global pool, squeeze-excite | product / quotient rule |
