@@ -128,3 +128,24 @@ fn shards_add_up_to_the_whole() {
     }
     assert!(Part::new(3, 3).is_err() && Part::new(0, 0).is_err());
 }
+
+#[test]
+fn capturing_every_activation_changes_no_gradient() {
+    use saliency::engine::{Capture, Engine, Mode};
+    for name in ["mnist_cam", "emotion", "fashion_bn"] {
+        let (ex, x) = bundled(name);
+        let m = ex.model();
+        let needed = Engine::with_capture(m, Capture::Needed).unwrap();
+        let all = Engine::with_capture(m, Capture::All).unwrap();
+        let (tn, ta) = (needed.forward(&x).unwrap(), all.forward(&x).unwrap());
+        assert_eq!(tn.logits().unwrap(), ta.logits().unwrap(), "{name}: logits");
+        for mode in [Mode::Gradient, Mode::Guided] {
+            let gn = needed.gradient(m, &tn, 1, None, mode).unwrap();
+            let ga = all.gradient(m, &ta, 1, None, mode).unwrap();
+            assert_eq!(gn, ga, "{name} {mode:?}: the gradient depends on what the forward run kept");
+        }
+        // Capture::All keeps every activation on the path, e.g. each node's output.
+        let kept = m.typed.nodes().iter().filter(|n| !n.inputs.is_empty() && ta.has(tract_onnx::prelude::OutletId::new(n.id, 0))).count();
+        assert!(kept > m.typed.nodes().iter().filter(|n| tn.has(tract_onnx::prelude::OutletId::new(n.id, 0))).count(), "{name}: All keeps more");
+    }
+}

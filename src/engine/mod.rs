@@ -1,21 +1,22 @@
 //! The reverse pass over tract's decluttered `TypedModel`.
 //!
-//! tract has no autodiff, so the engine runs a forward pass that keeps every activation (the
-//! [`Tape`]), then walks the graph backwards applying one rule per operator ([`rules`]). All
+//! tract has no autodiff, so the engine runs a forward pass that keeps the activations the
+//! backward rules read (the [`Tape`]; [`Capture::All`] keeps every one), then walks the graph
+//! backwards applying one rule per operator ([`rules`]). All
 //! that depends only on the model — the rule of every node, the capturing forward plan, the
 //! small tract plans that transpose convolutions and matrix products — is built once in
 //! [`Engine::new`] and reused for every image, class and method.
 
 pub(crate) mod linear;
-pub(crate) mod pool;
+mod pool;
 pub mod rules;
 
 use crate::err;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::Model;
-use rules::{Ctx, Rule};
+use rules::{Ctx, Reads, Rule};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tract_onnx::prelude::tract_ndarray::{ArrayD, ArrayViewD, IxDyn};
 use tract_onnx::tract_core::internal::*;
 
@@ -32,6 +33,11 @@ pub struct Tape {
 }
 
 impl Tape {
+    /// Whether the run kept the value at `o`.
+    pub fn has(&self, o: OutletId) -> bool {
+        self.values.contains_key(&o)
+    }
+
     pub(crate) fn view<'a>(&'a self, model: &'a TypedModel, o: OutletId) -> Result<ArrayViewD<'a, f32>> {
         if let Some(v) = self.values.get(&o) {
             return v.to_plain_array_view::<f32>().map_err(tract_err("reading an activation"));
@@ -64,9 +70,29 @@ pub enum Mode {
     Guided,
 }
 
+/// Which activations a forward run keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Capture {
+    /// Those the backward rules read ([`Rule::reads`]): tract still fuses the rest.
+    Needed,
+    /// Every activation that depends on the input (for rules that read every layer's input).
+    All,
+}
+
+/// One node's rule and what it is given.
+struct Step {
+    rule: Rule,
+    reads: Reads,
+    /// Which inputs depend on the model input.
+    wants: Vec<bool>,
+    shapes: Vec<Vec<usize>>,
+    /// Where the rule reads the node's output ([`rules::output_outlet`]).
+    output_at: OutletId,
+}
+
 /// The per-model plans of the reverse pass.
 pub struct Engine {
-    pub(crate) rules: Vec<Option<Rule>>,
+    steps: Vec<Option<Step>>,
     pub(crate) order: Vec<usize>,
     /// Outlets that depend on the input: the only ones that receive gradients.
     pub(crate) on_path: Vec<bool>,
@@ -74,11 +100,13 @@ pub struct Engine {
     pub(crate) output: OutletId,
     captured: Vec<OutletId>,
     capture: Arc<TypedSimplePlan>,
+    /// Capturing plans that also keep one more outlet (a layer for Grad-CAM), built on demand.
+    keeping: Mutex<HashMap<OutletId, (Vec<OutletId>, Arc<TypedSimplePlan>)>>,
 }
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Engine({} nodes)", self.rules.len())
+        write!(f, "Engine({} nodes)", self.steps.len())
     }
 }
 
@@ -86,6 +114,11 @@ impl Engine {
     /// Builds every plan. Fails with `UnsupportedOperator`, naming the first node the engine
     /// cannot differentiate, before any computation.
     pub fn new(model: &Model) -> Result<Engine> {
+        Engine::with_capture(model, Capture::Needed)
+    }
+
+    /// As [`Engine::new`], keeping `capture` activations in every forward run.
+    pub fn with_capture(model: &Model, capture: Capture) -> Result<Engine> {
         let typed = &model.typed;
         let source = typed.input_outlets().map_err(tract_err("reading the model input"))?[0];
         let output = typed.output_outlets().map_err(tract_err("reading the model output"))?[0];
@@ -105,29 +138,88 @@ impl Engine {
                 }
             }
         }
-        let mut rules = Vec::with_capacity(typed.nodes().len());
+        let mut steps = Vec::with_capacity(typed.nodes().len());
         for node in typed.nodes() {
             let needed = depends[node.id] && feeds[node.id] && node.id != source.node;
-            rules.push(if needed { Some(rules::classify(typed, node, &depends)?) } else { None });
+            steps.push(if needed {
+                let rule = rules::classify(typed, node, &depends)?;
+                let wants: Vec<bool> = node.inputs.iter().map(|i| depends[i.node]).collect();
+                let shapes = node
+                    .inputs
+                    .iter()
+                    .map(|&i| {
+                        let f = typed.outlet_fact(i).map_err(tract_err("reading a shape"))?;
+                        f.shape.as_concrete().map(|s| s.to_vec()).ok_or_else(|| err!(UnsupportedOperator, "symbolic shape at node '{}'", node.name))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Some(Step { reads: rule.reads(&wants), output_at: rules::output_outlet(typed, node, &rule), rule, wants, shapes })
+            } else {
+                None
+            });
         }
-        let captured: Vec<OutletId> = order
-            .iter()
-            .filter(|&&n| depends[n] && n != source.node)
-            .flat_map(|&n| (0..typed.nodes()[n].outputs.len()).map(move |s| OutletId::new(n, s)))
-            .collect();
-        let mut cap = typed.clone();
-        cap.select_output_outlets(&captured).map_err(tract_err("planning the forward pass"))?;
-        let cap = cap.into_optimized().map_err(tract_err("optimizing the forward pass"))?;
-        let capture = SimplePlan::new(cap).map_err(tract_err("planning the forward pass"))?;
-        Ok(Engine { rules, order, on_path: depends, source, output, captured, capture })
+        let mut captured: Vec<OutletId> = match capture {
+            Capture::All => order
+                .iter()
+                .filter(|&&n| depends[n] && n != source.node)
+                .flat_map(|&n| (0..typed.nodes()[n].outputs.len()).map(move |s| OutletId::new(n, s)))
+                .collect(),
+            Capture::Needed => {
+                let mut keep = vec![output];
+                for &n in &order {
+                    let Some(step) = &steps[n] else { continue };
+                    let node = &typed.nodes()[n];
+                    keep.extend(node.inputs.iter().zip(&step.reads.inputs).filter(|(_, &r)| r).map(|(&i, _)| i));
+                    if step.reads.output {
+                        keep.push(step.output_at);
+                    }
+                }
+                keep.retain(|o| depends[o.node] && o.node != source.node);
+                keep
+            }
+        };
+        let mut seen = std::collections::HashSet::new();
+        captured.retain(|o| seen.insert(*o));
+        let capture = Self::capture_plan(typed, &captured)?;
+        Ok(Engine { steps, order, on_path: depends, source, output, captured, capture, keeping: Mutex::new(HashMap::new()) })
     }
 
-    /// A forward pass that keeps every activation.
+    fn capture_plan(typed: &TypedModel, outlets: &[OutletId]) -> Result<Arc<TypedSimplePlan>> {
+        let mut cap = typed.clone();
+        cap.select_output_outlets(outlets).map_err(tract_err("planning the forward pass"))?;
+        let cap = cap.into_optimized().map_err(tract_err("optimizing the forward pass"))?;
+        SimplePlan::new(cap).map_err(tract_err("planning the forward pass"))
+    }
+
+    /// A forward pass that keeps the activations the backward pass reads.
     pub fn forward(&self, x: &Array) -> Result<Tape> {
-        let t: Tensor = x.clone().into();
-        let outs = self.capture.run(tvec!(t.into_tvalue())).map_err(tract_err("forward pass failed"))?;
-        let mut values: HashMap<OutletId, TValue> = self.captured.iter().copied().zip(outs).collect();
-        values.insert(self.source, x.clone().into_tensor().into_tvalue());
+        self.run_capture(&self.capture, &self.captured, x)
+    }
+
+    /// A forward pass that also keeps the value at `keep` (a layer to explain).
+    pub fn forward_keeping(&self, model: &Model, x: &Array, keep: OutletId) -> Result<Tape> {
+        if self.captured.contains(&keep) || keep == self.source {
+            return self.forward(x);
+        }
+        let (outlets, plan) = {
+            let mut cache = self.keeping.lock().map_err(|_| err!(Runtime, "a previous forward pass panicked"))?;
+            if let Some(hit) = cache.get(&keep) {
+                hit.clone()
+            } else {
+                let mut outlets = self.captured.clone();
+                outlets.push(keep);
+                let plan = Self::capture_plan(&model.typed, &outlets)?;
+                cache.insert(keep, (outlets.clone(), plan.clone()));
+                (outlets, plan)
+            }
+        };
+        self.run_capture(&plan, &outlets, x)
+    }
+
+    fn run_capture(&self, plan: &Arc<TypedSimplePlan>, outlets: &[OutletId], x: &Array) -> Result<Tape> {
+        let input = x.clone().into_tensor().into_tvalue();
+        let outs = plan.run(tvec!(input.clone())).map_err(tract_err("forward pass failed"))?;
+        let mut values: HashMap<OutletId, TValue> = outlets.iter().copied().zip(outs).collect();
+        values.insert(self.source, input);
         let tape = Tape { values, output: self.output };
         if tape.logits()?.iter().any(|v| !v.is_finite()) {
             return Err(err!(NonFinite, "the model produced NaN or infinite scores"));
@@ -137,6 +229,11 @@ impl Engine {
 
     /// d score[class] / d (the value at `at`, default: the input), for the run recorded in
     /// `tape`.
+    /// The backward rule of node `n` (None for constants and nodes off the input's path).
+    pub(crate) fn rule(&self, n: usize) -> Option<&Rule> {
+        self.steps[n].as_ref().map(|s| &s.rule)
+    }
+
     pub fn gradient(&self, model: &Model, tape: &Tape, class: usize, at: Option<OutletId>, mode: Mode) -> Result<Array> {
         let typed = &model.typed;
         let at = at.unwrap_or(self.source);
@@ -150,14 +247,18 @@ impl Engine {
             if n == at.node {
                 break;
             }
-            let Some(rule) = &self.rules[n] else { continue };
+            let Some(step) = &self.steps[n] else { continue };
             let node = &typed.nodes()[n];
             let Some(g) = grads.remove(&OutletId::new(n, 0)) else { continue };
-            let inputs = node.inputs.iter().map(|&i| tape.view(typed, i)).collect::<Result<Vec<_>>>()?;
-            let output = tape.view(typed, OutletId::new(n, 0))?;
-            let wants: Vec<bool> = node.inputs.iter().map(|i| self.on_path[i.node]).collect();
-            let ctx = Ctx { inputs: &inputs, output: &output, wants: &wants, mode };
-            let gin = rule.backward(&ctx, g).map_err(|e| err!(Runtime, "backward pass at node '{}': {}", node.name, e))?;
+            let inputs = node
+                .inputs
+                .iter()
+                .zip(&step.reads.inputs)
+                .map(|(&i, &r)| r.then(|| tape.view(typed, i)).transpose())
+                .collect::<Result<Vec<_>>>()?;
+            let output = step.reads.output.then(|| tape.view(typed, step.output_at)).transpose()?;
+            let ctx = Ctx { inputs: &inputs, output, shapes: &step.shapes, wants: &step.wants, mode };
+            let gin = step.rule.backward(&ctx, g).map_err(|e| err!(Runtime, "backward pass at node '{}': {}", node.name, e))?;
             for (input, gi) in node.inputs.iter().zip(gin) {
                 let Some(gi) = gi else { continue };
                 match grads.get_mut(input) {
@@ -171,7 +272,11 @@ impl Engine {
         match grads.remove(&at) {
             Some(g) => Ok(g),
             // The score does not depend on it at all.
-            None => Ok(tape.view(typed, at)?.mapv(|_| 0.0)),
+            None => {
+                let fact = typed.outlet_fact(at).map_err(tract_err("reading a shape"))?;
+                let shape = fact.shape.as_concrete().ok_or_else(|| err!(Runtime, "symbolic shape"))?;
+                Ok(Array::zeros(IxDyn(shape)))
+            }
         }
     }
 

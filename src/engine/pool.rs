@@ -65,23 +65,26 @@ impl Window {
         let g = g.as_standard_layout();
         let gs = g.as_slice().expect("standard layout");
         let mut out = vec![0f32; xs.len()];
+        // Each window's in-bounds taps as offsets in the plane: rows premultiplied by w.
         let [rows, cols] = self.all_taps();
+        let rows: Vec<Vec<usize>> = rows.iter().map(|(t, _)| t.iter().flatten().map(|iy| iy * w).collect()).collect();
+        let cols: Vec<Vec<usize>> = cols.iter().map(|(t, _)| t.iter().flatten().copied().collect()).collect();
+        let (oh, ow) = (self.out_hw[0], self.out_hw[1]);
         for p in 0..self.planes {
-            let (xp, op) = (&xs[p * h * w..(p + 1) * h * w], p * h * w);
-            for (oy, (ry, _)) in rows.iter().enumerate() {
-                for (ox, (rx, _)) in cols.iter().enumerate() {
-                    let mut best: Option<(usize, f32)> = None;
-                    for iy in ry.iter().flatten() {
-                        for ix in rx.iter().flatten() {
-                            let v = xp[iy * w + ix];
-                            if best.is_none_or(|(_, b)| v > b) {
-                                best = Some((iy * w + ix, v));
-                            }
+            let xp = &xs[p * h * w..(p + 1) * h * w];
+            let op = &mut out[p * h * w..(p + 1) * h * w];
+            let gp = &gs[p * oh * ow..(p + 1) * oh * ow];
+            for (ry, grow) in rows.iter().zip(gp.chunks_exact(ow)) {
+                for (rx, &gv) in cols.iter().zip(grow) {
+                    let mut taps = ry.iter().flat_map(|&y| rx.iter().map(move |&ix| y + ix));
+                    let Some(first) = taps.next() else { continue };
+                    let (mut bi, mut bv) = (first, xp[first]);
+                    for i in taps {
+                        if xp[i] > bv {
+                            (bi, bv) = (i, xp[i]);
                         }
                     }
-                    if let Some((i, _)) = best {
-                        out[op + i] += gs[(p * self.out_hw[0] + oy) * self.out_hw[1] + ox];
-                    }
+                    op[bi] += gv;
                 }
             }
         }

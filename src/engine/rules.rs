@@ -5,17 +5,20 @@
 //!
 //! | decluttered op | what it is in ONNX | backward |
 //! | --- | --- | --- |
-//! | `Conv` | Conv (any stride, padding, dilation, group) | transposed convolution (tract `Deconv`) |
+//! | `Conv` | Conv (any stride, padding, dilation, group) | transposed convolution (tract `Deconv`; grouped: a `Conv` with the flipped kernel) |
 //! | `EinSum` | Gemm, MatMul, 1x1 Conv | the einsum that maps the output back to the operand |
 //! | `Add` / `Sub` | bias, residual sum | identity / negation, summed over broadcast axes |
 //! | `Mul` / `Div` | BatchNorm scale, 1/HW of a global pool, squeeze-excite | product / quotient rule |
-//! | `Max` / `Min` | Relu = Max(x, 0), Clip = Max then Min | to the larger (smaller) operand; guided ReLU clamps |
+//! | `Max` / `Min` | Relu = Max(x, 0), Clip = Max then Min | to the larger (smaller) operand (against a constant: where the output passes it); guided ReLU clamps |
 //! | `ElementWiseOp` | Sigmoid, Tanh, LeakyRelu, HardSwish, Silu, Exp, ... | times the derivative |
 //! | `MaxPool` | MaxPool | to the window's arg-max |
 //! | `SumPool` | AveragePool | spread over the window (divided as the forward did) |
 //! | `Reduce<Sum>` | GlobalAveragePool (with a Mul), ReduceSum | broadcast back |
 //! | `AxisOp`, `Concat`, `Pad`, `Slice`, `Downsample` | Reshape, Flatten, Transpose, Concat, Pad, Split, strided 1x1 conv | route back |
 //! | `Softmax` | Softmax, LogSoftmax | Jacobian-vector product |
+//!
+//! [`Rule::reads`] lists the forward values each rule reads: the engine keeps only those from
+//! the forward run (so tract still fuses the rest), unless asked to keep everything.
 
 use super::linear::LinearPlan;
 use super::pool::Window;
@@ -35,11 +38,31 @@ use tract_onnx::tract_core::ops::nn::{self as tnn, Reduce, Reducer, Softmax, Sof
 
 /// What the backward rule of one node needs from the forward run.
 pub struct Ctx<'a> {
-    pub inputs: &'a [ArrayViewD<'a, f32>],
-    pub output: &'a ArrayViewD<'a, f32>,
+    /// The forward values of the inputs the rule reads ([`Rule::reads`]), None for the others.
+    pub inputs: &'a [Option<ArrayViewD<'a, f32>>],
+    pub output: Option<ArrayViewD<'a, f32>>,
+    /// The shapes of all inputs.
+    pub shapes: &'a [Vec<usize>],
     /// Which inputs need a gradient (those that depend on the model input).
     pub wants: &'a [bool],
     pub mode: Mode,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn input(&self, i: usize) -> TractResult<&ArrayViewD<'a, f32>> {
+        self.inputs[i].as_ref().with_context(|| format!("input {i} was not kept from the forward run"))
+    }
+
+    pub fn output(&self) -> TractResult<&ArrayViewD<'a, f32>> {
+        self.output.as_ref().context("the output was not kept from the forward run")
+    }
+}
+
+/// The forward values a backward rule reads.
+#[derive(Debug, Clone, Default)]
+pub struct Reads {
+    pub inputs: Vec<bool>,
+    pub output: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -66,8 +89,10 @@ pub enum Rule {
     Mul,
     Div,
     /// `relu`: Max(x, 0) not followed by a Min, i.e. a ReLU (guided backprop modifies it).
-    Max { relu: bool },
-    Min,
+    /// `konst`: the operand that is a constant, if any: the other operand then wins exactly
+    /// where the output differs from the constant, which the rule reads instead of the input.
+    Max { relu: bool, konst: Option<usize> },
+    Min { konst: Option<usize> },
     Unary(Unary),
     MaxPool(Window),
     SumPool { window: Window, count_include_pad: bool, normalize: bool },
@@ -93,6 +118,7 @@ fn is_const_zero(model: &TypedModel, o: OutletId) -> bool {
 /// Reads one node into its rule. `depends[n]`: node n depends on the model input.
 pub fn classify(model: &TypedModel, node: &TypedNode, depends: &[bool]) -> Result<Rule> {
     let op = &node.op;
+    let konst = node.inputs.iter().position(|&i| model.outlet_fact(i).is_ok_and(|f| f.konst.is_some()));
     if node.outputs.len() != 1 {
         return Err(unsupported(node, &format!("{} with {} outputs", op.name(), node.outputs.len())));
     }
@@ -129,9 +155,9 @@ pub fn classify(model: &TypedModel, node: &TypedNode, depends: &[bool]) -> Resul
             let zero = node.inputs.iter().any(|&i| is_const_zero(model, i));
             let succ = model.outlet_successors(OutletId::new(node.id, 0));
             let clipped = (!succ.is_empty() && succ.iter().all(|s| is_min(s.node))) || node.inputs.iter().any(|i| is_min(i.node));
-            Rule::Max { relu: zero && !clipped }
+            Rule::Max { relu: zero && !clipped, konst }
         } else if m.is::<math::Min>() {
-            Rule::Min
+            Rule::Min { konst }
         } else {
             return Err(unsupported(node, &format!("binary {}", m.name())));
         });
@@ -214,6 +240,33 @@ pub fn classify(model: &TypedModel, node: &TypedNode, depends: &[bool]) -> Resul
     Err(unsupported(node, &op.name()))
 }
 
+/// The single value of a constant operand.
+fn scalar_const(model: &TypedModel, o: OutletId) -> Option<f32> {
+    let k = model.outlet_fact(o).ok()?.konst.clone()?;
+    let v = k.to_plain_array_view::<f32>().ok()?;
+    (v.len() == 1).then(|| *v.iter().next().expect("one value"))
+}
+
+/// Where the rule of `node` reads the node's output from. A Clip is Max(x, lo) then Min(., hi),
+/// lo < hi: the Max's rule compares its output with lo, and min(y, hi) > lo exactly where
+/// y > lo, so it reads the Min's output instead and the forward run need not keep the Max's
+/// (which lets tract fuse the pair into the layer before).
+pub fn output_outlet(model: &TypedModel, node: &TypedNode, rule: &Rule) -> OutletId {
+    let own = OutletId::new(node.id, 0);
+    let Rule::Max { konst: Some(k), .. } = rule else { return own };
+    let Some(lo) = scalar_const(model, node.inputs[*k]) else { return own };
+    let succ = model.outlet_successors(own);
+    let [s] = succ else { return own };
+    let next = &model.nodes()[s.node];
+    let hi = next.inputs.iter().find_map(|&i| scalar_const(model, i));
+    let is_min = next.op_as::<TypedBinOp>().is_some_and(|b| b.0.is::<math::Min>());
+    if is_min && hi.is_some_and(|hi| hi > lo) && !model.output_outlets().is_ok_and(|o| o.contains(&own)) {
+        OutletId::new(s.node, 0)
+    } else {
+        own
+    }
+}
+
 /// Sums `g` over the axes where `shape` has size 1 (undoing a broadcast).
 fn unbroadcast(g: Array, shape: &[usize]) -> Array {
     if g.shape() == shape {
@@ -229,13 +282,62 @@ fn unbroadcast(g: Array, shape: &[usize]) -> Array {
 }
 
 impl Rule {
+    /// The forward values [`Rule::backward`] reads, given which inputs want a gradient.
+    /// Constant inputs cost nothing to read (they live in the graph).
+    pub fn reads(&self, wants: &[bool]) -> Reads {
+        let n = wants.len();
+        let mut r = Reads { inputs: vec![false; n], output: false };
+        match self {
+            Rule::EinSum(plans) => {
+                for p in plans.iter().flatten() {
+                    for &j in p.feeds() {
+                        r.inputs[j] = true;
+                    }
+                }
+            }
+            Rule::Mul => {
+                for i in 0..2 {
+                    r.inputs[1 - i] |= wants[i];
+                }
+            }
+            Rule::Div => {
+                r.inputs[1] = true;
+                r.output = wants[1];
+            }
+            Rule::Max { konst: Some(k), .. } | Rule::Min { konst: Some(k) } => {
+                r.inputs[*k] = true;
+                r.output = true;
+            }
+            Rule::Max { konst: None, .. } | Rule::Min { konst: None } => r.inputs = vec![true; n],
+            Rule::Unary(u) => match u {
+                Unary::Sigmoid | Unary::Tanh | Unary::Exp | Unary::Sqrt | Unary::Recip => r.output = true,
+                Unary::Neg => {}
+                _ => r.inputs[0] = true,
+            },
+            Rule::MaxPool(_) => r.inputs[0] = true,
+            Rule::Softmax { .. } => r.output = true,
+            Rule::Conv(_)
+            | Rule::Add
+            | Rule::Sub
+            | Rule::SumPool { .. }
+            | Rule::ReduceSum
+            | Rule::Move(..)
+            | Rule::Reshape
+            | Rule::Concat(_)
+            | Rule::Pad(_)
+            | Rule::Slice { .. }
+            | Rule::Downsample { .. } => {}
+        }
+        r
+    }
+
     pub fn backward(&self, c: &Ctx, g: Array) -> TractResult<Vec<Option<Array>>> {
-        let n = c.inputs.len();
-        let shape = |i: usize| c.inputs[i].shape().to_vec();
+        let n = c.shapes.len();
+        let shape = |i: usize| c.shapes[i].clone();
         let want = |i: usize| c.wants[i];
         // For two-operand element-wise ops: the gradient of each wanted operand.
-        let binary = |f: &dyn Fn(usize) -> Array| -> Vec<Option<Array>> {
-            (0..2).map(|i| if want(i) { Some(unbroadcast(f(i), &shape(i))) } else { None }).collect()
+        let binary = |f: &dyn Fn(usize) -> TractResult<Array>| -> TractResult<Vec<Option<Array>>> {
+            (0..2).map(|i| if want(i) { Ok(Some(unbroadcast(f(i)?, &shape(i)))) } else { Ok(None) }).collect()
         };
         Ok(match self {
             Rule::Conv(plan) => {
@@ -245,45 +347,55 @@ impl Rule {
             }
             Rule::EinSum(plans) => {
                 let mut v = vec![None; n];
+                let last = plans.iter().rposition(|p| p.is_some());
+                let mut g = Some(g);
                 for (i, p) in plans.iter().enumerate() {
                     if let Some(p) = p {
-                        v[i] = Some(p.run(g.clone(), c.inputs)?);
+                        let gi = if Some(i) == last { g.take().expect("gradient") } else { g.clone().expect("gradient") };
+                        v[i] = Some(p.run(gi, c.inputs)?);
                     }
                 }
                 v
             }
-            Rule::Add => binary(&|_| g.clone()),
-            Rule::Sub => binary(&|i| if i == 0 { g.clone() } else { -&g }),
-            Rule::Mul => binary(&|i| &g * &c.inputs[1 - i]),
-            Rule::Div => binary(&|i| if i == 0 { &g / &c.inputs[1] } else { -(&g * c.output) / &c.inputs[1] }),
-            Rule::Max { relu } => {
-                let guided = *relu && c.mode == Mode::Guided;
-                binary(&|i| select(&g, &c.inputs[i], &c.inputs[1 - i], |a, b| a > b, guided))
+            Rule::Add => {
+                if want(0) && want(1) {
+                    binary(&|_| Ok(g.clone()))?
+                } else {
+                    let i = if want(0) { 0 } else { 1 };
+                    let mut v = vec![None; 2];
+                    v[i] = Some(unbroadcast(g, &shape(i)));
+                    v
+                }
             }
-            Rule::Min => binary(&|i| select(&g, &c.inputs[i], &c.inputs[1 - i], |a, b| a < b, false)),
+            Rule::Sub => binary(&|i| Ok(if i == 0 { g.clone() } else { -&g }))?,
+            Rule::Mul => binary(&|i| Ok(&g * c.input(1 - i)?))?,
+            Rule::Div => binary(&|i| Ok(if i == 0 { &g / c.input(1)? } else { -(&g * c.output()?) / c.input(1)? }))?,
+            Rule::Max { relu, konst } => {
+                let guided = *relu && c.mode == Mode::Guided;
+                select_binary(c, g, *konst, |a, b| a > b, guided)?
+            }
+            Rule::Min { konst } => select_binary(c, g, *konst, |a, b| a < b, false)?,
             Rule::Unary(u) => {
-                let x = &c.inputs[0];
-                let y = c.output;
                 let d = match u {
-                    Unary::Sigmoid => y.mapv(|y| y * (1.0 - y)),
-                    Unary::Tanh => y.mapv(|y| 1.0 - y * y),
-                    Unary::LeakyRelu(a) => x.mapv(|x| if x > 0.0 { 1.0 } else { *a }),
+                    Unary::Sigmoid => c.output()?.mapv(|y| y * (1.0 - y)),
+                    Unary::Tanh => c.output()?.mapv(|y| 1.0 - y * y),
+                    Unary::LeakyRelu(a) => c.input(0)?.mapv(|x| if x > 0.0 { 1.0 } else { *a }),
                     // As torch: 0 below -3, x/3 + 1/2 up to 3 (inclusive), 1 above.
-                    Unary::HardSwish => x.mapv(|x| if x < -3.0 { 0.0 } else if x <= 3.0 { x / 3.0 + 0.5 } else { 1.0 }),
-                    Unary::Silu => x.mapv(|x| {
+                    Unary::HardSwish => c.input(0)?.mapv(|x| if x < -3.0 { 0.0 } else if x <= 3.0 { x / 3.0 + 0.5 } else { 1.0 }),
+                    Unary::Silu => c.input(0)?.mapv(|x| {
                         let s = 1.0 / (1.0 + libm::expf(-x));
                         s * (1.0 + x * (1.0 - s))
                     }),
-                    Unary::Exp => y.to_owned(),
-                    Unary::Neg => x.mapv(|_| -1.0),
-                    Unary::Square => x.mapv(|x| 2.0 * x),
-                    Unary::Sqrt => y.mapv(|y| 0.5 / y),
-                    Unary::Recip => y.mapv(|y| -y * y),
-                    Unary::Abs => x.mapv(|x| if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { 0.0 }),
+                    Unary::Exp => c.output()?.to_owned(),
+                    Unary::Neg => return Ok(vec![Some(-g)]),
+                    Unary::Square => c.input(0)?.mapv(|x| 2.0 * x),
+                    Unary::Sqrt => c.output()?.mapv(|y| 0.5 / y),
+                    Unary::Recip => c.output()?.mapv(|y| -y * y),
+                    Unary::Abs => c.input(0)?.mapv(|x| if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { 0.0 }),
                 };
                 vec![Some(g * d)]
             }
-            Rule::MaxPool(w) => vec![Some(w.max_backward(&c.inputs[0], &g))],
+            Rule::MaxPool(w) => vec![Some(w.max_backward(c.input(0)?, &g))],
             Rule::SumPool { window, count_include_pad, normalize } => vec![Some(window.sum_backward(&g, *count_include_pad, *normalize))],
             Rule::ReduceSum => vec![Some(g.broadcast(IxDyn(&shape(0))).ok_or_else(|| format_err!("reduce broadcast"))?.to_owned())],
             Rule::Move(from, to) => {
@@ -302,7 +414,7 @@ impl Rule {
                 let mut at = 0;
                 (0..n)
                     .map(|i| {
-                        let len = c.inputs[i].shape()[*axis];
+                        let len = c.shapes[i][*axis];
                         let part = g.slice_axis(Axis(*axis), Slice::from(at..at + len)).to_owned();
                         at += len;
                         want(i).then_some(part)
@@ -312,7 +424,7 @@ impl Rule {
             Rule::Pad(pads) => {
                 let mut v = g.view();
                 for (ax, &(before, _)) in pads.iter().enumerate() {
-                    let len = c.inputs[0].shape()[ax];
+                    let len = c.shapes[0][ax];
                     v.slice_axis_inplace(Axis(ax), Slice::from(before..before + len));
                 }
                 vec![Some(v.to_owned())]
@@ -332,7 +444,7 @@ impl Rule {
                 vec![Some(out)]
             }
             Rule::Softmax { axes, log } => {
-                let y = c.output;
+                let y = c.output()?;
                 let sum_axes = |mut a: Array| {
                     for &ax in axes {
                         a = a.sum_axis(Axis(ax)).insert_axis(Axis(ax));
@@ -352,16 +464,47 @@ impl Rule {
     }
 }
 
-/// Gradient of max/min to operand `a`: where `wins(a, b)` strictly, so a tie goes to neither
-/// operand (torch's ReLU and ReLU6 give 0 at the kink). `guided`: also clamp g at 0.
-fn select(g: &Array, a: &ArrayViewD<f32>, b: &ArrayViewD<f32>, wins: impl Fn(f32, f32) -> bool, guided: bool) -> Array {
-    let b = b.broadcast(g.raw_dim()).expect("operands broadcast to the output");
-    let a = a.broadcast(g.raw_dim()).expect("operands broadcast to the output");
-    let mut out = g.clone();
-    tract_onnx::prelude::tract_ndarray::Zip::from(&mut out).and(&a).and(&b).for_each(|o, &a, &b| {
-        let keep = if wins(a, b) { 1.0 } else { 0.0 };
-        *o = if guided { o.max(0.0) * keep } else { *o * keep };
-    });
-    out
+/// Max / Min: the gradient of each wanted operand, which wins against the other (against a
+/// constant operand `konst`: where the output differs from it).
+fn select_binary(c: &Ctx, g: Array, konst: Option<usize>, wins: impl Fn(f32, f32) -> bool + Copy, guided: bool) -> TractResult<Vec<Option<Array>>> {
+    let winner = |i: usize| if konst == Some(1 - i) { c.output() } else { c.input(i) };
+    let mut g = Some(g);
+    let last = if c.wants[1] { 1 } else { 0 };
+    (0..2)
+        .map(|i| {
+            if !c.wants[i] {
+                return Ok(None);
+            }
+            let gi = if i == last { g.take().expect("gradient") } else { g.clone().expect("gradient") };
+            Ok(Some(unbroadcast(select(gi, winner(i)?, c.input(1 - i)?, wins, guided), &c.shapes[i])))
+        })
+        .collect()
 }
 
+/// Gradient of max/min to operand `a`: where `wins(a, b)` strictly, so a tie goes to neither
+/// operand (torch's ReLU and ReLU6 give 0 at the kink). `guided`: also clamp g at 0.
+fn select(g: Array, a: &ArrayViewD<f32>, b: &ArrayViewD<f32>, wins: impl Fn(f32, f32) -> bool, guided: bool) -> Array {
+    let pass = |g: f32, a: f32, b: f32| {
+        let keep = if wins(a, b) { 1.0 } else { 0.0 };
+        if guided { g.max(0.0) * keep } else { g * keep }
+    };
+    let mut out = if g.is_standard_layout() { g } else { g.as_standard_layout().into_owned() };
+    // The common cases as flat loops: same-shape operands, or one scalar (ReLU, Clip).
+    if a.shape() == out.shape() {
+        if let (Some(os), Some(av)) = (out.as_slice_mut(), a.as_slice()) {
+            if b.len() == 1 {
+                let b = *b.iter().next().expect("one element");
+                os.iter_mut().zip(av).for_each(|(o, &a)| *o = pass(*o, a, b));
+                return out;
+            }
+            if let Some(bv) = b.as_slice().filter(|bv| bv.len() == os.len()) {
+                os.iter_mut().zip(av).zip(bv).for_each(|((o, &a), &b)| *o = pass(*o, a, b));
+                return out;
+            }
+        }
+    }
+    let b = b.broadcast(out.raw_dim()).expect("operands broadcast to the output");
+    let a = a.broadcast(out.raw_dim()).expect("operands broadcast to the output");
+    tract_onnx::prelude::tract_ndarray::Zip::from(&mut out).and(&a).and(&b).for_each(|o, &a, &b| *o = pass(*o, a, b));
+    out
+}

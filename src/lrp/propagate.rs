@@ -250,7 +250,7 @@ impl Walk<'_> {
                     })
                     .collect()
             }
-            Rule::Add | Rule::Sub | Rule::Mul | Rule::Div | Rule::Max { .. } | Rule::Min | Rule::Unary(_) if vars == 1 => pass(),
+            Rule::Add | Rule::Sub | Rule::Mul | Rule::Div | Rule::Max { .. } | Rule::Min { .. } | Rule::Unary(_) if vars == 1 => pass(),
             // A gated activation x * f(x) with f element-wise (HardSwish exported as
             // x * HardSigmoid(x), SiLU as x * Sigmoid(x)) is one activation: relevance to x.
             Rule::Mul if vars == 2 && (0..2).any(|i| self.elementwise_of(node.inputs[1 - i], node.inputs[i])) => {
@@ -284,9 +284,9 @@ impl Walk<'_> {
                 vec![Some(s * &xs[0])]
             }
             _ => {
-                let views: Vec<_> = xs.iter().map(|x| x.view()).collect();
-                let out = y.view();
-                let ctx = Ctx { inputs: &views, output: &out, wants: &wants, mode: Mode::Gradient };
+                let views: Vec<_> = xs.iter().map(|x| Some(x.view())).collect();
+                let shapes: Vec<Vec<usize>> = xs.iter().map(|x| x.shape().to_vec()).collect();
+                let ctx = Ctx { inputs: &views, output: Some(y.view()), shapes: &shapes, wants: &wants, mode: Mode::Gradient };
                 rule.backward(&ctx, r).map_err(|e| err!(Runtime, "LRP at node '{}': {e}", node.name))?
             }
         })
@@ -333,7 +333,7 @@ pub fn explain(model: &Model, engine: &Engine, graph: &LrpGraph, plans: &mut Pla
         if graph.inside[n] {
             continue;
         }
-        let Some(rule) = &engine.rules[n] else { continue };
+        let Some(rule) = engine.rule(n) else { continue };
         let Some(r) = rel.remove(&OutletId::new(n, 0)) else { continue };
         let node = &typed.nodes()[n];
         let rin = walk.node(n, rule, r)?;

@@ -13,8 +13,16 @@ pub(crate) fn layer_maps(s: &Subject, layer: &str, method: &str) -> Result<(Arra
     if shape.len() != 4 || shape[0] != 1 {
         return Err(err!(Parameter, "{method} needs a layer with a [1, C, H, W] output; '{layer}' is {shape:?}"));
     }
-    let a = s.tape.activation(s.model, outlet)?;
-    let g = s.engine.gradient(s.model, s.tape, s.target, Some(outlet), Mode::Gradient)?;
+    // The forward run keeps only what the backward pass reads: rerun it keeping this layer.
+    let kept;
+    let tape = if s.tape.has(outlet) {
+        s.tape
+    } else {
+        kept = s.engine.forward_keeping(s.model, s.x, outlet)?;
+        &kept
+    };
+    let a = tape.activation(s.model, outlet)?;
+    let g = s.engine.gradient(s.model, tape, s.target, Some(outlet), Mode::Gradient)?;
     let fix = |t: Array| t.as_standard_layout().into_owned().into_shape_with_order(IxDyn(&shape)).map_err(|e| err!(Runtime, "layer '{layer}': {e}"));
     Ok((fix(a)?, fix(g)?))
 }

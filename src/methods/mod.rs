@@ -129,11 +129,14 @@ pub struct Explainer {
     engine: Option<Engine>,
     /// LRP's layers and their modified-weight plans, built on first use.
     lrp: Option<(crate::lrp::LrpGraph, crate::lrp::linear::Plans)>,
+    /// LRP reads every layer's input: an engine whose forward run keeps every activation
+    /// (the gradient engine keeps only what its rules read, so tract can fuse the rest).
+    engine_all: Option<Engine>,
 }
 
 impl Explainer {
     pub fn new(model: Model) -> Explainer {
-        Explainer { model, engine: None, lrp: None }
+        Explainer { model, engine: None, lrp: None, engine_all: None }
     }
 
     pub fn model(&self) -> &Model {
@@ -157,6 +160,10 @@ impl Explainer {
         if let Method::Lrp(spec) = method {
             if self.lrp.is_none() {
                 self.lrp = Some((crate::lrp::LrpGraph::build(&self.model)?, Default::default()));
+                built = true;
+            }
+            if self.engine_all.is_none() {
+                self.engine_all = Some(Engine::with_capture(&self.model, crate::engine::Capture::All)?);
                 built = true;
             }
             let (graph, plans) = self.lrp.as_mut().expect("built above");
@@ -183,12 +190,29 @@ impl Explainer {
             }
         }
         self.prepare()?;
-        if matches!(method, Method::Lrp(_)) && self.lrp.is_none() {
-            self.lrp = Some((crate::lrp::LrpGraph::build(&self.model)?, Default::default()));
+        if matches!(method, Method::Lrp(_)) {
+            if self.lrp.is_none() {
+                self.lrp = Some((crate::lrp::LrpGraph::build(&self.model)?, Default::default()));
+            }
+            if self.engine_all.is_none() {
+                self.engine_all = Some(Engine::with_capture(&self.model, crate::engine::Capture::All)?);
+            }
         }
-        let engine = self.engine.as_ref().expect("prepared");
+        let engine = match method {
+            Method::Lrp(_) => self.engine_all.as_ref().expect("built above"),
+            _ => self.engine.as_ref().expect("prepared"),
+        };
         let m = &self.model;
-        let tape = engine.forward(x)?;
+        // Grad-CAM and CAM read a layer's activation: keep it from the forward run too.
+        let layer = match method {
+            Method::GradCam { layer } | Method::Cam { layer: Some(layer) } => engine.resolve_layer(m, layer).ok(),
+            Method::Cam { layer: None } => crate::info::cam_layer(m).ok().and_then(|l| engine.resolve_layer(m, &l).ok()),
+            _ => None,
+        };
+        let tape = match layer {
+            Some((o, _)) => engine.forward_keeping(m, x, o)?,
+            None => engine.forward(x)?,
+        };
         let logits = tape.logits()?;
         let target = target.unwrap_or_else(|| argmax(&logits));
         let s = Subject { model: m, engine, x, tape: &tape, target, part };
