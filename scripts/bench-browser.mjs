@@ -26,7 +26,7 @@ console.log('\nmodel                IG-32 one worker ms  all workers ms  workers
 for (const r of parallel.filter((x) => x.ig10000_seconds)) console.log(`IG 10 000 steps on ${r.model}: ${r.ig10000_seconds} s, wasm memory ${r.wasm_memory_mb_after_ig10} MB after IG-10 -> ${r.wasm_memory_mb_after_ig10000} MB after IG-10000, gap ${r.gap}`);
 for (const r of parallel.filter((x) => !x.ig10000_seconds)) console.log(`${r.model.padEnd(20)} ${String(r.ig32_one_worker_ms).padStart(19)} ${String(r.ig32_all_workers_ms).padStart(15)} ${String(r.workers).padStart(8)} ${String(r.speedup).padStart(9)}`);
 const wasm = fs.readFileSync(`${WWW}/pkg/saliency_bg.wasm`);
-console.log('simd     model                 load ms  forward ms  gradient ms  (x fwd)  cam ms');
-for (const r of rows) console.log(`${r.simd.padEnd(8)} ${r.model.padEnd(20)} ${String(r.load_ms).padStart(8)} ${String(r.forward_ms).padStart(11)} ${String(r.gradient_ms).padStart(12)} ${String(r.gradient_ratio).padStart(8)} ${String(r.cam_ms ?? '-').padStart(7)}`);
+console.log('simd     model                 load ms  forward ms  gradient ms  (x fwd)  cam ms   lrp-egb ms  (x fwd)  IG-50 (1 worker) ms');
+for (const r of rows) console.log(`${r.simd.padEnd(8)} ${r.model.padEnd(20)} ${String(r.load_ms).padStart(8)} ${String(r.forward_ms).padStart(11)} ${String(r.gradient_ms).padStart(12)} ${String(r.gradient_ratio).padStart(8)} ${String(r.cam_ms ?? '-').padStart(7)} ${String(r.lrp_ms).padStart(12)} ${String(r.lrp_ratio).padStart(8)} ${String(r.ig50_one_worker_ms).padStart(20)}`);
 console.log(`wasm: ${(wasm.length / 1e6).toFixed(2)} MB raw, ${(zlib.gzipSync(wasm, { level: 9 }).length / 1e6).toFixed(2)} MB gzipped`);
 console.log(`page open -> first prediction (EfficientNet-Lite0 on chelsea), median of 5: ${opens[2]} ms (all: ${opens.join(', ')})`);

@@ -32,7 +32,9 @@ for (const simd of ['plain', 'relaxed']) {
     const explain = (request) => median(async () => (await engine.call('explain', { request, display, width: pred.width, height: pred.height })).meta.seconds);
     const gradient = await explain({ method: 'gradient' });
     const cam = await explain({ method: 'cam' }).catch(() => null);
-    rows.push({ simd: variant, model: m.name, load_ms: Math.round(seconds * 1000), forward_ms: Number(median_ms.toFixed(2)), gradient_ms: gradient, cam_ms: cam, gradient_ratio: Number((gradient / median_ms).toFixed(2)) });
+    const lrp = await explain({ method: 'lrp', composite: 'epsilon-gamma-box' });
+    const ig50 = await explain({ method: 'integrated-gradients', steps: 50 });
+    rows.push({ simd: variant, model: m.name, load_ms: Math.round(seconds * 1000), forward_ms: Number(median_ms.toFixed(2)), gradient_ms: gradient, cam_ms: cam, lrp_ms: lrp, ig50_one_worker_ms: ig50, gradient_ratio: Number((gradient / median_ms).toFixed(2)), lrp_ratio: Number((lrp / median_ms).toFixed(2)) });
     out.textContent = rows.map((r) => JSON.stringify(r)).join('\n');
   }
   engine.worker.terminate();
