@@ -354,6 +354,7 @@ new DrawPad($('draw-canvas'), $('draw-clear'), (bytes, title) => useImage(bytes,
 const patch = new PatchTool(ui.stack, ui.canvas, $('patch-color'), (bytes, title) => useImage(bytes, `${state.imageTitle.replace(/ \+ patched.*$/, '')} + ${title}`).catch(showError));
 ui.patchToggle.addEventListener('click', () => {
   patch.active = !patch.active;
+  $('patch-fields').hidden = !patch.active;
   ui.patchToggle.setAttribute('aria-pressed', String(patch.active));
   ui.stack.classList.toggle('patching', patch.active);
 });
@@ -379,6 +380,10 @@ $('compare-layers').addEventListener('click', async () => {
     cfg.values = { ...structuredClone(panel.values['grad-cam']), layer: l.output };
     await grid.add(cfg);
   }
+});
+$('patch-paint').addEventListener('click', () => {
+  const n = (id) => Math.max(0, Math.round(Number($(id).value) || 0));
+  patch.paint(n('patch-x'), n('patch-y'), Math.max(1, n('patch-w')), Math.max(1, n('patch-h'))).catch(showError);
 });
 $('image-reset').addEventListener('click', () => selectImage(Number(ui.image.value)).catch(showError));
 onPaste((files) => addFiles(files).catch(showError));

@@ -80,15 +80,24 @@ export class PatchTool {
       const y = Math.floor(Math.min(s[1], end[1]) * sy);
       const w = Math.max(1, Math.ceil(Math.abs(end[0] - s[0]) * sx));
       const h = Math.max(1, Math.ceil(Math.abs(end[1] - s[1]) * sy));
-      const copy = document.createElement('canvas');
-      copy.width = imageCanvas.width;
-      copy.height = imageCanvas.height;
-      const c = copy.getContext('2d');
-      c.drawImage(imageCanvas, 0, 0);
-      c.fillStyle = colorInput.value;
-      c.fillRect(x, y, w, h);
-      useImage(await canvasPng(copy), `patched (${w}×${h} at ${x},${y})`);
+      await this.paint(x, y, w, h);
     });
+    this.imageCanvas = imageCanvas;
+    this.colorInput = colorInput;
+    this.useImage = useImage;
+  }
+
+  /// Paints a rectangle (model-input pixels) over the current image: the pointer's drag, or the
+  /// x/y/width/height fields for keyboard users.
+  async paint(x, y, w, h) {
+    const copy = document.createElement('canvas');
+    copy.width = this.imageCanvas.width;
+    copy.height = this.imageCanvas.height;
+    const c = copy.getContext('2d');
+    c.drawImage(this.imageCanvas, 0, 0);
+    c.fillStyle = this.colorInput.value;
+    c.fillRect(x, y, w, h);
+    await this.useImage(await canvasPng(copy), `patched (${w}×${h} at ${x},${y})`);
   }
 
   show([x0, y0], [x1, y1]) {

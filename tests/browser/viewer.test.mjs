@@ -224,6 +224,14 @@ test('a painted patch and a drawn digit become new inputs; exports download', as
   await page.mouse.move(box.x + box.width * 0.7, box.y + box.height * 0.6, { steps: 4 });
   await page.mouse.up();
   await page.waitForFunction(() => document.body.dataset.busy === '0' && /patched/.test(document.getElementById('image-caption').textContent), null, { timeout: 30_000 });
+  // The same by keyboard: the rectangle's fields and the Paint button.
+  await page.fill('#patch-x', '4');
+  await page.fill('#patch-y', '10');
+  await page.fill('#patch-w', '20');
+  await page.fill('#patch-h', '6');
+  await page.focus('#patch-paint');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.body.dataset.busy === '0' && /patched \(20×6 at 4,10\)/.test(document.getElementById('image-caption').textContent), null, { timeout: 30_000 });
   await page.click('#patch-toggle');
   assert.equal(await page.locator('#top-k li').count(), 5);
   // Draw a vertical stroke: a "1".
@@ -246,6 +254,12 @@ test('a painted patch and a drawn digit become new inputs; exports download', as
   }
   await page.click('#image-reset');
   await page.waitForFunction(() => document.body.dataset.busy === '0' && !/drawing|patched/.test(document.getElementById('image-caption').textContent), null, { timeout: 30_000 });
+  // A phone-sized screen: nothing wider than the viewport.
+  await page.setViewportSize({ width: 390, height: 844 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'phone.png'), fullPage: false });
+  await page.setViewportSize({ width: 1280, height: 720 });
+  assert.ok(overflow <= 0, `the page is ${overflow}px wider than a phone screen`);
   assert.deepEqual(consoleErrors, []);
 });
 
