@@ -268,7 +268,7 @@ pub fn output_outlet(model: &TypedModel, node: &TypedNode, rule: &Rule) -> Outle
 }
 
 /// Sums `g` over the axes where `shape` has size 1 (undoing a broadcast).
-fn unbroadcast(g: Array, shape: &[usize]) -> Array {
+pub(crate) fn unbroadcast(g: Array, shape: &[usize]) -> Array {
     if g.shape() == shape {
         return g;
     }

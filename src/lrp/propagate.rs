@@ -19,12 +19,13 @@ use super::linear::Plans;
 use super::rules::{Bias, Bounds, In, LrpRule, Mask, STABILIZER};
 use super::{Conservation, LayerRelevance};
 use crate::engine::rules::{Ctx, Rule};
+use crate::engine::rules::unbroadcast;
 use crate::engine::{Array, Engine, Mode, Tape};
 use crate::err;
 use crate::error::Result;
 use crate::model::Model;
 use std::collections::HashMap;
-use tract_onnx::prelude::tract_ndarray::{Axis, IxDyn, Zip};
+use tract_onnx::prelude::tract_ndarray::{IxDyn, Zip};
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::binary::TypedBinOp;
 use tract_onnx::tract_core::ops::math;
@@ -41,20 +42,6 @@ fn divide(num: &Array, den: &Array, e: f32) -> Array {
         *o = if s == 0.0 { 0.0 } else { *o / s };
     });
     out
-}
-
-/// Sums `g` over the axes where `shape` has size 1 (undoing a broadcast).
-fn unbroadcast(g: Array, shape: &[usize]) -> Array {
-    if g.shape() == shape {
-        return g;
-    }
-    let mut g = g;
-    for ax in 0..shape.len().min(g.ndim()) {
-        if shape[ax] == 1 && g.shape()[ax] != 1 {
-            g = g.sum_axis(Axis(ax)).insert_axis(Axis(ax));
-        }
-    }
-    g.into_shape_with_order(IxDyn(shape)).expect("broadcast shapes")
 }
 
 fn sum(a: &Array) -> f64 {
