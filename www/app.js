@@ -346,6 +346,9 @@ ui.drop.addEventListener('drop', (e) => {
   ui.drop.classList.remove('over');
   addFiles(e.dataTransfer.files).catch(showError);
 });
+// A fragment typed or pasted into the address bar (our own updates use replaceState, which
+// fires no event) restores that view.
+window.addEventListener('hashchange', () => location.reload());
 // Dropping anywhere else must not navigate away from the page.
 window.addEventListener('dragover', (e) => e.preventDefault());
 window.addEventListener('drop', (e) => e.preventDefault());

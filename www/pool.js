@@ -43,7 +43,9 @@ export class WorkerPool {
   /// the sum under `key` in the main worker and returns its rendering.
   async explain(request, { slot = 'main', key = 'main', display, width, height, onProgress, signal }) {
     const n = points(request);
-    const chunks = Math.max(this.size, Math.min(64, Math.floor(n / 8)));
+    // One chunk per worker for short runs (each chunk re-runs the forward pass of x and x');
+    // long runs get small chunks for the progress bar and a prompt cancel.
+    const chunks = n < 400 ? this.size : Math.max(this.size, Math.min(64, Math.floor(n / 8)));
     const workers = [{ engine: this.main, slot }, ...this.extra.map((engine) => ({ engine, slot: 'pool' }))];
     const t0 = performance.now();
     let next = 0;
