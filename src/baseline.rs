@@ -13,19 +13,29 @@ use tract_onnx::prelude::tract_ndarray::{ArrayD, Axis};
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum BaselineSpec {
     /// The same value everywhere, in model-input units (CONVENTIONS.md's `--baseline V`).
-    Constant { value: f32 },
+    Constant {
+        value: f32,
+    },
     Black,
     White,
     /// Gaussian blur of the input with this standard deviation in pixels.
-    Blurred { sigma: f32 },
+    Blurred {
+        sigma: f32,
+    },
     /// Uniform noise over the pixel range, seeded.
-    Noise { seed: u64 },
+    Noise {
+        seed: u64,
+    },
 }
 
 /// The baseline tensor for input `x` (shape `[1, C, H, W]`).
 pub fn make(b: &BaselineSpec, x: &ArrayD<f32>, sc: &Sidecar) -> Result<ArrayD<f32>> {
     if x.ndim() != 4 {
-        return Err(err!(Shape, "baselines need a [1, C, H, W] input, got {:?}", x.shape()));
+        return Err(err!(
+            Shape,
+            "baselines need a [1, C, H, W] input, got {:?}",
+            x.shape()
+        ));
     }
     let per_channel = |f: &dyn Fn(usize) -> f32| {
         let mut out = x.clone();
@@ -47,13 +57,18 @@ pub fn make(b: &BaselineSpec, x: &ArrayD<f32>, sc: &Sidecar) -> Result<ArrayD<f3
             let mut rng = crate::methods::rng::Normal::new(*seed);
             let mut out = x.clone();
             for (c, mut plane) in out.axis_iter_mut(Axis(1)).enumerate() {
-                plane.iter_mut().for_each(|v| *v = (rng.uniform() as f32 - sc.mean(c)) / sc.std(c));
+                plane
+                    .iter_mut()
+                    .for_each(|v| *v = (rng.uniform() as f32 - sc.mean(c)) / sc.std(c));
             }
             out
         }
         BaselineSpec::Blurred { sigma } => {
             if !(sigma.is_finite() && *sigma > 0.0 && *sigma <= 100.0) {
-                return Err(err!(Parameter, "blur sigma must be within (0, 100] pixels, got {sigma}"));
+                return Err(err!(
+                    Parameter,
+                    "blur sigma must be within (0, 100] pixels, got {sigma}"
+                ));
             }
             blur(x, *sigma)
         }
@@ -63,7 +78,9 @@ pub fn make(b: &BaselineSpec, x: &ArrayD<f32>, sc: &Sidecar) -> Result<ArrayD<f3
 /// Separable Gaussian blur per channel, edges clamped.
 fn blur(x: &ArrayD<f32>, sigma: f32) -> ArrayD<f32> {
     let r = (3.0 * sigma).ceil() as isize;
-    let k: Vec<f32> = (-r..=r).map(|i| libm::expf(-(i * i) as f32 / (2.0 * sigma * sigma))).collect();
+    let k: Vec<f32> = (-r..=r)
+        .map(|i| libm::expf(-(i * i) as f32 / (2.0 * sigma * sigma)))
+        .collect();
     let ks: f32 = k.iter().sum();
     let k: Vec<f32> = k.iter().map(|v| v / ks).collect();
     let (h, w) = (x.shape()[2], x.shape()[3]);
@@ -73,12 +90,22 @@ fn blur(x: &ArrayD<f32>, sigma: f32) -> ArrayD<f32> {
         let mut tmp = vec![0.0f32; h * w];
         for y in 0..h {
             for xx in 0..w {
-                tmp[y * w + xx] = (-r..=r).map(|i| k[(i + r) as usize] * src[y * w + (xx as isize + i).clamp(0, w as isize - 1) as usize]).sum();
+                tmp[y * w + xx] = (-r..=r)
+                    .map(|i| {
+                        k[(i + r) as usize]
+                            * src[y * w + (xx as isize + i).clamp(0, w as isize - 1) as usize]
+                    })
+                    .sum();
             }
         }
         for (i, v) in plane.iter_mut().enumerate() {
             let (y, xx) = (i / w, i % w);
-            *v = (-r..=r).map(|j| k[(j + r) as usize] * tmp[(y as isize + j).clamp(0, h as isize - 1) as usize * w + xx]).sum();
+            *v = (-r..=r)
+                .map(|j| {
+                    k[(j + r) as usize]
+                        * tmp[(y as isize + j).clamp(0, h as isize - 1) as usize * w + xx]
+                })
+                .sum();
         }
     }
     out
@@ -99,9 +126,15 @@ mod tests {
     fn black_and_white_follow_the_preprocessing() {
         let x = ArrayD::<f32>::zeros(vec![1, 3, 4, 4]);
         let b = make(&BaselineSpec::Black, &x, &sc()).unwrap();
-        assert_eq!((b[[0, 0, 0, 0]], b[[0, 1, 3, 3]], b[[0, 2, 1, 1]]), (-1.0, -1.0, 0.0));
+        assert_eq!(
+            (b[[0, 0, 0, 0]], b[[0, 1, 3, 3]], b[[0, 2, 1, 1]]),
+            (-1.0, -1.0, 0.0)
+        );
         let w = make(&BaselineSpec::White, &x, &sc()).unwrap();
-        assert_eq!((w[[0, 0, 0, 0]], w[[0, 1, 3, 3]], w[[0, 2, 1, 1]]), (1.0, 3.0, 1.0));
+        assert_eq!(
+            (w[[0, 0, 0, 0]], w[[0, 1, 3, 3]], w[[0, 2, 1, 1]]),
+            (1.0, 3.0, 1.0)
+        );
     }
 
     #[test]
@@ -118,8 +151,14 @@ mod tests {
     fn noise_is_seeded_and_in_range() {
         let x = ArrayD::<f32>::zeros(vec![1, 3, 4, 4]);
         let a = make(&BaselineSpec::Noise { seed: 7 }, &x, &sc()).unwrap();
-        assert_eq!(a, make(&BaselineSpec::Noise { seed: 7 }, &x, &sc()).unwrap());
-        assert_ne!(a, make(&BaselineSpec::Noise { seed: 8 }, &x, &sc()).unwrap());
+        assert_eq!(
+            a,
+            make(&BaselineSpec::Noise { seed: 7 }, &x, &sc()).unwrap()
+        );
+        assert_ne!(
+            a,
+            make(&BaselineSpec::Noise { seed: 8 }, &x, &sc()).unwrap()
+        );
         assert!(a.iter().all(|v| (-1.0..=3.0).contains(v)));
     }
 }

@@ -58,7 +58,12 @@ impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
         // One line, always: multi-line causes from dependencies are joined.
         let message: String = message.into();
-        let message = message.split('\n').map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ");
+        let message = message
+            .split('\n')
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
         Error { kind, message }
     }
 

@@ -59,14 +59,26 @@ pub struct ModelInfo {
 }
 
 pub const LAYER_OPS: [&str; 3] = ["Conv", "Gemm", "MatMul"];
-const PASS_THROUGH: [&str; 6] = ["Flatten", "Reshape", "Squeeze", "Identity", "Dropout", "Unsqueeze"];
+const PASS_THROUGH: [&str; 6] = [
+    "Flatten",
+    "Reshape",
+    "Squeeze",
+    "Identity",
+    "Dropout",
+    "Unsqueeze",
+];
 
 /// Finds the CAM structure: a global average pool whose output, through reshapes only, feeds a
 /// dense layer producing the scores, or is itself the scores (a conv with one channel per
 /// class). Returns the pooled feature map's tensor name, or why CAM does not apply.
 pub fn cam_layer(model: &Model) -> Result<String, String> {
     let nodes = &model.nodes;
-    let consumers = |t: &str| nodes.iter().filter(|n| n.inputs.iter().any(|i| i == t)).collect::<Vec<_>>();
+    let consumers = |t: &str| {
+        nodes
+            .iter()
+            .filter(|n| n.inputs.iter().any(|i| i == t))
+            .collect::<Vec<_>>()
+    };
     let is_gap = |n: &crate::model::OnnxNode| n.op_type == "GlobalAveragePool";
     let Some(gap) = nodes.iter().rev().find(|n| is_gap(n)) else {
         return Err("CAM needs a global average pool feeding a dense layer; this model has no GlobalAveragePool".into());
@@ -98,7 +110,10 @@ pub fn cam_layer(model: &Model) -> Result<String, String> {
         }
         break;
     }
-    Err(format!("CAM needs the global average pool '{}' to feed the final dense layer directly", gap.name))
+    Err(format!(
+        "CAM needs the global average pool '{}' to feed the final dense layer directly",
+        gap.name
+    ))
 }
 
 pub fn describe(model: &Model) -> ModelInfo {
@@ -108,25 +123,57 @@ pub fn describe(model: &Model) -> ModelInfo {
         .iter()
         .map(|n| {
             let output = n.outputs.first().cloned().unwrap_or_default();
-            NodeInfo { index: n.index, name: n.name.clone(), op_type: n.op_type.clone(), shape: shape_of(&output), output }
+            NodeInfo {
+                index: n.index,
+                name: n.name.clone(),
+                op_type: n.op_type.clone(),
+                shape: shape_of(&output),
+                output,
+            }
         })
         .collect();
     let layers: Vec<LayerInfo> = nodes
         .iter()
         .filter(|n| LAYER_OPS.contains(&n.op_type.as_str()))
         .enumerate()
-        .map(|(layer, n)| LayerInfo { layer, node: n.index, name: n.name.clone(), op_type: n.op_type.clone(), output: n.output.clone(), shape: n.shape.clone() })
+        .map(|(layer, n)| LayerInfo {
+            layer,
+            node: n.index,
+            name: n.name.clone(),
+            op_type: n.op_type.clone(),
+            output: n.output.clone(),
+            shape: n.shape.clone(),
+        })
         .collect();
-    let spatial_layers: Vec<NodeInfo> =
-        nodes.iter().filter(|n| matches!(&n.shape, Some(s) if s.len() == 4 && s[2] * s[3] > 1)).cloned().collect();
+    let spatial_layers: Vec<NodeInfo> = nodes
+        .iter()
+        .filter(|n| matches!(&n.shape, Some(s) if s.len() == 4 && s[2] * s[3] > 1))
+        .cloned()
+        .collect();
     let cam = cam_layer(model);
-    let gradient_family = ["gradient", "gradient-x-input", "guided-backprop", "integrated-gradients", "smoothgrad"];
-    let mut methods: Vec<MethodInfo> =
-        gradient_family.iter().map(|m| MethodInfo { method: m, applies: true, reason: "any differentiable classifier".into() }).collect();
+    let gradient_family = [
+        "gradient",
+        "gradient-x-input",
+        "guided-backprop",
+        "integrated-gradients",
+        "smoothgrad",
+    ];
+    let mut methods: Vec<MethodInfo> = gradient_family
+        .iter()
+        .map(|m| MethodInfo {
+            method: m,
+            applies: true,
+            reason: "any differentiable classifier".into(),
+        })
+        .collect();
     methods.push(MethodInfo {
         method: "grad-cam",
         applies: !spatial_layers.is_empty(),
-        reason: if spatial_layers.is_empty() { "no layer with a spatial [1, C, H, W] output".into() } else { format!("{} spatial layers", spatial_layers.len()) },
+        reason: if spatial_layers.is_empty() {
+            "no layer with a spatial [1, C, H, W] output".into()
+        } else {
+            format!("{} spatial layers", spatial_layers.len())
+        },
     });
     methods.push(MethodInfo {
         method: "cam",
@@ -147,7 +194,9 @@ pub fn describe(model: &Model) -> ModelInfo {
         },
     });
     let lrp_canonization = match lrp_graph {
-        Ok(g) if g.canonization.is_empty() => vec!["nothing to merge (no BatchNormalization directly after a layer)".to_string()],
+        Ok(g) if g.canonization.is_empty() => {
+            vec!["nothing to merge (no BatchNormalization directly after a layer)".to_string()]
+        }
         Ok(g) => g.canonization,
         Err(e) => vec![format!("LRP does not apply: {e}")],
     };
@@ -177,9 +226,30 @@ impl ModelInfo {
     pub fn to_text(&self) -> String {
         use std::fmt::Write;
         let mut s = String::new();
-        let shp = |s: &Option<Vec<usize>>| s.as_ref().map(|s| format!("{s:?}")).unwrap_or_else(|| "?".into());
-        let _ = writeln!(s, "model: {}{}", if self.name.is_empty() { "(unnamed)" } else { &self.name }, if self.title.is_empty() { String::new() } else { format!(" — {}", self.title) });
-        let _ = writeln!(s, "input: '{}' {:?} {:?}", self.input_name, self.input_shape, self.color);
+        let shp = |s: &Option<Vec<usize>>| {
+            s.as_ref()
+                .map(|s| format!("{s:?}"))
+                .unwrap_or_else(|| "?".into())
+        };
+        let _ = writeln!(
+            s,
+            "model: {}{}",
+            if self.name.is_empty() {
+                "(unnamed)"
+            } else {
+                &self.name
+            },
+            if self.title.is_empty() {
+                String::new()
+            } else {
+                format!(" — {}", self.title)
+            }
+        );
+        let _ = writeln!(
+            s,
+            "input: '{}' {:?} {:?}",
+            self.input_name, self.input_shape, self.color
+        );
         let p = &self.preprocess;
         let _ = writeln!(
             s,
@@ -187,15 +257,43 @@ impl ModelInfo {
             if self.sidecar_given { "" } else { " (no sidecar: defaults)" },
             p.resize, p.crop[0], p.crop[1], p.mean, p.std
         );
-        let _ = writeln!(s, "output: '{}', {} classes{}", self.logits, self.classes, self.final_softmax.as_ref().map(|o| format!(" (scores taken before the final {o})")).unwrap_or_default());
+        let _ = writeln!(
+            s,
+            "output: '{}', {} classes{}",
+            self.logits,
+            self.classes,
+            self.final_softmax
+                .as_ref()
+                .map(|o| format!(" (scores taken before the final {o})"))
+                .unwrap_or_default()
+        );
         let _ = writeln!(s, "\nnodes ({}):", self.nodes.len());
-        let _ = writeln!(s, "  {:>5}  {:<20} {:<40} {:<18} {}", "index", "op", "output tensor", "shape", "node");
+        let _ = writeln!(
+            s,
+            "  {:>5}  {:<20} {:<40} {:<18} {}",
+            "index", "op", "output tensor", "shape", "node"
+        );
         for n in &self.nodes {
-            let _ = writeln!(s, "  {:>5}  {:<20} {:<40} {:<18} {}", n.index, n.op_type, n.output, shp(&n.shape), n.name);
+            let _ = writeln!(
+                s,
+                "  {:>5}  {:<20} {:<40} {:<18} {}",
+                n.index,
+                n.op_type,
+                n.output,
+                shp(&n.shape),
+                n.name
+            );
         }
         let _ = writeln!(s, "\nlayers (conv/dense, numbered for --rule):");
         for l in &self.layers {
-            let _ = writeln!(s, "  {:>3}  {:<6} {:<40} {}", l.layer, l.op_type, l.output, shp(&l.shape));
+            let _ = writeln!(
+                s,
+                "  {:>3}  {:<6} {:<40} {}",
+                l.layer,
+                l.op_type,
+                l.output,
+                shp(&l.shape)
+            );
         }
         let _ = writeln!(s, "\nLRP canonisation (before the rules apply):");
         for c in &self.lrp_canonization {
@@ -207,7 +305,13 @@ impl ModelInfo {
         }
         let _ = writeln!(s, "\nmethods:");
         for m in &self.methods {
-            let _ = writeln!(s, "  {:<22} {:<4} {}", m.method, if m.applies { "yes" } else { "no" }, m.reason);
+            let _ = writeln!(
+                s,
+                "  {:<22} {:<4} {}",
+                m.method,
+                if m.applies { "yes" } else { "no" },
+                m.reason
+            );
         }
         s
     }

@@ -51,13 +51,20 @@ pub struct Model {
 
 impl std::fmt::Debug for Model {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Model({:?}, {} nodes)", self.sidecar.name, self.nodes.len())
+        write!(
+            f,
+            "Model({:?}, {} nodes)",
+            self.sidecar.name,
+            self.nodes.len()
+        )
     }
 }
 
 fn dims_of(vi: &pb::ValueInfoProto) -> Option<Vec<Option<usize>>> {
     use pb::tensor_shape_proto::dimension::Value;
-    let Some(pb::type_proto::Value::TensorType(t)) = vi.r#type.as_ref()?.value.as_ref() else { return None };
+    let Some(pb::type_proto::Value::TensorType(t)) = vi.r#type.as_ref()?.value.as_ref() else {
+        return None;
+    };
     let shape = t.shape.as_ref()?;
     Some(
         shape
@@ -83,18 +90,39 @@ impl Model {
             return Err(err!(CorruptModel, "cannot read model: the file is empty"));
         }
         if bytes.len() > MAX_MODEL_BYTES {
-            return Err(err!(Limit, "model too large: {} MiB (at most {} MiB)", bytes.len() >> 20, MAX_MODEL_BYTES >> 20));
+            return Err(err!(
+                Limit,
+                "model too large: {} MiB (at most {} MiB)",
+                bytes.len() >> 20,
+                MAX_MODEL_BYTES >> 20
+            ));
         }
         let onnx = tract_onnx::onnx();
-        let proto = onnx
-            .proto_model_for_read(&mut &bytes[..])
-            .map_err(|e| Error::tract(ErrorKind::CorruptModel, "cannot read model: not a valid ONNX file", e))?;
-        let graph = proto.graph.as_ref().ok_or_else(|| err!(CorruptModel, "cannot read model: the ONNX file has no graph"))?;
+        let proto = onnx.proto_model_for_read(&mut &bytes[..]).map_err(|e| {
+            Error::tract(
+                ErrorKind::CorruptModel,
+                "cannot read model: not a valid ONNX file",
+                e,
+            )
+        })?;
+        let graph = proto.graph.as_ref().ok_or_else(|| {
+            err!(
+                CorruptModel,
+                "cannot read model: the ONNX file has no graph"
+            )
+        })?;
         if graph.node.is_empty() {
-            return Err(err!(CorruptModel, "cannot read model: the ONNX graph has no nodes"));
+            return Err(err!(
+                CorruptModel,
+                "cannot read model: the ONNX graph has no nodes"
+            ));
         }
         if graph.node.len() > MAX_NODES {
-            return Err(err!(Limit, "model has {} nodes (at most {MAX_NODES})", graph.node.len()));
+            return Err(err!(
+                Limit,
+                "model has {} nodes (at most {MAX_NODES})",
+                graph.node.len()
+            ));
         }
         let nodes: Vec<OnnxNode> = graph
             .node
@@ -102,16 +130,28 @@ impl Model {
             .enumerate()
             .map(|(index, n)| OnnxNode {
                 index,
-                name: if n.name.is_empty() { n.output.first().cloned().unwrap_or_default() } else { n.name.clone() },
+                name: if n.name.is_empty() {
+                    n.output.first().cloned().unwrap_or_default()
+                } else {
+                    n.name.clone()
+                },
                 op_type: n.op_type.clone(),
                 inputs: n.input.clone(),
                 outputs: n.output.clone(),
             })
             .collect();
         let initializers: Vec<String> = graph.initializer.iter().map(|t| t.name.clone()).collect();
-        let real_inputs: Vec<&pb::ValueInfoProto> = graph.input.iter().filter(|i| !initializers.contains(&i.name)).collect();
+        let real_inputs: Vec<&pb::ValueInfoProto> = graph
+            .input
+            .iter()
+            .filter(|i| !initializers.contains(&i.name))
+            .collect();
         if real_inputs.len() != 1 {
-            return Err(err!(Shape, "model has {} inputs; an image classifier has exactly one", real_inputs.len()));
+            return Err(err!(
+                Shape,
+                "model has {} inputs; an image classifier has exactly one",
+                real_inputs.len()
+            ));
         }
         let input_name = real_inputs[0].name.clone();
         let declared = dims_of(real_inputs[0]);
@@ -120,9 +160,17 @@ impl Model {
         let (sidecar, sidecar_given) = match sidecar {
             Some(s) => {
                 if let Some(d) = &declared {
-                    let ok = d.len() == s.input.shape.len() && d.iter().zip(&s.input.shape).all(|(a, b)| a.is_none_or(|a| a == *b));
+                    let ok = d.len() == s.input.shape.len()
+                        && d.iter()
+                            .zip(&s.input.shape)
+                            .all(|(a, b)| a.is_none_or(|a| a == *b));
                     if !ok {
-                        return Err(err!(Shape, "wrong input shape: the model declares {} but its sidecar says {:?}", fmt_dims(d), s.input.shape));
+                        return Err(err!(
+                            Shape,
+                            "wrong input shape: the model declares {} but its sidecar says {:?}",
+                            fmt_dims(d),
+                            s.input.shape
+                        ));
                     }
                 }
                 (s, true)
@@ -141,14 +189,30 @@ impl Model {
             .map_err(|e| Error::tract(ErrorKind::CorruptModel, "cannot interpret model", e))?;
         for node in inference.nodes() {
             if node.op_is::<UnimplementedOp>() {
-                let op = nodes.iter().find(|n| n.name == node.name).map(|n| n.op_type.clone()).unwrap_or_else(|| node.op.name().to_string());
-                return Err(err!(UnsupportedOperator, "unsupported operator {op} at node '{}'", node.name));
+                let op = nodes
+                    .iter()
+                    .find(|n| n.name == node.name)
+                    .map(|n| n.op_type.clone())
+                    .unwrap_or_else(|| node.op.name().to_string());
+                return Err(err!(
+                    UnsupportedOperator,
+                    "unsupported operator {op} at node '{}'",
+                    node.name
+                ));
             }
         }
 
         // Scores are taken before a final Softmax / LogSoftmax.
-        let outputs = inference.output_outlets().map_err(|e| Error::tract(ErrorKind::CorruptModel, "cannot interpret model", e))?.to_vec();
-        let Some(&out) = outputs.first() else { return Err(err!(CorruptModel, "cannot interpret model: it has no output")) };
+        let outputs = inference
+            .output_outlets()
+            .map_err(|e| Error::tract(ErrorKind::CorruptModel, "cannot interpret model", e))?
+            .to_vec();
+        let Some(&out) = outputs.first() else {
+            return Err(err!(
+                CorruptModel,
+                "cannot interpret model: it has no output"
+            ));
+        };
         let out_node = &inference.nodes()[out.node];
         let mut final_softmax = None;
         let mut logits_outlet = out;
@@ -158,8 +222,13 @@ impl Model {
                 logits_outlet = out_node.inputs[0];
             }
         }
-        inference.select_output_outlets(&[logits_outlet]).map_err(|e| Error::tract(ErrorKind::CorruptModel, "cannot interpret model", e))?;
-        let logits_name = inference.outlet_label(logits_outlet).map(|s| s.to_string()).unwrap_or_else(|| inference.nodes()[logits_outlet.node].name.clone());
+        inference
+            .select_output_outlets(&[logits_outlet])
+            .map_err(|e| Error::tract(ErrorKind::CorruptModel, "cannot interpret model", e))?;
+        let logits_name = inference
+            .outlet_label(logits_outlet)
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| inference.nodes()[logits_outlet.node].name.clone());
 
         let shape = sidecar.input.shape.clone();
         inference
@@ -172,24 +241,58 @@ impl Model {
         let mut shapes = HashMap::new();
         for node in typed.nodes() {
             for (ix, o) in node.outputs.iter().enumerate() {
-                if let (Some(label), Some(s)) = (typed.outlet_label(OutletId::new(node.id, ix)), o.fact.shape.as_concrete()) {
+                if let (Some(label), Some(s)) = (
+                    typed.outlet_label(OutletId::new(node.id, ix)),
+                    o.fact.shape.as_concrete(),
+                ) {
                     shapes.insert(label.to_string(), s.to_vec());
                 }
             }
         }
-        let typed = typed.into_decluttered().map_err(|e| Error::tract(ErrorKind::Runtime, "cannot simplify the model", e))?;
-        let out_fact = typed.output_fact(0).map_err(|e| Error::tract(ErrorKind::Runtime, "cannot read the model output", e))?;
-        let out_shape = out_fact.shape.as_concrete().map(|s| s.to_vec()).unwrap_or_default();
+        let typed = typed
+            .into_decluttered()
+            .map_err(|e| Error::tract(ErrorKind::Runtime, "cannot simplify the model", e))?;
+        let out_fact = typed
+            .output_fact(0)
+            .map_err(|e| Error::tract(ErrorKind::Runtime, "cannot read the model output", e))?;
+        let out_shape = out_fact
+            .shape
+            .as_concrete()
+            .map(|s| s.to_vec())
+            .unwrap_or_default();
         let classes: usize = out_shape.iter().product();
         if classes < 2 || out_shape.iter().filter(|&&d| d > 1).count() != 1 {
-            return Err(err!(Shape, "model output has shape {out_shape:?}; a classifier outputs one score per class"));
+            return Err(err!(
+                Shape,
+                "model output has shape {out_shape:?}; a classifier outputs one score per class"
+            ));
         }
         if !sidecar.labels.is_empty() && sidecar.labels.len() != classes {
-            return Err(err!(Sidecar, "sidecar has {} labels but the model outputs {classes} classes", sidecar.labels.len()));
+            return Err(err!(
+                Sidecar,
+                "sidecar has {} labels but the model outputs {classes} classes",
+                sidecar.labels.len()
+            ));
         }
-        let optimized = typed.clone().into_optimized().map_err(|e| Error::tract(ErrorKind::Runtime, "cannot optimize the model", e))?;
-        let plan = tract_onnx::tract_core::plan::SimplePlan::new(optimized).map_err(|e| Error::tract(ErrorKind::Runtime, "cannot plan the model", e))?;
-        Ok(Model { sidecar, sidecar_given, nodes, initializers, input_name, logits_name, final_softmax, shapes, typed, plan, classes })
+        let optimized = typed
+            .clone()
+            .into_optimized()
+            .map_err(|e| Error::tract(ErrorKind::Runtime, "cannot optimize the model", e))?;
+        let plan = tract_onnx::tract_core::plan::SimplePlan::new(optimized)
+            .map_err(|e| Error::tract(ErrorKind::Runtime, "cannot plan the model", e))?;
+        Ok(Model {
+            sidecar,
+            sidecar_given,
+            nodes,
+            initializers,
+            input_name,
+            logits_name,
+            final_softmax,
+            shapes,
+            typed,
+            plan,
+            classes,
+        })
     }
 
     pub fn input_shape(&self) -> &[usize] {
@@ -199,7 +302,12 @@ impl Model {
     /// Checks that `x` has the model's input shape and finite values.
     pub fn check_input(&self, x: &tract_ndarray::ArrayD<f32>) -> Result<()> {
         if x.shape() != self.input_shape() {
-            return Err(err!(Shape, "wrong input shape: the model takes {:?}, got {:?}", self.input_shape(), x.shape()));
+            return Err(err!(
+                Shape,
+                "wrong input shape: the model takes {:?}, got {:?}",
+                self.input_shape(),
+                x.shape()
+            ));
         }
         if x.iter().any(|v| !v.is_finite()) {
             return Err(err!(NonFinite, "input contains NaN or infinite values"));
@@ -211,8 +319,13 @@ impl Model {
     pub fn forward(&self, x: &tract_ndarray::ArrayD<f32>) -> Result<Vec<f32>> {
         self.check_input(x)?;
         let t: Tensor = x.clone().into();
-        let out = self.plan.run(tvec!(t.into_tvalue())).map_err(|e| Error::tract(ErrorKind::Runtime, "forward pass failed", e))?;
-        let v = out[0].to_plain_array_view::<f32>().map_err(|e| Error::tract(ErrorKind::Runtime, "forward pass output", e))?;
+        let out = self
+            .plan
+            .run(tvec!(t.into_tvalue()))
+            .map_err(|e| Error::tract(ErrorKind::Runtime, "forward pass failed", e))?;
+        let v = out[0]
+            .to_plain_array_view::<f32>()
+            .map_err(|e| Error::tract(ErrorKind::Runtime, "forward pass output", e))?;
         let logits: Vec<f32> = v.iter().copied().collect();
         if logits.iter().any(|v| !v.is_finite()) {
             return Err(err!(NonFinite, "the model produced NaN or infinite scores"));
@@ -223,12 +336,17 @@ impl Model {
     /// Top-k classes with softmax probabilities.
     pub fn predict(&self, x: &tract_ndarray::ArrayD<f32>, k: usize) -> Result<Prediction> {
         let logits = self.forward(x)?;
-        Ok(Prediction::from_logits(&logits, k, |i| self.sidecar.label(i)))
+        Ok(Prediction::from_logits(&logits, k, |i| {
+            self.sidecar.label(i)
+        }))
     }
 }
 
 fn fmt_dims(d: &[Option<usize>]) -> String {
-    let parts: Vec<String> = d.iter().map(|v| v.map(|v| v.to_string()).unwrap_or_else(|| "?".into())).collect();
+    let parts: Vec<String> = d
+        .iter()
+        .map(|v| v.map(|v| v.to_string()).unwrap_or_else(|| "?".into()))
+        .collect();
     format!("[{}]", parts.join(", "))
 }
 
@@ -237,7 +355,11 @@ fn check_finite_weights(model: &TypedModel) -> Result<()> {
         if let Some(k) = node.op_as::<tract_onnx::tract_core::ops::konst::Const>() {
             if let Ok(v) = k.val().to_plain_array_view::<f32>() {
                 if v.iter().any(|x| !x.is_finite()) {
-                    return Err(err!(NonFinite, "model weights '{}' contain NaN or infinite values", node.name));
+                    return Err(err!(
+                        NonFinite,
+                        "model weights '{}' contain NaN or infinite values",
+                        node.name
+                    ));
                 }
             }
         }
@@ -263,7 +385,16 @@ impl Prediction {
         let p = softmax(logits);
         let mut idx: Vec<usize> = (0..logits.len()).collect();
         idx.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
-        let top = idx.into_iter().take(k.max(1)).map(|i| ClassScore { index: i, label: label(i), probability: p[i], logit: logits[i] }).collect();
+        let top = idx
+            .into_iter()
+            .take(k.max(1))
+            .map(|i| ClassScore {
+                index: i,
+                label: label(i),
+                probability: p[i],
+                logit: logits[i],
+            })
+            .collect();
         Prediction { top }
     }
 }

@@ -49,7 +49,10 @@ pub fn decode(bytes: &[u8]) -> Result<DynamicImage> {
 /// Builds an image from RGBA pixels (a canvas' `ImageData`).
 pub fn from_rgba(rgba: Vec<u8>, width: u32, height: u32) -> Result<DynamicImage> {
     if width == 0 || height == 0 || width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE {
-        return Err(err!(Image, "image size {width}x{height} must be 1..={MAX_IMAGE_SIDE} on each side"));
+        return Err(err!(
+            Image,
+            "image size {width}x{height} must be 1..={MAX_IMAGE_SIDE} on each side"
+        ));
     }
     let buf = image::RgbaImage::from_raw(width, height, rgba)
         .ok_or_else(|| err!(Image, "RGBA buffer does not hold {width}x{height} pixels"))?;
@@ -59,10 +62,14 @@ pub fn from_rgba(rgba: Vec<u8>, width: u32, height: u32) -> Result<DynamicImage>
 /// The size the image takes after resizing its shorter side to `target` (aspect kept).
 pub fn resized_size(width: u32, height: u32, target: u32) -> (u32, u32) {
     if width <= height {
-        let h = ((height as f64) * (target as f64) / (width as f64)).round().max(1.0) as u32;
+        let h = ((height as f64) * (target as f64) / (width as f64))
+            .round()
+            .max(1.0) as u32;
         (target, h.max(target))
     } else {
-        let w = ((width as f64) * (target as f64) / (height as f64)).round().max(1.0) as u32;
+        let w = ((width as f64) * (target as f64) / (height as f64))
+            .round()
+            .max(1.0) as u32;
         (w.max(target), target)
     }
 }
@@ -78,13 +85,25 @@ pub fn resize_and_crop(img: &DynamicImage, sc: &Sidecar) -> (Vec<u8>, u32, u32) 
     let data = match sc.input.color {
         Color::Gray => {
             let g = img.to_luma8();
-            let r = if (g.width(), g.height()) == (nw, nh) { g } else { image::imageops::resize(&g, nw, nh, FilterType::Triangle) };
-            image::imageops::crop_imm(&r, left, top, cw, ch).to_image().into_raw()
+            let r = if (g.width(), g.height()) == (nw, nh) {
+                g
+            } else {
+                image::imageops::resize(&g, nw, nh, FilterType::Triangle)
+            };
+            image::imageops::crop_imm(&r, left, top, cw, ch)
+                .to_image()
+                .into_raw()
         }
         Color::Rgb => {
             let c = img.to_rgb8();
-            let r = if (c.width(), c.height()) == (nw, nh) { c } else { image::imageops::resize(&c, nw, nh, FilterType::Triangle) };
-            image::imageops::crop_imm(&r, left, top, cw, ch).to_image().into_raw()
+            let r = if (c.width(), c.height()) == (nw, nh) {
+                c
+            } else {
+                image::imageops::resize(&c, nw, nh, FilterType::Triangle)
+            };
+            image::imageops::crop_imm(&r, left, top, cw, ch)
+                .to_image()
+                .into_raw()
         }
     };
     (data, cw, ch)

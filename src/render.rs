@@ -71,7 +71,11 @@ impl Colormap {
 
     /// The colour at `t` in [0, 1].
     pub fn at(self, t: f32) -> [u8; 3] {
-        let t = if t.is_finite() { t.clamp(0.0, 1.0) as f64 } else { 0.0 };
+        let t = if t.is_finite() {
+            t.clamp(0.0, 1.0) as f64
+        } else {
+            0.0
+        };
         let g = match self {
             Colormap::Viridis => colorous::VIRIDIS,
             Colormap::Inferno => colorous::INFERNO,
@@ -99,16 +103,39 @@ fn jet(t: f64) -> [u8; 3] {
         for w in pts.windows(2) {
             let ((x0, y0), (x1, y1)) = (w[0], w[1]);
             if t >= x0 && t <= x1 {
-                v = if x1 > x0 { y0 + (y1 - y0) * (t - x0) / (x1 - x0) } else { y1 };
+                v = if x1 > x0 {
+                    y0 + (y1 - y0) * (t - x0) / (x1 - x0)
+                } else {
+                    y1
+                };
                 break;
             }
         }
         (v * 255.0).round() as u8
     };
     [
-        piece(&[(0.0, 0.0), (0.35, 0.0), (0.66, 1.0), (0.89, 1.0), (1.0, 0.5)]),
-        piece(&[(0.0, 0.0), (0.125, 0.0), (0.375, 1.0), (0.64, 1.0), (0.91, 0.0), (1.0, 0.0)]),
-        piece(&[(0.0, 0.5), (0.11, 1.0), (0.34, 1.0), (0.65, 0.0), (1.0, 0.0)]),
+        piece(&[
+            (0.0, 0.0),
+            (0.35, 0.0),
+            (0.66, 1.0),
+            (0.89, 1.0),
+            (1.0, 0.5),
+        ]),
+        piece(&[
+            (0.0, 0.0),
+            (0.125, 0.0),
+            (0.375, 1.0),
+            (0.64, 1.0),
+            (0.91, 0.0),
+            (1.0, 0.0),
+        ]),
+        piece(&[
+            (0.0, 0.5),
+            (0.11, 1.0),
+            (0.34, 1.0),
+            (0.65, 0.0),
+            (1.0, 0.0),
+        ]),
     ]
 }
 
@@ -127,7 +154,13 @@ pub struct Display {
 
 impl Default for Display {
     fn default() -> Self {
-        Display { reduce: Reduce::Sum, sign: Sign::Signed, outlier_percent: 2.0, upsample: Upsample::Bilinear, colormap: None }
+        Display {
+            reduce: Reduce::Sum,
+            sign: Sign::Signed,
+            outlier_percent: 2.0,
+            upsample: Upsample::Bilinear,
+            colormap: None,
+        }
     }
 }
 
@@ -140,7 +173,12 @@ pub fn reduce(shape: &[usize], data: &[f32], how: Reduce) -> Result<Map2> {
     };
     let (c, h, w) = (dims[0], dims[1], dims[2]);
     if c * h * w != data.len() || h == 0 || w == 0 {
-        return Err(err!(Shape, "attribution has {} values, its shape {shape:?} needs {}", data.len(), c * h * w));
+        return Err(err!(
+            Shape,
+            "attribution has {} values, its shape {shape:?} needs {}",
+            data.len(),
+            c * h * w
+        ));
     }
     let plane = h * w;
     let out = (0..plane)
@@ -167,12 +205,18 @@ pub fn upsample(m: &Map2, h: usize, w: usize, how: Upsample) -> Map2 {
     for oy in 0..h {
         for ox in 0..w {
             data.push(match how {
-                Upsample::Nearest => at(((oy as f32 + 0.5) * sy).floor().min((m.h - 1) as f32) as usize, ((ox as f32 + 0.5) * sx).floor().min((m.w - 1) as f32) as usize),
+                Upsample::Nearest => at(
+                    ((oy as f32 + 0.5) * sy).floor().min((m.h - 1) as f32) as usize,
+                    ((ox as f32 + 0.5) * sx).floor().min((m.w - 1) as f32) as usize,
+                ),
                 Upsample::Bilinear => {
                     // half-pixel centres; clamp at the borders as cv2 / torch do
                     let fy = ((oy as f32 + 0.5) * sy - 0.5).max(0.0);
                     let fx = ((ox as f32 + 0.5) * sx - 0.5).max(0.0);
-                    let (y0, x0) = ((fy.floor() as usize).min(m.h - 1), (fx.floor() as usize).min(m.w - 1));
+                    let (y0, x0) = (
+                        (fy.floor() as usize).min(m.h - 1),
+                        (fx.floor() as usize).min(m.w - 1),
+                    );
                     let (y1, x1) = ((y0 + 1).min(m.h - 1), (x0 + 1).min(m.w - 1));
                     let (dy, dx) = (fy - y0 as f32, fx - x0 as f32);
                     let top = at(y0, x0) * (1.0 - dx) + at(y0, x1) * dx;
@@ -221,10 +265,17 @@ pub struct Heatmap {
 /// Reduce, upsample to `h` x `w`, clip and colour an attribution.
 pub fn render(shape: &[usize], data: &[f32], h: usize, w: usize, d: &Display) -> Result<Heatmap> {
     if data.iter().any(|v| !v.is_finite()) {
-        return Err(err!(NonFinite, "the attribution contains NaN or infinite values; nothing to draw"));
+        return Err(err!(
+            NonFinite,
+            "the attribution contains NaN or infinite values; nothing to draw"
+        ));
     }
     if !(0.0..=100.0).contains(&d.outlier_percent) {
-        return Err(err!(Parameter, "outlier percentage {} must be within 0..=100", d.outlier_percent));
+        return Err(err!(
+            Parameter,
+            "outlier percentage {} must be within 0..=100",
+            d.outlier_percent
+        ));
     }
     let m = upsample(&reduce(shape, data, d.reduce)?, h, w, d.upsample);
     let signed = d.sign == Sign::Signed;
@@ -239,20 +290,43 @@ pub fn render(shape: &[usize], data: &[f32], h: usize, w: usize, d: &Display) ->
         scale = abs.iter().copied().fold(0.0, f32::max);
     }
     let scale = if scale > 0.0 { scale } else { 1.0 };
-    let cmap = d.colormap.unwrap_or(if signed { Colormap::BlueWhiteRed } else { Colormap::Inferno });
+    let cmap = d.colormap.unwrap_or(if signed {
+        Colormap::BlueWhiteRed
+    } else {
+        Colormap::Inferno
+    });
     let mut rgba = Vec::with_capacity(vals.len() * 4);
     for v in &vals {
-        let t = if signed || cmap.is_diverging() { 0.5 + 0.5 * (v / scale) } else { v / scale };
+        let t = if signed || cmap.is_diverging() {
+            0.5 + 0.5 * (v / scale)
+        } else {
+            v / scale
+        };
         let [r, g, b] = cmap.at(t);
         rgba.extend_from_slice(&[r, g, b, 255]);
     }
-    let vmin = if signed || cmap.is_diverging() { -scale } else { 0.0 };
-    Ok(Heatmap { width: w, height: h, rgba, vmin, vmax: scale, colormap: cmap })
+    let vmin = if signed || cmap.is_diverging() {
+        -scale
+    } else {
+        0.0
+    };
+    Ok(Heatmap {
+        width: w,
+        height: h,
+        rgba,
+        vmin,
+        vmax: scale,
+        colormap: cmap,
+    })
 }
 
 /// Min-max normalisation to [0, 1] (CAM / Grad-CAM display).
 pub fn min_max(values: &[f32]) -> Vec<f32> {
-    let (lo, hi) = values.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
+    let (lo, hi) = values
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| {
+            (l.min(v), h.max(v))
+        });
     if !(hi > lo) {
         return vec![0.0; values.len()];
     }
@@ -266,7 +340,11 @@ mod tests {
     #[test]
     fn bilinear_matches_half_pixel_centres() {
         // 2x2 -> 4x4 with align_corners=False (torch): first row [1, 1.25, 1.75, 2] for [[1,2],[3,4]].
-        let m = Map2 { h: 2, w: 2, data: vec![1.0, 2.0, 3.0, 4.0] };
+        let m = Map2 {
+            h: 2,
+            w: 2,
+            data: vec![1.0, 2.0, 3.0, 4.0],
+        };
         let u = upsample(&m, 4, 4, Upsample::Bilinear);
         assert_eq!(&u.data[0..4], &[1.0, 1.25, 1.75, 2.0]);
         assert_eq!(&u.data[12..16], &[3.0, 3.25, 3.75, 4.0]);
@@ -289,19 +367,42 @@ mod tests {
     fn reductions() {
         let shape = [1, 2, 1, 2];
         let data = [1.0, -3.0, 2.0, 1.0];
-        assert_eq!(reduce(&shape, &data, Reduce::Sum).unwrap().data, vec![3.0, -2.0]);
-        assert_eq!(reduce(&shape, &data, Reduce::MaxAbs).unwrap().data, vec![2.0, -3.0]);
-        assert_eq!(reduce(&shape, &data, Reduce::L2).unwrap().data, vec![5f32.sqrt(), 10f32.sqrt()]);
+        assert_eq!(
+            reduce(&shape, &data, Reduce::Sum).unwrap().data,
+            vec![3.0, -2.0]
+        );
+        assert_eq!(
+            reduce(&shape, &data, Reduce::MaxAbs).unwrap().data,
+            vec![2.0, -3.0]
+        );
+        assert_eq!(
+            reduce(&shape, &data, Reduce::L2).unwrap().data,
+            vec![5f32.sqrt(), 10f32.sqrt()]
+        );
         assert!(reduce(&[3, 3], &data, Reduce::Sum).is_err());
     }
 
     #[test]
     fn signed_maps_are_centred_on_white() {
-        let h = render(&[1, 3], &[-1.0, 0.0, 1.0], 1, 3, &Display { outlier_percent: 0.0, ..Display::default() }).unwrap();
+        let h = render(
+            &[1, 3],
+            &[-1.0, 0.0, 1.0],
+            1,
+            3,
+            &Display {
+                outlier_percent: 0.0,
+                ..Display::default()
+            },
+        )
+        .unwrap();
         let px = |i: usize| [h.rgba[4 * i], h.rgba[4 * i + 1], h.rgba[4 * i + 2]];
         assert!(px(0)[2] > px(0)[0], "negative is blue: {:?}", px(0));
         assert!(px(2)[0] > px(2)[2], "positive is red: {:?}", px(2));
-        assert!(px(1).iter().all(|&c| c > 230), "zero is (nearly) white: {:?}", px(1));
+        assert!(
+            px(1).iter().all(|&c| c > 230),
+            "zero is (nearly) white: {:?}",
+            px(1)
+        );
         assert_eq!((h.vmin, h.vmax), (-1.0, 1.0));
         assert!(render(&[1, 2], &[f32::NAN, 0.0], 1, 2, &Display::default()).is_err());
     }

@@ -72,11 +72,17 @@ impl Request {
             "integrated-gradients" => {
                 let baseline = match &self.baseline {
                     None => Baseline::Constant(0.0),
-                    Some(BaselineSpec::Constant { value }) if value.is_finite() => Baseline::Constant(*value),
+                    Some(BaselineSpec::Constant { value }) if value.is_finite() => {
+                        Baseline::Constant(*value)
+                    }
                     Some(spec) => Baseline::Tensor(baseline::make(spec, x, sc)?),
                 };
                 let rule = IgRule::parse(self.ig_rule.as_deref().unwrap_or(DEFAULT_IG_RULE))?;
-                Method::IntegratedGradients { steps: self.steps.unwrap_or(DEFAULT_STEPS), rule, baseline }
+                Method::IntegratedGradients {
+                    steps: self.steps.unwrap_or(DEFAULT_STEPS),
+                    rule,
+                    baseline,
+                }
             }
             "smoothgrad" => Method::SmoothGrad {
                 samples: self.samples.unwrap_or(DEFAULT_SAMPLES),
@@ -84,11 +90,29 @@ impl Request {
                 seed: self.seed.unwrap_or(0),
             },
             "grad-cam" => Method::GradCam {
-                layer: self.layer.clone().ok_or_else(|| err!(Parameter, "grad-cam needs a layer (see the model's spatial layers)"))?,
+                layer: self.layer.clone().ok_or_else(|| {
+                    err!(
+                        Parameter,
+                        "grad-cam needs a layer (see the model's spatial layers)"
+                    )
+                })?,
             },
-            "cam" => Method::Cam { layer: self.layer.clone() },
-            "lrp" => Method::Lrp(crate::lrp::LrpSpec::parse(self.rules.as_deref().unwrap_or(&[]), self.composite.as_deref(), self.low, self.high)?),
-            m => return Err(err!(Parameter, "unknown method '{m}' (one of {})", crate::methods::METHODS.join(", "))),
+            "cam" => Method::Cam {
+                layer: self.layer.clone(),
+            },
+            "lrp" => Method::Lrp(crate::lrp::LrpSpec::parse(
+                self.rules.as_deref().unwrap_or(&[]),
+                self.composite.as_deref(),
+                self.low,
+                self.high,
+            )?),
+            m => {
+                return Err(err!(
+                    Parameter,
+                    "unknown method '{m}' (one of {})",
+                    crate::methods::METHODS.join(", ")
+                ))
+            }
         };
         m.validate()?;
         Ok(m)
@@ -105,21 +129,40 @@ mod tests {
         let x = ArrayD::<f32>::zeros(vec![1, 1, 4, 4]);
         let r = Request::from_json(r#"{"method":"integrated-gradients","target":3,"steps":8,"ig_rule":"riemann-left","baseline":{"kind":"white"}}"#).unwrap();
         match r.to_method(&x, &sc).unwrap() {
-            Method::IntegratedGradients { steps: 8, baseline: Baseline::Tensor(t), .. } => assert!(t.iter().all(|&v| v == 1.0)),
+            Method::IntegratedGradients {
+                steps: 8,
+                baseline: Baseline::Tensor(t),
+                ..
+            } => assert!(t.iter().all(|&v| v == 1.0)),
             m => panic!("{m:?}"),
         }
-        assert!(Request::from_json(r#"{"method":"gradient","stpes":3}"#).is_err(), "typos are errors");
-        let e = Request::from_json(r#"{"method":"integrated-gradients","steps":0}"#).unwrap().to_method(&x, &sc).unwrap_err();
+        assert!(
+            Request::from_json(r#"{"method":"gradient","stpes":3}"#).is_err(),
+            "typos are errors"
+        );
+        let e = Request::from_json(r#"{"method":"integrated-gradients","steps":0}"#)
+            .unwrap()
+            .to_method(&x, &sc)
+            .unwrap_err();
         assert!(e.message().contains("steps"), "{e}");
-        let e = Request::from_json(r#"{"method":"magic"}"#).unwrap().to_method(&x, &sc).unwrap_err();
+        let e = Request::from_json(r#"{"method":"magic"}"#)
+            .unwrap()
+            .to_method(&x, &sc)
+            .unwrap_err();
         assert!(e.message().contains("unknown method"), "{e}");
-        assert!(Request::from_json(r#"{"method":"grad-cam"}"#).unwrap().to_method(&x, &sc).is_err());
+        assert!(Request::from_json(r#"{"method":"grad-cam"}"#)
+            .unwrap()
+            .to_method(&x, &sc)
+            .is_err());
         let r = Request::from_json(r#"{"method":"lrp","composite":"epsilon-gamma-box","low":0,"high":1,"rules":[["3-","epsilon:0.25"]]}"#).unwrap();
         match r.to_method(&x, &sc).unwrap() {
             Method::Lrp(spec) => assert_eq!(spec.rules.len(), 1),
             m => panic!("{m:?}"),
         }
-        let e = Request::from_json(r#"{"method":"lrp","rules":[["0","gama:1"]]}"#).unwrap().to_method(&x, &sc).unwrap_err();
+        let e = Request::from_json(r#"{"method":"lrp","rules":[["0","gama:1"]]}"#)
+            .unwrap()
+            .to_method(&x, &sc)
+            .unwrap_err();
         assert!(e.message().contains("gama"), "{e}");
     }
 }

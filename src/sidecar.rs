@@ -76,7 +76,8 @@ pub const MAX_INPUT_SIDE: usize = 4096;
 
 impl Sidecar {
     pub fn from_json(text: &str) -> Result<Sidecar> {
-        let s: Sidecar = serde_json::from_str(text).map_err(|e| err!(Sidecar, "invalid sidecar JSON: {e}"))?;
+        let s: Sidecar =
+            serde_json::from_str(text).map_err(|e| err!(Sidecar, "invalid sidecar JSON: {e}"))?;
         s.validate()?;
         Ok(s)
     }
@@ -85,12 +86,19 @@ impl Sidecar {
     /// pixel values scaled to 0..1 and no normalisation.
     pub fn default_for(shape: &[usize]) -> Result<Sidecar> {
         if shape.len() != 4 {
-            return Err(err!(Shape, "model input has rank {} ({shape:?}); an image classifier takes [1, C, H, W]", shape.len()));
+            return Err(err!(
+                Shape,
+                "model input has rank {} ({shape:?}); an image classifier takes [1, C, H, W]",
+                shape.len()
+            ));
         }
         let color = match shape[1] {
             1 => Color::Gray,
             3 => Color::Rgb,
-            c => return Err(err!(Shape, "model input has {c} channels ({shape:?}); only 1 (gray) or 3 (RGB) are supported")),
+            c => return Err(err!(
+                Shape,
+                "model input has {c} channels ({shape:?}); only 1 (gray) or 3 (RGB) are supported"
+            )),
         };
         let (h, w) = (shape[2], shape[3]);
         let s = Sidecar {
@@ -98,8 +106,16 @@ impl Sidecar {
             title: String::new(),
             file: None,
             sha256: None,
-            input: InputSpec { shape: shape.to_vec(), color },
-            preprocess: Preprocess { resize: h.min(w) as u32, crop: [h as u32, w as u32], mean: vec![0.0], std: vec![1.0] },
+            input: InputSpec {
+                shape: shape.to_vec(),
+                color,
+            },
+            preprocess: Preprocess {
+                resize: h.min(w) as u32,
+                crop: [h as u32, w as u32],
+                mean: vec![0.0],
+                std: vec![1.0],
+            },
             labels: vec![],
             default_image: None,
             source: serde_json::Value::Null,
@@ -114,27 +130,58 @@ impl Sidecar {
     pub fn validate(&self) -> Result<()> {
         let shape = &self.input.shape;
         if shape.len() != 4 || shape[0] != 1 {
-            return Err(err!(Sidecar, "sidecar input.shape must be [1, C, H, W], got {shape:?}"));
+            return Err(err!(
+                Sidecar,
+                "sidecar input.shape must be [1, C, H, W], got {shape:?}"
+            ));
         }
         if shape[1] != self.input.color.channels() {
-            return Err(err!(Sidecar, "sidecar input.shape {shape:?} has {} channels but color is {:?}", shape[1], self.input.color));
+            return Err(err!(
+                Sidecar,
+                "sidecar input.shape {shape:?} has {} channels but color is {:?}",
+                shape[1],
+                self.input.color
+            ));
         }
-        if shape[2] == 0 || shape[3] == 0 || shape[2] > MAX_INPUT_SIDE || shape[3] > MAX_INPUT_SIDE {
-            return Err(err!(Sidecar, "sidecar input.shape {shape:?}: height and width must be 1..={MAX_INPUT_SIDE}"));
+        if shape[2] == 0 || shape[3] == 0 || shape[2] > MAX_INPUT_SIDE || shape[3] > MAX_INPUT_SIDE
+        {
+            return Err(err!(
+                Sidecar,
+                "sidecar input.shape {shape:?}: height and width must be 1..={MAX_INPUT_SIDE}"
+            ));
         }
         let p = &self.preprocess;
         if p.crop != [shape[2] as u32, shape[3] as u32] {
-            return Err(err!(Sidecar, "sidecar preprocess.crop {:?} must equal the input's [H, W] [{}, {}]", p.crop, shape[2], shape[3]));
+            return Err(err!(
+                Sidecar,
+                "sidecar preprocess.crop {:?} must equal the input's [H, W] [{}, {}]",
+                p.crop,
+                shape[2],
+                shape[3]
+            ));
         }
         if (p.resize as usize) < shape[2].min(shape[3]) || p.resize as usize > 4 * MAX_INPUT_SIDE {
-            return Err(err!(Sidecar, "sidecar preprocess.resize {} must be at least the crop's shorter side {}", p.resize, shape[2].min(shape[3])));
+            return Err(err!(
+                Sidecar,
+                "sidecar preprocess.resize {} must be at least the crop's shorter side {}",
+                p.resize,
+                shape[2].min(shape[3])
+            ));
         }
         for (what, v) in [("mean", &p.mean), ("std", &p.std)] {
             if v.len() != 1 && v.len() != shape[1] {
-                return Err(err!(Sidecar, "sidecar preprocess.{what} needs 1 or {} values, got {}", shape[1], v.len()));
+                return Err(err!(
+                    Sidecar,
+                    "sidecar preprocess.{what} needs 1 or {} values, got {}",
+                    shape[1],
+                    v.len()
+                ));
             }
             if v.iter().any(|x| !x.is_finite()) {
-                return Err(err!(Sidecar, "sidecar preprocess.{what} has a non-finite value"));
+                return Err(err!(
+                    Sidecar,
+                    "sidecar preprocess.{what} has a non-finite value"
+                ));
             }
         }
         if p.std.iter().any(|&s| s <= 0.0) {
@@ -144,7 +191,11 @@ impl Sidecar {
     }
 
     pub fn mean(&self, c: usize) -> f32 {
-        self.preprocess.mean[if self.preprocess.mean.len() == 1 { 0 } else { c }]
+        self.preprocess.mean[if self.preprocess.mean.len() == 1 {
+            0
+        } else {
+            c
+        }]
     }
 
     pub fn std(&self, c: usize) -> f32 {
@@ -153,6 +204,9 @@ impl Sidecar {
 
     /// The label of class `i`, or `class i` when the sidecar has none.
     pub fn label(&self, i: usize) -> String {
-        self.labels.get(i).cloned().unwrap_or_else(|| format!("class {i}"))
+        self.labels
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| format!("class {i}"))
     }
 }

@@ -3,8 +3,8 @@
 
 use crate::request::Request;
 use crate::{info, npy, preprocess, Error, Explainer, Model, Prediction};
-use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 #[wasm_bindgen(start)]
 pub fn start() {
@@ -63,7 +63,11 @@ impl Attribution {
 impl SaliencyModel {
     #[wasm_bindgen(constructor)]
     pub fn new(onnx: &[u8], sidecar_json: Option<String>) -> Result<SaliencyModel, JsValue> {
-        Model::load(onnx, sidecar_json.as_deref()).map(|model| SaliencyModel { ex: Explainer::new(model) }).map_err(js_err)
+        Model::load(onnx, sidecar_json.as_deref())
+            .map(|model| SaliencyModel {
+                ex: Explainer::new(model),
+            })
+            .map_err(js_err)
     }
 
     /// The model description (`saliency info --json`), as a JSON string.
@@ -73,12 +77,18 @@ impl SaliencyModel {
 
     /// Preprocesses image bytes (PNG/JPEG) into the input tensor (flat NCHW float32).
     pub fn preprocess_image(&self, bytes: &[u8]) -> Result<Vec<f32>, JsValue> {
-        let x = preprocess::image_bytes_to_tensor(bytes, &self.ex.model().sidecar).map_err(js_err)?;
+        let x =
+            preprocess::image_bytes_to_tensor(bytes, &self.ex.model().sidecar).map_err(js_err)?;
         Ok(x.into_raw_vec_and_offset().0)
     }
 
     /// Preprocesses canvas RGBA pixels into the input tensor.
-    pub fn preprocess_rgba(&self, rgba: Vec<u8>, width: u32, height: u32) -> Result<Vec<f32>, JsValue> {
+    pub fn preprocess_rgba(
+        &self,
+        rgba: Vec<u8>,
+        width: u32,
+        height: u32,
+    ) -> Result<Vec<f32>, JsValue> {
         let img = preprocess::from_rgba(rgba, width, height).map_err(js_err)?;
         let x = preprocess::to_tensor(&img, &self.ex.model().sidecar).map_err(js_err)?;
         Ok(x.into_raw_vec_and_offset().0)
@@ -89,7 +99,16 @@ impl SaliencyModel {
         let img = preprocess::decode(bytes).map_err(js_err)?;
         let (px, _, _) = preprocess::resize_and_crop(&img, &self.ex.model().sidecar);
         let c = self.ex.model().sidecar.input.color.channels();
-        Ok(px.chunks_exact(c).flat_map(|p| if c == 1 { [p[0], p[0], p[0], 255] } else { [p[0], p[1], p[2], 255] }).collect())
+        Ok(px
+            .chunks_exact(c)
+            .flat_map(|p| {
+                if c == 1 {
+                    [p[0], p[0], p[0], 255]
+                } else {
+                    [p[0], p[1], p[2], 255]
+                }
+            })
+            .collect())
     }
 
     /// Class scores (before any final softmax) for a flat NCHW input tensor.
@@ -102,7 +121,11 @@ impl SaliencyModel {
     pub fn predict(&self, input: Vec<f32>, k: usize) -> Result<String, JsValue> {
         let x = self.tensor(input)?;
         let logits = self.ex.model().forward(&x).map_err(js_err)?;
-        to_json(&Prediction::from_logits(&logits, k.min(self.ex.model().classes), |i| self.ex.model().sidecar.label(i)))
+        to_json(&Prediction::from_logits(
+            &logits,
+            k.min(self.ex.model().classes),
+            |i| self.ex.model().sidecar.label(i),
+        ))
     }
 
     /// A flat tensor of the input's shape as `.npy` bytes (for export).
@@ -119,37 +142,58 @@ impl SaliencyModel {
     pub fn explain(&mut self, input: Vec<f32>, request_json: &str) -> Result<Attribution, JsValue> {
         let x = self.tensor(input)?;
         let req = Request::from_json(request_json).map_err(js_err)?;
-        let method = req.to_method(&x, &self.ex.model().sidecar).map_err(js_err)?;
+        let method = req
+            .to_method(&x, &self.ex.model().sidecar)
+            .map_err(js_err)?;
         let t0 = now_ms();
         self.ex.prepare_for(&method).map_err(js_err)?;
         let t1 = now_ms();
         let part = req.part().map_err(js_err)?;
-        let e = self.ex.explain_part(&x, &method, req.target, part).map_err(js_err)?;
+        let e = self
+            .ex
+            .explain_part(&x, &method, req.target, part)
+            .map_err(js_err)?;
         let t2 = now_ms();
         if e.attribution.iter().any(|v| !v.is_finite()) {
-            return Err(js_err(crate::err!(NonFinite, "the explanation contains NaN or infinite values")));
+            return Err(js_err(crate::err!(
+                NonFinite,
+                "the explanation contains NaN or infinite values"
+            )));
         }
         let meta = serde_json::json!({
             "method": method.name(), "target": e.target, "label": self.ex.model().sidecar.label(e.target), "score": e.score,
             "seconds": (t2 - t1) / 1000.0, "plan_seconds": (t1 - t0) / 1000.0, "completeness_gap": e.completeness_gap, "score_delta": e.score_delta, "lrp": e.lrp,
         });
         let shape = e.attribution.shape().to_vec();
-        Ok(Attribution { shape, data: e.attribution.into_raw_vec_and_offset().0, meta: meta.to_string() })
+        Ok(Attribution {
+            shape,
+            data: e.attribution.into_raw_vec_and_offset().0,
+            meta: meta.to_string(),
+        })
     }
 
     /// Any tensor as `.npy` bytes (attribution export).
     pub fn npy(&self, shape: Vec<usize>, data: Vec<f32>) -> Result<Vec<u8>, JsValue> {
-        let a = tract_onnx::prelude::tract_ndarray::ArrayD::from_shape_vec(shape, data).map_err(|e| js_err(crate::err!(Shape, "{e}")))?;
+        let a = tract_onnx::prelude::tract_ndarray::ArrayD::from_shape_vec(shape, data)
+            .map_err(|e| js_err(crate::err!(Shape, "{e}")))?;
         npy::write_f32(&a).map_err(js_err)
     }
 
-    fn tensor(&self, input: Vec<f32>) -> Result<tract_onnx::prelude::tract_ndarray::ArrayD<f32>, JsValue> {
+    fn tensor(
+        &self,
+        input: Vec<f32>,
+    ) -> Result<tract_onnx::prelude::tract_ndarray::ArrayD<f32>, JsValue> {
         let shape = self.ex.model().input_shape().to_vec();
         let n: usize = shape.iter().product();
         if input.len() != n {
-            return Err(js_err(crate::err!(Shape, "wrong input size: the model takes {shape:?} ({n} values), got {} values", input.len())));
+            return Err(js_err(crate::err!(
+                Shape,
+                "wrong input size: the model takes {shape:?} ({n} values), got {} values",
+                input.len()
+            )));
         }
-        let x = tract_onnx::prelude::tract_ndarray::ArrayD::from_shape_vec(shape, input).map_err(|e| js_err(crate::err!(Shape, "{e}")))?;
+        let x = tract_onnx::prelude::tract_ndarray::ArrayD::from_shape_vec(shape, input)
+            .map_err(|e| js_err(crate::err!(Shape, "{e}")))?;
         Ok(x)
     }
 }
@@ -174,11 +218,20 @@ impl RenderedHeatmap {
 /// Reduces, upsamples to `height` x `width`, clips and colours an attribution of the given
 /// shape. `display_json` is a `render::Display` (reduce, sign, outlier_percent, upsample, colormap).
 #[wasm_bindgen]
-pub fn render_heatmap(shape: Vec<usize>, data: &[f32], height: usize, width: usize, display_json: &str) -> Result<RenderedHeatmap, JsValue> {
-    let display: crate::render::Display =
-        serde_json::from_str(display_json).map_err(|e| js_err(crate::err!(Parameter, "bad display settings: {e}")))?;
+pub fn render_heatmap(
+    shape: Vec<usize>,
+    data: &[f32],
+    height: usize,
+    width: usize,
+    display_json: &str,
+) -> Result<RenderedHeatmap, JsValue> {
+    let display: crate::render::Display = serde_json::from_str(display_json)
+        .map_err(|e| js_err(crate::err!(Parameter, "bad display settings: {e}")))?;
     if height == 0 || width == 0 || height > 4096 || width > 4096 {
-        return Err(js_err(crate::err!(Parameter, "heatmap size {height}x{width} must be 1..=4096 on each side")));
+        return Err(js_err(crate::err!(
+            Parameter,
+            "heatmap size {height}x{width} must be 1..=4096 on each side"
+        )));
     }
     let h = crate::render::render(&shape, data, height, width, &display).map_err(js_err)?;
     let meta = to_json(&h)?;
@@ -189,16 +242,21 @@ pub fn render_heatmap(shape: Vec<usize>, data: &[f32], height: usize, width: usi
 #[wasm_bindgen]
 pub fn colormap_strip(name: &str, n: usize) -> Result<Vec<u8>, JsValue> {
     let cmap: crate::render::Colormap =
-        serde_json::from_value(serde_json::Value::String(name.into())).map_err(|_| js_err(crate::err!(Parameter, "unknown colormap '{name}'")))?;
+        serde_json::from_value(serde_json::Value::String(name.into()))
+            .map_err(|_| js_err(crate::err!(Parameter, "unknown colormap '{name}'")))?;
     let n = n.clamp(2, 4096);
-    Ok((0..n).flat_map(|i| {
-        let [r, g, b] = cmap.at(i as f32 / (n - 1) as f32);
-        [r, g, b, 255]
-    }).collect())
+    Ok((0..n)
+        .flat_map(|i| {
+            let [r, g, b] = cmap.at(i as f32 / (n - 1) as f32);
+            [r, g, b, 255]
+        })
+        .collect())
 }
 
 /// A float32 (or float64) `.npy` file's values, flat (its shape must be known to the caller).
 #[wasm_bindgen]
 pub fn read_npy(bytes: &[u8]) -> Result<Vec<f32>, JsValue> {
-    npy::read_f32(bytes).map(|a| a.into_raw_vec_and_offset().0).map_err(js_err)
+    npy::read_f32(bytes)
+        .map(|a| a.into_raw_vec_and_offset().0)
+        .map_err(js_err)
 }

@@ -23,21 +23,31 @@ fn method(case: &Value) -> Method {
             rule: IgRule::parse(p["rule"].as_str().unwrap()).unwrap(),
             baseline: Baseline::Constant(p["baseline"].as_f64().unwrap() as f32),
         },
-        "grad-cam" => Method::GradCam { layer: p["layer"].as_str().unwrap().into() },
-        "cam" => Method::Cam { layer: Some(p["layer"].as_str().unwrap().into()) },
+        "grad-cam" => Method::GradCam {
+            layer: p["layer"].as_str().unwrap().into(),
+        },
+        "cam" => Method::Cam {
+            layer: Some(p["layer"].as_str().unwrap().into()),
+        },
         m => panic!("unknown method {m}"),
     }
 }
 
 fn rel_l2(a: &ArrayD<f32>, r: &ArrayD<f32>) -> f64 {
-    let num: f64 = a.iter().zip(r).map(|(&a, &r)| (a as f64 - r as f64).powi(2)).sum();
+    let num: f64 = a
+        .iter()
+        .zip(r)
+        .map(|(&a, &r)| (a as f64 - r as f64).powi(2))
+        .sum();
     let den: f64 = r.iter().map(|&r| (r as f64).powi(2)).sum();
     (num / den.max(1e-60)).sqrt()
 }
 
 #[test]
 fn engine_matches_captum() {
-    let index: Value = serde_json::from_str(&std::fs::read_to_string(Path::new(DIR).join("index.json")).unwrap()).unwrap();
+    let index: Value =
+        serde_json::from_str(&std::fs::read_to_string(Path::new(DIR).join("index.json")).unwrap())
+            .unwrap();
     let mut failures = vec![];
     let mut n = 0;
     for net in index["nets"].as_array().unwrap() {
@@ -49,11 +59,25 @@ fn engine_matches_captum() {
             let target = case["target"].as_u64().unwrap() as usize;
             let got = ex.explain(&x, &m, Some(target)).unwrap().attribution;
             let want = npy_file(case["file"].as_str().unwrap());
-            let tol = if case["method"] == "integrated-gradients" { 1e-3 } else { 1e-4 };
-            let err = if got.shape() == want.shape() { rel_l2(&got, &want) } else { f64::INFINITY };
+            let tol = if case["method"] == "integrated-gradients" {
+                1e-3
+            } else {
+                1e-4
+            };
+            let err = if got.shape() == want.shape() {
+                rel_l2(&got, &want)
+            } else {
+                f64::INFINITY
+            };
             n += 1;
             if err > tol {
-                failures.push(format!("{}/{}: rel-L2 {err:.1e} (shape {:?} vs {:?})", net["net"], case["key"], got.shape(), want.shape()));
+                failures.push(format!(
+                    "{}/{}: rel-L2 {err:.1e} (shape {:?} vs {:?})",
+                    net["net"],
+                    case["key"],
+                    got.shape(),
+                    want.shape()
+                ));
             }
         }
     }
@@ -65,7 +89,13 @@ fn engine_matches_captum() {
 fn cam_needs_a_global_average_pool() {
     let bytes = std::fs::read(Path::new(DIR).join("blocks.onnx")).unwrap();
     let mut ex = Explainer::new(Model::load(&bytes, None).unwrap());
-    let e = ex.explain(&npy_file("blocks.input.npy"), &Method::Cam { layer: None }, None).unwrap_err();
+    let e = ex
+        .explain(
+            &npy_file("blocks.input.npy"),
+            &Method::Cam { layer: None },
+            None,
+        )
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Parameter, "{e}");
 }
 
@@ -76,7 +106,15 @@ fn cam_needs_a_global_average_pool() {
 fn fused_layer_is_a_clear_error() {
     let bytes = std::fs::read(Path::new(DIR).join("conv_zoo.onnx")).unwrap();
     let mut ex = Explainer::new(Model::load(&bytes, None).unwrap());
-    let e = ex.explain(&npy_file("conv_zoo.input.npy"), &Method::GradCam { layer: "/r6/Clip_output_0".into() }, None).unwrap_err();
+    let e = ex
+        .explain(
+            &npy_file("conv_zoo.input.npy"),
+            &Method::GradCam {
+                layer: "/r6/Clip_output_0".into(),
+            },
+            None,
+        )
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Parameter);
     assert!(e.to_string().contains("fused away"), "{e}");
 }
@@ -85,7 +123,15 @@ fn fused_layer_is_a_clear_error() {
 fn unknown_layer_is_a_clear_error() {
     let bytes = std::fs::read(Path::new(DIR).join("conv_zoo.onnx")).unwrap();
     let mut ex = Explainer::new(Model::load(&bytes, None).unwrap());
-    let e = ex.explain(&npy_file("conv_zoo.input.npy"), &Method::GradCam { layer: "/nope/Relu_output_0".into() }, None).unwrap_err();
+    let e = ex
+        .explain(
+            &npy_file("conv_zoo.input.npy"),
+            &Method::GradCam {
+                layer: "/nope/Relu_output_0".into(),
+            },
+            None,
+        )
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Parameter);
     assert!(e.to_string().contains("/nope/Relu_output_0"), "{e}");
 }

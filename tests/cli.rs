@@ -9,7 +9,11 @@ fn root() -> PathBuf {
 }
 
 fn saliency(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_saliency")).args(args).current_dir(root()).output().expect("run saliency")
+    Command::new(env!("CARGO_BIN_EXE_saliency"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run saliency")
 }
 
 fn tmp(name: &str) -> PathBuf {
@@ -22,10 +26,25 @@ fn tmp(name: &str) -> PathBuf {
 fn fails(args: &[&str]) -> String {
     let out = saliency(args);
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(!out.status.success(), "{args:?} should fail, stdout: {}", String::from_utf8_lossy(&out.stdout));
-    assert!(out.stdout.is_empty(), "{args:?} printed on stdout: {}", String::from_utf8_lossy(&out.stdout));
-    assert_eq!(stderr.lines().count(), 1, "{args:?}: expected one stderr line, got:\n{stderr}");
-    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{args:?} panicked: {stderr}");
+    assert!(
+        !out.status.success(),
+        "{args:?} should fail, stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "{args:?} printed on stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "{args:?}: expected one stderr line, got:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "{args:?} panicked: {stderr}"
+    );
     assert!(stderr.starts_with("error: "), "{stderr}");
     stderr
 }
@@ -43,13 +62,25 @@ fn corrupt_and_truncated_onnx() {
     let garbage = tmp("garbage.onnx");
     std::fs::write(&garbage, b"this is not a protobuf \xff\xfe\x00\x01 at all").unwrap();
     let e = fails(&["info", "--model", garbage.to_str().unwrap()]);
-    assert!(e.contains("not a valid ONNX file") || e.contains("cannot interpret model"), "{e}");
+    assert!(
+        e.contains("not a valid ONNX file") || e.contains("cannot interpret model"),
+        "{e}"
+    );
 
     let bytes = std::fs::read(root().join(MNIST)).unwrap();
     let truncated = tmp("truncated.onnx");
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
-    let e = fails(&["predict", "--model", truncated.to_str().unwrap(), "--input", "models/images/digit_7.png"]);
-    assert!(e.contains("not a valid ONNX file") || e.contains("cannot interpret model"), "{e}");
+    let e = fails(&[
+        "predict",
+        "--model",
+        truncated.to_str().unwrap(),
+        "--input",
+        "models/images/digit_7.png",
+    ]);
+    assert!(
+        e.contains("not a valid ONNX file") || e.contains("cannot interpret model"),
+        "{e}"
+    );
 
     let empty = tmp("empty.onnx");
     std::fs::write(&empty, b"").unwrap();
@@ -60,7 +91,10 @@ fn corrupt_and_truncated_onnx() {
 #[test]
 fn unsupported_operator_is_named() {
     let e = fails(&["info", "--model", "tests/fixtures/bad/unsupported_op.onnx"]);
-    assert!(e.contains("unsupported operator FancyAttention") && e.contains("'act'"), "{e}");
+    assert!(
+        e.contains("unsupported operator FancyAttention") && e.contains("'act'"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -78,8 +112,19 @@ fn wrong_input_shape_writes_nothing() {
     let a = tract_onnx::prelude::tract_ndarray::ArrayD::<f32>::zeros(vec![1, 3, 28, 28]);
     std::fs::write(&x, saliency::npy::write_f32(&a).unwrap()).unwrap();
     let out = tmp("never_written.npy");
-    let e = fails(&["predict", "--model", MNIST, "--input", x.to_str().unwrap(), "--logits-out", out.to_str().unwrap()]);
-    assert!(e.contains("wrong input shape") && e.contains("[1, 1, 28, 28]"), "{e}");
+    let e = fails(&[
+        "predict",
+        "--model",
+        MNIST,
+        "--input",
+        x.to_str().unwrap(),
+        "--logits-out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        e.contains("wrong input shape") && e.contains("[1, 1, 28, 28]"),
+        "{e}"
+    );
     assert!(!out.exists(), "a partial output file was written");
 }
 
@@ -87,12 +132,24 @@ fn wrong_input_shape_writes_nothing() {
 fn bad_npy_and_bad_images() {
     let bad = tmp("bad_header.npy");
     std::fs::write(&bad, b"\x93NUMPY\x01\x00\x10\x00{'descr': nonsense").unwrap();
-    let e = fails(&["predict", "--model", MNIST, "--input", bad.to_str().unwrap()]);
+    let e = fails(&[
+        "predict",
+        "--model",
+        MNIST,
+        "--input",
+        bad.to_str().unwrap(),
+    ]);
     assert!(e.contains(".npy"), "{e}");
 
     let fake = tmp("not_an_image.png");
     std::fs::write(&fake, b"hello, I am a text file").unwrap();
-    let e = fails(&["predict", "--model", MNIST, "--input", fake.to_str().unwrap()]);
+    let e = fails(&[
+        "predict",
+        "--model",
+        MNIST,
+        "--input",
+        fake.to_str().unwrap(),
+    ]);
     assert!(e.contains("cannot decode image"), "{e}");
 
     let e = fails(&["predict", "--model", MNIST, "--input", "no/such/image.png"]);
@@ -105,14 +162,21 @@ fn huge_image_is_refused_before_decoding() {
     let mut png = image::RgbImage::new(1, 1);
     png.put_pixel(0, 0, image::Rgb([1, 2, 3]));
     let mut bytes = Vec::new();
-    png.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png).unwrap();
+    png.write_to(
+        &mut std::io::Cursor::new(&mut bytes),
+        image::ImageFormat::Png,
+    )
+    .unwrap();
     // IHDR width/height live at bytes 16..24; patch them (the CRC then fails, but the limit is checked first or the decode fails: either way no huge allocation).
     bytes[16..20].copy_from_slice(&20000u32.to_be_bytes());
     bytes[20..24].copy_from_slice(&20000u32.to_be_bytes());
     let p = tmp("huge.png");
     std::fs::write(&p, &bytes).unwrap();
     let e = fails(&["predict", "--model", MNIST, "--input", p.to_str().unwrap()]);
-    assert!(e.contains("image too large") || e.contains("cannot decode image"), "{e}");
+    assert!(
+        e.contains("image too large") || e.contains("cannot decode image"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -121,32 +185,80 @@ fn bad_arguments_are_one_line() {
     assert!(e.contains("--input"), "{e}");
     let e = fails(&["frobnicate"]);
     assert!(e.contains("frobnicate"), "{e}");
-    let e = fails(&["predict", "--model", MNIST, "--input", "models/images/digit_7.png", "--top", "0"]);
+    let e = fails(&[
+        "predict",
+        "--model",
+        MNIST,
+        "--input",
+        "models/images/digit_7.png",
+        "--top",
+        "0",
+    ]);
     assert!(e.contains("--top"), "{e}");
     let bad_side = tmp("bad_sidecar.json");
-    std::fs::write(&bad_side, b"{\"input\": {\"shape\": [1, 3, 28, 28], \"color\": \"gray\"}}").unwrap();
-    let e = fails(&["info", "--model", MNIST, "--sidecar", bad_side.to_str().unwrap()]);
+    std::fs::write(
+        &bad_side,
+        b"{\"input\": {\"shape\": [1, 3, 28, 28], \"color\": \"gray\"}}",
+    )
+    .unwrap();
+    let e = fails(&[
+        "info",
+        "--model",
+        MNIST,
+        "--sidecar",
+        bad_side.to_str().unwrap(),
+    ]);
     assert!(e.contains("sidecar"), "{e}");
 }
 
 #[test]
 fn info_lists_nodes_layers_and_methods() {
     let out = saliency(&["info", "--model", "models/mnist_cam.onnx", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["input_shape"], serde_json::json!([1, 1, 28, 28]));
     let layers = v["layers"].as_array().unwrap();
-    assert_eq!(layers.iter().map(|l| l["op_type"].as_str().unwrap()).collect::<Vec<_>>(), ["Conv", "Conv", "Conv", "Gemm"]);
-    let cam = v["methods"].as_array().unwrap().iter().find(|m| m["method"] == "cam").unwrap();
+    assert_eq!(
+        layers
+            .iter()
+            .map(|l| l["op_type"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["Conv", "Conv", "Conv", "Gemm"]
+    );
+    let cam = v["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["method"] == "cam")
+        .unwrap();
     assert_eq!(cam["applies"], true);
-    assert!(v["nodes"].as_array().unwrap().iter().all(|n| n["shape"].is_array()), "every node has a shape");
+    assert!(
+        v["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["shape"].is_array()),
+        "every node has a shape"
+    );
 
     // The dense-head LRP net has no global average pool: CAM does not apply, and says why.
     let out = saliency(&["info", "--model", MNIST, "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let cam = v["methods"].as_array().unwrap().iter().find(|m| m["method"] == "cam").unwrap();
+    let cam = v["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["method"] == "cam")
+        .unwrap();
     assert_eq!(cam["applies"], false);
-    assert!(cam["reason"].as_str().unwrap().contains("GlobalAveragePool"));
+    assert!(cam["reason"]
+        .as_str()
+        .unwrap()
+        .contains("GlobalAveragePool"));
 
     let text = saliency(&["info", "--model", MNIST]);
     let text = String::from_utf8(text.stdout).unwrap();
@@ -158,13 +270,28 @@ fn info_lists_nodes_layers_and_methods() {
 #[test]
 fn predict_prints_top5_json_and_writes_logits() {
     let logits = tmp("logits.npy");
-    let out = saliency(&["predict", "--model", MNIST, "--input", "models/images/digit_7.png", "--logits-out", logits.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = saliency(&[
+        "predict",
+        "--model",
+        MNIST,
+        "--input",
+        "models/images/digit_7.png",
+        "--logits-out",
+        logits.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let top = v["top"].as_array().unwrap();
     assert_eq!(top.len(), 5);
     assert_eq!(top[0]["label"], "7");
-    let p: Vec<f64> = top.iter().map(|c| c["probability"].as_f64().unwrap()).collect();
+    let p: Vec<f64> = top
+        .iter()
+        .map(|c| c["probability"].as_f64().unwrap())
+        .collect();
     assert!(p.windows(2).all(|w| w[0] >= w[1]), "sorted by probability");
     let a = saliency::npy::read_f32(&std::fs::read(&logits).unwrap()).unwrap();
     assert_eq!(a.shape(), &[1, 10]);
@@ -174,46 +301,130 @@ fn predict_prints_top5_json_and_writes_logits() {
 #[test]
 fn explain_writes_the_attribution_and_one_json_line() {
     let out = tmp("gxi.npy");
-    let o = saliency(&["explain", "--model", "models/mnist_cam.onnx", "--input", "models/images/digit_7.png", "--method", "integrated-gradients", "--steps", "8", "--out", out.to_str().unwrap()]);
+    let o = saliency(&[
+        "explain",
+        "--model",
+        "models/mnist_cam.onnx",
+        "--input",
+        "models/images/digit_7.png",
+        "--method",
+        "integrated-gradients",
+        "--steps",
+        "8",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    for k in ["target", "score", "seconds", "plan_seconds", "completeness_gap"] {
+    for k in [
+        "target",
+        "score",
+        "seconds",
+        "plan_seconds",
+        "completeness_gap",
+    ] {
         assert!(v.get(k).is_some(), "JSON lacks {k}: {v}");
     }
     assert_eq!(v["target"], 7);
     let a = saliency::npy::read_f32(&std::fs::read(&out).unwrap()).unwrap();
     assert_eq!(a.shape(), &[1, 1, 28, 28]);
-    let o = saliency(&["explain", "--model", "models/mnist_cam.onnx", "--input", "models/images/digit_7.png", "--method", "grad-cam", "--layer", "/features/features.4/Relu_output_0", "--out", out.to_str().unwrap()]);
+    let o = saliency(&[
+        "explain",
+        "--model",
+        "models/mnist_cam.onnx",
+        "--input",
+        "models/images/digit_7.png",
+        "--method",
+        "grad-cam",
+        "--layer",
+        "/features/features.4/Relu_output_0",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(saliency::npy::read_f32(&std::fs::read(&out).unwrap()).unwrap().shape(), &[14, 14]);
+    assert_eq!(
+        saliency::npy::read_f32(&std::fs::read(&out).unwrap())
+            .unwrap()
+            .shape(),
+        &[14, 14]
+    );
 }
 
 #[test]
 fn explain_bad_parameters_write_nothing() {
     let out = tmp("never.npy");
-    let base = ["explain", "--model", "models/mnist_cam.onnx", "--input", "models/images/digit_7.png", "--out", out.to_str().unwrap()];
+    let base = [
+        "explain",
+        "--model",
+        "models/mnist_cam.onnx",
+        "--input",
+        "models/images/digit_7.png",
+        "--out",
+        out.to_str().unwrap(),
+    ];
     let cases: &[(&[&str], &str)] = &[
         (&["--method", "magic"], "unknown method"),
-        (&["--method", "integrated-gradients", "--steps", "0"], "steps"),
-        (&["--method", "integrated-gradients", "--steps", "20000"], "steps"),
-        (&["--method", "integrated-gradients", "--ig-rule", "simpson"], "simpson"),
-        (&["--method", "integrated-gradients", "--baseline", "no/such/baseline.npy"], "baseline"),
+        (
+            &["--method", "integrated-gradients", "--steps", "0"],
+            "steps",
+        ),
+        (
+            &["--method", "integrated-gradients", "--steps", "20000"],
+            "steps",
+        ),
+        (
+            &["--method", "integrated-gradients", "--ig-rule", "simpson"],
+            "simpson",
+        ),
+        (
+            &[
+                "--method",
+                "integrated-gradients",
+                "--baseline",
+                "no/such/baseline.npy",
+            ],
+            "baseline",
+        ),
         (&["--method", "smoothgrad", "--samples", "0"], "samples"),
         (&["--method", "smoothgrad", "--noise", "-1"], "noise"),
         (&["--method", "grad-cam"], "layer"),
-        (&["--method", "grad-cam", "--layer", "/no/such/tensor"], "/no/such/tensor"),
+        (
+            &["--method", "grad-cam", "--layer", "/no/such/tensor"],
+            "/no/such/tensor",
+        ),
         (&["--method", "gradient", "--target", "10"], "target"),
-        (&["--method", "cam", "--layer", "/features/features.4/Relu_output_0"], "cam"),
+        (
+            &[
+                "--method",
+                "cam",
+                "--layer",
+                "/features/features.4/Relu_output_0",
+            ],
+            "cam",
+        ),
     ];
     for (extra, needle) in cases {
         let mut args: Vec<&str> = base.to_vec();
         args.extend_from_slice(extra);
         let e = fails(&args);
-        assert!(e.to_lowercase().contains(&needle.to_lowercase()), "{extra:?}: {e}");
+        assert!(
+            e.to_lowercase().contains(&needle.to_lowercase()),
+            "{extra:?}: {e}"
+        );
         assert!(!out.exists(), "{extra:?} left an output file");
     }
     // An operator the engine cannot propagate through is named before any work.
-    let e = fails(&["explain", "--model", "tests/fixtures/nets/unsupported_floor.onnx", "--input", "models/images/digit_7.png", "--method", "gradient", "--out", out.to_str().unwrap()]);
+    let e = fails(&[
+        "explain",
+        "--model",
+        "tests/fixtures/nets/unsupported_floor.onnx",
+        "--input",
+        "models/images/digit_7.png",
+        "--method",
+        "gradient",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(e.contains("Floor") || e.contains("unsupported"), "{e}");
 }
 
@@ -222,14 +433,29 @@ fn lrp_bad_rules_fail_on_one_line() {
     let out = tmp("lrp_never.npy");
     let o = out.to_str().unwrap().to_string();
     let with = |extra: &[&'static str]| -> Vec<String> {
-        let mut v: Vec<String> = ["explain", "--model", MNIST, "--input", "tests/fixtures/mnist_lrp.input.npy", "--method", "lrp", "--out"].iter().map(|s| s.to_string()).collect();
+        let mut v: Vec<String> = [
+            "explain",
+            "--model",
+            MNIST,
+            "--input",
+            "tests/fixtures/mnist_lrp.input.npy",
+            "--method",
+            "lrp",
+            "--out",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         v.push(o.clone());
         v.extend(extra.iter().map(|s| s.to_string()));
         v
     };
     let fails = |v: Vec<String>| fails(&v.iter().map(|s| s.as_str()).collect::<Vec<_>>());
     let e = fails(with(&["--rule", "0=gamma"]));
-    assert!(e.contains("bad LRP rule 'gamma'") && e.contains("gamma:G"), "{e}");
+    assert!(
+        e.contains("bad LRP rule 'gamma'") && e.contains("gamma:G"),
+        "{e}"
+    );
     let e = fails(with(&["--rule", "0-x=flat"]));
     assert!(e.contains("bad layer selection '0-x'"), "{e}");
     let e = fails(with(&["--rule", "flat"]));
@@ -245,13 +471,40 @@ fn lrp_bad_rules_fail_on_one_line() {
 fn lrp_prints_conservation() {
     let out = tmp("lrp.npy");
     let o = saliency(&[
-        "explain", "--model", MNIST, "--input", "tests/fixtures/mnist_lrp.input.npy", "--method", "lrp", "--rule", "0=zbox:-1,1", "--rule", "-=epsilon:0.25",
-        "--rule", "0=w-square", "--composite", "epsilon-gamma-box", "--low", "-0.5", "--high", "3", "--per-layer", "--out", out.to_str().unwrap(),
+        "explain",
+        "--model",
+        MNIST,
+        "--input",
+        "tests/fixtures/mnist_lrp.input.npy",
+        "--method",
+        "lrp",
+        "--rule",
+        "0=zbox:-1,1",
+        "--rule",
+        "-=epsilon:0.25",
+        "--rule",
+        "0=w-square",
+        "--composite",
+        "epsilon-gamma-box",
+        "--low",
+        "-0.5",
+        "--high",
+        "3",
+        "--per-layer",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let (sum, absorbed, score) = (v["relevance_sum"].as_f64().unwrap(), v["absorbed"].as_f64().unwrap(), v["score"].as_f64().unwrap());
-    assert!((sum + absorbed - score).abs() < 1e-4 * (1.0 + score.abs()), "{v}");
+    let (sum, absorbed, score) = (
+        v["relevance_sum"].as_f64().unwrap(),
+        v["absorbed"].as_f64().unwrap(),
+        v["score"].as_f64().unwrap(),
+    );
+    assert!(
+        (sum + absorbed - score).abs() < 1e-4 * (1.0 + score.abs()),
+        "{v}"
+    );
     let layers = v["per_layer"].as_array().unwrap();
     assert_eq!(layers.len(), 4);
     assert_eq!(layers[0]["rule"], "w-square");

@@ -9,26 +9,48 @@ use tract_onnx::prelude::tract_ndarray::ArrayD;
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 fn bundled(name: &str) -> (Explainer, ArrayD<f32>) {
-    let sc = Sidecar::from_json(&std::fs::read_to_string(Path::new(ROOT).join(format!("models/{name}.json"))).unwrap()).unwrap();
-    let bytes = std::fs::read(Path::new(ROOT).join(format!("models/{}", sc.file.as_ref().unwrap()))).unwrap();
-    let x = npy::read_f32(&std::fs::read(Path::new(ROOT).join(format!("tests/fixtures/{name}.input.npy"))).unwrap()).unwrap();
-    (Explainer::new(Model::load_with(&bytes, Some(sc)).unwrap()), x)
+    let sc = Sidecar::from_json(
+        &std::fs::read_to_string(Path::new(ROOT).join(format!("models/{name}.json"))).unwrap(),
+    )
+    .unwrap();
+    let bytes =
+        std::fs::read(Path::new(ROOT).join(format!("models/{}", sc.file.as_ref().unwrap())))
+            .unwrap();
+    let x = npy::read_f32(
+        &std::fs::read(Path::new(ROOT).join(format!("tests/fixtures/{name}.input.npy"))).unwrap(),
+    )
+    .unwrap();
+    (
+        Explainer::new(Model::load_with(&bytes, Some(sc)).unwrap()),
+        x,
+    )
 }
 
 #[test]
 fn integrated_gradients_completeness_gap_shrinks_with_steps() {
     let (mut ex, x) = bundled("mnist_cam");
     let ig = |ex: &mut Explainer, steps| {
-        let m = Method::IntegratedGradients { steps, rule: IgRule::GaussLegendre, baseline: Baseline::Constant(0.0) };
+        let m = Method::IntegratedGradients {
+            steps,
+            rule: IgRule::GaussLegendre,
+            baseline: Baseline::Constant(0.0),
+        };
         let e = ex.explain(&x, &m, None).unwrap();
         (e.completeness_gap.unwrap().abs(), e.score as f64)
     };
     let (gap8, _) = ig(&mut ex, 8);
     let (gap256, score) = ig(&mut ex, 256);
     let y0 = ex.model().forward(&x.mapv(|_| 0.0)).unwrap();
-    let delta = (score - y0[saliency::methods::argmax(&ex.model().forward(&x).unwrap())] as f64).abs();
-    assert!(gap256 < gap8, "gap {gap256} with 256 steps vs {gap8} with 8");
-    assert!(gap256 < 0.01 * delta, "gap {gap256} vs y(x) - y(x') = {delta}");
+    let delta =
+        (score - y0[saliency::methods::argmax(&ex.model().forward(&x).unwrap())] as f64).abs();
+    assert!(
+        gap256 < gap8,
+        "gap {gap256} with 256 steps vs {gap8} with 8"
+    );
+    assert!(
+        gap256 < 0.01 * delta,
+        "gap {gap256} vs y(x) - y(x') = {delta}"
+    );
 }
 
 /// y_c = mean(CAM_c) + b_c: the bias, measured on one input, predicts the score of another.
@@ -41,7 +63,11 @@ fn cam_mean_plus_bias_is_the_logit(name: &str) {
     let e2 = ex.explain(&x2, &cam, Some(c)).unwrap();
     let bias = e1.score - e1.attribution.mean().unwrap();
     let predicted = e2.attribution.mean().unwrap() + bias;
-    assert!((predicted - e2.score).abs() < 1e-4 * (1.0 + e2.score.abs()), "{name}: {predicted} vs {}", e2.score);
+    assert!(
+        (predicted - e2.score).abs() < 1e-4 * (1.0 + e2.score.abs()),
+        "{name}: {predicted} vs {}",
+        e2.score
+    );
 }
 
 #[test]
@@ -62,9 +88,14 @@ fn cam_identity_efficientnet() {
 #[test]
 fn gradient_of_a_linear_net_equals_finite_differences() {
     let dir = Path::new(ROOT).join("tests/fixtures/nets");
-    let mut ex = Explainer::new(Model::load(&std::fs::read(dir.join("linear.onnx")).unwrap(), None).unwrap());
+    let mut ex = Explainer::new(
+        Model::load(&std::fs::read(dir.join("linear.onnx")).unwrap(), None).unwrap(),
+    );
     let x = npy::read_f32(&std::fs::read(dir.join("linear.input.npy")).unwrap()).unwrap();
-    let g = ex.explain(&x, &Method::Gradient, Some(1)).unwrap().attribution;
+    let g = ex
+        .explain(&x, &Method::Gradient, Some(1))
+        .unwrap()
+        .attribution;
     let h = 0.5f32; // exact for a linear function, up to float32 rounding
     let mut worst = 0f32;
     for i in 0..x.len() {
@@ -72,29 +103,68 @@ fn gradient_of_a_linear_net_equals_finite_differences() {
         let mut xm = x.clone();
         xp.as_slice_mut().unwrap()[i] += h;
         xm.as_slice_mut().unwrap()[i] -= h;
-        let fd = (ex.model().forward(&xp).unwrap()[1] - ex.model().forward(&xm).unwrap()[1]) / (2.0 * h);
+        let fd =
+            (ex.model().forward(&xp).unwrap()[1] - ex.model().forward(&xm).unwrap()[1]) / (2.0 * h);
         worst = worst.max((fd - g.as_slice().unwrap()[i]).abs());
     }
     let scale = g.iter().fold(0f32, |m, v| m.max(v.abs()));
-    assert!(worst < 1e-3 * scale, "max |fd - grad| = {worst}, max |grad| = {scale}");
+    assert!(
+        worst < 1e-3 * scale,
+        "max |fd - grad| = {worst}, max |grad| = {scale}"
+    );
 }
 
 #[test]
 fn smoothgrad_is_reproducible_per_seed() {
     let (mut ex, x) = bundled("mnist_cam");
-    let sg = |ex: &mut Explainer, seed| ex.explain(&x, &Method::SmoothGrad { samples: 4, noise: 0.15, seed }, Some(3)).unwrap().attribution;
+    let sg = |ex: &mut Explainer, seed| {
+        ex.explain(
+            &x,
+            &Method::SmoothGrad {
+                samples: 4,
+                noise: 0.15,
+                seed,
+            },
+            Some(3),
+        )
+        .unwrap()
+        .attribution
+    };
     let a = sg(&mut ex, 1);
     assert_eq!(a, sg(&mut ex, 1));
     assert_ne!(a, sg(&mut ex, 2));
     // No noise: the mean of identical gradients is the gradient.
-    let g = ex.explain(&x, &Method::Gradient, Some(3)).unwrap().attribution;
-    let s0 = ex.explain(&x, &Method::SmoothGrad { samples: 3, noise: 0.0, seed: 0 }, Some(3)).unwrap().attribution;
-    assert!(g.iter().zip(&s0).all(|(a, b)| (a - b).abs() <= 1e-6 * (1.0 + a.abs())));
+    let g = ex
+        .explain(&x, &Method::Gradient, Some(3))
+        .unwrap()
+        .attribution;
+    let s0 = ex
+        .explain(
+            &x,
+            &Method::SmoothGrad {
+                samples: 3,
+                noise: 0.0,
+                seed: 0,
+            },
+            Some(3),
+        )
+        .unwrap()
+        .attribution;
+    assert!(g
+        .iter()
+        .zip(&s0)
+        .all(|(a, b)| (a - b).abs() <= 1e-6 * (1.0 + a.abs())));
 }
 
 #[test]
 fn every_bundled_model_supports_the_gradient() {
-    for name in ["mnist_cam", "mnist_lrp", "fashion_bn", "emotion", "efficientnet_lite0"] {
+    for name in [
+        "mnist_cam",
+        "mnist_lrp",
+        "fashion_bn",
+        "emotion",
+        "efficientnet_lite0",
+    ] {
         let (mut ex, x) = bundled(name);
         let g = ex.explain(&x, &Method::Gradient, None).unwrap().attribution;
         assert_eq!(g.shape(), x.shape());
@@ -109,18 +179,41 @@ fn shards_add_up_to_the_whole() {
     use saliency::methods::Part;
     let (mut ex, x) = bundled("mnist_cam");
     for m in [
-        Method::IntegratedGradients { steps: 9, rule: IgRule::RiemannTrapezoid, baseline: Baseline::Constant(0.0) },
-        Method::SmoothGrad { samples: 7, noise: 0.2, seed: 5 },
+        Method::IntegratedGradients {
+            steps: 9,
+            rule: IgRule::RiemannTrapezoid,
+            baseline: Baseline::Constant(0.0),
+        },
+        Method::SmoothGrad {
+            samples: 7,
+            noise: 0.2,
+            seed: 5,
+        },
     ] {
         let whole = ex.explain(&x, &m, Some(2)).unwrap();
         let mut sum = whole.attribution.mapv(|_| 0.0f32);
         for k in 0..3 {
-            let p = ex.explain_part(&x, &m, Some(2), Part::new(k, 3).unwrap()).unwrap();
+            let p = ex
+                .explain_part(&x, &m, Some(2), Part::new(k, 3).unwrap())
+                .unwrap();
             sum += &p.attribution;
         }
-        let err = (&sum - &whole.attribution).mapv(|v| v.abs()).iter().copied().fold(0.0f32, f32::max);
-        let scale = whole.attribution.mapv(|v| v.abs()).iter().copied().fold(0.0f32, f32::max);
-        assert!(err <= 1e-5 * scale, "{}: shards differ from the whole by {err} (scale {scale})", m.name());
+        let err = (&sum - &whole.attribution)
+            .mapv(|v| v.abs())
+            .iter()
+            .copied()
+            .fold(0.0f32, f32::max);
+        let scale = whole
+            .attribution
+            .mapv(|v| v.abs())
+            .iter()
+            .copied()
+            .fold(0.0f32, f32::max);
+        assert!(
+            err <= 1e-5 * scale,
+            "{}: shards differ from the whole by {err} (scale {scale})",
+            m.name()
+        );
         if let Some(gap) = whole.completeness_gap {
             let total: f64 = sum.iter().map(|&v| v as f64).sum();
             assert!((total - whole.score_delta.unwrap() - gap).abs() < 1e-4);
@@ -142,10 +235,26 @@ fn capturing_every_activation_changes_no_gradient() {
         for mode in [Mode::Gradient, Mode::Guided] {
             let gn = needed.gradient(m, &tn, 1, None, mode).unwrap();
             let ga = all.gradient(m, &ta, 1, None, mode).unwrap();
-            assert_eq!(gn, ga, "{name} {mode:?}: the gradient depends on what the forward run kept");
+            assert_eq!(
+                gn, ga,
+                "{name} {mode:?}: the gradient depends on what the forward run kept"
+            );
         }
         // Capture::All keeps every activation on the path, e.g. each node's output.
-        let kept = m.typed.nodes().iter().filter(|n| !n.inputs.is_empty() && ta.has(tract_onnx::prelude::OutletId::new(n.id, 0))).count();
-        assert!(kept > m.typed.nodes().iter().filter(|n| tn.has(tract_onnx::prelude::OutletId::new(n.id, 0))).count(), "{name}: All keeps more");
+        let kept = m
+            .typed
+            .nodes()
+            .iter()
+            .filter(|n| !n.inputs.is_empty() && ta.has(tract_onnx::prelude::OutletId::new(n.id, 0)))
+            .count();
+        assert!(
+            kept > m
+                .typed
+                .nodes()
+                .iter()
+                .filter(|n| tn.has(tract_onnx::prelude::OutletId::new(n.id, 0)))
+                .count(),
+            "{name}: All keeps more"
+        );
     }
 }

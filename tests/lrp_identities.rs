@@ -2,19 +2,26 @@
 //! absorbs relevance; the conservation report adds up; relevance is conserved between layers
 //! where only ReLUs and max pools sit in between; bad rule strings fail clearly.
 
-use saliency::lrp::{LrpSpec, LrpRule};
+use saliency::lrp::{LrpRule, LrpSpec};
 use saliency::{npy, Explainer, Method, Model, Sidecar};
 use std::path::Path;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 fn lrp(rules: &[(&str, &str)], composite: Option<&str>) -> Method {
-    let r: Vec<(String, String)> = rules.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    let r: Vec<(String, String)> = rules
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
     Method::Lrp(LrpSpec::parse(&r, composite, None, None).unwrap())
 }
 
 fn rel_l2(a: &[f32], r: &[f32]) -> f64 {
-    let num: f64 = a.iter().zip(r).map(|(&a, &r)| ((a - r) as f64).powi(2)).sum();
+    let num: f64 = a
+        .iter()
+        .zip(r)
+        .map(|(&a, &r)| ((a - r) as f64).powi(2))
+        .sum();
     let den: f64 = r.iter().map(|&r| (r as f64).powi(2)).sum();
     (num / den).sqrt()
 }
@@ -24,23 +31,47 @@ fn rel_l2(a: &[f32], r: &[f32]) -> f64 {
 #[test]
 fn lrp_zero_is_gradient_times_input_without_biases() {
     let dir = Path::new(ROOT).join("tests/fixtures/lrp");
-    let mut ex = Explainer::new(Model::load_with(&std::fs::read(dir.join("nobias.onnx")).unwrap(), None).unwrap());
+    let mut ex = Explainer::new(
+        Model::load_with(&std::fs::read(dir.join("nobias.onnx")).unwrap(), None).unwrap(),
+    );
     let x = npy::read_f32(&std::fs::read(dir.join("nobias.input.npy")).unwrap()).unwrap();
     let gxi = ex.explain(&x, &Method::GradientXInput, None).unwrap();
     for rule in ["zero", "epsilon:1e-9"] {
         let e = ex.explain(&x, &lrp(&[("-", rule)], None), None).unwrap();
-        let err = rel_l2(e.attribution.as_slice().unwrap(), gxi.attribution.as_slice().unwrap());
-        assert!(err < 1e-4, "{rule}: LRP-0 vs gradient x input: rel-L2 {err:.2e}");
+        let err = rel_l2(
+            e.attribution.as_slice().unwrap(),
+            gxi.attribution.as_slice().unwrap(),
+        );
+        assert!(
+            err < 1e-4,
+            "{rule}: LRP-0 vs gradient x input: rel-L2 {err:.2e}"
+        );
         let c = e.lrp.unwrap();
-        assert!(c.absorbed.abs() < 1e-5 * c.score.abs(), "{rule}: absorbed {} of {}", c.absorbed, c.score);
+        assert!(
+            c.absorbed.abs() < 1e-5 * c.score.abs(),
+            "{rule}: absorbed {} of {}",
+            c.absorbed,
+            c.score
+        );
     }
 }
 
 fn bundled(name: &str) -> (Explainer, tract_onnx::prelude::tract_ndarray::ArrayD<f32>) {
-    let sc = Sidecar::from_json(&std::fs::read_to_string(Path::new(ROOT).join(format!("models/{name}.json"))).unwrap()).unwrap();
-    let bytes = std::fs::read(Path::new(ROOT).join(format!("models/{}", sc.file.as_ref().unwrap()))).unwrap();
-    let x = npy::read_f32(&std::fs::read(Path::new(ROOT).join(format!("tests/fixtures/{name}.input.npy"))).unwrap()).unwrap();
-    (Explainer::new(Model::load_with(&bytes, Some(sc)).unwrap()), x)
+    let sc = Sidecar::from_json(
+        &std::fs::read_to_string(Path::new(ROOT).join(format!("models/{name}.json"))).unwrap(),
+    )
+    .unwrap();
+    let bytes =
+        std::fs::read(Path::new(ROOT).join(format!("models/{}", sc.file.as_ref().unwrap())))
+            .unwrap();
+    let x = npy::read_f32(
+        &std::fs::read(Path::new(ROOT).join(format!("tests/fixtures/{name}.input.npy"))).unwrap(),
+    )
+    .unwrap();
+    (
+        Explainer::new(Model::load_with(&bytes, Some(sc)).unwrap()),
+        x,
+    )
 }
 
 /// mnist_lrp is a chain conv, max pool, ReLU, conv, max pool, ReLU, dense, ReLU, dense: max
@@ -49,7 +80,12 @@ fn bundled(name: &str) -> (Explainer, tract_onnx::prelude::tract_ndarray::ArrayD
 #[test]
 fn relevance_is_conserved_between_layers() {
     let (mut ex, x) = bundled("mnist_lrp");
-    for m in [lrp(&[], None), lrp(&[("-", "gamma:0.25")], None), lrp(&[], Some("epsilon-gamma-box")), lrp(&[], Some("epsilon-plus-flat"))] {
+    for m in [
+        lrp(&[], None),
+        lrp(&[("-", "gamma:0.25")], None),
+        lrp(&[], Some("epsilon-gamma-box")),
+        lrp(&[], Some("epsilon-plus-flat")),
+    ] {
         let e = ex.explain(&x, &m, None).unwrap();
         let c = e.lrp.unwrap();
         let sum_input: f64 = e.attribution.iter().map(|&v| v as f64).sum();
@@ -60,7 +96,10 @@ fn relevance_is_conserved_between_layers() {
         let close = |a: f64, b: f64| (a - b).abs() < 1e-4 * (1.0 + b.abs());
         assert!(close(l[3].relevance_in, c.score), "{m:?}: {l:?}");
         for i in 0..3 {
-            assert!(close(l[i].relevance_in, l[i + 1].relevance_out), "{m:?}: layer {i}: {l:?}");
+            assert!(
+                close(l[i].relevance_in, l[i + 1].relevance_out),
+                "{m:?}: layer {i}: {l:?}"
+            );
         }
         assert!(close(c.relevance_sum, l[0].relevance_out), "{m:?}: {l:?}");
         // The biases absorb something, but not most of the score.
@@ -74,7 +113,12 @@ fn relevance_is_conserved_between_layers() {
 fn bundled_models_explain() {
     for name in ["mnist_cam", "fashion_bn", "emotion"] {
         let (mut ex, x) = bundled(name);
-        for m in [lrp(&[], None), lrp(&[], Some("epsilon-gamma-box")), lrp(&[], Some("epsilon-alpha2-beta1-flat")), lrp(&[], Some("layered"))] {
+        for m in [
+            lrp(&[], None),
+            lrp(&[], Some("epsilon-gamma-box")),
+            lrp(&[], Some("epsilon-alpha2-beta1-flat")),
+            lrp(&[], Some("layered")),
+        ] {
             let e = ex.explain(&x, &m, None).unwrap();
             assert_eq!(e.attribution.shape(), x.shape(), "{name}");
             assert!(e.attribution.iter().any(|&v| v != 0.0), "{name}: {m:?}");
@@ -84,16 +128,29 @@ fn bundled_models_explain() {
 
 #[test]
 fn bad_rules_fail_clearly() {
-    for (sel, rule, part) in [("0", "gamma", "gamma:G"), ("x", "flat", "'x'"), ("0", "alpha-beta:1,1", "alpha - beta"), ("0", "zbox:1", "zbox")] {
+    for (sel, rule, part) in [
+        ("0", "gamma", "gamma:G"),
+        ("x", "flat", "'x'"),
+        ("0", "alpha-beta:1,1", "alpha - beta"),
+        ("0", "zbox:1", "zbox"),
+    ] {
         let e = LrpSpec::parse(&[(sel.into(), rule.into())], None, None, None).unwrap_err();
         assert_eq!(e.kind, saliency::ErrorKind::Parameter);
         assert!(e.message().contains(part), "{sel}={rule}: {e}");
     }
     let (mut ex, x) = bundled("mnist_lrp");
-    let e = ex.explain(&x, &lrp(&[("9", "flat")], None), None).unwrap_err();
+    let e = ex
+        .explain(&x, &lrp(&[("9", "flat")], None), None)
+        .unwrap_err();
     assert!(e.message().contains("layer 9 does not exist"), "{e}");
     // zbox bounds per channel must match the layer's input channels.
-    let m = Method::Lrp(LrpSpec { composite: None, rules: vec![(saliency::lrp::LayerSelection::parse("0").unwrap(), LrpRule::parse("zbox:0/0.5,1/2").unwrap())] });
+    let m = Method::Lrp(LrpSpec {
+        composite: None,
+        rules: vec![(
+            saliency::lrp::LayerSelection::parse("0").unwrap(),
+            LrpRule::parse("zbox:0/0.5,1/2").unwrap(),
+        )],
+    });
     assert!(ex.explain(&x, &m, None).is_err());
 }
 
@@ -107,10 +164,19 @@ fn lrp_zero_is_gradient_times_input_on_relu_nets_with_biases() {
         let (mut ex, x) = bundled(name);
         let gxi = ex.explain(&x, &Method::GradientXInput, None).unwrap();
         let e = ex.explain(&x, &lrp(&[("-", "zero")], None), None).unwrap();
-        let err = rel_l2(e.attribution.as_slice().unwrap(), gxi.attribution.as_slice().unwrap());
-        assert!(err < 1e-4, "{name}: LRP-0 vs gradient x input: rel-L2 {err:.2e}");
+        let err = rel_l2(
+            e.attribution.as_slice().unwrap(),
+            gxi.attribution.as_slice().unwrap(),
+        );
+        assert!(
+            err < 1e-4,
+            "{name}: LRP-0 vs gradient x input: rel-L2 {err:.2e}"
+        );
         let c = e.lrp.unwrap();
         let sum_gxi: f64 = gxi.attribution.iter().map(|&v| v as f64).sum();
-        assert!((c.relevance_sum - sum_gxi).abs() < 1e-4 * (1.0 + sum_gxi.abs()), "{name}");
+        assert!(
+            (c.relevance_sum - sum_gxi).abs() < 1e-4 * (1.0 + sum_gxi.abs()),
+            "{name}"
+        );
     }
 }

@@ -3,17 +3,33 @@
 use saliency::sidecar::{Color, InputSpec, Preprocess, Sidecar};
 use saliency::{preprocess, ErrorKind};
 
-fn sidecar(color: Color, h: usize, w: usize, resize: u32, mean: Vec<f32>, std: Vec<f32>) -> Sidecar {
+fn sidecar(
+    color: Color,
+    h: usize,
+    w: usize,
+    resize: u32,
+    mean: Vec<f32>,
+    std: Vec<f32>,
+) -> Sidecar {
     let mut s = Sidecar::default_for(&[1, color.channels(), h, w]).unwrap();
-    s.input = InputSpec { shape: vec![1, color.channels(), h, w], color };
-    s.preprocess = Preprocess { resize, crop: [h as u32, w as u32], mean, std };
+    s.input = InputSpec {
+        shape: vec![1, color.channels(), h, w],
+        color,
+    };
+    s.preprocess = Preprocess {
+        resize,
+        crop: [h as u32, w as u32],
+        mean,
+        std,
+    };
     s.validate().unwrap();
     s
 }
 
 fn png(img: image::DynamicImage) -> Vec<u8> {
     let mut out = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
     out
 }
 
@@ -27,7 +43,14 @@ fn centre_crop_and_normalise_without_resizing() {
             img.put_pixel(x, y, image::Rgb([(10 * x + y) as u8, 100, 255]));
         }
     }
-    let sc = sidecar(Color::Rgb, 2, 2, 2, vec![0.5, 0.0, 1.0], vec![0.25, 1.0, 0.5]);
+    let sc = sidecar(
+        Color::Rgb,
+        2,
+        2,
+        2,
+        vec![0.5, 0.0, 1.0],
+        vec![0.25, 1.0, 0.5],
+    );
     let x = preprocess::image_bytes_to_tensor(&png(img.into()), &sc).unwrap();
     assert_eq!(x.shape(), &[1, 3, 2, 2]);
     // red at (y, x) = (0, 0) is column 1, row 0: 10 -> (10/255 - 0.5) / 0.25
@@ -46,7 +69,11 @@ fn gray_conversion_and_uniform_resize() {
     let x = preprocess::image_bytes_to_tensor(&png(img.into()), &sc).unwrap();
     assert_eq!(x.shape(), &[1, 1, 28, 28]);
     let want = (200.0 / 255.0 - 0.1307) / 0.3081;
-    assert!(x.iter().all(|v| (v - want).abs() < 1e-5), "{:?}", x.iter().take(3).collect::<Vec<_>>());
+    assert!(
+        x.iter().all(|v| (v - want).abs() < 1e-5),
+        "{:?}",
+        x.iter().take(3).collect::<Vec<_>>()
+    );
 }
 
 #[test]

@@ -22,8 +22,20 @@ macro_rules! case {
 }
 
 #[allow(clippy::type_complexity)]
-fn cases() -> Vec<(&'static str, &'static [u8], &'static str, &'static [u8], &'static [u8])> {
-    vec![case!("mnist_cam"), case!("mnist_lrp"), case!("fashion_bn"), case!("emotion"), case!("efficientnet_lite0")]
+fn cases() -> Vec<(
+    &'static str,
+    &'static [u8],
+    &'static str,
+    &'static [u8],
+    &'static [u8],
+)> {
+    vec![
+        case!("mnist_cam"),
+        case!("mnist_lrp"),
+        case!("fashion_bn"),
+        case!("emotion"),
+        case!("efficientnet_lite0"),
+    ]
 }
 
 #[wasm_bindgen_test]
@@ -33,7 +45,11 @@ fn wasm_logits_equal_native_logits() {
         let x = npy::read_f32(input).unwrap();
         let got = m.forward(&x).unwrap();
         let want = npy::read_f32(pinned).unwrap();
-        let d = got.iter().zip(want.iter()).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        let d = got
+            .iter()
+            .zip(want.iter())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
         web_sys::console::log_1(&format!("{name}: wasm vs native max |diff| = {d:e}").into());
         assert!(d <= 1e-5, "{name}: wasm logits differ from native by {d}");
     }
@@ -43,15 +59,27 @@ fn wasm_logits_equal_native_logits() {
 fn errors_are_exceptions_and_the_module_survives() {
     let (_, onnx, sidecar, input, _) = cases()[1];
     for bad in [&b""[..], &b"garbage bytes"[..], &onnx[..onnx.len() / 3]] {
-        let e = SaliencyModel::new(bad, None).err().expect("a corrupt model must be refused");
+        let e = SaliencyModel::new(bad, None)
+            .err()
+            .expect("a corrupt model must be refused");
         let msg = js_sys::Error::from(e).message().as_string().unwrap();
         assert!(msg.contains("model"), "{msg}");
     }
-    let e = SaliencyModel::new(onnx, Some("{ not json".into())).err().unwrap();
-    assert!(js_sys::Error::from(e).message().as_string().unwrap().contains("sidecar"));
+    let e = SaliencyModel::new(onnx, Some("{ not json".into()))
+        .err()
+        .unwrap();
+    assert!(js_sys::Error::from(e)
+        .message()
+        .as_string()
+        .unwrap()
+        .contains("sidecar"));
     let good = SaliencyModel::new(onnx, Some(sidecar.into())).unwrap();
     let e = good.logits(vec![0.0; 3]).err().unwrap();
-    assert!(js_sys::Error::from(e).message().as_string().unwrap().contains("wrong input size"));
+    assert!(js_sys::Error::from(e)
+        .message()
+        .as_string()
+        .unwrap()
+        .contains("wrong input size"));
     let e = good.preprocess_image(b"not an image").err().unwrap();
     assert_eq!(js_sys::Error::from(e).name().as_string().unwrap(), "image");
     // Still usable after every error above.
@@ -64,49 +92,119 @@ fn errors_are_exceptions_and_the_module_survives() {
 /// (tests/pinned_explanations.rs) within 1e-5 relative L2 (one ill-conditioned case: see its `why`).
 #[wasm_bindgen_test]
 fn wasm_explanations_equal_native_ones() {
-    let cases: serde_json::Value = serde_json::from_str(include_str!("fixtures/explain/cases.json")).unwrap();
+    let cases: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/explain/cases.json")).unwrap();
     assert_eq!(cases["model"], "mnist_cam");
     let (_, onnx, sidecar, input, _) = cases_for("mnist_cam");
     let mut m = SaliencyModel::new(onnx, Some(sidecar.into())).unwrap();
     let x = npy::read_f32(input).unwrap().into_raw_vec_and_offset().0;
     let pinned: Vec<(&str, &[u8])> = vec![
-        ("gradient", include_bytes!("fixtures/explain/mnist_cam.gradient.npy")),
-        ("gradient-x-input", include_bytes!("fixtures/explain/mnist_cam.gradient-x-input.npy")),
-        ("guided-backprop", include_bytes!("fixtures/explain/mnist_cam.guided-backprop.npy")),
-        ("ig-gl16-black", include_bytes!("fixtures/explain/mnist_cam.ig-gl16-black.npy")),
-        ("ig-trap8-blurred", include_bytes!("fixtures/explain/mnist_cam.ig-trap8-blurred.npy")),
-        ("smoothgrad", include_bytes!("fixtures/explain/mnist_cam.smoothgrad.npy")),
-        ("grad-cam-relu2", include_bytes!("fixtures/explain/mnist_cam.grad-cam-relu2.npy")),
+        (
+            "gradient",
+            include_bytes!("fixtures/explain/mnist_cam.gradient.npy"),
+        ),
+        (
+            "gradient-x-input",
+            include_bytes!("fixtures/explain/mnist_cam.gradient-x-input.npy"),
+        ),
+        (
+            "guided-backprop",
+            include_bytes!("fixtures/explain/mnist_cam.guided-backprop.npy"),
+        ),
+        (
+            "ig-gl16-black",
+            include_bytes!("fixtures/explain/mnist_cam.ig-gl16-black.npy"),
+        ),
+        (
+            "ig-trap8-blurred",
+            include_bytes!("fixtures/explain/mnist_cam.ig-trap8-blurred.npy"),
+        ),
+        (
+            "smoothgrad",
+            include_bytes!("fixtures/explain/mnist_cam.smoothgrad.npy"),
+        ),
+        (
+            "grad-cam-relu2",
+            include_bytes!("fixtures/explain/mnist_cam.grad-cam-relu2.npy"),
+        ),
         ("cam", include_bytes!("fixtures/explain/mnist_cam.cam.npy")),
-        ("lrp-epsilon-gamma-box", include_bytes!("fixtures/explain/mnist_cam.lrp-epsilon-gamma-box.npy")),
-        ("lrp-rules", include_bytes!("fixtures/explain/mnist_cam.lrp-rules.npy")),
+        (
+            "lrp-epsilon-gamma-box",
+            include_bytes!("fixtures/explain/mnist_cam.lrp-epsilon-gamma-box.npy"),
+        ),
+        (
+            "lrp-rules",
+            include_bytes!("fixtures/explain/mnist_cam.lrp-rules.npy"),
+        ),
     ];
     let all = cases["cases"].as_array().unwrap();
     assert_eq!(all.len(), pinned.len(), "every case is replayed");
     for case in all {
         let key = case["key"].as_str().unwrap();
         let want = npy::read_f32(pinned.iter().find(|(k, _)| *k == key).unwrap().1).unwrap();
-        let a = m.explain(x.clone(), &case["request"].to_string()).unwrap_or_else(|e| panic!("{key}: {:?}", e));
+        let a = m
+            .explain(x.clone(), &case["request"].to_string())
+            .unwrap_or_else(|e| panic!("{key}: {:?}", e));
         assert_eq!(a.shape(), want.shape().to_vec(), "{key}");
         let got = a.data();
-        let num: f32 = got.iter().zip(want.iter()).map(|(a, b)| (a - b) * (a - b)).sum::<f32>().sqrt();
+        let num: f32 = got
+            .iter()
+            .zip(want.iter())
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f32>()
+            .sqrt();
         let den: f32 = want.iter().map(|b| b * b).sum::<f32>().sqrt();
         let tol = case["tol"].as_f64().unwrap_or(1e-5) as f32;
-        assert!(num / den <= tol, "{key}: wasm vs native rel L2 {} (tolerance {tol})", num / den);
+        assert!(
+            num / den <= tol,
+            "{key}: wasm vs native rel L2 {} (tolerance {tol})",
+            num / den
+        );
         let meta: serde_json::Value = serde_json::from_str(&a.meta()).unwrap();
-        assert!(meta["seconds"].as_f64().unwrap() >= 0.0 && meta["score"].is_number(), "{key}: {meta}");
+        assert!(
+            meta["seconds"].as_f64().unwrap() >= 0.0 && meta["score"].is_number(),
+            "{key}: {meta}"
+        );
         if key.starts_with("lrp") {
-            assert!(meta["lrp"]["relevance_sum"].is_number() && meta["lrp"]["absorbed"].is_number(), "{key}: {meta}");
+            assert!(
+                meta["lrp"]["relevance_sum"].is_number() && meta["lrp"]["absorbed"].is_number(),
+                "{key}: {meta}"
+            );
         }
     }
     // A bad request is an exception, and the model still explains afterwards.
-    let e = m.explain(x.clone(), r#"{"method":"integrated-gradients","steps":0}"#).err().unwrap();
-    assert!(js_sys::Error::from(e).message().as_string().unwrap().contains("steps"));
-    let e = m.explain(x.clone(), r#"{"method":"grad-cam","layer":"no such layer"}"#).err().unwrap();
-    assert!(js_sys::Error::from(e).message().as_string().unwrap().contains("no such layer"));
+    let e = m
+        .explain(x.clone(), r#"{"method":"integrated-gradients","steps":0}"#)
+        .err()
+        .unwrap();
+    assert!(js_sys::Error::from(e)
+        .message()
+        .as_string()
+        .unwrap()
+        .contains("steps"));
+    let e = m
+        .explain(
+            x.clone(),
+            r#"{"method":"grad-cam","layer":"no such layer"}"#,
+        )
+        .err()
+        .unwrap();
+    assert!(js_sys::Error::from(e)
+        .message()
+        .as_string()
+        .unwrap()
+        .contains("no such layer"));
     assert!(m.explain(x, r#"{"method":"gradient"}"#).is_ok());
 }
 
-fn cases_for(name: &str) -> (&'static str, &'static [u8], &'static str, &'static [u8], &'static [u8]) {
+fn cases_for(
+    name: &str,
+) -> (
+    &'static str,
+    &'static [u8],
+    &'static str,
+    &'static [u8],
+    &'static [u8],
+) {
     cases().into_iter().find(|c| c.0 == name).unwrap()
 }

@@ -15,13 +15,19 @@ mod cli {
     use clap::{Parser, Subcommand};
     use saliency::baseline::BaselineSpec;
     use saliency::request::Request;
-    use saliency::{err, info, npy, preprocess, Baseline, Error, Explainer, Method, Model, Result, Sidecar};
+    use saliency::{
+        err, info, npy, preprocess, Baseline, Error, Explainer, Method, Model, Result, Sidecar,
+    };
     use std::path::{Path, PathBuf};
     use std::time::Instant;
     use tract_onnx::prelude::tract_ndarray::ArrayD;
 
     #[derive(Parser)]
-    #[command(name = "saliency", version, about = "Explain ONNX image classifiers (CAM, Grad-CAM, IG, LRP, ...)")]
+    #[command(
+        name = "saliency",
+        version,
+        about = "Explain ONNX image classifiers (CAM, Grad-CAM, IG, LRP, ...)"
+    )]
     struct Cli {
         #[command(subcommand)]
         command: Command,
@@ -122,7 +128,10 @@ mod cli {
         let (constant, tensor) = match a.baseline.parse::<f32>() {
             Ok(v) if v.is_finite() => (v, None),
             Ok(_) => return Err(err!(Parameter, "--baseline must be finite")),
-            Err(_) => (0.0, Some(npy::read_f32(&read(Path::new(&a.baseline), "baseline")?)?)),
+            Err(_) => (
+                0.0,
+                Some(npy::read_f32(&read(Path::new(&a.baseline), "baseline")?)?),
+            ),
         };
         let req = Request {
             method: a.method.clone(),
@@ -135,13 +144,30 @@ mod cli {
             seed: Some(a.seed),
             layer: a.layer.clone(),
             part: None,
-            rules: if a.rules.is_empty() { None } else { Some(a.rules.iter().map(|r| saliency::lrp::LrpSpec::split_assignment(r)).collect::<Result<Vec<_>>>()?) },
+            rules: if a.rules.is_empty() {
+                None
+            } else {
+                Some(
+                    a.rules
+                        .iter()
+                        .map(|r| saliency::lrp::LrpSpec::split_assignment(r))
+                        .collect::<Result<Vec<_>>>()?,
+                )
+            },
             composite: a.composite.clone(),
             low: a.low,
             high: a.high,
         };
-        if a.method != "lrp" && (req.rules.is_some() || req.composite.is_some() || a.low.is_some() || a.high.is_some()) {
-            return Err(err!(Parameter, "--rule, --composite, --low and --high apply to --method lrp only"));
+        if a.method != "lrp"
+            && (req.rules.is_some()
+                || req.composite.is_some()
+                || a.low.is_some()
+                || a.high.is_some())
+        {
+            return Err(err!(
+                Parameter,
+                "--rule, --composite, --low and --high apply to --method lrp only"
+            ));
         }
         let mut method = req.to_method(x, sc)?;
         if let (Method::IntegratedGradients { baseline, .. }, Some(t)) = (&mut method, tensor) {
@@ -152,7 +178,12 @@ mod cli {
 
     fn explain(a: ExplainArgs) -> Result<()> {
         if !saliency::methods::METHODS.contains(&a.method.as_str()) {
-            return Err(err!(Parameter, "unknown method '{}' (one of {})", a.method, saliency::methods::METHODS.join(", ")));
+            return Err(err!(
+                Parameter,
+                "unknown method '{}' (one of {})",
+                a.method,
+                saliency::methods::METHODS.join(", ")
+            ));
         }
         let m = load_model(&a.model, a.sidecar.as_deref())?;
         let x = load_input(&a.input, &m)?;
@@ -175,7 +206,11 @@ mod cli {
         if let Some(c) = &e.lrp {
             json["relevance_sum"] = serde_json::json!(c.relevance_sum);
             json["absorbed"] = serde_json::json!(c.absorbed);
-            json["absorbed_share"] = serde_json::json!(if c.score != 0.0 { c.absorbed / c.score } else { 0.0 });
+            json["absorbed_share"] = serde_json::json!(if c.score != 0.0 {
+                c.absorbed / c.score
+            } else {
+                0.0
+            });
             if a.per_layer {
                 json["per_layer"] = serde_json::json!(c.per_layer);
             }
@@ -189,15 +224,32 @@ mod cli {
             Ok(c) => c,
             Err(e) => {
                 use clap::error::ErrorKind as K;
-                if matches!(e.kind(), K::DisplayHelp | K::DisplayVersion | K::DisplayHelpOnMissingArgumentOrSubcommand) {
+                if matches!(
+                    e.kind(),
+                    K::DisplayHelp
+                        | K::DisplayVersion
+                        | K::DisplayHelpOnMissingArgumentOrSubcommand
+                ) {
                     let _ = e.print();
-                    return if e.kind() == K::DisplayHelpOnMissingArgumentOrSubcommand { 2 } else { 0 };
+                    return if e.kind() == K::DisplayHelpOnMissingArgumentOrSubcommand {
+                        2
+                    } else {
+                        0
+                    };
                 }
                 // One line: clap's first line, without its usage block.
                 let text = e.render().to_string();
-                let line: Vec<&str> = text.lines().take_while(|l| !l.starts_with("Usage:")).map(str::trim).filter(|l| !l.is_empty()).collect();
+                let line: Vec<&str> = text
+                    .lines()
+                    .take_while(|l| !l.starts_with("Usage:"))
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect();
                 let line = line.join(" ");
-                eprintln!("error: {} (see saliency --help)", line.trim_start_matches("error: "));
+                eprintln!(
+                    "error: {} (see saliency --help)",
+                    line.trim_start_matches("error: ")
+                );
                 return 2;
             }
         };
@@ -216,8 +268,15 @@ mod cli {
 
     /// Writes via a temporary file and a rename, so a failure never leaves a partial file.
     fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let tmp = dir.join(format!(".{}.tmp{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("out"), std::process::id()));
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let tmp = dir.join(format!(
+            ".{}.tmp{}",
+            path.file_name().and_then(|n| n.to_str()).unwrap_or("out"),
+            std::process::id()
+        ));
         let res = std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, path));
         if res.is_err() {
             let _ = std::fs::remove_file(&tmp);
@@ -231,13 +290,20 @@ mod cli {
             Some(p) => Some(p.to_path_buf()),
             // Beside the model, a JSON counts as its sidecar only if it has a `preprocess` block.
             None => Some(model.with_extension("json")).filter(|p| {
-                std::fs::read_to_string(p).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok()).is_some_and(|v| v.get("preprocess").is_some())
+                std::fs::read_to_string(p)
+                    .ok()
+                    .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                    .is_some_and(|v| v.get("preprocess").is_some())
             }),
         };
         let side = match side_path {
             Some(p) => {
-                let text = String::from_utf8(read(&p, "sidecar")?).map_err(|_| err!(Sidecar, "sidecar '{}' is not UTF-8 text", p.display()))?;
-                Some(Sidecar::from_json(&text).map_err(|e| err!(Sidecar, "{} ('{}')", e, p.display()))?)
+                let text = String::from_utf8(read(&p, "sidecar")?)
+                    .map_err(|_| err!(Sidecar, "sidecar '{}' is not UTF-8 text", p.display()))?;
+                Some(
+                    Sidecar::from_json(&text)
+                        .map_err(|e| err!(Sidecar, "{} ('{}')", e, p.display()))?,
+                )
             }
             None => None,
         };
@@ -247,23 +313,40 @@ mod cli {
     /// An input is a `.npy` tensor (by its magic bytes) or an image file to preprocess.
     pub fn load_input(path: &Path, model: &Model) -> Result<ArrayD<f32>> {
         let bytes = read(path, "input")?;
-        let x = if bytes.starts_with(b"\x93NUMPY") { npy::read_f32(&bytes)? } else { preprocess::image_bytes_to_tensor(&bytes, &model.sidecar)? };
+        let x = if bytes.starts_with(b"\x93NUMPY") {
+            npy::read_f32(&bytes)?
+        } else {
+            preprocess::image_bytes_to_tensor(&bytes, &model.sidecar)?
+        };
         model.check_input(&x)?;
         Ok(x)
     }
 
     fn run(cli: Cli) -> Result<()> {
         match cli.command {
-            Command::Info { model, sidecar, json } => {
+            Command::Info {
+                model,
+                sidecar,
+                json,
+            } => {
                 let m = load_model(&model, sidecar.as_deref())?;
                 let i = info::describe(&m);
                 if json {
-                    println!("{}", serde_json::to_string_pretty(&i).map_err(|e| err!(Io, "{e}"))?);
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&i).map_err(|e| err!(Io, "{e}"))?
+                    );
                 } else {
                     print!("{}", i.to_text());
                 }
             }
-            Command::Predict { model, input, sidecar, top, logits_out } => {
+            Command::Predict {
+                model,
+                input,
+                sidecar,
+                top,
+                logits_out,
+            } => {
                 if top == 0 {
                     return Err(err!(Parameter, "--top must be at least 1"));
                 }
@@ -273,10 +356,13 @@ mod cli {
                 let logits = m.forward(&x)?;
                 let seconds = t0.elapsed().as_secs_f64();
                 if let Some(out) = logits_out {
-                    let a = ArrayD::from_shape_vec(vec![1, logits.len()], logits.clone()).map_err(|e| err!(Shape, "{e}"))?;
+                    let a = ArrayD::from_shape_vec(vec![1, logits.len()], logits.clone())
+                        .map_err(|e| err!(Shape, "{e}"))?;
                     write_atomic(&out, &npy::write_f32(&a)?)?;
                 }
-                let p = saliency::Prediction::from_logits(&logits, top.min(m.classes), |i| m.sidecar.label(i));
+                let p = saliency::Prediction::from_logits(&logits, top.min(m.classes), |i| {
+                    m.sidecar.label(i)
+                });
                 let json = serde_json::json!({ "model": m.sidecar.name, "top": p.top, "seconds": seconds });
                 println!("{json}");
             }

@@ -37,57 +37,106 @@ impl LinearPlan {
     }
 
     /// As [`LinearPlan::conv`], with another kernel of the same shape (LRP's modified weights).
-    pub fn conv_with(model: &TypedModel, node: &TypedNode, conv: &Conv, kernel: Option<Arc<Tensor>>) -> TractResult<LinearPlan> {
+    pub fn conv_with(
+        model: &TypedModel,
+        node: &TypedNode,
+        conv: &Conv,
+        kernel: Option<Arc<Tensor>>,
+    ) -> TractResult<LinearPlan> {
         ensure!(conv.q_params.is_none(), "quantized");
         let x_shape = concrete(model.outlet_fact(node.inputs[0])?)?;
         let y_shape = concrete(&node.outputs[0].fact)?;
         let kernel = match kernel {
             Some(k) => k,
-            None => model.outlet_fact(node.inputs[1])?.konst.clone().context("the kernel is not a constant")?,
+            None => model
+                .outlet_fact(node.inputs[1])?
+                .konst
+                .clone()
+                .context("the kernel is not a constant")?,
         };
         let geo = conv.pool_spec.data_format.shape(x_shape.clone())?;
         let hw: Vec<usize> = geo.hw_dims().to_vec();
         let y_geo = conv.pool_spec.data_format.shape(y_shape.clone())?;
         let pads = conv.pool_spec.computed_padding(&hw);
-        ensure!(conv.kernel_fmt == KernelFormat::OIHW, "kernel layout {:?}", conv.kernel_fmt);
+        ensure!(
+            conv.kernel_fmt == KernelFormat::OIHW,
+            "kernel layout {:?}",
+            conv.kernel_fmt
+        );
         // Deconv wants its kernel as (group * out, in / group, h, w) in its own terms: ours is
         // (group * cout/g, cin/g, hw), so swap the two channel axes inside each group.
         let g = conv.group;
         let ks = kernel.shape().to_vec();
         let (co, ci) = (ks[0], ks[1]);
         let hw_len: usize = ks[2..].iter().product();
-        let k = kernel.to_plain_array_view::<f32>()?.as_standard_layout().into_owned();
-        let k = k.into_shape_with_order(IxDyn(&[g, co / g, ci, hw_len]))?.permuted_axes(IxDyn(&[0, 2, 1, 3]));
+        let k = kernel
+            .to_plain_array_view::<f32>()?
+            .as_standard_layout()
+            .into_owned();
+        let k = k
+            .into_shape_with_order(IxDyn(&[g, co / g, ci, hw_len]))?
+            .permuted_axes(IxDyn(&[0, 2, 1, 3]));
         let mut new_shape = vec![g * ci, co / g];
         new_shape.extend_from_slice(&ks[2..]);
-        let mut kernel = k.as_standard_layout().into_owned().into_shape_with_order(IxDyn(&new_shape))?;
+        let mut kernel = k
+            .as_standard_layout()
+            .into_owned()
+            .into_shape_with_order(IxDyn(&new_shape))?;
         let mut spec = conv.pool_spec.clone();
         spec.input_channels = conv.pool_spec.output_channels;
         spec.output_channels = conv.pool_spec.input_channels;
-        spec.padding = PaddingSpec::Explicit(pads.iter().map(|p| p.pad_before).collect(), pads.iter().map(|p| p.pad_after).collect());
+        spec.padding = PaddingSpec::Explicit(
+            pads.iter().map(|p| p.pad_before).collect(),
+            pads.iter().map(|p| p.pad_after).collect(),
+        );
         let dil = conv.pool_spec.dilations();
-        let reach: Vec<usize> = ks[2..].iter().zip(dil.iter()).map(|(&k, &d)| d * (k - 1)).collect();
+        let reach: Vec<usize> = ks[2..]
+            .iter()
+            .zip(dil.iter())
+            .map(|(&k, &d)| d * (k - 1))
+            .collect();
         let strides: Vec<usize> = conv.pool_spec.strides().to_vec();
         // A strided conv's transpose is the same on the output gradient spread out by the
         // stride (zeros between): its size, and the padding after that gives back the input's.
         let y_hw = y_geo.hw_dims();
-        let up_hw: Vec<usize> = y_hw.iter().zip(&strides).map(|(&o, &s)| (o - 1) * s + 1).collect();
-        let after: Vec<isize> = (0..hw.len()).map(|a| hw[a] as isize - up_hw[a] as isize + pads[a].pad_before as isize).collect();
+        let up_hw: Vec<usize> = y_hw
+            .iter()
+            .zip(&strides)
+            .map(|(&o, &s)| (o - 1) * s + 1)
+            .collect();
+        let after: Vec<isize> = (0..hw.len())
+            .map(|a| hw[a] as isize - up_hw[a] as isize + pads[a].pad_before as isize)
+            .collect();
         // Only for grouped (depthwise) convolutions: for a dense one tract's Deconv (one matrix
         // product, then a scatter) measured faster than the im2col of the flipped Conv.
-        if g > 1 && pads.iter().zip(&reach).all(|(p, &r)| p.pad_before <= r) && after.iter().all(|&a| a >= 0) {
+        if g > 1
+            && pads.iter().zip(&reach).all(|(p, &r)| p.pad_before <= r)
+            && after.iter().all(|&a| a >= 0)
+        {
             // Correlating with the flipped kernel over the output padded by d(k-1)-p gives back
             // the input's size.
             for ax in 2..kernel.ndim() {
                 kernel.invert_axis(Axis(ax));
             }
-            let kernel = kernel.as_standard_layout().into_owned().into_tensor().into_arc_tensor();
+            let kernel = kernel
+                .as_standard_layout()
+                .into_owned()
+                .into_tensor()
+                .into_arc_tensor();
             spec.padding = PaddingSpec::Explicit(
-                pads.iter().zip(&reach).map(|(p, r)| r - p.pad_before).collect(),
+                pads.iter()
+                    .zip(&reach)
+                    .map(|(p, r)| r - p.pad_before)
+                    .collect(),
                 after.iter().map(|&a| a as usize).collect(),
             );
             spec.strides = None;
-            let op = Conv { pool_spec: spec, kernel_fmt: conv.kernel_fmt, group: conv.group, q_params: None };
+            let op = Conv {
+                pool_spec: spec,
+                kernel_fmt: conv.kernel_fmt,
+                group: conv.group,
+                q_params: None,
+            };
             let mut up_shape = y_shape.clone();
             for (ax, &d) in y_geo.hw_axes().zip(&up_hw) {
                 up_shape[ax] = d;
@@ -119,12 +168,23 @@ impl LinearPlan {
 
     /// The plan for d/d(operand `i`) of an einsum: the output gradient comes first, then the
     /// other operands (inlined when constant, else given to [`LinearPlan::run`]).
-    pub fn einsum(model: &TypedModel, node: &TypedNode, es: &EinSum, i: usize) -> TractResult<LinearPlan> {
+    pub fn einsum(
+        model: &TypedModel,
+        node: &TypedNode,
+        es: &EinSum,
+        i: usize,
+    ) -> TractResult<LinearPlan> {
         Self::einsum_with(model, node, es, i, None)
     }
 
     /// As [`LinearPlan::einsum`], with operand `j` replaced by the constant `t` (same shape).
-    pub fn einsum_with(model: &TypedModel, node: &TypedNode, es: &EinSum, i: usize, replace: Option<(usize, Arc<Tensor>)>) -> TractResult<LinearPlan> {
+    pub fn einsum_with(
+        model: &TypedModel,
+        node: &TypedNode,
+        es: &EinSum,
+        i: usize,
+        replace: Option<(usize, Arc<Tensor>)>,
+    ) -> TractResult<LinearPlan> {
         let expr = es.axes.to_string();
         let (ins, out) = expr.split_once("->").context("einsum expression")?;
         let ins: Vec<&str> = ins.split(',').collect();
@@ -157,13 +217,28 @@ impl LinearPlan {
         let out = m.wire_node("einsum_t", EinSum::new(axes, f32::datum_type()), &wires)?;
         m.select_output_outlets(&out)?;
         let shape = concrete(model.outlet_fact(node.inputs[i])?)?;
-        let reduced = ins[i].chars().zip(&shape).map(|(c, &d)| if seen(c) { d } else { 1 }).collect();
+        let reduced = ins[i]
+            .chars()
+            .zip(&shape)
+            .map(|(c, &d)| if seen(c) { d } else { 1 })
+            .collect();
         Self::finish(m, shape, reduced, feeds)
     }
 
-    fn finish(m: TypedModel, shape: Vec<usize>, reduced: Vec<usize>, feeds: Vec<usize>) -> TractResult<LinearPlan> {
+    fn finish(
+        m: TypedModel,
+        shape: Vec<usize>,
+        reduced: Vec<usize>,
+        feeds: Vec<usize>,
+    ) -> TractResult<LinearPlan> {
         let plan = SimplePlan::new(m.into_optimized()?)?;
-        Ok(LinearPlan { plan, shape, reduced, feeds, spread: None })
+        Ok(LinearPlan {
+            plan,
+            shape,
+            reduced,
+            feeds,
+            spread: None,
+        })
     }
 
     /// The node inputs the plan reads besides the gradient.
@@ -188,14 +263,21 @@ impl LinearPlan {
         };
         let mut feed: TVec<TValue> = tvec!(g.into_tensor().into_tvalue());
         for &j in &self.feeds {
-            let x = inputs[j].as_ref().with_context(|| format!("einsum operand {j} was not kept"))?;
+            let x = inputs[j]
+                .as_ref()
+                .with_context(|| format!("einsum operand {j} was not kept"))?;
             feed.push(x.to_owned().into_tensor().into_tvalue());
         }
         let out = self.plan.run(feed)?;
-        let v = out[0].to_plain_array_view::<f32>()?.to_owned().into_shape_with_order(IxDyn(&self.reduced))?;
+        let v = out[0]
+            .to_plain_array_view::<f32>()?
+            .to_owned()
+            .into_shape_with_order(IxDyn(&self.reduced))?;
         if self.reduced == self.shape {
             return Ok(v);
         }
-        Ok(v.broadcast(IxDyn(&self.shape)).context("einsum gradient broadcast")?.to_owned())
+        Ok(v.broadcast(IxDyn(&self.shape))
+            .context("einsum gradient broadcast")?
+            .to_owned())
     }
 }

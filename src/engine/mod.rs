@@ -38,22 +38,41 @@ impl Tape {
         self.values.contains_key(&o)
     }
 
-    pub(crate) fn view<'a>(&'a self, model: &'a TypedModel, o: OutletId) -> Result<ArrayViewD<'a, f32>> {
+    pub(crate) fn view<'a>(
+        &'a self,
+        model: &'a TypedModel,
+        o: OutletId,
+    ) -> Result<ArrayViewD<'a, f32>> {
         if let Some(v) = self.values.get(&o) {
-            return v.to_plain_array_view::<f32>().map_err(tract_err("reading an activation"));
+            return v
+                .to_plain_array_view::<f32>()
+                .map_err(tract_err("reading an activation"));
         }
         // Constants are not captured: they live in the graph's facts.
         let k = model.outlet_fact(o).ok().and_then(|f| f.konst.as_ref());
         match k {
-            Some(k) => k.to_plain_array_view::<f32>().map_err(tract_err("reading a constant")),
-            None => Err(err!(Runtime, "no value recorded for node '{}'", model.nodes()[o.node].name)),
+            Some(k) => k
+                .to_plain_array_view::<f32>()
+                .map_err(tract_err("reading a constant")),
+            None => Err(err!(
+                Runtime,
+                "no value recorded for node '{}'",
+                model.nodes()[o.node].name
+            )),
         }
     }
 
     /// The class scores of this run, flattened.
     pub fn logits(&self) -> Result<Vec<f32>> {
-        let v = self.values.get(&self.output).ok_or_else(|| err!(Runtime, "no output recorded"))?;
-        Ok(v.to_plain_array_view::<f32>().map_err(tract_err("reading the scores"))?.iter().copied().collect())
+        let v = self
+            .values
+            .get(&self.output)
+            .ok_or_else(|| err!(Runtime, "no output recorded"))?;
+        Ok(v.to_plain_array_view::<f32>()
+            .map_err(tract_err("reading the scores"))?
+            .iter()
+            .copied()
+            .collect())
     }
 
     /// The activation at `o` (an outlet of the decluttered graph).
@@ -120,9 +139,15 @@ impl Engine {
     /// As [`Engine::new`], keeping `capture` activations in every forward run.
     pub fn with_capture(model: &Model, capture: Capture) -> Result<Engine> {
         let typed = &model.typed;
-        let source = typed.input_outlets().map_err(tract_err("reading the model input"))?[0];
-        let output = typed.output_outlets().map_err(tract_err("reading the model output"))?[0];
-        let order = typed.eval_order().map_err(tract_err("ordering the model"))?;
+        let source = typed
+            .input_outlets()
+            .map_err(tract_err("reading the model input"))?[0];
+        let output = typed
+            .output_outlets()
+            .map_err(tract_err("reading the model output"))?[0];
+        let order = typed
+            .eval_order()
+            .map_err(tract_err("ordering the model"))?;
         let mut depends = vec![false; typed.nodes().len()];
         for &n in &order {
             let node = &typed.nodes()[n];
@@ -149,10 +174,22 @@ impl Engine {
                     .iter()
                     .map(|&i| {
                         let f = typed.outlet_fact(i).map_err(tract_err("reading a shape"))?;
-                        f.shape.as_concrete().map(|s| s.to_vec()).ok_or_else(|| err!(UnsupportedOperator, "symbolic shape at node '{}'", node.name))
+                        f.shape.as_concrete().map(|s| s.to_vec()).ok_or_else(|| {
+                            err!(
+                                UnsupportedOperator,
+                                "symbolic shape at node '{}'",
+                                node.name
+                            )
+                        })
                     })
                     .collect::<Result<Vec<_>>>()?;
-                Some(Step { reads: rule.reads(&wants), output_at: rules::output_outlet(typed, node, &rule), rule, wants, shapes })
+                Some(Step {
+                    reads: rule.reads(&wants),
+                    output_at: rules::output_outlet(typed, node, &rule),
+                    rule,
+                    wants,
+                    shapes,
+                })
             } else {
                 None
             });
@@ -161,14 +198,22 @@ impl Engine {
             Capture::All => order
                 .iter()
                 .filter(|&&n| depends[n] && n != source.node)
-                .flat_map(|&n| (0..typed.nodes()[n].outputs.len()).map(move |s| OutletId::new(n, s)))
+                .flat_map(|&n| {
+                    (0..typed.nodes()[n].outputs.len()).map(move |s| OutletId::new(n, s))
+                })
                 .collect(),
             Capture::Needed => {
                 let mut keep = vec![output];
                 for &n in &order {
                     let Some(step) = &steps[n] else { continue };
                     let node = &typed.nodes()[n];
-                    keep.extend(node.inputs.iter().zip(&step.reads.inputs).filter(|(_, &r)| r).map(|(&i, _)| i));
+                    keep.extend(
+                        node.inputs
+                            .iter()
+                            .zip(&step.reads.inputs)
+                            .filter(|(_, &r)| r)
+                            .map(|(&i, _)| i),
+                    );
                     if step.reads.output {
                         keep.push(step.output_at);
                     }
@@ -180,13 +225,25 @@ impl Engine {
         let mut seen = std::collections::HashSet::new();
         captured.retain(|o| seen.insert(*o));
         let capture = Self::capture_plan(typed, &captured)?;
-        Ok(Engine { steps, order, on_path: depends, source, output, captured, capture, keeping: Mutex::new(HashMap::new()) })
+        Ok(Engine {
+            steps,
+            order,
+            on_path: depends,
+            source,
+            output,
+            captured,
+            capture,
+            keeping: Mutex::new(HashMap::new()),
+        })
     }
 
     fn capture_plan(typed: &TypedModel, outlets: &[OutletId]) -> Result<Arc<TypedSimplePlan>> {
         let mut cap = typed.clone();
-        cap.select_output_outlets(outlets).map_err(tract_err("planning the forward pass"))?;
-        let cap = cap.into_optimized().map_err(tract_err("optimizing the forward pass"))?;
+        cap.select_output_outlets(outlets)
+            .map_err(tract_err("planning the forward pass"))?;
+        let cap = cap
+            .into_optimized()
+            .map_err(tract_err("optimizing the forward pass"))?;
         SimplePlan::new(cap).map_err(tract_err("planning the forward pass"))
     }
 
@@ -201,7 +258,10 @@ impl Engine {
             return self.forward(x);
         }
         let (outlets, plan) = {
-            let mut cache = self.keeping.lock().map_err(|_| err!(Runtime, "a previous forward pass panicked"))?;
+            let mut cache = self
+                .keeping
+                .lock()
+                .map_err(|_| err!(Runtime, "a previous forward pass panicked"))?;
             if let Some(hit) = cache.get(&keep) {
                 hit.clone()
             } else {
@@ -215,12 +275,22 @@ impl Engine {
         self.run_capture(&plan, &outlets, x)
     }
 
-    fn run_capture(&self, plan: &Arc<TypedSimplePlan>, outlets: &[OutletId], x: &Array) -> Result<Tape> {
+    fn run_capture(
+        &self,
+        plan: &Arc<TypedSimplePlan>,
+        outlets: &[OutletId],
+        x: &Array,
+    ) -> Result<Tape> {
         let input = x.clone().into_tensor().into_tvalue();
-        let outs = plan.run(tvec!(input.clone())).map_err(tract_err("forward pass failed"))?;
+        let outs = plan
+            .run(tvec!(input.clone()))
+            .map_err(tract_err("forward pass failed"))?;
         let mut values: HashMap<OutletId, TValue> = outlets.iter().copied().zip(outs).collect();
         values.insert(self.source, input);
-        let tape = Tape { values, output: self.output };
+        let tape = Tape {
+            values,
+            output: self.output,
+        };
         if tape.logits()?.iter().any(|v| !v.is_finite()) {
             return Err(err!(NonFinite, "the model produced NaN or infinite scores"));
         }
@@ -234,13 +304,25 @@ impl Engine {
         self.steps[n].as_ref().map(|s| &s.rule)
     }
 
-    pub fn gradient(&self, model: &Model, tape: &Tape, class: usize, at: Option<OutletId>, mode: Mode) -> Result<Array> {
+    pub fn gradient(
+        &self,
+        model: &Model,
+        tape: &Tape,
+        class: usize,
+        at: Option<OutletId>,
+        mode: Mode,
+    ) -> Result<Array> {
         let typed = &model.typed;
         let at = at.unwrap_or(self.source);
         let out_shape = tape.view(typed, self.output)?.shape().to_vec();
         let mut seed = Array::zeros(IxDyn(&out_shape));
         let n = seed.len();
-        *seed.iter_mut().nth(class).ok_or_else(|| err!(Parameter, "target class {class} out of range (the model has {n} classes)"))? = 1.0;
+        *seed.iter_mut().nth(class).ok_or_else(|| {
+            err!(
+                Parameter,
+                "target class {class} out of range (the model has {n} classes)"
+            )
+        })? = 1.0;
         let mut grads: HashMap<OutletId, Array> = HashMap::new();
         grads.insert(self.output, seed);
         for &n in self.order.iter().rev() {
@@ -249,16 +331,31 @@ impl Engine {
             }
             let Some(step) = &self.steps[n] else { continue };
             let node = &typed.nodes()[n];
-            let Some(g) = grads.remove(&OutletId::new(n, 0)) else { continue };
+            let Some(g) = grads.remove(&OutletId::new(n, 0)) else {
+                continue;
+            };
             let inputs = node
                 .inputs
                 .iter()
                 .zip(&step.reads.inputs)
                 .map(|(&i, &r)| r.then(|| tape.view(typed, i)).transpose())
                 .collect::<Result<Vec<_>>>()?;
-            let output = step.reads.output.then(|| tape.view(typed, step.output_at)).transpose()?;
-            let ctx = Ctx { inputs: &inputs, output, shapes: &step.shapes, wants: &step.wants, mode };
-            let gin = step.rule.backward(&ctx, g).map_err(|e| err!(Runtime, "backward pass at node '{}': {}", node.name, e))?;
+            let output = step
+                .reads
+                .output
+                .then(|| tape.view(typed, step.output_at))
+                .transpose()?;
+            let ctx = Ctx {
+                inputs: &inputs,
+                output,
+                shapes: &step.shapes,
+                wants: &step.wants,
+                mode,
+            };
+            let gin = step
+                .rule
+                .backward(&ctx, g)
+                .map_err(|e| err!(Runtime, "backward pass at node '{}': {}", node.name, e))?;
             for (input, gi) in node.inputs.iter().zip(gin) {
                 let Some(gi) = gi else { continue };
                 match grads.get_mut(input) {
@@ -273,8 +370,13 @@ impl Engine {
             Some(g) => Ok(g),
             // The score does not depend on it at all.
             None => {
-                let fact = typed.outlet_fact(at).map_err(tract_err("reading a shape"))?;
-                let shape = fact.shape.as_concrete().ok_or_else(|| err!(Runtime, "symbolic shape"))?;
+                let fact = typed
+                    .outlet_fact(at)
+                    .map_err(tract_err("reading a shape"))?;
+                let shape = fact
+                    .shape
+                    .as_concrete()
+                    .ok_or_else(|| err!(Runtime, "symbolic shape"))?;
                 Ok(Array::zeros(IxDyn(shape)))
             }
         }
@@ -290,10 +392,19 @@ impl Engine {
         let onnx = model.nodes.iter().find(|n| n.outputs.iter().any(|o| o == name)).ok_or_else(|| {
             err!(Parameter, "unknown layer '{name}': no tensor of that name (see `saliency info` for the spatial layers)")
         })?;
-        let shape = model.shapes.get(name).cloned().ok_or_else(|| err!(Parameter, "layer '{name}' has no known shape"))?;
+        let shape = model
+            .shapes
+            .get(name)
+            .cloned()
+            .ok_or_else(|| err!(Parameter, "layer '{name}' has no known shape"))?;
         let count: usize = shape.iter().product();
         let fits = |o: OutletId| {
-            self.on_path[o.node] && typed.outlet_fact(o).ok().and_then(|f| f.shape.as_concrete().map(|s| s.iter().product::<usize>())) == Some(count)
+            self.on_path[o.node]
+                && typed
+                    .outlet_fact(o)
+                    .ok()
+                    .and_then(|f| f.shape.as_concrete().map(|s| s.iter().product::<usize>()))
+                    == Some(count)
         };
         for node in typed.nodes() {
             for slot in 0..node.outputs.len() {
@@ -314,12 +425,25 @@ impl Engine {
             })
             .collect();
         // The last of a chain (Clip.min -> Clip.max) is the tensor itself.
-        let last: Vec<usize> =
-            candidates.iter().copied().filter(|&c| !candidates.iter().any(|&d| typed.nodes()[d].inputs.iter().any(|i| i.node == c))).collect();
+        let last: Vec<usize> = candidates
+            .iter()
+            .copied()
+            .filter(|&c| {
+                !candidates
+                    .iter()
+                    .any(|&d| typed.nodes()[d].inputs.iter().any(|i| i.node == c))
+            })
+            .collect();
         match last.as_slice() {
             [n] => Ok((OutletId::new(*n, 0), shape)),
-            [] => Err(err!(Parameter, "layer '{name}' was fused away when the model was simplified; choose another layer")),
-            _ => Err(err!(Parameter, "layer '{name}' was split when the model was simplified; choose another layer")),
+            [] => Err(err!(
+                Parameter,
+                "layer '{name}' was fused away when the model was simplified; choose another layer"
+            )),
+            _ => Err(err!(
+                Parameter,
+                "layer '{name}' was split when the model was simplified; choose another layer"
+            )),
         }
     }
 }

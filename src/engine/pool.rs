@@ -21,7 +21,10 @@ impl Window {
     pub fn new(spec: &PoolSpec, input: &[usize], output: &[usize]) -> TractResult<Window> {
         ensure!(!spec.data_format.c_is_last(), "channels-last layout");
         let rank = spec.kernel_shape.len();
-        ensure!((1..=2).contains(&rank) && input.len() > rank && output.len() == input.len(), "only 1-D and 2-D pools");
+        ensure!(
+            (1..=2).contains(&rank) && input.len() > rank && output.len() == input.len(),
+            "only 1-D and 2-D pools"
+        );
         let hw = &input[input.len() - rank..];
         let pads = spec.computed_padding(hw);
         let (strides, dilations) = (spec.strides(), spec.dilations());
@@ -29,11 +32,23 @@ impl Window {
         let mut out_hw = [1; 2];
         for r in 0..rank {
             let slot = 2 - rank + r;
-            axes[slot] = (hw[r], spec.kernel_shape[r], strides[r], dilations[r], pads[r].pad_before, pads[r].pad_after);
+            axes[slot] = (
+                hw[r],
+                spec.kernel_shape[r],
+                strides[r],
+                dilations[r],
+                pads[r].pad_before,
+                pads[r].pad_after,
+            );
             out_hw[slot] = output[output.len() - rank + r];
         }
         let planes = input[..input.len() - rank].iter().product();
-        Ok(Window { input: input.to_vec(), axes, out_hw, planes })
+        Ok(Window {
+            input: input.to_vec(),
+            axes,
+            out_hw,
+            planes,
+        })
     }
 
     /// For output index `o` on axis `a`: the input indices of the window's taps (None for a
@@ -48,13 +63,20 @@ impl Window {
             if p < before + size + after {
                 padded += 1;
             }
-            taps.push(if p >= before && p < before + size { Some(p - before) } else { None });
+            taps.push(if p >= before && p < before + size {
+                Some(p - before)
+            } else {
+                None
+            });
         }
         (taps, padded)
     }
 
     fn all_taps(&self) -> [Vec<(Vec<Option<usize>>, usize)>; 2] {
-        [(0..self.out_hw[0]).map(|o| self.taps(0, o)).collect(), (0..self.out_hw[1]).map(|o| self.taps(1, o)).collect()]
+        [
+            (0..self.out_hw[0]).map(|o| self.taps(0, o)).collect(),
+            (0..self.out_hw[1]).map(|o| self.taps(1, o)).collect(),
+        ]
     }
 
     /// MaxPool: each output's gradient goes to its window's first maximum (as torch).
@@ -67,8 +89,14 @@ impl Window {
         let mut out = vec![0f32; xs.len()];
         // Each window's in-bounds taps as offsets in the plane: rows premultiplied by w.
         let [rows, cols] = self.all_taps();
-        let rows: Vec<Vec<usize>> = rows.iter().map(|(t, _)| t.iter().flatten().map(|iy| iy * w).collect()).collect();
-        let cols: Vec<Vec<usize>> = cols.iter().map(|(t, _)| t.iter().flatten().copied().collect()).collect();
+        let rows: Vec<Vec<usize>> = rows
+            .iter()
+            .map(|(t, _)| t.iter().flatten().map(|iy| iy * w).collect())
+            .collect();
+        let cols: Vec<Vec<usize>> = cols
+            .iter()
+            .map(|(t, _)| t.iter().flatten().copied().collect())
+            .collect();
         let (oh, ow) = (self.out_hw[0], self.out_hw[1]);
         for p in 0..self.planes {
             let xp = &xs[p * h * w..(p + 1) * h * w];
@@ -103,7 +131,13 @@ impl Window {
             for (oy, (ry, py)) in rows.iter().enumerate() {
                 for (ox, (rx, px)) in cols.iter().enumerate() {
                     let valid = ry.iter().flatten().count() * rx.iter().flatten().count();
-                    let div = if !normalize { 1.0 } else if count_include_pad { (py * px) as f32 } else { valid as f32 };
+                    let div = if !normalize {
+                        1.0
+                    } else if count_include_pad {
+                        (py * px) as f32
+                    } else {
+                        valid as f32
+                    };
                     if valid == 0 {
                         continue;
                     }

@@ -50,11 +50,15 @@ pub struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     pub fn input(&self, i: usize) -> TractResult<&ArrayViewD<'a, f32>> {
-        self.inputs[i].as_ref().with_context(|| format!("input {i} was not kept from the forward run"))
+        self.inputs[i]
+            .as_ref()
+            .with_context(|| format!("input {i} was not kept from the forward run"))
     }
 
     pub fn output(&self) -> TractResult<&ArrayViewD<'a, f32>> {
-        self.output.as_ref().context("the output was not kept from the forward run")
+        self.output
+            .as_ref()
+            .context("the output was not kept from the forward run")
     }
 }
 
@@ -91,19 +95,38 @@ pub enum Rule {
     /// `relu`: Max(x, 0) not followed by a Min, i.e. a ReLU (guided backprop modifies it).
     /// `konst`: the operand that is a constant, if any: the other operand then wins exactly
     /// where the output differs from the constant, which the rule reads instead of the input.
-    Max { relu: bool, konst: Option<usize> },
-    Min { konst: Option<usize> },
+    Max {
+        relu: bool,
+        konst: Option<usize>,
+    },
+    Min {
+        konst: Option<usize>,
+    },
     Unary(Unary),
     MaxPool(Window),
-    SumPool { window: Window, count_include_pad: bool, normalize: bool },
+    SumPool {
+        window: Window,
+        count_include_pad: bool,
+        normalize: bool,
+    },
     ReduceSum,
     Move(usize, usize),
     Reshape,
     Concat(usize),
     Pad(Vec<(usize, usize)>),
-    Slice { axis: usize, start: usize },
-    Downsample { axis: usize, stride: usize, modulo: usize },
-    Softmax { axes: Vec<usize>, log: bool },
+    Slice {
+        axis: usize,
+        start: usize,
+    },
+    Downsample {
+        axis: usize,
+        stride: usize,
+        modulo: usize,
+    },
+    Softmax {
+        axes: Vec<usize>,
+        log: bool,
+    },
 }
 
 fn unsupported(node: &TypedNode, what: &str) -> crate::Error {
@@ -112,28 +135,53 @@ fn unsupported(node: &TypedNode, what: &str) -> crate::Error {
 
 fn is_const_zero(model: &TypedModel, o: OutletId) -> bool {
     let k = model.outlet_fact(o).ok().and_then(|f| f.konst.clone());
-    k.is_some_and(|k| k.to_plain_array_view::<f32>().is_ok_and(|v| v.iter().all(|&x| x == 0.0)))
+    k.is_some_and(|k| {
+        k.to_plain_array_view::<f32>()
+            .is_ok_and(|v| v.iter().all(|&x| x == 0.0))
+    })
 }
 
 /// Reads one node into its rule. `depends[n]`: node n depends on the model input.
 pub fn classify(model: &TypedModel, node: &TypedNode, depends: &[bool]) -> Result<Rule> {
     let op = &node.op;
-    let konst = node.inputs.iter().position(|&i| model.outlet_fact(i).is_ok_and(|f| f.konst.is_some()));
+    let konst = node
+        .inputs
+        .iter()
+        .position(|&i| model.outlet_fact(i).is_ok_and(|f| f.konst.is_some()));
     if node.outputs.len() != 1 {
-        return Err(unsupported(node, &format!("{} with {} outputs", op.name(), node.outputs.len())));
+        return Err(unsupported(
+            node,
+            &format!("{} with {} outputs", op.name(), node.outputs.len()),
+        ));
     }
     if node.outputs[0].fact.datum_type != f32::datum_type() {
-        return Err(unsupported(node, &format!("{} on {:?} values", op.name(), node.outputs[0].fact.datum_type)));
+        return Err(unsupported(
+            node,
+            &format!(
+                "{} on {:?} values",
+                op.name(),
+                node.outputs[0].fact.datum_type
+            ),
+        ));
     }
     if let Some(conv) = op.downcast_ref::<Conv>() {
-        return Ok(Rule::Conv(LinearPlan::conv(model, node, conv).map_err(|e| unsupported(node, &format!("Conv ({e})")))?));
+        return Ok(Rule::Conv(
+            LinearPlan::conv(model, node, conv)
+                .map_err(|e| unsupported(node, &format!("Conv ({e})")))?,
+        ));
     }
     if let Some(es) = op.downcast_ref::<EinSum>() {
         if es.q_params.is_some() {
             return Err(unsupported(node, "quantized EinSum"));
         }
         let plans = (0..node.inputs.len())
-            .map(|i| if depends[node.inputs[i].node] { LinearPlan::einsum(model, node, es, i).map(Some) } else { Ok(None) })
+            .map(|i| {
+                if depends[node.inputs[i].node] {
+                    LinearPlan::einsum(model, node, es, i).map(Some)
+                } else {
+                    Ok(None)
+                }
+            })
             .collect::<TractResult<Vec<_>>>()
             .map_err(|e| unsupported(node, &format!("EinSum ({e})")))?;
         return Ok(Rule::EinSum(plans));
@@ -151,11 +199,19 @@ pub fn classify(model: &TypedModel, node: &TypedNode, depends: &[bool]) -> Resul
         } else if m.is::<math::Max>() {
             // A Clip (ReLU6, HardSigmoid) is a Max(x, 0) next to a Min: not a ReLU for
             // guided backprop, which modifies ReLUs alone (as Captum hooks nn.ReLU only).
-            let is_min = |n: usize| model.nodes()[n].op_as::<TypedBinOp>().is_some_and(|b| b.0.is::<math::Min>());
+            let is_min = |n: usize| {
+                model.nodes()[n]
+                    .op_as::<TypedBinOp>()
+                    .is_some_and(|b| b.0.is::<math::Min>())
+            };
             let zero = node.inputs.iter().any(|&i| is_const_zero(model, i));
             let succ = model.outlet_successors(OutletId::new(node.id, 0));
-            let clipped = (!succ.is_empty() && succ.iter().all(|s| is_min(s.node))) || node.inputs.iter().any(|i| is_min(i.node));
-            Rule::Max { relu: zero && !clipped, konst }
+            let clipped = (!succ.is_empty() && succ.iter().all(|s| is_min(s.node)))
+                || node.inputs.iter().any(|i| is_min(i.node));
+            Rule::Max {
+                relu: zero && !clipped,
+                konst,
+            }
         } else if m.is::<math::Min>() {
             Rule::Min { konst }
         } else {
@@ -192,16 +248,35 @@ pub fn classify(model: &TypedModel, node: &TypedNode, depends: &[bool]) -> Resul
         return Ok(Rule::Unary(u));
     }
     let in_shape = |i: usize| -> Result<Vec<usize>> {
-        let f = model.outlet_fact(node.inputs[i]).map_err(super::tract_err("reading a shape"))?;
-        f.shape.as_concrete().map(|s| s.to_vec()).ok_or_else(|| unsupported(node, "symbolic shapes"))
+        let f = model
+            .outlet_fact(node.inputs[i])
+            .map_err(super::tract_err("reading a shape"))?;
+        f.shape
+            .as_concrete()
+            .map(|s| s.to_vec())
+            .ok_or_else(|| unsupported(node, "symbolic shapes"))
     };
     if let Some(mp) = op.downcast_ref::<MaxPool>() {
-        let w = Window::new(&mp.pool_spec, &in_shape(0)?, node.outputs[0].fact.shape.as_concrete().unwrap_or(&[])).map_err(|e| unsupported(node, &format!("MaxPool ({e})")))?;
+        let w = Window::new(
+            &mp.pool_spec,
+            &in_shape(0)?,
+            node.outputs[0].fact.shape.as_concrete().unwrap_or(&[]),
+        )
+        .map_err(|e| unsupported(node, &format!("MaxPool ({e})")))?;
         return Ok(Rule::MaxPool(w));
     }
     if let Some(sp) = op.downcast_ref::<SumPool>() {
-        let w = Window::new(&sp.pool_spec, &in_shape(0)?, node.outputs[0].fact.shape.as_concrete().unwrap_or(&[])).map_err(|e| unsupported(node, &format!("AveragePool ({e})")))?;
-        return Ok(Rule::SumPool { window: w, count_include_pad: sp.count_include_pad, normalize: sp.normalize });
+        let w = Window::new(
+            &sp.pool_spec,
+            &in_shape(0)?,
+            node.outputs[0].fact.shape.as_concrete().unwrap_or(&[]),
+        )
+        .map_err(|e| unsupported(node, &format!("AveragePool ({e})")))?;
+        return Ok(Rule::SumPool {
+            window: w,
+            count_include_pad: sp.count_include_pad,
+            normalize: sp.normalize,
+        });
     }
     if let Some(r) = op.downcast_ref::<Reduce>() {
         return match r.reducer {
@@ -225,17 +300,30 @@ pub fn classify(model: &TypedModel, node: &TypedNode, depends: &[bool]) -> Resul
         };
     }
     if let Some(s) = op.downcast_ref::<SliceOp>() {
-        let start = s.start.to_usize().map_err(|_| unsupported(node, "Slice with a symbolic start"))?;
-        return Ok(Rule::Slice { axis: s.axis, start });
+        let start = s
+            .start
+            .to_usize()
+            .map_err(|_| unsupported(node, "Slice with a symbolic start"))?;
+        return Ok(Rule::Slice {
+            axis: s.axis,
+            start,
+        });
     }
     if let Some(d) = op.downcast_ref::<Downsample>() {
         if d.stride <= 0 {
             return Err(unsupported(node, "Downsample with a negative stride"));
         }
-        return Ok(Rule::Downsample { axis: d.axis, stride: d.stride as usize, modulo: d.modulo });
+        return Ok(Rule::Downsample {
+            axis: d.axis,
+            stride: d.stride as usize,
+            modulo: d.modulo,
+        });
     }
     if let Some(s) = op.downcast_ref::<Softmax>() {
-        return Ok(Rule::Softmax { axes: s.axes.to_vec(), log: matches!(s.kind, SoftmaxKind::LogSoftmax) });
+        return Ok(Rule::Softmax {
+            axes: s.axes.to_vec(),
+            log: matches!(s.kind, SoftmaxKind::LogSoftmax),
+        });
     }
     Err(unsupported(node, &op.name()))
 }
@@ -253,14 +341,23 @@ fn scalar_const(model: &TypedModel, o: OutletId) -> Option<f32> {
 /// (which lets tract fuse the pair into the layer before).
 pub fn output_outlet(model: &TypedModel, node: &TypedNode, rule: &Rule) -> OutletId {
     let own = OutletId::new(node.id, 0);
-    let Rule::Max { konst: Some(k), .. } = rule else { return own };
-    let Some(lo) = scalar_const(model, node.inputs[*k]) else { return own };
+    let Rule::Max { konst: Some(k), .. } = rule else {
+        return own;
+    };
+    let Some(lo) = scalar_const(model, node.inputs[*k]) else {
+        return own;
+    };
     let succ = model.outlet_successors(own);
     let [s] = succ else { return own };
     let next = &model.nodes()[s.node];
     let hi = next.inputs.iter().find_map(|&i| scalar_const(model, i));
-    let is_min = next.op_as::<TypedBinOp>().is_some_and(|b| b.0.is::<math::Min>());
-    if is_min && hi.is_some_and(|hi| hi > lo) && !model.output_outlets().is_ok_and(|o| o.contains(&own)) {
+    let is_min = next
+        .op_as::<TypedBinOp>()
+        .is_some_and(|b| b.0.is::<math::Min>());
+    if is_min
+        && hi.is_some_and(|hi| hi > lo)
+        && !model.output_outlets().is_ok_and(|o| o.contains(&own))
+    {
         OutletId::new(s.node, 0)
     } else {
         own
@@ -278,7 +375,8 @@ pub(crate) fn unbroadcast(g: Array, shape: &[usize]) -> Array {
             g = g.sum_axis(Axis(ax)).insert_axis(Axis(ax));
         }
     }
-    g.into_shape_with_order(IxDyn(shape)).expect("broadcast shapes")
+    g.into_shape_with_order(IxDyn(shape))
+        .expect("broadcast shapes")
 }
 
 impl Rule {
@@ -286,7 +384,10 @@ impl Rule {
     /// Constant inputs cost nothing to read (they live in the graph).
     pub fn reads(&self, wants: &[bool]) -> Reads {
         let n = wants.len();
-        let mut r = Reads { inputs: vec![false; n], output: false };
+        let mut r = Reads {
+            inputs: vec![false; n],
+            output: false,
+        };
         match self {
             Rule::EinSum(plans) => {
                 for p in plans.iter().flatten() {
@@ -310,7 +411,9 @@ impl Rule {
             }
             Rule::Max { konst: None, .. } | Rule::Min { konst: None } => r.inputs = vec![true; n],
             Rule::Unary(u) => match u {
-                Unary::Sigmoid | Unary::Tanh | Unary::Exp | Unary::Sqrt | Unary::Recip => r.output = true,
+                Unary::Sigmoid | Unary::Tanh | Unary::Exp | Unary::Sqrt | Unary::Recip => {
+                    r.output = true
+                }
                 Unary::Neg => {}
                 _ => r.inputs[0] = true,
             },
@@ -337,7 +440,15 @@ impl Rule {
         let want = |i: usize| c.wants[i];
         // For two-operand element-wise ops: the gradient of each wanted operand.
         let binary = |f: &dyn Fn(usize) -> TractResult<Array>| -> TractResult<Vec<Option<Array>>> {
-            (0..2).map(|i| if want(i) { Ok(Some(unbroadcast(f(i)?, &shape(i)))) } else { Ok(None) }).collect()
+            (0..2)
+                .map(|i| {
+                    if want(i) {
+                        Ok(Some(unbroadcast(f(i)?, &shape(i))))
+                    } else {
+                        Ok(None)
+                    }
+                })
+                .collect()
         };
         Ok(match self {
             Rule::Conv(plan) => {
@@ -351,7 +462,11 @@ impl Rule {
                 let mut g = Some(g);
                 for (i, p) in plans.iter().enumerate() {
                     if let Some(p) = p {
-                        let gi = if Some(i) == last { g.take().expect("gradient") } else { g.clone().expect("gradient") };
+                        let gi = if Some(i) == last {
+                            g.take().expect("gradient")
+                        } else {
+                            g.clone().expect("gradient")
+                        };
                         v[i] = Some(p.run(gi, c.inputs)?);
                     }
                 }
@@ -369,7 +484,13 @@ impl Rule {
             }
             Rule::Sub => binary(&|i| Ok(if i == 0 { g.clone() } else { -&g }))?,
             Rule::Mul => binary(&|i| Ok(&g * c.input(1 - i)?))?,
-            Rule::Div => binary(&|i| Ok(if i == 0 { &g / c.input(1)? } else { -(&g * c.output()?) / c.input(1)? }))?,
+            Rule::Div => binary(&|i| {
+                Ok(if i == 0 {
+                    &g / c.input(1)?
+                } else {
+                    -(&g * c.output()?) / c.input(1)?
+                })
+            })?,
             Rule::Max { relu, konst } => {
                 let guided = *relu && c.mode == Mode::Guided;
                 select_binary(c, g, *konst, |a, b| a > b, guided)?
@@ -381,7 +502,15 @@ impl Rule {
                     Unary::Tanh => c.output()?.mapv(|y| 1.0 - y * y),
                     Unary::LeakyRelu(a) => c.input(0)?.mapv(|x| if x > 0.0 { 1.0 } else { *a }),
                     // As torch: 0 below -3, x/3 + 1/2 up to 3 (inclusive), 1 above.
-                    Unary::HardSwish => c.input(0)?.mapv(|x| if x < -3.0 { 0.0 } else if x <= 3.0 { x / 3.0 + 0.5 } else { 1.0 }),
+                    Unary::HardSwish => c.input(0)?.mapv(|x| {
+                        if x < -3.0 {
+                            0.0
+                        } else if x <= 3.0 {
+                            x / 3.0 + 0.5
+                        } else {
+                            1.0
+                        }
+                    }),
                     Unary::Silu => c.input(0)?.mapv(|x| {
                         let s = 1.0 / (1.0 + libm::expf(-x));
                         s * (1.0 + x * (1.0 - s))
@@ -391,13 +520,33 @@ impl Rule {
                     Unary::Square => c.input(0)?.mapv(|x| 2.0 * x),
                     Unary::Sqrt => c.output()?.mapv(|y| 0.5 / y),
                     Unary::Recip => c.output()?.mapv(|y| -y * y),
-                    Unary::Abs => c.input(0)?.mapv(|x| if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { 0.0 }),
+                    Unary::Abs => c.input(0)?.mapv(|x| {
+                        if x > 0.0 {
+                            1.0
+                        } else if x < 0.0 {
+                            -1.0
+                        } else {
+                            0.0
+                        }
+                    }),
                 };
                 vec![Some(g * d)]
             }
             Rule::MaxPool(w) => vec![Some(w.max_backward(c.input(0)?, &g))],
-            Rule::SumPool { window, count_include_pad, normalize } => vec![Some(window.sum_backward(&g, *count_include_pad, *normalize))],
-            Rule::ReduceSum => vec![Some(g.broadcast(IxDyn(&shape(0))).ok_or_else(|| format_err!("reduce broadcast"))?.to_owned())],
+            Rule::SumPool {
+                window,
+                count_include_pad,
+                normalize,
+            } => vec![Some(window.sum_backward(
+                &g,
+                *count_include_pad,
+                *normalize,
+            ))],
+            Rule::ReduceSum => vec![Some(
+                g.broadcast(IxDyn(&shape(0)))
+                    .ok_or_else(|| format_err!("reduce broadcast"))?
+                    .to_owned(),
+            )],
             Rule::Move(from, to) => {
                 // Output axis k holds input axis perm[k]; put each back.
                 let mut perm: Vec<usize> = (0..g.ndim()).collect();
@@ -407,15 +556,25 @@ impl Rule {
                 for (k, &p) in perm.iter().enumerate() {
                     inv[p] = k;
                 }
-                vec![Some(g.permuted_axes(IxDyn(&inv)).as_standard_layout().into_owned())]
+                vec![Some(
+                    g.permuted_axes(IxDyn(&inv))
+                        .as_standard_layout()
+                        .into_owned(),
+                )]
             }
-            Rule::Reshape => vec![Some(g.as_standard_layout().into_owned().into_shape_with_order(IxDyn(&shape(0)))?)],
+            Rule::Reshape => vec![Some(
+                g.as_standard_layout()
+                    .into_owned()
+                    .into_shape_with_order(IxDyn(&shape(0)))?,
+            )],
             Rule::Concat(axis) => {
                 let mut at = 0;
                 (0..n)
                     .map(|i| {
                         let len = c.shapes[i][*axis];
-                        let part = g.slice_axis(Axis(*axis), Slice::from(at..at + len)).to_owned();
+                        let part = g
+                            .slice_axis(Axis(*axis), Slice::from(at..at + len))
+                            .to_owned();
                         at += len;
                         want(i).then_some(part)
                     })
@@ -432,15 +591,28 @@ impl Rule {
             Rule::Slice { axis, start } => {
                 let mut out = Array::zeros(IxDyn(&shape(0)));
                 let len = g.shape()[*axis];
-                out.slice_axis_mut(Axis(*axis), Slice::from(*start..*start + len)).assign(&g);
+                out.slice_axis_mut(Axis(*axis), Slice::from(*start..*start + len))
+                    .assign(&g);
                 let mut v = vec![None; n];
                 v[0] = Some(out);
                 v
             }
-            Rule::Downsample { axis, stride, modulo } => {
+            Rule::Downsample {
+                axis,
+                stride,
+                modulo,
+            } => {
                 let mut out = Array::zeros(IxDyn(&shape(0)));
                 let len = g.shape()[*axis];
-                out.slice_axis_mut(Axis(*axis), Slice::new(*modulo as isize, Some((*modulo + (len - 1) * *stride + 1) as isize), *stride as isize)).assign(&g);
+                out.slice_axis_mut(
+                    Axis(*axis),
+                    Slice::new(
+                        *modulo as isize,
+                        Some((*modulo + (len - 1) * *stride + 1) as isize),
+                        *stride as isize,
+                    ),
+                )
+                .assign(&g);
                 vec![Some(out)]
             }
             Rule::Softmax { axes, log } => {
@@ -466,8 +638,20 @@ impl Rule {
 
 /// Max / Min: the gradient of each wanted operand, which wins against the other (against a
 /// constant operand `konst`: where the output differs from it).
-fn select_binary(c: &Ctx, g: Array, konst: Option<usize>, wins: impl Fn(f32, f32) -> bool + Copy, guided: bool) -> TractResult<Vec<Option<Array>>> {
-    let winner = |i: usize| if konst == Some(1 - i) { c.output() } else { c.input(i) };
+fn select_binary(
+    c: &Ctx,
+    g: Array,
+    konst: Option<usize>,
+    wins: impl Fn(f32, f32) -> bool + Copy,
+    guided: bool,
+) -> TractResult<Vec<Option<Array>>> {
+    let winner = |i: usize| {
+        if konst == Some(1 - i) {
+            c.output()
+        } else {
+            c.input(i)
+        }
+    };
     let mut g = Some(g);
     let last = if c.wants[1] { 1 } else { 0 };
     (0..2)
@@ -475,36 +659,69 @@ fn select_binary(c: &Ctx, g: Array, konst: Option<usize>, wins: impl Fn(f32, f32
             if !c.wants[i] {
                 return Ok(None);
             }
-            let gi = if i == last { g.take().expect("gradient") } else { g.clone().expect("gradient") };
-            Ok(Some(unbroadcast(select(gi, winner(i)?, c.input(1 - i)?, wins, guided), &c.shapes[i])))
+            let gi = if i == last {
+                g.take().expect("gradient")
+            } else {
+                g.clone().expect("gradient")
+            };
+            Ok(Some(unbroadcast(
+                select(gi, winner(i)?, c.input(1 - i)?, wins, guided),
+                &c.shapes[i],
+            )))
         })
         .collect()
 }
 
 /// Gradient of max/min to operand `a`: where `wins(a, b)` strictly, so a tie goes to neither
 /// operand (torch's ReLU and ReLU6 give 0 at the kink). `guided`: also clamp g at 0.
-fn select(g: Array, a: &ArrayViewD<f32>, b: &ArrayViewD<f32>, wins: impl Fn(f32, f32) -> bool, guided: bool) -> Array {
+fn select(
+    g: Array,
+    a: &ArrayViewD<f32>,
+    b: &ArrayViewD<f32>,
+    wins: impl Fn(f32, f32) -> bool,
+    guided: bool,
+) -> Array {
     let pass = |g: f32, a: f32, b: f32| {
         let keep = if wins(a, b) { 1.0 } else { 0.0 };
-        if guided { g.max(0.0) * keep } else { g * keep }
+        if guided {
+            g.max(0.0) * keep
+        } else {
+            g * keep
+        }
     };
-    let mut out = if g.is_standard_layout() { g } else { g.as_standard_layout().into_owned() };
+    let mut out = if g.is_standard_layout() {
+        g
+    } else {
+        g.as_standard_layout().into_owned()
+    };
     // The common cases as flat loops: same-shape operands, or one scalar (ReLU, Clip).
     if a.shape() == out.shape() {
         if let (Some(os), Some(av)) = (out.as_slice_mut(), a.as_slice()) {
             if b.len() == 1 {
                 let b = *b.iter().next().expect("one element");
-                os.iter_mut().zip(av).for_each(|(o, &a)| *o = pass(*o, a, b));
+                os.iter_mut()
+                    .zip(av)
+                    .for_each(|(o, &a)| *o = pass(*o, a, b));
                 return out;
             }
             if let Some(bv) = b.as_slice().filter(|bv| bv.len() == os.len()) {
-                os.iter_mut().zip(av).zip(bv).for_each(|((o, &a), &b)| *o = pass(*o, a, b));
+                os.iter_mut()
+                    .zip(av)
+                    .zip(bv)
+                    .for_each(|((o, &a), &b)| *o = pass(*o, a, b));
                 return out;
             }
         }
     }
-    let b = b.broadcast(out.raw_dim()).expect("operands broadcast to the output");
-    let a = a.broadcast(out.raw_dim()).expect("operands broadcast to the output");
-    tract_onnx::prelude::tract_ndarray::Zip::from(&mut out).and(&a).and(&b).for_each(|o, &a, &b| *o = pass(*o, a, b));
+    let b = b
+        .broadcast(out.raw_dim())
+        .expect("operands broadcast to the output");
+    let a = a
+        .broadcast(out.raw_dim())
+        .expect("operands broadcast to the output");
+    tract_onnx::prelude::tract_ndarray::Zip::from(&mut out)
+        .and(&a)
+        .and(&b)
+        .for_each(|o, &a, &b| *o = pass(*o, a, b));
     out
 }

@@ -51,7 +51,11 @@ pub struct LayerDesc {
 #[derive(Debug, Clone)]
 pub enum Core {
     Conv(Conv),
-    EinSum { es: Box<EinSum>, x_slot: usize, w_slot: usize },
+    EinSum {
+        es: Box<EinSum>,
+        x_slot: usize,
+        w_slot: usize,
+    },
 }
 
 /// One linear operator of a layer unit, with its (canonised) weights.
@@ -100,7 +104,13 @@ fn shape_of(model: &TypedModel, o: OutletId) -> Result<Vec<usize>> {
         .outlet_fact(o)
         .ok()
         .and_then(|f| f.shape.as_concrete().map(|s| s.to_vec()))
-        .ok_or_else(|| err!(UnsupportedOperator, "LRP needs concrete shapes (node '{}')", model.nodes()[o.node].name))
+        .ok_or_else(|| {
+            err!(
+                UnsupportedOperator,
+                "LRP needs concrete shapes (node '{}')",
+                model.nodes()[o.node].name
+            )
+        })
 }
 
 /// Reshapes `c` (with the output's rank) to multiply a weight of rank `rank`: None when c varies
@@ -124,7 +134,10 @@ fn to_weight_axes(c: &Array, map: &[Option<usize>], rank: usize) -> Option<Array
     // v's axes follow the output order of `pairs`; order them by weight axis.
     let mut order: Vec<usize> = (0..pairs.len()).collect();
     order.sort_by_key(|&i| pairs[i].1);
-    let v = v.permuted_axes(IxDyn(&order)).as_standard_layout().into_owned();
+    let v = v
+        .permuted_axes(IxDyn(&order))
+        .as_standard_layout()
+        .into_owned();
     let mut shape = vec![1; rank];
     for &(k, p) in &pairs {
         shape[p] = c.shape()[k];
@@ -144,19 +157,31 @@ impl LrpGraph {
                 layer,
                 name: n.name.clone(),
                 op_type: n.op_type.clone(),
-                kind: if n.op_type == "Conv" { LayerKind::Conv } else { LayerKind::Dense },
+                kind: if n.op_type == "Conv" {
+                    LayerKind::Conv
+                } else {
+                    LayerKind::Dense
+                },
             })
             .collect();
-        let order = typed.eval_order().map_err(crate::engine::tract_err("ordering the model"))?;
-        let source = typed.input_outlets().map_err(crate::engine::tract_err("reading the model input"))?[0];
+        let order = typed
+            .eval_order()
+            .map_err(crate::engine::tract_err("ordering the model"))?;
+        let source = typed
+            .input_outlets()
+            .map_err(crate::engine::tract_err("reading the model input"))?[0];
         let mut on_path = vec![false; typed.nodes().len()];
         for &n in &order {
-            on_path[n] = n == source.node || typed.nodes()[n].inputs.iter().any(|i| on_path[i.node]);
+            on_path[n] =
+                n == source.node || typed.nodes()[n].inputs.iter().any(|i| on_path[i.node]);
         }
         let layer_of_name = |name: &str| -> Option<usize> {
             layers
                 .iter()
-                .filter(|l| name == l.name || (name.starts_with(&l.name) && name[l.name.len()..].starts_with('.')))
+                .filter(|l| {
+                    name == l.name
+                        || (name.starts_with(&l.name) && name[l.name.len()..].starts_with('.'))
+                })
                 .max_by_key(|l| l.name.len())
                 .map(|l| l.layer)
         };
@@ -171,51 +196,117 @@ impl LrpGraph {
                 continue;
             }
             let core = if let Some(conv) = node.op_as::<Conv>() {
-                if !on_path[node.inputs[0].node] || node.inputs.iter().skip(1).any(|i| on_path[i.node]) {
-                    return Err(err!(UnsupportedOperator, "LRP: the convolution '{}' has a kernel computed from the input", node.name));
+                if !on_path[node.inputs[0].node]
+                    || node.inputs.iter().skip(1).any(|i| on_path[i.node])
+                {
+                    return Err(err!(
+                        UnsupportedOperator,
+                        "LRP: the convolution '{}' has a kernel computed from the input",
+                        node.name
+                    ));
                 }
                 if conv.kernel_fmt != KernelFormat::OIHW {
-                    return Err(err!(UnsupportedOperator, "LRP: kernel layout {:?} at '{}'", conv.kernel_fmt, node.name));
+                    return Err(err!(
+                        UnsupportedOperator,
+                        "LRP: kernel layout {:?} at '{}'",
+                        conv.kernel_fmt,
+                        node.name
+                    ));
                 }
                 Some((Core::Conv(conv.clone()), 0, 1))
             } else if let Some(es) = node.op_as::<EinSum>() {
-                let vars: Vec<usize> = (0..node.inputs.len()).filter(|&i| on_path[node.inputs[i].node]).collect();
-                let consts: Vec<usize> = (0..node.inputs.len()).filter(|&i| konst(typed, node.inputs[i]).is_some()).collect();
+                let vars: Vec<usize> = (0..node.inputs.len())
+                    .filter(|&i| on_path[node.inputs[i].node])
+                    .collect();
+                let consts: Vec<usize> = (0..node.inputs.len())
+                    .filter(|&i| konst(typed, node.inputs[i]).is_some())
+                    .collect();
                 if node.inputs.len() != 2 || vars.len() != 1 || consts.len() != 1 {
-                    return Err(err!(UnsupportedOperator, "LRP: the product '{}' is not a layer with constant weights", node.name));
+                    return Err(err!(
+                        UnsupportedOperator,
+                        "LRP: the product '{}' is not a layer with constant weights",
+                        node.name
+                    ));
                 }
-                Some((Core::EinSum { es: Box::new(es.clone()), x_slot: vars[0], w_slot: consts[0] }, vars[0], consts[0]))
+                Some((
+                    Core::EinSum {
+                        es: Box::new(es.clone()),
+                        x_slot: vars[0],
+                        w_slot: consts[0],
+                    },
+                    vars[0],
+                    consts[0],
+                ))
             } else {
                 None
             };
             if let Some((core, x_slot, w_slot)) = core {
-                let layer = layer_of_name(&node.name)
-                    .ok_or_else(|| err!(UnsupportedOperator, "LRP: cannot tell which ONNX Conv/Gemm/MatMul node '{}' comes from", node.name))?;
-                let weight = konst(typed, node.inputs[w_slot]).ok_or_else(|| err!(UnsupportedOperator, "LRP: '{}' has no constant weights", node.name))?;
+                let layer = layer_of_name(&node.name).ok_or_else(|| {
+                    err!(
+                        UnsupportedOperator,
+                        "LRP: cannot tell which ONNX Conv/Gemm/MatMul node '{}' comes from",
+                        node.name
+                    )
+                })?;
+                let weight = konst(typed, node.inputs[w_slot]).ok_or_else(|| {
+                    err!(
+                        UnsupportedOperator,
+                        "LRP: '{}' has no constant weights",
+                        node.name
+                    )
+                })?;
                 let out_shape = shape_of(typed, OutletId::new(n, 0))?;
                 let out_to_weight = match &core {
                     Core::Conv(conv) => {
-                        let geo = conv.pool_spec.data_format.shape(out_shape.clone()).map_err(crate::engine::tract_err("conv shape"))?;
+                        let geo = conv
+                            .pool_spec
+                            .data_format
+                            .shape(out_shape.clone())
+                            .map_err(crate::engine::tract_err("conv shape"))?;
                         let c = geo.c_axis();
-                        (0..out_shape.len()).map(|k| (k == c).then_some(0)).collect()
+                        (0..out_shape.len())
+                            .map(|k| (k == c).then_some(0))
+                            .collect()
                     }
                     Core::EinSum { es, .. } => {
                         let expr = es.axes.to_string();
                         let (ins, out) = expr.split_once("->").unwrap_or((&expr, ""));
-                        let w: Vec<char> = ins.split(',').nth(w_slot).unwrap_or("").chars().collect();
-                        out.chars().map(|c| w.iter().position(|&x| x == c)).collect()
+                        let w: Vec<char> =
+                            ins.split(',').nth(w_slot).unwrap_or("").chars().collect();
+                        out.chars()
+                            .map(|c| w.iter().position(|&x| x == c))
+                            .collect()
                     }
                 };
                 member.insert(n, layer);
-                cores.insert(n, Part { node: n, input: node.inputs[x_slot], core, weight, out_to_weight });
+                cores.insert(
+                    n,
+                    Part {
+                        node: n,
+                        input: node.inputs[x_slot],
+                        core,
+                        weight,
+                        out_to_weight,
+                    },
+                );
                 continue;
             }
             // An Add of two members of the same layer, each used only there.
             if let Some(bin) = node.op_as::<TypedBinOp>() {
                 if bin.0.is::<math::Add>() && node.inputs.len() == 2 {
-                    let l: Vec<Option<usize>> = node.inputs.iter().map(|i| member.get(&i.node).copied()).collect();
-                    let same_shape = node.inputs.iter().all(|&i| shape_of(typed, i).ok() == shape_of(typed, OutletId::new(n, 0)).ok());
-                    if l[0].is_some() && l[0] == l[1] && same_shape && node.inputs.iter().all(|i| succ(i.node).len() == 1) {
+                    let l: Vec<Option<usize>> = node
+                        .inputs
+                        .iter()
+                        .map(|i| member.get(&i.node).copied())
+                        .collect();
+                    let same_shape = node.inputs.iter().all(|&i| {
+                        shape_of(typed, i).ok() == shape_of(typed, OutletId::new(n, 0)).ok()
+                    });
+                    if l[0].is_some()
+                        && l[0] == l[1]
+                        && same_shape
+                        && node.inputs.iter().all(|i| succ(i.node).len() == 1)
+                    {
                         member.insert(n, l[0].unwrap());
                     }
                 }
@@ -227,7 +318,9 @@ impl LrpGraph {
         let mut inside = vec![false; typed.nodes().len()];
         let mut canonization = vec![];
         for &n in &order {
-            let Some(&layer) = member.get(&n) else { continue };
+            let Some(&layer) = member.get(&n) else {
+                continue;
+            };
             let s = succ(n);
             if s.len() == 1 && member.get(&s[0].node) == Some(&layer) {
                 continue; // not the top
@@ -249,11 +342,25 @@ impl LrpGraph {
                 if let Core::Conv(conv) = &p.core {
                     let node = &typed.nodes()[p.node];
                     if let Some(b) = node.inputs.get(2).and_then(|&i| konst(typed, i)) {
-                        let geo = conv.pool_spec.data_format.shape(out_shape.clone()).map_err(crate::engine::tract_err("conv shape"))?;
+                        let geo = conv
+                            .pool_spec
+                            .data_format
+                            .shape(out_shape.clone())
+                            .map_err(crate::engine::tract_err("conv shape"))?;
                         let mut shape = vec![1; out_shape.len()];
                         shape[geo.c_axis()] = b.len();
-                        let b = if b.len() == 1 { b.into_shape_with_order(IxDyn(&vec![1; out_shape.len()])) } else { b.into_shape_with_order(IxDyn(&shape)) }
-                            .map_err(|e| err!(UnsupportedOperator, "LRP: conv bias at '{}': {e}", node.name))?;
+                        let b = if b.len() == 1 {
+                            b.into_shape_with_order(IxDyn(&vec![1; out_shape.len()]))
+                        } else {
+                            b.into_shape_with_order(IxDyn(&shape))
+                        }
+                        .map_err(|e| {
+                            err!(
+                                UnsupportedOperator,
+                                "LRP: conv bias at '{}': {e}",
+                                node.name
+                            )
+                        })?;
                         bias += &b;
                     }
                 }
@@ -266,12 +373,19 @@ impl LrpGraph {
                     break;
                 }
                 let next = &typed.nodes()[s[0].node];
-                let Some(bin) = next.op_as::<TypedBinOp>() else { break };
-                if next.inputs.len() != 2 || shape_of(typed, OutletId::new(next.id, 0)).ok().as_deref() != Some(&out_shape[..]) {
+                let Some(bin) = next.op_as::<TypedBinOp>() else {
+                    break;
+                };
+                if next.inputs.len() != 2
+                    || shape_of(typed, OutletId::new(next.id, 0)).ok().as_deref()
+                        != Some(&out_shape[..])
+                {
                     break;
                 }
                 let var = s[0].slot;
-                let Some(c) = konst(typed, next.inputs[1 - var]) else { break };
+                let Some(c) = konst(typed, next.inputs[1 - var]) else {
+                    break;
+                };
                 if c.ndim() != out_shape.len() {
                     break;
                 }
@@ -288,7 +402,10 @@ impl LrpGraph {
                     break;
                 };
                 if let Some(sc) = &scale {
-                    let ws: Option<Vec<Array>> = parts.iter().map(|p| to_weight_axes(sc, &p.out_to_weight, p.weight.ndim())).collect();
+                    let ws: Option<Vec<Array>> = parts
+                        .iter()
+                        .map(|p| to_weight_axes(sc, &p.out_to_weight, p.weight.ndim()))
+                        .collect();
                     let Some(ws) = ws else { break };
                     for (p, w) in parts.iter_mut().zip(ws) {
                         p.weight = &p.weight * &w;
@@ -307,10 +424,17 @@ impl LrpGraph {
             // Report BatchNorms: folded by tract (the ONNX layer feeds a BatchNormalization
             // alone) or merged here (its Mul/Add remnants).
             if let Some(onnx) = model.nodes.iter().find(|x| x.name == l.name) {
-                let consumers: Vec<&crate::model::OnnxNode> = model.nodes.iter().filter(|x| x.inputs.iter().any(|i| Some(i) == onnx.outputs.first())).collect();
+                let consumers: Vec<&crate::model::OnnxNode> = model
+                    .nodes
+                    .iter()
+                    .filter(|x| x.inputs.iter().any(|i| Some(i) == onnx.outputs.first()))
+                    .collect();
                 if let [bn] = consumers.as_slice() {
                     if bn.op_type == "BatchNormalization" {
-                        let ours: Vec<&String> = merged.iter().filter(|m| *m == &bn.name || m.starts_with(&format!("{}.", bn.name))).collect();
+                        let ours: Vec<&String> = merged
+                            .iter()
+                            .filter(|m| *m == &bn.name || m.starts_with(&format!("{}.", bn.name)))
+                            .collect();
                         let line = if ours.is_empty() {
                             format!("layer {} '{}': BatchNormalization '{}' merged into its weights and bias (folded when the model was simplified)", l.layer, l.name, bn.name)
                         } else {
@@ -322,10 +446,25 @@ impl LrpGraph {
                     }
                 }
             }
-            units.push(Unit { layer, parts, output: OutletId::new(cur, 0), bias });
+            units.push(Unit {
+                layer,
+                parts,
+                output: OutletId::new(cur, 0),
+                bias,
+            });
         }
-        let unit_at = units.iter().enumerate().map(|(i, u)| (u.output.node, i)).collect();
-        Ok(LrpGraph { layers, units, unit_at, inside, canonization })
+        let unit_at = units
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.output.node, i))
+            .collect();
+        Ok(LrpGraph {
+            layers,
+            units,
+            unit_at,
+            inside,
+            canonization,
+        })
     }
 
     pub fn kinds(&self) -> Vec<LayerKind> {

@@ -21,9 +21,16 @@ pub struct PartPlans {
 impl PartPlans {
     /// W' x (no bias).
     pub fn forward(&self, x: Array) -> Result<Array> {
-        let out = self.forward.run(tvec!(x.into_tensor().into_tvalue())).map_err(tract_err("LRP forward"))?;
-        let v = out[0].to_plain_array_view::<f32>().map_err(tract_err("LRP forward"))?.to_owned();
-        v.into_shape_with_order(IxDyn(&self.out_shape)).map_err(|e| crate::err!(Runtime, "LRP forward shape: {e}"))
+        let out = self
+            .forward
+            .run(tvec!(x.into_tensor().into_tvalue()))
+            .map_err(tract_err("LRP forward"))?;
+        let v = out[0]
+            .to_plain_array_view::<f32>()
+            .map_err(tract_err("LRP forward"))?
+            .to_owned();
+        v.into_shape_with_order(IxDyn(&self.out_shape))
+            .map_err(|e| crate::err!(Runtime, "LRP forward shape: {e}"))
     }
 
     /// W'^T g.
@@ -62,12 +69,25 @@ pub struct Plans {
 }
 
 impl Plans {
-    pub fn get(&mut self, model: &TypedModel, graph: &LrpGraph, unit: usize, part: usize, m: Weight) -> Result<&PartPlans> {
+    pub fn get(
+        &mut self,
+        model: &TypedModel,
+        graph: &LrpGraph,
+        unit: usize,
+        part: usize,
+        m: Weight,
+    ) -> Result<&PartPlans> {
         match self.map.entry((unit, part, key(m))) {
             std::collections::hash_map::Entry::Occupied(e) => Ok(e.into_mut()),
             std::collections::hash_map::Entry::Vacant(e) => {
                 let p = &graph.units[unit].parts[part];
-                let plans = build(model, p, m).map_err(|e| crate::err!(UnsupportedOperator, "LRP: cannot plan layer node '{}': {e:#}", model.nodes()[p.node].name))?;
+                let plans = build(model, p, m).map_err(|e| {
+                    crate::err!(
+                        UnsupportedOperator,
+                        "LRP: cannot plan layer node '{}': {e:#}",
+                        model.nodes()[p.node].name
+                    )
+                })?;
                 Ok(e.insert(plans))
             }
         }
@@ -76,11 +96,17 @@ impl Plans {
 
 impl Plans {
     /// Builds the plans every layer's rule will use; returns whether any was missing.
-    pub fn prepare(&mut self, model: &TypedModel, graph: &LrpGraph, rules: &[super::LrpRule]) -> Result<bool> {
+    pub fn prepare(
+        &mut self,
+        model: &TypedModel,
+        graph: &LrpGraph,
+        rules: &[super::LrpRule],
+    ) -> Result<bool> {
         let before = self.map.len();
         for (u, unit) in graph.units.iter().enumerate() {
             for t in rules[unit.layer].step().terms {
-                let identity = (t.input, t.weight, t.bias) == (super::rules::In::A, Weight::W, super::rules::Bias::B);
+                let identity = (t.input, t.weight, t.bias)
+                    == (super::rules::In::A, Weight::W, super::rules::Bias::B);
                 if t.coef == 0.0 && !identity {
                     continue;
                 }
@@ -96,8 +122,18 @@ impl Plans {
 fn build(model: &TypedModel, p: &Part, m: Weight) -> TractResult<PartPlans> {
     let node = &model.nodes()[p.node];
     let w = modify(&p.weight, m).into_tensor().into_arc_tensor();
-    let x_shape = model.outlet_fact(p.input)?.shape.as_concrete().context("symbolic shape")?.to_vec();
-    let out_shape = node.outputs[0].fact.shape.as_concrete().context("symbolic shape")?.to_vec();
+    let x_shape = model
+        .outlet_fact(p.input)?
+        .shape
+        .as_concrete()
+        .context("symbolic shape")?
+        .to_vec();
+    let out_shape = node.outputs[0]
+        .fact
+        .shape
+        .as_concrete()
+        .context("symbolic shape")?
+        .to_vec();
     let mut f = TypedModel::default();
     let x = f.add_source("x", f32::fact(&x_shape))?;
     let (out, backward) = match &p.core {
@@ -112,11 +148,22 @@ fn build(model: &TypedModel, p: &Part, m: Weight) -> TractResult<PartPlans> {
             let mut wires = [x, x];
             wires[*x_slot] = x;
             wires[*w_slot] = k;
-            let out = f.wire_node("einsum", EinSum::new(es.axes.clone(), f32::datum_type()), &wires)?;
-            (out, LinearPlan::einsum_with(model, node, es, *x_slot, Some((*w_slot, w)))?)
+            let out = f.wire_node(
+                "einsum",
+                EinSum::new(es.axes.clone(), f32::datum_type()),
+                &wires,
+            )?;
+            (
+                out,
+                LinearPlan::einsum_with(model, node, es, *x_slot, Some((*w_slot, w)))?,
+            )
         }
     };
     f.select_output_outlets(&out)?;
     let forward = SimplePlan::new(f.into_optimized()?)?;
-    Ok(PartPlans { forward, backward, out_shape })
+    Ok(PartPlans {
+        forward,
+        backward,
+        out_shape,
+    })
 }

@@ -31,8 +31,17 @@ impl LayerSelection {
     }
 
     pub fn parse(text: &str) -> Result<LayerSelection> {
-        let bad = |why: &str| err!(Parameter, "bad layer selection '{text}': {why} (use 3, 1-4, 5-, - or a comma list)");
-        let num = |s: &str| -> Result<usize> { s.trim().parse().map_err(|_| bad(&format!("'{}' is not a layer number", s.trim()))) };
+        let bad = |why: &str| {
+            err!(
+                Parameter,
+                "bad layer selection '{text}': {why} (use 3, 1-4, 5-, - or a comma list)"
+            )
+        };
+        let num = |s: &str| -> Result<usize> {
+            s.trim()
+                .parse()
+                .map_err(|_| bad(&format!("'{}' is not a layer number", s.trim())))
+        };
         let mut v = vec![];
         for part in text.split(',') {
             let p = part.trim();
@@ -45,8 +54,16 @@ impl LayerSelection {
                     (Some(n), Some(n))
                 }
                 Some((a, b)) => {
-                    let a = if a.trim().is_empty() { None } else { Some(num(a)?) };
-                    let b = if b.trim().is_empty() { None } else { Some(num(b)?) };
+                    let a = if a.trim().is_empty() {
+                        None
+                    } else {
+                        Some(num(a)?)
+                    };
+                    let b = if b.trim().is_empty() {
+                        None
+                    } else {
+                        Some(num(b)?)
+                    };
                     if let (Some(a), Some(b)) = (a, b) {
                         if a > b {
                             return Err(bad(&format!("range {a}-{b} is reversed")));
@@ -65,7 +82,11 @@ impl LayerSelection {
         for &(a, b) in &self.0 {
             for x in [a, b].into_iter().flatten() {
                 if x >= n {
-                    return Err(err!(Parameter, "layer {x} does not exist: the model has {n} conv/dense layers (0-{})", n.saturating_sub(1)));
+                    return Err(err!(
+                        Parameter,
+                        "layer {x} does not exist: the model has {n} conv/dense layers (0-{})",
+                        n.saturating_sub(1)
+                    ));
                 }
             }
             let (a, b) = (a.unwrap_or(0), b.unwrap_or(n.saturating_sub(1)));
@@ -82,7 +103,11 @@ impl std::fmt::Display for LayerSelection {
             .iter()
             .map(|&(a, b)| match (a, b) {
                 (Some(a), Some(b)) if a == b => a.to_string(),
-                (a, b) => format!("{}-{}", a.map(|a| a.to_string()).unwrap_or_default(), b.map(|b| b.to_string()).unwrap_or_default()),
+                (a, b) => format!(
+                    "{}-{}",
+                    a.map(|a| a.to_string()).unwrap_or_default(),
+                    b.map(|b| b.to_string()).unwrap_or_default()
+                ),
             })
             .collect();
         f.write_str(&parts.join(","))
@@ -106,10 +131,20 @@ pub enum Composite {
     /// layers `upper_start..`. Split points, when not given (`layered:LOWER_END,UPPER_START`),
     /// for n layers: upper_start = n - ceil((n-1)/2) (the upper half of the layers after the
     /// first), lower_end = 1 + floor((n-2)/4) (the lowest quarter).
-    Layered { low: Option<f32>, high: Option<f32>, lower_end: Option<usize>, upper_start: Option<usize> },
+    Layered {
+        low: Option<f32>,
+        high: Option<f32>,
+        lower_end: Option<usize>,
+        upper_start: Option<usize>,
+    },
 }
 
-pub const COMPOSITES: [&str; 4] = ["epsilon-gamma-box", "epsilon-plus-flat", "epsilon-alpha2-beta1-flat", "layered"];
+pub const COMPOSITES: [&str; 4] = [
+    "epsilon-gamma-box",
+    "epsilon-plus-flat",
+    "epsilon-alpha2-beta1-flat",
+    "layered",
+];
 
 impl Composite {
     pub fn parse(text: &str, low: Option<f32>, high: Option<f32>) -> Result<Composite> {
@@ -119,13 +154,25 @@ impl Composite {
         };
         if let (Some(l), Some(h)) = (low, high) {
             if !(l.is_finite() && h.is_finite()) || l > h {
-                return Err(err!(Parameter, "--low {l} and --high {h} must be finite with low <= high"));
+                return Err(err!(
+                    Parameter,
+                    "--low {l} and --high {h} must be finite with low <= high"
+                ));
             }
         }
         if low.is_some() != high.is_some() {
             return Err(err!(Parameter, "--low and --high go together"));
         }
-        let no_args = |c: Composite| if args.is_some() { Err(err!(Parameter, "bad composite '{text}': '{name}' takes no values")) } else { Ok(c) };
+        let no_args = |c: Composite| {
+            if args.is_some() {
+                Err(err!(
+                    Parameter,
+                    "bad composite '{text}': '{name}' takes no values"
+                ))
+            } else {
+                Ok(c)
+            }
+        };
         match name {
             "epsilon-gamma-box" => no_args(Composite::EpsilonGammaBox { low, high }),
             "epsilon-plus-flat" => no_args(Composite::EpsilonPlusFlat),
@@ -135,20 +182,34 @@ impl Composite {
                     None => (None, None),
                     Some(a) => {
                         let v: Vec<&str> = a.split(',').collect();
-                        let p = |s: &str| s.trim().parse::<usize>().map_err(|_| err!(Parameter, "bad composite '{text}': '{}' is not a layer number (layered:LOWER_END,UPPER_START)", s.trim()));
+                        let p = |s: &str| {
+                            s.trim().parse::<usize>().map_err(|_| err!(Parameter, "bad composite '{text}': '{}' is not a layer number (layered:LOWER_END,UPPER_START)", s.trim()))
+                        };
                         if v.len() != 2 {
                             return Err(err!(Parameter, "bad composite '{text}': layered takes two split points (layered:LOWER_END,UPPER_START)"));
                         }
                         let (a, b) = (p(v[0])?, p(v[1])?);
                         if a < 1 || a > b {
-                            return Err(err!(Parameter, "bad composite '{text}': need 1 <= LOWER_END <= UPPER_START"));
+                            return Err(err!(
+                                Parameter,
+                                "bad composite '{text}': need 1 <= LOWER_END <= UPPER_START"
+                            ));
                         }
                         (Some(a), Some(b))
                     }
                 };
-                Ok(Composite::Layered { low, high, lower_end, upper_start })
+                Ok(Composite::Layered {
+                    low,
+                    high,
+                    lower_end,
+                    upper_start,
+                })
             }
-            other => Err(err!(Parameter, "unknown composite '{other}' (one of {})", COMPOSITES.join(", "))),
+            other => Err(err!(
+                Parameter,
+                "unknown composite '{other}' (one of {})",
+                COMPOSITES.join(", ")
+            )),
         }
     }
 
@@ -156,22 +217,53 @@ impl Composite {
     pub fn rules(&self, kinds: &[LayerKind]) -> Vec<LrpRule> {
         let n = kinds.len();
         let zbox = |low: &Option<f32>, high: &Option<f32>| match (low, high) {
-            (Some(l), Some(h)) => LrpRule::ZBox { bounds: Bounds::Scalar { low: *l, high: *h } },
-            _ => LrpRule::ZBox { bounds: Bounds::Preprocessing },
+            (Some(l), Some(h)) => LrpRule::ZBox {
+                bounds: Bounds::Scalar { low: *l, high: *h },
+            },
+            _ => LrpRule::ZBox {
+                bounds: Bounds::Preprocessing,
+            },
         };
         let eps = DEFAULT_RULE;
         let by_kind = |first: LrpRule, conv: LrpRule| -> Vec<LrpRule> {
             kinds
                 .iter()
                 .enumerate()
-                .map(|(i, k)| if i == 0 { first.clone() } else if *k == LayerKind::Conv { conv.clone() } else { eps.clone() })
+                .map(|(i, k)| {
+                    if i == 0 {
+                        first.clone()
+                    } else if *k == LayerKind::Conv {
+                        conv.clone()
+                    } else {
+                        eps.clone()
+                    }
+                })
                 .collect()
         };
         match self {
-            Composite::EpsilonGammaBox { low, high } => by_kind(zbox(low, high), LrpRule::Gamma { gamma: 0.25 }),
-            Composite::EpsilonPlusFlat => by_kind(LrpRule::Flat, LrpRule::AlphaBeta { alpha: 1.0, beta: 0.0 }),
-            Composite::EpsilonAlpha2Beta1Flat => by_kind(LrpRule::Flat, LrpRule::AlphaBeta { alpha: 2.0, beta: 1.0 }),
-            Composite::Layered { low, high, lower_end, upper_start } => {
+            Composite::EpsilonGammaBox { low, high } => {
+                by_kind(zbox(low, high), LrpRule::Gamma { gamma: 0.25 })
+            }
+            Composite::EpsilonPlusFlat => by_kind(
+                LrpRule::Flat,
+                LrpRule::AlphaBeta {
+                    alpha: 1.0,
+                    beta: 0.0,
+                },
+            ),
+            Composite::EpsilonAlpha2Beta1Flat => by_kind(
+                LrpRule::Flat,
+                LrpRule::AlphaBeta {
+                    alpha: 2.0,
+                    beta: 1.0,
+                },
+            ),
+            Composite::Layered {
+                low,
+                high,
+                lower_end,
+                upper_start,
+            } => {
                 let (lo, up) = Composite::layered_splits(n, *lower_end, *upper_start);
                 (0..n)
                     .map(|i| {
@@ -191,7 +283,11 @@ impl Composite {
     }
 
     /// (lower_end, upper_start) of the layered composite for n layers.
-    pub fn layered_splits(n: usize, lower_end: Option<usize>, upper_start: Option<usize>) -> (usize, usize) {
+    pub fn layered_splits(
+        n: usize,
+        lower_end: Option<usize>,
+        upper_start: Option<usize>,
+    ) -> (usize, usize) {
         let up = upper_start.unwrap_or_else(|| n.saturating_sub(n.saturating_sub(1).div_ceil(2)));
         let lo = lower_end.unwrap_or(1 + n.saturating_sub(2) / 4).min(up);
         (lo, up)
@@ -210,12 +306,22 @@ pub struct LrpSpec {
 
 impl LrpSpec {
     /// From the request's strings: `(selection, rule)` pairs and an optional composite name.
-    pub fn parse(rules: &[(String, String)], composite: Option<&str>, low: Option<f32>, high: Option<f32>) -> Result<LrpSpec> {
-        let composite = composite.map(|c| Composite::parse(c, low, high)).transpose()?;
+    pub fn parse(
+        rules: &[(String, String)],
+        composite: Option<&str>,
+        low: Option<f32>,
+        high: Option<f32>,
+    ) -> Result<LrpSpec> {
+        let composite = composite
+            .map(|c| Composite::parse(c, low, high))
+            .transpose()?;
         if composite.is_none() && (low.is_some() || high.is_some()) {
             return Err(err!(Parameter, "--low/--high set the z-box bounds of a composite (epsilon-gamma-box, layered); without one, give them in the rule: --rule 0=zbox:L,H"));
         }
-        let rules = rules.iter().map(|(s, r)| Ok((LayerSelection::parse(s)?, LrpRule::parse(r)?))).collect::<Result<Vec<_>>>()?;
+        let rules = rules
+            .iter()
+            .map(|(s, r)| Ok((LayerSelection::parse(s)?, LrpRule::parse(r)?)))
+            .collect::<Result<Vec<_>>>()?;
         Ok(LrpSpec { composite, rules })
     }
 
@@ -223,7 +329,10 @@ impl LrpSpec {
     pub fn split_assignment(text: &str) -> Result<(String, String)> {
         match text.split_once('=') {
             Some((l, r)) => Ok((l.trim().to_string(), r.trim().to_string())),
-            None => Err(err!(Parameter, "bad --rule '{text}': expected LAYERS=RULE, e.g. 0=zbox:0,1 or 1-=epsilon:0.25")),
+            None => Err(err!(
+                Parameter,
+                "bad --rule '{text}': expected LAYERS=RULE, e.g. 0=zbox:0,1 or 1-=epsilon:0.25"
+            )),
         }
     }
 
@@ -290,17 +399,38 @@ mod tests {
     fn composites() {
         use LayerKind::*;
         let kinds = [Conv, Conv, Conv, Dense];
-        let r = Composite::parse("epsilon-gamma-box", Some(0.0), Some(1.0)).unwrap().rules(&kinds);
-        assert_eq!(r.iter().map(|r| r.to_string()).collect::<Vec<_>>(), ["zbox:0,1", "gamma:0.25", "gamma:0.25", "epsilon:0.000001"]);
-        let r = Composite::parse("epsilon-plus-flat", None, None).unwrap().rules(&kinds);
+        let r = Composite::parse("epsilon-gamma-box", Some(0.0), Some(1.0))
+            .unwrap()
+            .rules(&kinds);
+        assert_eq!(
+            r.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+            ["zbox:0,1", "gamma:0.25", "gamma:0.25", "epsilon:0.000001"]
+        );
+        let r = Composite::parse("epsilon-plus-flat", None, None)
+            .unwrap()
+            .rules(&kinds);
         assert_eq!(r[0], LrpRule::Flat);
-        assert_eq!(r[1], LrpRule::AlphaBeta { alpha: 1.0, beta: 0.0 });
+        assert_eq!(
+            r[1],
+            LrpRule::AlphaBeta {
+                alpha: 1.0,
+                beta: 0.0
+            }
+        );
         // The reference's layered split: 4 layers -> 0 | - | 1 | 2-3; 5 layers -> 0 | - | 1-2 | 3-4.
         assert_eq!(Composite::layered_splits(4, None, None), (1, 2));
         assert_eq!(Composite::layered_splits(5, None, None), (1, 3));
         let e = LrpSpec::parse(&[("0".into(), "gamma".into())], None, None, None).unwrap_err();
         assert!(e.message().contains("gamma:G"), "{e}");
-        assert!(Composite::parse("magic", None, None).unwrap_err().message().contains("unknown composite"));
-        assert!(LrpSpec::parse(&[("0".into(), "flat".into())], None, Some(0.0), Some(1.0)).unwrap_err().message().contains("--low"));
+        assert!(Composite::parse("magic", None, None)
+            .unwrap_err()
+            .message()
+            .contains("unknown composite"));
+        assert!(
+            LrpSpec::parse(&[("0".into(), "flat".into())], None, Some(0.0), Some(1.0))
+                .unwrap_err()
+                .message()
+                .contains("--low")
+        );
     }
 }

@@ -18,8 +18,8 @@ use super::layers::{Core, LrpGraph};
 use super::linear::Plans;
 use super::rules::{Bias, Bounds, In, LrpRule, Mask, STABILIZER};
 use super::{Conservation, LayerRelevance};
-use crate::engine::rules::{Ctx, Rule};
 use crate::engine::rules::unbroadcast;
+use crate::engine::rules::{Ctx, Rule};
 use crate::engine::{Array, Engine, Mode, Tape};
 use crate::err;
 use crate::error::Result;
@@ -61,14 +61,23 @@ fn modify_bias(b: &Array, m: Bias) -> Array {
 }
 
 /// The z-box bounds as arrays of the shape of a layer input (`channel_axis`: its channel axis).
-fn bounds(model: &Model, b: &Bounds, shape: &[usize], channel_axis: Option<usize>, layer: usize) -> Result<(Array, Array)> {
+fn bounds(
+    model: &Model,
+    b: &Bounds,
+    shape: &[usize],
+    channel_axis: Option<usize>,
+    layer: usize,
+) -> Result<(Array, Array)> {
     let (lo, hi): (Vec<f32>, Vec<f32>) = match b {
         Bounds::Scalar { low, high } => (vec![*low], vec![*high]),
         Bounds::PerChannel { low, high } => (low.clone(), high.clone()),
         Bounds::Preprocessing => {
             let c = model.input_shape()[1];
             let sc = &model.sidecar;
-            ((0..c).map(|i| (0.0 - sc.mean(i)) / sc.std(i)).collect(), (0..c).map(|i| (1.0 - sc.mean(i)) / sc.std(i)).collect())
+            (
+                (0..c).map(|i| (0.0 - sc.mean(i)) / sc.std(i)).collect(),
+                (0..c).map(|i| (1.0 - sc.mean(i)) / sc.std(i)).collect(),
+            )
         }
     };
     let expand = |v: &[f32]| -> Result<Array> {
@@ -81,7 +90,9 @@ fn bounds(model: &Model, b: &Bounds, shape: &[usize], channel_axis: Option<usize
         let mut s = vec![1; shape.len()];
         s[ax] = v.len();
         let a = Array::from_shape_vec(IxDyn(&s), v.to_vec()).expect("bounds shape");
-        Ok(a.broadcast(IxDyn(shape)).expect("bounds broadcast").to_owned())
+        Ok(a.broadcast(IxDyn(shape))
+            .expect("bounds broadcast")
+            .to_owned())
     };
     Ok((expand(&lo)?, expand(&hi)?))
 }
@@ -99,13 +110,23 @@ impl Walk<'_> {
     }
 
     /// One layer unit: the rule's generic step. Returns the relevance of each part's input.
-    fn unit(&self, plans: &mut Plans, u: usize, rule: &LrpRule, r: &Array) -> Result<Vec<(OutletId, Array)>> {
+    fn unit(
+        &self,
+        plans: &mut Plans,
+        u: usize,
+        rule: &LrpRule,
+        r: &Array,
+    ) -> Result<Vec<(OutletId, Array)>> {
         let typed = &self.model.typed;
         let unit = &self.graph.units[u];
         let step = rule.step();
         let e = step.stabilizer;
         let z = self.view(unit.output)?;
-        let xs: Vec<Array> = unit.parts.iter().map(|p| self.view(p.input)).collect::<Result<_>>()?;
+        let xs: Vec<Array> = unit
+            .parts
+            .iter()
+            .map(|p| self.view(p.input))
+            .collect::<Result<_>>()?;
         let zbox = match rule {
             LrpRule::ZBox { bounds: b } => Some(
                 unit.parts
@@ -113,7 +134,12 @@ impl Walk<'_> {
                     .zip(&xs)
                     .map(|(p, x)| {
                         let ca = match &p.core {
-                            Core::Conv(c) => c.pool_spec.data_format.shape(x.shape().to_vec()).ok().map(|g| g.c_axis()),
+                            Core::Conv(c) => c
+                                .pool_spec
+                                .data_format
+                                .shape(x.shape().to_vec())
+                                .ok()
+                                .map(|g| g.c_axis()),
                             Core::EinSum { .. } => (x.ndim() == 4).then_some(1),
                         };
                         bounds(self.model, b, x.shape(), ca, unit.layer)
@@ -135,21 +161,28 @@ impl Walk<'_> {
             // An all-zero input contributes nothing: skip its plans.
             (!a.iter().all(|&v| v == 0.0)).then_some(a)
         };
-        let used: Vec<bool> = (0..step.groups.len()).map(|g| step.terms.iter().any(|t| t.group == g && t.coef != 0.0)).collect();
+        let used: Vec<bool> = (0..step.groups.len())
+            .map(|g| step.terms.iter().any(|t| t.group == g && t.coef != 0.0))
+            .collect();
         // Forward: each group's denominator.
         let mut inputs: Vec<Vec<Option<Array>>> = vec![];
         let mut den: Vec<Array> = step.groups.iter().map(|_| z.mapv(|_| 0.0)).collect();
         for t in &step.terms {
             let ins: Vec<Option<Array>> = (0..xs.len()).map(|p| input(t.input, p)).collect();
             if used[t.group] {
-                let zt = if (t.input, t.weight, t.bias) == (In::A, super::rules::Weight::W, Bias::B) {
+                let zt = if (t.input, t.weight, t.bias) == (In::A, super::rules::Weight::W, Bias::B)
+                {
                     z.clone()
                 } else {
                     let mut zt = modify_bias(&unit.bias, t.bias);
                     for (p, a) in ins.iter().enumerate() {
                         if let Some(a) = a {
-                            let y = plans.get(typed, self.graph, u, p, t.weight)?.forward(a.clone())?;
-                            zt += &y.into_shape_with_order(IxDyn(z.shape())).map_err(|e| err!(Runtime, "LRP: layer output shape: {e}"))?;
+                            let y = plans
+                                .get(typed, self.graph, u, p, t.weight)?
+                                .forward(a.clone())?;
+                            zt += &y
+                                .into_shape_with_order(IxDyn(z.shape()))
+                                .map_err(|e| err!(Runtime, "LRP: layer output shape: {e}"))?;
                         }
                     }
                     zt
@@ -169,8 +202,16 @@ impl Walk<'_> {
                 }
                 let masked = match mask {
                     Mask::All => r.clone(),
-                    Mask::Positive => Zip::from(r).and(&z).map_collect(|&r, &z| if z > 0.0 { r } else { 0.0 }),
-                    Mask::Negative => Zip::from(r).and(&z).map_collect(|&r, &z| if z < 0.0 { r } else { 0.0 }),
+                    Mask::Positive => {
+                        Zip::from(r)
+                            .and(&z)
+                            .map_collect(|&r, &z| if z > 0.0 { r } else { 0.0 })
+                    }
+                    Mask::Negative => {
+                        Zip::from(r)
+                            .and(&z)
+                            .map_collect(|&r, &z| if z < 0.0 { r } else { 0.0 })
+                    }
                 };
                 Some(divide(&masked, &den[g], e))
             })
@@ -184,8 +225,16 @@ impl Walk<'_> {
             let Some(sg) = &s[t.group] else { continue };
             for (p, a) in ins.iter().enumerate() {
                 let Some(a) = a else { continue };
-                let part_shape = typed.nodes()[unit.parts[p].node].outputs[0].fact.shape.as_concrete().map(|s| s.to_vec()).unwrap_or_default();
-                let g = sg.clone().into_shape_with_order(IxDyn(&part_shape)).map_err(|e| err!(Runtime, "LRP: part shape: {e}"))?;
+                let part_shape = typed.nodes()[unit.parts[p].node].outputs[0]
+                    .fact
+                    .shape
+                    .as_concrete()
+                    .map(|s| s.to_vec())
+                    .unwrap_or_default();
+                let g = sg
+                    .clone()
+                    .into_shape_with_order(IxDyn(&part_shape))
+                    .map_err(|e| err!(Runtime, "LRP: part shape: {e}"))?;
                 let back = plans.get(typed, self.graph, u, p, t.weight)?.backward(g)?;
                 let contrib = (back * a) * t.coef;
                 out[p] = Some(match out[p].take() {
@@ -194,7 +243,13 @@ impl Walk<'_> {
                 });
             }
         }
-        Ok(unit.parts.iter().zip(out).zip(&xs).map(|((p, r), x)| (p.input, r.unwrap_or_else(|| x.mapv(|_| 0.0)))).collect())
+        Ok(unit
+            .parts
+            .iter()
+            .zip(out)
+            .zip(&xs)
+            .map(|((p, r), x)| (p.input, r.unwrap_or_else(|| x.mapv(|_| 0.0))))
+            .collect())
     }
 
     /// Whether `o` is computed from `root` by element-wise operations alone.
@@ -205,9 +260,19 @@ impl Walk<'_> {
                 return true;
             }
             let node = &typed.nodes()[o.node];
-            let vars: Vec<OutletId> = node.inputs.iter().copied().filter(|i| self.engine.on_path[i.node]).collect();
-            let same = |i: OutletId| typed.outlet_fact(i).ok().map(|f| f.shape.clone()) == typed.outlet_fact(o).ok().map(|f| f.shape.clone());
-            let elementwise = node.op_is::<tract_onnx::tract_core::ops::element_wise::ElementWiseOp>() || node.op_is::<TypedBinOp>();
+            let vars: Vec<OutletId> = node
+                .inputs
+                .iter()
+                .copied()
+                .filter(|i| self.engine.on_path[i.node])
+                .collect();
+            let same = |i: OutletId| {
+                typed.outlet_fact(i).ok().map(|f| f.shape.clone())
+                    == typed.outlet_fact(o).ok().map(|f| f.shape.clone())
+            };
+            let elementwise = node
+                .op_is::<tract_onnx::tract_core::ops::element_wise::ElementWiseOp>()
+                || node.op_is::<TypedBinOp>();
             match vars.as_slice() {
                 [v] if elementwise && same(*v) => o = *v,
                 _ => return false,
@@ -220,35 +285,82 @@ impl Walk<'_> {
     fn node(&self, n: usize, rule: &Rule, r: Array) -> Result<Vec<Option<Array>>> {
         let typed = &self.model.typed;
         let node = &typed.nodes()[n];
-        let wants: Vec<bool> = node.inputs.iter().map(|i| self.engine.on_path[i.node]).collect();
-        let xs: Vec<Array> = node.inputs.iter().map(|&i| self.view(i)).collect::<Result<_>>()?;
+        let wants: Vec<bool> = node
+            .inputs
+            .iter()
+            .map(|i| self.engine.on_path[i.node])
+            .collect();
+        let xs: Vec<Array> = node
+            .inputs
+            .iter()
+            .map(|&i| self.view(i))
+            .collect::<Result<_>>()?;
         let y = self.view(OutletId::new(n, 0))?;
         let vars = wants.iter().filter(|&&w| w).count();
-        let pass = || -> Vec<Option<Array>> { wants.iter().zip(&xs).map(|(&w, x)| w.then(|| unbroadcast(r.clone(), x.shape()))).collect() };
-        let unsupported = |what: &str| err!(UnsupportedOperator, "LRP: no rule for {what} at node '{}'", node.name);
+        let pass = || -> Vec<Option<Array>> {
+            wants
+                .iter()
+                .zip(&xs)
+                .map(|(&w, x)| w.then(|| unbroadcast(r.clone(), x.shape())))
+                .collect()
+        };
+        let unsupported = |what: &str| {
+            err!(
+                UnsupportedOperator,
+                "LRP: no rule for {what} at node '{}'",
+                node.name
+            )
+        };
         Ok(match rule {
-            Rule::Conv(_) | Rule::EinSum(_) => return Err(unsupported("a convolution or product that is not a layer")),
+            Rule::Conv(_) | Rule::EinSum(_) => {
+                return Err(unsupported("a convolution or product that is not a layer"))
+            }
             Rule::Add | Rule::Sub if vars == 2 => {
                 let s = divide(&r, &y, STABILIZER);
                 (0..2)
                     .map(|i| {
-                        let sign = if matches!(rule, Rule::Sub) && i == 1 { -1.0 } else { 1.0 };
+                        let sign = if matches!(rule, Rule::Sub) && i == 1 {
+                            -1.0
+                        } else {
+                            1.0
+                        };
                         Some(unbroadcast(&s * &xs[i] * sign, xs[i].shape()))
                     })
                     .collect()
             }
-            Rule::Add | Rule::Sub | Rule::Mul | Rule::Div | Rule::Max { .. } | Rule::Min { .. } | Rule::Unary(_) if vars == 1 => pass(),
+            Rule::Add
+            | Rule::Sub
+            | Rule::Mul
+            | Rule::Div
+            | Rule::Max { .. }
+            | Rule::Min { .. }
+            | Rule::Unary(_)
+                if vars == 1 =>
+            {
+                pass()
+            }
             // A gated activation x * f(x) with f element-wise (HardSwish exported as
             // x * HardSigmoid(x), SiLU as x * Sigmoid(x)) is one activation: relevance to x.
-            Rule::Mul if vars == 2 && (0..2).any(|i| self.elementwise_of(node.inputs[1 - i], node.inputs[i])) => {
-                let i = (0..2).find(|&i| self.elementwise_of(node.inputs[1 - i], node.inputs[i])).expect("found above");
+            Rule::Mul
+                if vars == 2
+                    && (0..2).any(|i| self.elementwise_of(node.inputs[1 - i], node.inputs[i])) =>
+            {
+                let i = (0..2)
+                    .find(|&i| self.elementwise_of(node.inputs[1 - i], node.inputs[i]))
+                    .expect("found above");
                 let mut v = vec![None, None];
                 v[i] = Some(unbroadcast(r, xs[i].shape()));
                 v
             }
-            Rule::SumPool { window, count_include_pad, normalize } => {
+            Rule::SumPool {
+                window,
+                count_include_pad,
+                normalize,
+            } => {
                 let s = divide(&r, &y, STABILIZER);
-                vec![Some(window.sum_backward(&s, *count_include_pad, *normalize) * &xs[0])]
+                vec![Some(
+                    window.sum_backward(&s, *count_include_pad, *normalize) * &xs[0],
+                )]
             }
             Rule::ReduceSum => {
                 // A global average pool is Reduce<Sum> then Mul by 1/HW: normalise by the mean.
@@ -256,8 +368,16 @@ impl Walk<'_> {
                 let mut c = 1.0f32;
                 if let [s] = succ {
                     let next = &typed.nodes()[s.node];
-                    if next.op_as::<TypedBinOp>().is_some_and(|b| b.0.is::<math::Mul>()) {
-                        if let Some(k) = next.inputs.get(1 - s.slot).and_then(|&i| typed.outlet_fact(i).ok()).and_then(|f| f.konst.clone()) {
+                    if next
+                        .op_as::<TypedBinOp>()
+                        .is_some_and(|b| b.0.is::<math::Mul>())
+                    {
+                        if let Some(k) = next
+                            .inputs
+                            .get(1 - s.slot)
+                            .and_then(|&i| typed.outlet_fact(i).ok())
+                            .and_then(|f| f.konst.clone())
+                        {
                             if let Ok(v) = k.to_plain_array_view::<f32>() {
                                 if v.len() == 1 {
                                     c = v.iter().next().copied().unwrap_or(1.0);
@@ -267,14 +387,24 @@ impl Walk<'_> {
                     }
                 }
                 let s = divide(&(&r * c), &(&y * c), STABILIZER);
-                let s = s.broadcast(IxDyn(xs[0].shape())).ok_or_else(|| err!(Runtime, "LRP: reduce broadcast"))?.to_owned();
+                let s = s
+                    .broadcast(IxDyn(xs[0].shape()))
+                    .ok_or_else(|| err!(Runtime, "LRP: reduce broadcast"))?
+                    .to_owned();
                 vec![Some(s * &xs[0])]
             }
             _ => {
                 let views: Vec<_> = xs.iter().map(|x| Some(x.view())).collect();
                 let shapes: Vec<Vec<usize>> = xs.iter().map(|x| x.shape().to_vec()).collect();
-                let ctx = Ctx { inputs: &views, output: Some(y.view()), shapes: &shapes, wants: &wants, mode: Mode::Gradient };
-                rule.backward(&ctx, r).map_err(|e| err!(Runtime, "LRP at node '{}': {e}", node.name))?
+                let ctx = Ctx {
+                    inputs: &views,
+                    output: Some(y.view()),
+                    shapes: &shapes,
+                    wants: &wants,
+                    mode: Mode::Gradient,
+                };
+                rule.backward(&ctx, r)
+                    .map_err(|e| err!(Runtime, "LRP at node '{}': {e}", node.name))?
             }
         })
     }
@@ -282,11 +412,27 @@ impl Walk<'_> {
 
 /// Relevance at the input for class `target`, with `rules[i]` the rule of layer i.
 #[allow(clippy::too_many_arguments)]
-pub fn explain(model: &Model, engine: &Engine, graph: &LrpGraph, plans: &mut Plans, tape: &Tape, target: usize, rules: &[LrpRule]) -> Result<(Array, Conservation)> {
+pub fn explain(
+    model: &Model,
+    engine: &Engine,
+    graph: &LrpGraph,
+    plans: &mut Plans,
+    tape: &Tape,
+    target: usize,
+    rules: &[LrpRule],
+) -> Result<(Array, Conservation)> {
     let typed = &model.typed;
-    let walk = Walk { model, engine, graph, tape };
+    let walk = Walk {
+        model,
+        engine,
+        graph,
+        tape,
+    };
     let out = walk.view(engine.output)?;
-    let score = *out.iter().nth(target).ok_or_else(|| err!(Parameter, "target class {target} out of range"))?;
+    let score = *out
+        .iter()
+        .nth(target)
+        .ok_or_else(|| err!(Parameter, "target class {target} out of range"))?;
     let mut seed = out.mapv(|_| 0.0);
     *seed.iter_mut().nth(target).expect("in range") = score;
     let mut rel: HashMap<OutletId, Array> = HashMap::new();
@@ -294,7 +440,13 @@ pub fn explain(model: &Model, engine: &Engine, graph: &LrpGraph, plans: &mut Pla
     let mut per_layer: Vec<LayerRelevance> = graph
         .layers
         .iter()
-        .map(|l| LayerRelevance { layer: l.layer, name: l.name.clone(), rule: rules[l.layer].to_string(), relevance_in: 0.0, relevance_out: 0.0 })
+        .map(|l| LayerRelevance {
+            layer: l.layer,
+            name: l.name.clone(),
+            rule: rules[l.layer].to_string(),
+            relevance_in: 0.0,
+            relevance_out: 0.0,
+        })
         .collect();
     let add = |rel: &mut HashMap<OutletId, Array>, o: OutletId, r: Array| match rel.get_mut(&o) {
         Some(acc) => *acc += &r,
@@ -307,9 +459,13 @@ pub fn explain(model: &Model, engine: &Engine, graph: &LrpGraph, plans: &mut Pla
             continue;
         }
         if let Some(&u) = graph.unit_at.get(&n) {
-            let Some(r) = rel.remove(&OutletId::new(n, 0)) else { continue };
+            let Some(r) = rel.remove(&OutletId::new(n, 0)) else {
+                continue;
+            };
             let layer = graph.units[u].layer;
-            let outs = walk.unit(plans, u, &rules[layer], &r).map_err(|e| crate::Error::new(e.kind, format!("{} (layer {layer})", e.message())))?;
+            let outs = walk.unit(plans, u, &rules[layer], &r).map_err(|e| {
+                crate::Error::new(e.kind, format!("{} (layer {layer})", e.message()))
+            })?;
             per_layer[layer].relevance_in += sum(&r);
             for (o, ri) in outs {
                 per_layer[layer].relevance_out += sum(&ri);
@@ -321,7 +477,9 @@ pub fn explain(model: &Model, engine: &Engine, graph: &LrpGraph, plans: &mut Pla
             continue;
         }
         let Some(rule) = engine.rule(n) else { continue };
-        let Some(r) = rel.remove(&OutletId::new(n, 0)) else { continue };
+        let Some(r) = rel.remove(&OutletId::new(n, 0)) else {
+            continue;
+        };
         let node = &typed.nodes()[n];
         let rin = walk.node(n, rule, r)?;
         for (&i, ri) in node.inputs.iter().zip(rin) {
@@ -338,5 +496,13 @@ pub fn explain(model: &Model, engine: &Engine, graph: &LrpGraph, plans: &mut Pla
     };
     let relevance_sum = sum(&r);
     let score = score as f64;
-    Ok((r, Conservation { score, relevance_sum, absorbed: score - relevance_sum, per_layer }))
+    Ok((
+        r,
+        Conservation {
+            score,
+            relevance_sum,
+            absorbed: score - relevance_sum,
+            per_layer,
+        },
+    ))
 }

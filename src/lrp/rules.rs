@@ -117,7 +117,14 @@ pub struct Step {
 }
 
 const fn t(input: In, weight: Weight, bias: Bias, group: usize, sign: f32, coef: f32) -> Term {
-    Term { input, weight, bias, group, sign, coef }
+    Term {
+        input,
+        weight,
+        bias,
+        group,
+        sign,
+        coef,
+    }
 }
 
 impl LrpRule {
@@ -129,7 +136,11 @@ impl LrpRule {
         let s = STABILIZER;
         match *self {
             // R_j = a_j w_jk R_k / (z_k + E sign(z_k))
-            LrpRule::Epsilon { epsilon } => Step { terms: vec![t(I::A, W::W, B::B, 0, 1.0, 1.0)], groups: vec![Mask::All], stabilizer: epsilon },
+            LrpRule::Epsilon { epsilon } => Step {
+                terms: vec![t(I::A, W::W, B::B, 0, 1.0, 1.0)],
+                groups: vec![Mask::All],
+                stabilizer: epsilon,
+            },
             // where z_k > 0: (a+ (w + g w+) + a- (w + g w-)) / stab(sum_j same + b + g b+)
             // where z_k < 0: (a+ (w + g w-) + a- (w + g w+)) / stab(sum_j same + b + g b-)
             LrpRule::Gamma { gamma: g } => Step {
@@ -154,12 +165,24 @@ impl LrpRule {
                 stabilizer: s,
             },
             // 1 / stab(sum_j 1): the layer on an all-ones input with all-ones weights, no bias
-            LrpRule::Flat => Step { terms: vec![t(I::Ones, W::Ones, B::Zero, 0, 1.0, 1.0)], groups: vec![Mask::All], stabilizer: s },
+            LrpRule::Flat => Step {
+                terms: vec![t(I::Ones, W::Ones, B::Zero, 0, 1.0, 1.0)],
+                groups: vec![Mask::All],
+                stabilizer: s,
+            },
             // w_jk^2 / stab(sum_j w_jk^2 + b_k^2)
-            LrpRule::WSquare => Step { terms: vec![t(I::Ones, W::Square, B::Square, 0, 1.0, 1.0)], groups: vec![Mask::All], stabilizer: s },
+            LrpRule::WSquare => Step {
+                terms: vec![t(I::Ones, W::Square, B::Square, 0, 1.0, 1.0)],
+                groups: vec![Mask::All],
+                stabilizer: s,
+            },
             // (a_j w_jk - l_j w+_jk - h_j w-_jk) / stab(sum_j same); the biases cancel (b - b+ - b-)
             LrpRule::ZBox { .. } => Step {
-                terms: vec![t(I::A, W::W, B::B, 0, 1.0, 1.0), t(I::Low, W::Pos, B::Pos, 0, -1.0, -1.0), t(I::High, W::Neg, B::Neg, 0, -1.0, -1.0)],
+                terms: vec![
+                    t(I::A, W::W, B::B, 0, 1.0, 1.0),
+                    t(I::Low, W::Pos, B::Pos, 0, -1.0, -1.0),
+                    t(I::High, W::Neg, B::Neg, 0, -1.0, -1.0),
+                ],
                 groups: vec![Mask::All],
                 stabilizer: s,
             },
@@ -175,7 +198,10 @@ impl LrpRule {
         };
         let bad = |why: String| err!(Parameter, "bad LRP rule '{text}': {why}");
         let num = |v: &str| -> Result<f32> {
-            let x: f32 = v.trim().parse().map_err(|_| bad(format!("'{}' is not a number", v.trim())))?;
+            let x: f32 = v
+                .trim()
+                .parse()
+                .map_err(|_| bad(format!("'{}' is not a number", v.trim())))?;
             if !x.is_finite() {
                 return Err(bad(format!("'{}' is not finite", v.trim())));
             }
@@ -191,7 +217,10 @@ impl LrpRule {
                     "alpha-beta" => "alpha-beta:A,B",
                     other => other,
                 };
-                return Err(bad(format!("'{name}' takes {n} value{} ({form})", if n == 1 { "" } else { "s" })));
+                return Err(bad(format!(
+                    "'{name}' takes {n} value{} ({form})",
+                    if n == 1 { "" } else { "s" }
+                )));
             }
             Ok(v)
         };
@@ -288,7 +317,12 @@ fn split_top(s: &str) -> Vec<String> {
 
 impl std::fmt::Display for LrpRule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let list = |v: &[f32]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("/");
+        let list = |v: &[f32]| {
+            v.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join("/")
+        };
         match self {
             LrpRule::Epsilon { epsilon } if *epsilon == 0.0 => write!(f, "zero"),
             LrpRule::Epsilon { epsilon } => write!(f, "epsilon:{epsilon}"),
@@ -296,9 +330,15 @@ impl std::fmt::Display for LrpRule {
             LrpRule::AlphaBeta { alpha, beta } => write!(f, "alpha-beta:{alpha},{beta}"),
             LrpRule::Flat => write!(f, "flat"),
             LrpRule::WSquare => write!(f, "w-square"),
-            LrpRule::ZBox { bounds: Bounds::Preprocessing } => write!(f, "zbox"),
-            LrpRule::ZBox { bounds: Bounds::Scalar { low, high } } => write!(f, "zbox:{low},{high}"),
-            LrpRule::ZBox { bounds: Bounds::PerChannel { low, high } } => write!(f, "zbox:{},{}", list(low), list(high)),
+            LrpRule::ZBox {
+                bounds: Bounds::Preprocessing,
+            } => write!(f, "zbox"),
+            LrpRule::ZBox {
+                bounds: Bounds::Scalar { low, high },
+            } => write!(f, "zbox:{low},{high}"),
+            LrpRule::ZBox {
+                bounds: Bounds::PerChannel { low, high },
+            } => write!(f, "zbox:{},{}", list(low), list(high)),
         }
     }
 }
@@ -309,12 +349,40 @@ mod tests {
 
     #[test]
     fn parses_and_prints_rules() {
-        for s in ["zero", "epsilon:0.25", "gamma:0.25", "alpha-beta:2,1", "flat", "w-square", "zbox", "zbox:0,1", "zbox:-1/-2/-3,1/2/3"] {
+        for s in [
+            "zero",
+            "epsilon:0.25",
+            "gamma:0.25",
+            "alpha-beta:2,1",
+            "flat",
+            "w-square",
+            "zbox",
+            "zbox:0,1",
+            "zbox:-1/-2/-3,1/2/3",
+        ] {
             assert_eq!(LrpRule::parse(s).unwrap().to_string(), s);
         }
-        assert_eq!(LrpRule::parse("epsilon:1e-06").unwrap(), LrpRule::Epsilon { epsilon: 1e-6 });
-        assert_eq!(LrpRule::parse("zbox:[-1,-2],[1,2]").unwrap(), LrpRule::ZBox { bounds: Bounds::PerChannel { low: vec![-1.0, -2.0], high: vec![1.0, 2.0] } });
-        for (bad, part) in [("gamma", "gamma:G"), ("alpha-beta:2,2", "alpha - beta"), ("epsilon:x", "'x'"), ("magic:1", "unknown rule 'magic'"), ("flat:1", "flat"), ("zbox:1,0", "above")] {
+        assert_eq!(
+            LrpRule::parse("epsilon:1e-06").unwrap(),
+            LrpRule::Epsilon { epsilon: 1e-6 }
+        );
+        assert_eq!(
+            LrpRule::parse("zbox:[-1,-2],[1,2]").unwrap(),
+            LrpRule::ZBox {
+                bounds: Bounds::PerChannel {
+                    low: vec![-1.0, -2.0],
+                    high: vec![1.0, 2.0]
+                }
+            }
+        );
+        for (bad, part) in [
+            ("gamma", "gamma:G"),
+            ("alpha-beta:2,2", "alpha - beta"),
+            ("epsilon:x", "'x'"),
+            ("magic:1", "unknown rule 'magic'"),
+            ("flat:1", "flat"),
+            ("zbox:1,0", "above"),
+        ] {
             let e = LrpRule::parse(bad).unwrap_err();
             assert_eq!(e.kind, crate::ErrorKind::Parameter);
             assert!(e.message().contains(part), "{bad}: {e}");

@@ -13,7 +13,8 @@ use crate::info::cam_layer;
 use tract_onnx::prelude::tract_ndarray::Axis;
 
 pub(crate) fn explain(s: &Subject, layer: Option<&str>) -> Result<Array> {
-    let feature = cam_layer(s.model).map_err(|why| err!(Parameter, "CAM does not apply to this model: {why}"))?;
+    let feature = cam_layer(s.model)
+        .map_err(|why| err!(Parameter, "CAM does not apply to this model: {why}"))?;
     if let Some(l) = layer {
         if l != feature {
             return Err(err!(Parameter, "CAM needs the feature map fed to the global average pool ('{feature}'), not '{l}'; use grad-cam for other layers"));

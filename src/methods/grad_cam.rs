@@ -11,7 +11,10 @@ use tract_onnx::prelude::tract_ndarray::{Axis, Ix4, IxDyn};
 pub(crate) fn layer_maps(s: &Subject, layer: &str, method: &str) -> Result<(Array, Array)> {
     let (outlet, shape) = s.engine.resolve_layer(s.model, layer)?;
     if shape.len() != 4 || shape[0] != 1 {
-        return Err(err!(Parameter, "{method} needs a layer with a [1, C, H, W] output; '{layer}' is {shape:?}"));
+        return Err(err!(
+            Parameter,
+            "{method} needs a layer with a [1, C, H, W] output; '{layer}' is {shape:?}"
+        ));
     }
     // The forward run keeps only what the backward pass reads: rerun it keeping this layer.
     let kept;
@@ -22,8 +25,15 @@ pub(crate) fn layer_maps(s: &Subject, layer: &str, method: &str) -> Result<(Arra
         &kept
     };
     let a = tape.activation(s.model, outlet)?;
-    let g = s.engine.gradient(s.model, tape, s.target, Some(outlet), Mode::Gradient)?;
-    let fix = |t: Array| t.as_standard_layout().into_owned().into_shape_with_order(IxDyn(&shape)).map_err(|e| err!(Runtime, "layer '{layer}': {e}"));
+    let g = s
+        .engine
+        .gradient(s.model, tape, s.target, Some(outlet), Mode::Gradient)?;
+    let fix = |t: Array| {
+        t.as_standard_layout()
+            .into_owned()
+            .into_shape_with_order(IxDyn(&shape))
+            .map_err(|e| err!(Runtime, "layer '{layer}': {e}"))
+    };
     Ok((fix(a)?, fix(g)?))
 }
 

@@ -5,5 +5,6 @@ use crate::engine::{Array, Mode};
 use crate::error::Result;
 
 pub(crate) fn explain(s: &Subject) -> Result<Array> {
-    s.engine.gradient(s.model, s.tape, s.target, None, Mode::Gradient)
+    s.engine
+        .gradient(s.model, s.tape, s.target, None, Mode::Gradient)
 }

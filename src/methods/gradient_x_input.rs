@@ -5,5 +5,7 @@ use crate::engine::{Array, Mode};
 use crate::error::Result;
 
 pub(crate) fn explain(s: &Subject) -> Result<Array> {
-    Ok(s.engine.gradient(s.model, s.tape, s.target, None, Mode::Gradient)? * s.x)
+    Ok(s.engine
+        .gradient(s.model, s.tape, s.target, None, Mode::Gradient)?
+        * s.x)
 }

@@ -7,5 +7,6 @@ use crate::engine::{Array, Mode};
 use crate::error::Result;
 
 pub(crate) fn explain(s: &Subject) -> Result<Array> {
-    s.engine.gradient(s.model, s.tape, s.target, None, Mode::Guided)
+    s.engine
+        .gradient(s.model, s.tape, s.target, None, Mode::Guided)
 }

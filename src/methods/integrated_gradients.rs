@@ -9,22 +9,39 @@ use crate::err;
 use crate::error::Result;
 
 /// The attribution (of the subject's shard of the quadrature points) and y(x) - y(x').
-pub(crate) fn explain(s: &Subject, steps: usize, rule: IgRule, baseline: &Baseline) -> Result<(Array, f64)> {
+pub(crate) fn explain(
+    s: &Subject,
+    steps: usize,
+    rule: IgRule,
+    baseline: &Baseline,
+) -> Result<(Array, f64)> {
     let x0 = match baseline {
         Baseline::Constant(v) => s.x.mapv(|_| *v),
         Baseline::Tensor(b) => {
             if b.shape() != s.x.shape() {
-                return Err(err!(Shape, "wrong baseline shape: the input is {:?}, the baseline {:?}", s.x.shape(), b.shape()));
+                return Err(err!(
+                    Shape,
+                    "wrong baseline shape: the input is {:?}, the baseline {:?}",
+                    s.x.shape(),
+                    b.shape()
+                ));
             }
             b.clone()
         }
     };
     let delta = s.x - &x0;
     let mut sum = Array::zeros(s.x.raw_dim());
-    for (_, (a, w)) in rule.points(steps).into_iter().enumerate().filter(|(i, _)| s.part.owns(*i)) {
+    for (_, (a, w)) in rule
+        .points(steps)
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| s.part.owns(*i))
+    {
         let xi = &x0 + &(&delta * a as f32);
         let tape = s.engine.forward(&xi)?;
-        let g = s.engine.gradient(s.model, &tape, s.target, None, Mode::Gradient)?;
+        let g = s
+            .engine
+            .gradient(s.model, &tape, s.target, None, Mode::Gradient)?;
         sum.scaled_add(w as f32, &g);
     }
     let attr = sum * &delta;

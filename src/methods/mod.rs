@@ -30,18 +30,38 @@ pub enum Method {
     Gradient,
     GradientXInput,
     GuidedBackprop,
-    IntegratedGradients { steps: usize, rule: IgRule, baseline: Baseline },
-    SmoothGrad { samples: usize, noise: f32, seed: u64 },
+    IntegratedGradients {
+        steps: usize,
+        rule: IgRule,
+        baseline: Baseline,
+    },
+    SmoothGrad {
+        samples: usize,
+        noise: f32,
+        seed: u64,
+    },
     /// `layer`: an ONNX tensor name with a [1, C, H, W] shape.
-    GradCam { layer: String },
+    GradCam {
+        layer: String,
+    },
     /// `layer`: the feature map fed to the global average pool (default: found from the graph).
-    Cam { layer: Option<String> },
+    Cam {
+        layer: Option<String>,
+    },
     /// Layer-wise relevance propagation: the rule of each layer (composite and/or assignments).
     Lrp(crate::lrp::LrpSpec),
 }
 
-pub const METHODS: [&str; 8] =
-    ["gradient", "gradient-x-input", "guided-backprop", "integrated-gradients", "smoothgrad", "grad-cam", "cam", "lrp"];
+pub const METHODS: [&str; 8] = [
+    "gradient",
+    "gradient-x-input",
+    "guided-backprop",
+    "integrated-gradients",
+    "smoothgrad",
+    "grad-cam",
+    "cam",
+    "lrp",
+];
 
 pub const MAX_STEPS: usize = 10_000;
 pub const MAX_SAMPLES: usize = 10_000;
@@ -66,15 +86,25 @@ impl Method {
             Method::IntegratedGradients { steps, rule, .. } => {
                 let min = rule.min_steps();
                 if *steps < min || *steps > MAX_STEPS {
-                    return Err(err!(Parameter, "--steps must be between {min} and {MAX_STEPS} for {}, got {steps}", rule.name()));
+                    return Err(err!(
+                        Parameter,
+                        "--steps must be between {min} and {MAX_STEPS} for {}, got {steps}",
+                        rule.name()
+                    ));
                 }
             }
             Method::SmoothGrad { samples, noise, .. } => {
                 if *samples < 1 || *samples > MAX_SAMPLES {
-                    return Err(err!(Parameter, "--samples must be between 1 and {MAX_SAMPLES}, got {samples}"));
+                    return Err(err!(
+                        Parameter,
+                        "--samples must be between 1 and {MAX_SAMPLES}, got {samples}"
+                    ));
                 }
                 if !noise.is_finite() || *noise < 0.0 {
-                    return Err(err!(Parameter, "--noise must be a finite number >= 0, got {noise}"));
+                    return Err(err!(
+                        Parameter,
+                        "--noise must be a finite number >= 0, got {noise}"
+                    ));
                 }
             }
             _ => {}
@@ -113,7 +143,10 @@ impl Part {
 
     pub fn new(index: usize, count: usize) -> Result<Part> {
         if count == 0 || index >= count || count > 1024 {
-            return Err(err!(Parameter, "bad part [{index}, {count}]: need 0 <= index < count <= 1024"));
+            return Err(err!(
+                Parameter,
+                "bad part [{index}, {count}]: need 0 <= index < count <= 1024"
+            ));
         }
         Ok(Part { index, count })
     }
@@ -136,7 +169,12 @@ pub struct Explainer {
 
 impl Explainer {
     pub fn new(model: Model) -> Explainer {
-        Explainer { model, engine: None, lrp: None, engine_all: None }
+        Explainer {
+            model,
+            engine: None,
+            lrp: None,
+            engine_all: None,
+        }
     }
 
     pub fn model(&self) -> &Model {
@@ -159,11 +197,17 @@ impl Explainer {
         let mut built = self.prepare()?;
         if let Method::Lrp(spec) = method {
             if self.lrp.is_none() {
-                self.lrp = Some((crate::lrp::LrpGraph::build(&self.model)?, Default::default()));
+                self.lrp = Some((
+                    crate::lrp::LrpGraph::build(&self.model)?,
+                    Default::default(),
+                ));
                 built = true;
             }
             if self.engine_all.is_none() {
-                self.engine_all = Some(Engine::with_capture(&self.model, crate::engine::Capture::All)?);
+                self.engine_all = Some(Engine::with_capture(
+                    &self.model,
+                    crate::engine::Capture::All,
+                )?);
                 built = true;
             }
             let (graph, plans) = self.lrp.as_mut().expect("built above");
@@ -174,28 +218,49 @@ impl Explainer {
     }
 
     /// Explains `target` (default: the arg-max class) for input `x` with `method`.
-    pub fn explain(&mut self, x: &Array, method: &Method, target: Option<usize>) -> Result<Explanation> {
+    pub fn explain(
+        &mut self,
+        x: &Array,
+        method: &Method,
+        target: Option<usize>,
+    ) -> Result<Explanation> {
         self.explain_part(x, method, target, Part::WHOLE)
     }
 
     /// One shard of an explanation (see [`Part`]); methods that are not sums over points
     /// ignore all but shard 0, which computes them whole. A shard of integrated gradients has no
     /// completeness gap of its own: it reports `score_delta` = y(x) - y(x') for the combiner.
-    pub fn explain_part(&mut self, x: &Array, method: &Method, target: Option<usize>, part: Part) -> Result<Explanation> {
+    pub fn explain_part(
+        &mut self,
+        x: &Array,
+        method: &Method,
+        target: Option<usize>,
+        part: Part,
+    ) -> Result<Explanation> {
         method.validate()?;
         self.model.check_input(x)?;
         if let Some(t) = target {
             if t >= self.model.classes {
-                return Err(err!(Parameter, "target class {t} out of range (the model has {} classes)", self.model.classes));
+                return Err(err!(
+                    Parameter,
+                    "target class {t} out of range (the model has {} classes)",
+                    self.model.classes
+                ));
             }
         }
         self.prepare()?;
         if matches!(method, Method::Lrp(_)) {
             if self.lrp.is_none() {
-                self.lrp = Some((crate::lrp::LrpGraph::build(&self.model)?, Default::default()));
+                self.lrp = Some((
+                    crate::lrp::LrpGraph::build(&self.model)?,
+                    Default::default(),
+                ));
             }
             if self.engine_all.is_none() {
-                self.engine_all = Some(Engine::with_capture(&self.model, crate::engine::Capture::All)?);
+                self.engine_all = Some(Engine::with_capture(
+                    &self.model,
+                    crate::engine::Capture::All,
+                )?);
             }
         }
         let engine = match method {
@@ -205,8 +270,12 @@ impl Explainer {
         let m = &self.model;
         // Grad-CAM and CAM read a layer's activation: keep it from the forward run too.
         let layer = match method {
-            Method::GradCam { layer } | Method::Cam { layer: Some(layer) } => engine.resolve_layer(m, layer).ok(),
-            Method::Cam { layer: None } => crate::info::cam_layer(m).ok().and_then(|l| engine.resolve_layer(m, &l).ok()),
+            Method::GradCam { layer } | Method::Cam { layer: Some(layer) } => {
+                engine.resolve_layer(m, layer).ok()
+            }
+            Method::Cam { layer: None } => crate::info::cam_layer(m)
+                .ok()
+                .and_then(|l| engine.resolve_layer(m, &l).ok()),
             _ => None,
         };
         let tape = match layer {
@@ -215,20 +284,36 @@ impl Explainer {
         };
         let logits = tape.logits()?;
         let target = target.unwrap_or_else(|| argmax(&logits));
-        let s = Subject { model: m, engine, x, tape: &tape, target, part };
+        let s = Subject {
+            model: m,
+            engine,
+            x,
+            tape: &tape,
+            target,
+            part,
+        };
         let mut lrp = None;
         let mut score_delta = None;
         let (attribution, completeness_gap) = match method {
             Method::Gradient => (gradient::explain(&s)?, None),
             Method::GradientXInput => (gradient_x_input::explain(&s)?, None),
             Method::GuidedBackprop => (guided_backprop::explain(&s)?, None),
-            Method::IntegratedGradients { steps, rule, baseline } => {
+            Method::IntegratedGradients {
+                steps,
+                rule,
+                baseline,
+            } => {
                 let (a, delta) = integrated_gradients::explain(&s, *steps, *rule, baseline)?;
                 score_delta = Some(delta);
-                let gap = (part == Part::WHOLE).then(|| a.iter().map(|&v| v as f64).sum::<f64>() - delta);
+                let gap =
+                    (part == Part::WHOLE).then(|| a.iter().map(|&v| v as f64).sum::<f64>() - delta);
                 (a, gap)
             }
-            Method::SmoothGrad { samples, noise, seed } => (smoothgrad::explain(&s, *samples, *noise, *seed)?, None),
+            Method::SmoothGrad {
+                samples,
+                noise,
+                seed,
+            } => (smoothgrad::explain(&s, *samples, *noise, *seed)?, None),
             Method::GradCam { layer } => (grad_cam::explain(&s, layer)?, None),
             Method::Cam { layer } => (cam::explain(&s, layer.as_deref())?, None),
             Method::Lrp(spec) => {
@@ -239,9 +324,20 @@ impl Explainer {
             }
         };
         if attribution.iter().any(|v| !v.is_finite()) {
-            return Err(err!(NonFinite, "the {} attribution contains NaN or infinite values", method.name()));
+            return Err(err!(
+                NonFinite,
+                "the {} attribution contains NaN or infinite values",
+                method.name()
+            ));
         }
-        Ok(Explanation { attribution, target, score: logits[target], completeness_gap, score_delta, lrp })
+        Ok(Explanation {
+            attribution,
+            target,
+            score: logits[target],
+            completeness_gap,
+            score_delta,
+            lrp,
+        })
     }
 }
 

@@ -15,7 +15,13 @@ pub enum IgRule {
 }
 
 impl IgRule {
-    pub const NAMES: [&'static str; 5] = ["riemann-left", "riemann-right", "riemann-middle", "riemann-trapezoid", "gauss-legendre"];
+    pub const NAMES: [&'static str; 5] = [
+        "riemann-left",
+        "riemann-right",
+        "riemann-middle",
+        "riemann-trapezoid",
+        "gauss-legendre",
+    ];
 
     pub fn parse(s: &str) -> Result<IgRule> {
         Ok(match s {
@@ -24,7 +30,13 @@ impl IgRule {
             "riemann-middle" => IgRule::RiemannMiddle,
             "riemann-trapezoid" => IgRule::RiemannTrapezoid,
             "gauss-legendre" => IgRule::GaussLegendre,
-            _ => return Err(err!(Parameter, "unknown --ig-rule '{s}' (one of {})", IgRule::NAMES.join(", "))),
+            _ => {
+                return Err(err!(
+                    Parameter,
+                    "unknown --ig-rule '{s}' (one of {})",
+                    IgRule::NAMES.join(", ")
+                ))
+            }
         })
     }
 
@@ -33,7 +45,11 @@ impl IgRule {
     }
 
     pub fn min_steps(self) -> usize {
-        if self == IgRule::RiemannTrapezoid { 2 } else { 1 }
+        if self == IgRule::RiemannTrapezoid {
+            2
+        } else {
+            1
+        }
     }
 
     /// The n points and weights, in f64.
@@ -45,9 +61,14 @@ impl IgRule {
             IgRule::RiemannMiddle => (0..n).map(|i| ((i as f64 + 0.5) / nf, 1.0 / nf)).collect(),
             IgRule::RiemannTrapezoid => {
                 let h = 1.0 / (nf - 1.0);
-                (0..n).map(|i| (i as f64 * h, if i == 0 || i == n - 1 { h / 2.0 } else { h })).collect()
+                (0..n)
+                    .map(|i| (i as f64 * h, if i == 0 || i == n - 1 { h / 2.0 } else { h }))
+                    .collect()
             }
-            IgRule::GaussLegendre => gauss_legendre(n).into_iter().map(|(t, v)| ((1.0 + t) / 2.0, v / 2.0)).collect(),
+            IgRule::GaussLegendre => gauss_legendre(n)
+                .into_iter()
+                .map(|(t, v)| ((1.0 + t) / 2.0, v / 2.0))
+                .collect(),
         }
     }
 }
@@ -68,7 +89,13 @@ pub fn gauss_legendre(n: usize) -> Vec<(f64, f64)> {
                 p0 = p1;
                 p1 = p2;
             }
-            let p = if n == 0 { 1.0 } else if n == 1 { x } else { p1 };
+            let p = if n == 0 {
+                1.0
+            } else if n == 1 {
+                x
+            } else {
+                p1
+            };
             let pm1 = if n == 1 { 1.0 } else { p0 };
             dp = n as f64 * (x * p - pm1) / (x * x - 1.0);
             let dx = p / dp;
@@ -88,12 +115,22 @@ mod tests {
 
     #[test]
     fn weights_sum_to_one_and_integrate_polynomials() {
-        for rule in [IgRule::RiemannLeft, IgRule::RiemannRight, IgRule::RiemannMiddle, IgRule::RiemannTrapezoid, IgRule::GaussLegendre] {
+        for rule in [
+            IgRule::RiemannLeft,
+            IgRule::RiemannRight,
+            IgRule::RiemannMiddle,
+            IgRule::RiemannTrapezoid,
+            IgRule::GaussLegendre,
+        ] {
             let s: f64 = rule.points(7).iter().map(|p| p.1).sum();
             assert!((s - 1.0).abs() < 1e-12, "{rule:?} {s}");
         }
         // 5 Gauss-Legendre points integrate degree 9 exactly: int_0^1 x^9 = 0.1.
-        let i: f64 = IgRule::GaussLegendre.points(5).iter().map(|(a, w)| w * a.powi(9)).sum();
+        let i: f64 = IgRule::GaussLegendre
+            .points(5)
+            .iter()
+            .map(|(a, w)| w * a.powi(9))
+            .sum();
         assert!((i - 0.1).abs() < 1e-14);
         let big = gauss_legendre(1000);
         assert!((big.iter().map(|p| p.1).sum::<f64>() - 2.0).abs() < 1e-10);

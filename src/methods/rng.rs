@@ -8,7 +8,10 @@ pub struct Normal {
 
 impl Normal {
     pub fn new(seed: u64) -> Normal {
-        Normal { state: seed, spare: None }
+        Normal {
+            state: seed,
+            spare: None,
+        }
     }
 
     fn next_u64(&mut self) -> u64 {

@@ -7,7 +7,11 @@ use crate::engine::{Array, Mode};
 use crate::error::Result;
 
 pub(crate) fn explain(s: &Subject, samples: usize, noise: f32, seed: u64) -> Result<Array> {
-    let (lo, hi) = s.x.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
+    let (lo, hi) =
+        s.x.iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| {
+                (l.min(v), h.max(v))
+            });
     let sigma = (noise * (hi - lo)) as f64;
     let mut sum = Array::zeros(s.x.raw_dim());
     for i in (0..samples).filter(|&i| s.part.owns(i)) {
@@ -15,7 +19,9 @@ pub(crate) fn explain(s: &Subject, samples: usize, noise: f32, seed: u64) -> Res
         let mut rng = Normal::new(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let xi = s.x.mapv(|v| v + (sigma * rng.sample()) as f32);
         let tape = s.engine.forward(&xi)?;
-        sum += &s.engine.gradient(s.model, &tape, s.target, None, Mode::Gradient)?;
+        sum += &s
+            .engine
+            .gradient(s.model, &tape, s.target, None, Mode::Gradient)?;
     }
     Ok(sum / samples as f32)
 }
