@@ -4,6 +4,7 @@
 pub mod baseline;
 pub mod engine;
 pub mod error;
+pub mod evaluate;
 pub mod info;
 pub mod lrp;
 pub mod methods;

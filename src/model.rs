@@ -86,6 +86,11 @@ impl Model {
     }
 
     pub fn load_with(bytes: &[u8], sidecar: Option<Sidecar>) -> Result<Model> {
+        Model::from_proto(&Model::read_proto(bytes)?, sidecar)
+    }
+
+    /// The ONNX protobuf of a model file (checked for size, not yet for content).
+    pub fn read_proto(bytes: &[u8]) -> Result<pb::ModelProto> {
         if bytes.is_empty() {
             return Err(err!(CorruptModel, "cannot read model: the file is empty"));
         }
@@ -97,14 +102,20 @@ impl Model {
                 MAX_MODEL_BYTES >> 20
             ));
         }
+        tract_onnx::onnx()
+            .proto_model_for_read(&mut &bytes[..])
+            .map_err(|e| {
+                Error::tract(
+                    ErrorKind::CorruptModel,
+                    "cannot read model: not a valid ONNX file",
+                    e,
+                )
+            })
+    }
+
+    /// Loads a model from its parsed protobuf (e.g. one whose weights were rewritten).
+    pub fn from_proto(proto: &pb::ModelProto, sidecar: Option<Sidecar>) -> Result<Model> {
         let onnx = tract_onnx::onnx();
-        let proto = onnx.proto_model_for_read(&mut &bytes[..]).map_err(|e| {
-            Error::tract(
-                ErrorKind::CorruptModel,
-                "cannot read model: not a valid ONNX file",
-                e,
-            )
-        })?;
         let graph = proto.graph.as_ref().ok_or_else(|| {
             err!(
                 CorruptModel,
@@ -185,7 +196,7 @@ impl Model {
         };
 
         let mut inference = onnx
-            .model_for_proto_model(&proto)
+            .model_for_proto_model(proto)
             .map_err(|e| Error::tract(ErrorKind::CorruptModel, "cannot interpret model", e))?;
         for node in inference.nodes() {
             if node.op_is::<UnimplementedOp>() {

@@ -512,3 +512,117 @@ fn lrp_prints_conservation() {
     let a = saliency::npy::read_f32(&std::fs::read(&out).unwrap()).unwrap();
     assert_eq!(a.shape(), &[1, 1, 28, 28]);
 }
+
+#[test]
+fn evaluate_prints_areas_box_pointing_and_sanity() {
+    let out = saliency(&[
+        "evaluate",
+        "--model",
+        "models/mnist_cam.onnx",
+        "--input",
+        "models/images/digit_9.png",
+        "--method",
+        "grad-cam",
+        "--layer",
+        "/features/features.7/Relu_output_0",
+        "--metrics",
+        "deletion,insertion,box,pointing,sanity",
+        "--truth",
+        "5,5,20,25",
+        "--curve-steps",
+        "8",
+        "--sanity-stages",
+        "2",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["method"], "grad-cam");
+    assert_eq!(v["deletion"].as_array().unwrap().len(), 9);
+    let (d, i) = (
+        v["deletion_auc"].as_f64().unwrap(),
+        v["insertion_auc"].as_f64().unwrap(),
+    );
+    assert!(
+        (0.0..=1.0).contains(&d) && (0.0..=1.0).contains(&i) && d < i,
+        "deletion {d} insertion {i}"
+    );
+    assert!(v["box"]["x1"].as_u64().unwrap() > v["box"]["x0"].as_u64().unwrap());
+    assert!(v["box_iou"].as_f64().unwrap() > 0.0);
+    assert!(v["pointing"]["hit"].is_boolean());
+    assert_eq!(v["sanity"]["stages"].as_array().unwrap().len(), 3);
+
+    // A given attribution file is scored the same way as the method's own map.
+    let a = tmp("eval_attr.npy");
+    assert!(saliency(&[
+        "explain",
+        "--model",
+        "models/mnist_cam.onnx",
+        "--input",
+        "models/images/digit_9.png",
+        "--method",
+        "gradient",
+        "--out",
+        a.to_str().unwrap()
+    ])
+    .status
+    .success());
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "evaluate",
+            "--model",
+            "models/mnist_cam.onnx",
+            "--input",
+            "models/images/digit_9.png",
+            "--method",
+            "gradient",
+            "--curve-steps",
+            "8",
+        ];
+        args.extend_from_slice(extra);
+        let o = saliency(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let own = run(&[]);
+    let file = run(&["--attribution", a.to_str().unwrap()]);
+    assert_eq!(own["deletion"], file["deletion"]);
+    assert_eq!(file["method"], "file");
+}
+
+#[test]
+fn evaluate_bad_parameters_fail_on_one_line() {
+    let base = [
+        "evaluate",
+        "--model",
+        MNIST,
+        "--input",
+        "models/images/digit_9.png",
+        "--method",
+        "gradient",
+    ];
+    let with = |extra: &[&str]| {
+        let mut a = base.to_vec();
+        a.extend_from_slice(extra);
+        fails(&a)
+    };
+    assert!(with(&["--metrics", "deletion,foo"]).contains("unknown metric 'foo'"));
+    assert!(with(&["--metrics", "pointing"]).contains("needs --truth"));
+    assert!(with(&["--metrics", "pointing", "--truth", "1,2,3"]).contains("x0,y0,x1,y1"));
+    assert!(
+        with(&["--metrics", "pointing", "--truth", "0,0,40,40"]).contains("inside the 28x28 input")
+    );
+    assert!(with(&["--curve-steps", "0"]).contains("curve steps"));
+    assert!(with(&["--score", "odds"]).contains("--score"));
+    assert!(with(&["--deletion-baseline", "grey"]).contains("baseline must be"));
+    assert!(with(&["--metrics", "box", "--box-threshold", "1.5"]).contains("box threshold"));
+    assert!(with(&["--metrics", "sanity", "--sanity-stages", "0"]).contains("sanity stages"));
+    let a = tmp("eval_bad.npy");
+    std::fs::write(&a, b"\x93NUMPY garbage").unwrap();
+    assert!(with(&["--attribution", a.to_str().unwrap()])
+        .to_lowercase()
+        .contains("npy"));
+}

@@ -63,17 +63,28 @@ mod cli {
         },
         /// Explain one input: writes the attribution as float32 .npy, prints one JSON line.
         Explain(ExplainArgs),
+        /// Score an explanation: deletion/insertion curves and their areas, the CAM-paper box,
+        /// the pointing game, the cascading-randomisation sanity check. Prints one JSON line.
+        Evaluate(EvaluateArgs),
     }
 
+    /// The model and the input every explaining command reads.
     #[derive(clap::Args)]
-    #[command(allow_negative_numbers = true)]
-    struct ExplainArgs {
+    struct InputArgs {
         #[arg(long)]
         model: PathBuf,
+        /// An image file (preprocessed as the sidecar says) or a .npy tensor of the input's shape.
         #[arg(long)]
         input: PathBuf,
+        /// Sidecar JSON (default: the model's path with a .json extension, if present).
         #[arg(long)]
         sidecar: Option<PathBuf>,
+    }
+
+    /// An explanation method and its parameters (CONVENTIONS.md).
+    #[derive(clap::Args)]
+    #[command(allow_negative_numbers = true)]
+    struct MethodArgs {
         /// gradient, gradient-x-input, guided-backprop, integrated-gradients, smoothgrad, grad-cam, cam, lrp
         #[arg(long)]
         method: String,
@@ -118,13 +129,64 @@ mod cli {
         /// LRP: also print the relevance entering and leaving each layer.
         #[arg(long)]
         per_layer: bool,
+    }
+
+    #[derive(clap::Args)]
+    struct ExplainArgs {
+        #[command(flatten)]
+        input: InputArgs,
+        #[command(flatten)]
+        how: MethodArgs,
+        /// Where to write the attribution (float32 .npy).
         #[arg(long)]
         out: PathBuf,
     }
 
+    #[derive(clap::Args)]
+    #[command(allow_negative_numbers = true)]
+    struct EvaluateArgs {
+        #[command(flatten)]
+        input: InputArgs,
+        #[command(flatten)]
+        how: MethodArgs,
+        /// Evaluate this attribution (.npy) instead of computing the method's.
+        #[arg(long)]
+        attribution: Option<PathBuf>,
+        /// Comma list of deletion, insertion, box, pointing, sanity.
+        #[arg(long, default_value = "deletion,insertion")]
+        metrics: String,
+        /// Deletion/insertion: points on each curve after the start (one forward pass each).
+        #[arg(long, default_value_t = 50)]
+        curve_steps: usize,
+        /// What deleted pixels become: black, white, blurred[:SIGMA], noise[:SEED] or a constant.
+        #[arg(long)]
+        deletion_baseline: Option<String>,
+        /// Where inserted pixels go: the same choices (default blurred:5).
+        #[arg(long)]
+        insertion_baseline: Option<String>,
+        /// The curves' score: probability (softmax) or logit.
+        #[arg(long, default_value = "probability")]
+        score: String,
+        /// Box: the fraction of the map's maximum to threshold at.
+        #[arg(long, default_value_t = 0.2)]
+        box_threshold: f32,
+        /// Ground-truth box x0,y0,x1,y1 in input pixels (pointing game; IoU of the box).
+        #[arg(long)]
+        truth: Option<String>,
+        /// Pointing game: how far (pixels) outside the box still counts as a hit.
+        #[arg(long, default_value_t = 0.0)]
+        tolerance: f32,
+        /// Sanity check: at most this many randomisation stages.
+        #[arg(long, default_value_t = 8)]
+        sanity_stages: usize,
+        /// Sanity check: random seed for the new weights.
+        #[arg(long = "sanity-seed", default_value_t = 0)]
+        seed_sanity: u64,
+    }
+
     /// The CLI's flags as the library's request (the viewer sends the same, as JSON); only
     /// a `--baseline PATH.npy` tensor is the CLI's own.
-    fn parse_method(a: &ExplainArgs, x: &ArrayD<f32>, sc: &Sidecar) -> Result<Method> {
+    fn parse_method(a: &MethodArgs, x: &ArrayD<f32>, sc: &Sidecar) -> Result<Method> {
         let (constant, tensor) = match a.baseline.parse::<f32>() {
             Ok(v) if v.is_finite() => (v, None),
             Ok(_) => return Err(err!(Parameter, "--baseline must be finite")),
@@ -176,24 +238,29 @@ mod cli {
         Ok(method)
     }
 
-    fn explain(a: ExplainArgs) -> Result<()> {
-        if !saliency::methods::METHODS.contains(&a.method.as_str()) {
+    /// Loads the model and input and parses the method: what `explain` and `evaluate` share.
+    fn setup(input: &InputArgs, how: &MethodArgs) -> Result<(Explainer, ArrayD<f32>, Method)> {
+        if !saliency::methods::METHODS.contains(&how.method.as_str()) {
             return Err(err!(
                 Parameter,
                 "unknown method '{}' (one of {})",
-                a.method,
+                how.method,
                 saliency::methods::METHODS.join(", ")
             ));
         }
-        let m = load_model(&a.model, a.sidecar.as_deref())?;
-        let x = load_input(&a.input, &m)?;
-        let method = parse_method(&a, &x, &m.sidecar)?;
-        let mut ex = Explainer::new(m);
+        let m = load_model(&input.model, input.sidecar.as_deref())?;
+        let x = load_input(&input.input, &m)?;
+        let method = parse_method(how, &x, &m.sidecar)?;
+        Ok((Explainer::new(m), x, method))
+    }
+
+    fn explain(a: ExplainArgs) -> Result<()> {
+        let (mut ex, x, method) = setup(&a.input, &a.how)?;
         let t0 = Instant::now();
         ex.prepare_for(&method)?;
         let plan_seconds = t0.elapsed().as_secs_f64();
         let t1 = Instant::now();
-        let e = ex.explain(&x, &method, a.target)?;
+        let e = ex.explain(&x, &method, a.how.target)?;
         let seconds = t1.elapsed().as_secs_f64();
         write_atomic(&a.out, &npy::write_f32(&e.attribution)?)?;
         let mut json = serde_json::json!({
@@ -211,12 +278,173 @@ mod cli {
             } else {
                 0.0
             });
-            if a.per_layer {
+            if a.how.per_layer {
                 json["per_layer"] = serde_json::json!(c.per_layer);
             }
         }
         println!("{json}");
         Ok(())
+    }
+
+    fn evaluate(a: EvaluateArgs) -> Result<()> {
+        use saliency::evaluate::{curves, localize, pixel_map, sanity};
+        let metrics: Vec<&str> = a
+            .metrics
+            .split(',')
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .collect();
+        const KNOWN: [&str; 5] = ["deletion", "insertion", "box", "pointing", "sanity"];
+        if let Some(bad) = metrics.iter().find(|m| !KNOWN.contains(m)) {
+            return Err(err!(
+                Parameter,
+                "unknown metric '{bad}' (one of {})",
+                KNOWN.join(", ")
+            ));
+        }
+        if metrics.is_empty() {
+            return Err(err!(
+                Parameter,
+                "--metrics needs at least one of {}",
+                KNOWN.join(", ")
+            ));
+        }
+        if metrics.contains(&"pointing") && a.truth.is_none() {
+            return Err(err!(Parameter, "the pointing game needs --truth x0,y0,x1,y1 (the ground-truth box in input pixels)"));
+        }
+        let truth = a
+            .truth
+            .as_deref()
+            .map(localize::PixelBox::parse)
+            .transpose()?;
+        let score: curves::Score =
+            serde_json::from_value(serde_json::json!(a.score)).map_err(|_| {
+                err!(
+                    Parameter,
+                    "--score must be probability or logit, got '{}'",
+                    a.score
+                )
+            })?;
+        let (mut ex, x, method) = setup(&a.input, &a.how)?;
+        let (h, w) = saliency::evaluate::input_hw(x.shape())?;
+        if let Some(t) = &truth {
+            t.check(h, w)?;
+        }
+        let t0 = Instant::now();
+        // The map: a given attribution file, or the method's explanation.
+        let (shape, data, target) = match &a.attribution {
+            Some(p) => {
+                let t = npy::read_f32(&read(p, "attribution")?)?;
+                let target = match a.how.target {
+                    Some(t) => t,
+                    None => saliency::methods::argmax(&ex.model().forward(&x)?),
+                };
+                (t.shape().to_vec(), t.into_raw_vec_and_offset().0, target)
+            }
+            None => {
+                let e = ex.explain(&x, &method, a.how.target)?;
+                (
+                    e.attribution.shape().to_vec(),
+                    e.attribution.into_raw_vec_and_offset().0,
+                    e.target,
+                )
+            }
+        };
+        if target >= ex.model().classes {
+            return Err(err!(
+                Parameter,
+                "target class {target} out of range (the model has {} classes)",
+                ex.model().classes
+            ));
+        }
+        let map = pixel_map(&shape, &data, h, w, saliency::render::Reduce::Sum)?;
+        let mut json = serde_json::json!({
+            "method": if a.attribution.is_some() { "file".to_string() } else { method.name().to_string() },
+            "target": target, "label": ex.model().sidecar.label(target),
+        });
+        for kind in [curves::CurveKind::Deletion, curves::CurveKind::Insertion] {
+            if !metrics.contains(&kind.name()) {
+                continue;
+            }
+            let given = match kind {
+                curves::CurveKind::Deletion => &a.deletion_baseline,
+                curves::CurveKind::Insertion => &a.insertion_baseline,
+            };
+            let baseline = match given {
+                Some(b) => parse_baseline(b)?,
+                None => kind.default_baseline(),
+            };
+            let c = curves::curve(
+                ex.model(),
+                &x,
+                &map,
+                target,
+                kind,
+                a.curve_steps,
+                &baseline,
+                score,
+                &mut |_, _| {},
+            )?;
+            json[format!("{}_auc", kind.name())] = serde_json::json!(c.auc);
+            json[kind.name()] = serde_json::json!(c.scores);
+        }
+        if metrics.contains(&"box") {
+            let l = localize::cam_box(&map, a.box_threshold)?;
+            json["box"] = serde_json::json!(l.bbox);
+            json["box_threshold"] = serde_json::json!(l.threshold);
+            if let (Some(b), Some(t)) = (&l.bbox, &truth) {
+                json["box_iou"] = serde_json::json!(b.iou(t));
+            }
+        }
+        if let (true, Some(t)) = (metrics.contains(&"pointing"), &truth) {
+            let p = localize::pointing_game(&map, t, a.tolerance)?;
+            json["pointing"] = serde_json::json!(p);
+        }
+        if metrics.contains(&"sanity") {
+            if a.attribution.is_some() {
+                return Err(err!(
+                    Parameter,
+                    "the sanity check explains randomised models: give --method, not --attribution"
+                ));
+            }
+            let proto = saliency::Model::read_proto(&read(&a.input.model, "model")?)?;
+            let r = sanity::cascade(
+                &proto,
+                &ex.model().sidecar,
+                &x,
+                &method,
+                Some(target),
+                a.sanity_stages,
+                a.seed_sanity,
+                &mut |_, _| {},
+            )?;
+            json["sanity"] = serde_json::json!(r);
+        }
+        json["seconds"] = serde_json::json!(t0.elapsed().as_secs_f64());
+        println!("{json}");
+        Ok(())
+    }
+
+    /// A curve baseline: black, white, blurred[:SIGMA], noise[:SEED] or a constant.
+    fn parse_baseline(s: &str) -> Result<BaselineSpec> {
+        let (name, arg) = s.split_once(':').map_or((s, None), |(a, b)| (a, Some(b)));
+        let num = |what: &str| -> Result<Option<f64>> {
+            arg.map(|v| {
+                v.parse::<f64>()
+                    .map_err(|_| err!(Parameter, "bad {what} in baseline '{s}'"))
+            })
+            .transpose()
+        };
+        Ok(match name {
+            "black" => BaselineSpec::Black,
+            "white" => BaselineSpec::White,
+            "blurred" => BaselineSpec::Blurred { sigma: num("sigma")?.unwrap_or(5.0) as f32 },
+            "noise" => BaselineSpec::Noise { seed: num("seed")?.unwrap_or(0.0) as u64 },
+            _ => match s.parse::<f32>() {
+                Ok(v) if v.is_finite() => BaselineSpec::Constant { value: v },
+                _ => return Err(err!(Parameter, "baseline must be black, white, blurred[:SIGMA], noise[:SEED] or a number, got '{s}'")),
+            },
+        })
     }
 
     pub fn main() -> i32 {
@@ -367,6 +595,7 @@ mod cli {
                 println!("{json}");
             }
             Command::Explain(a) => explain(a)?,
+            Command::Evaluate(a) => evaluate(a)?,
         }
         Ok(())
     }

@@ -1,0 +1,93 @@
+//! Evaluating explanations: does a map point at what the model uses (deletion / insertion
+//! curves), where it points (the CAM paper's box, the pointing game), and does it depend on
+//! the model at all (cascading weight randomisation). One file per tool; all of them read an
+//! attribution as one map at the input's resolution ([`pixel_map`]).
+
+pub mod curves;
+pub mod localize;
+pub mod sanity;
+
+use crate::error::Result;
+use crate::render::{reduce, upsample, Map2, Reduce, Upsample};
+
+/// An attribution of any drawable shape as one (H, W) map at the input's spatial size:
+/// channels reduced (`Reduce::Sum` keeps the sign), a smaller map (CAM, Grad-CAM) resized
+/// bilinearly with half-pixel centres, as the viewer draws it.
+pub fn pixel_map(shape: &[usize], data: &[f32], h: usize, w: usize, how: Reduce) -> Result<Map2> {
+    let m = reduce(shape, data, how)?;
+    Ok(upsample(&m, h, w, Upsample::Bilinear))
+}
+
+/// The input's spatial size (H, W) from a `[1, C, H, W]` shape.
+pub fn input_hw(shape: &[usize]) -> Result<(usize, usize)> {
+    match shape {
+        [1, _, h, w] => Ok((*h, *w)),
+        _ => Err(crate::err!(
+            Shape,
+            "evaluation needs a [1, C, H, W] image input, the model takes {shape:?}"
+        )),
+    }
+}
+
+/// Spearman's rank correlation (average ranks for ties); 0 when either side is constant.
+pub fn spearman(a: &[f32], b: &[f32]) -> f64 {
+    assert_eq!(a.len(), b.len(), "spearman: lengths differ");
+    pearson(&ranks(a), &ranks(b))
+}
+
+/// Ranks 1..=n, ties sharing their average rank.
+pub fn ranks(v: &[f32]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    idx.sort_by(|&i, &j| v[i].total_cmp(&v[j]));
+    let mut r = vec![0.0; v.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
+            j += 1;
+        }
+        let avg = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &idx[i..=j] {
+            r[k] = avg;
+        }
+        i = j + 1;
+    }
+    r
+}
+
+fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len() as f64;
+    if n == 0.0 {
+        return 0.0;
+    }
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (x, y) in a.iter().zip(b) {
+        sab += (x - ma) * (y - mb);
+        saa += (x - ma) * (x - ma);
+        sbb += (y - mb) * (y - mb);
+    }
+    if saa == 0.0 || sbb == 0.0 {
+        0.0
+    } else {
+        sab / (saa * sbb).sqrt()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranks_average_ties() {
+        assert_eq!(ranks(&[10.0, 20.0, 10.0, 5.0]), vec![2.5, 4.0, 2.5, 1.0]);
+    }
+
+    #[test]
+    fn spearman_of_monotone_maps_is_one() {
+        let a = [1.0, 2.0, 3.0, 4.0];
+        assert!((spearman(&a, &[10.0, 20.0, 30.0, 400.0]) - 1.0).abs() < 1e-12);
+        assert!((spearman(&a, &[4.0, 3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
+        assert_eq!(spearman(&a, &[1.0, 1.0, 1.0, 1.0]), 0.0);
+    }
+}
