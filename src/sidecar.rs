@@ -95,10 +95,12 @@ impl Sidecar {
         let color = match shape[1] {
             1 => Color::Gray,
             3 => Color::Rgb,
-            c => return Err(err!(
+            c => {
+                return Err(err!(
                 Shape,
                 "model input has {c} channels ({shape:?}); only 1 (gray) or 3 (RGB) are supported"
-            )),
+            ))
+            }
         };
         let (h, w) = (shape[2], shape[3]);
         let s = Sidecar {

@@ -44,6 +44,7 @@ pub struct Attribution {
     shape: Vec<usize>,
     data: Vec<f32>,
     meta: String,
+    channel_maps: Vec<f32>,
 }
 
 #[wasm_bindgen]
@@ -57,6 +58,30 @@ impl Attribution {
     pub fn meta(&self) -> String {
         self.meta.clone()
     }
+    /// CAM / Grad-CAM: the layer's activations [C, h, w], flat (`meta.channels` has the
+    /// weights and the shape); empty for other methods.
+    pub fn channel_maps(&self) -> Vec<f32> {
+        self.channel_maps.clone()
+    }
+}
+
+/// A sanity check's report: `meta()` JSON (crate::evaluate::sanity::Report: layers, stages
+/// with their rank correlations, flagged) and `maps()`, every stage's map at the input's
+/// (h, w), one after another.
+#[wasm_bindgen]
+pub struct SanityCheck {
+    meta: String,
+    maps: Vec<f32>,
+}
+
+#[wasm_bindgen]
+impl SanityCheck {
+    pub fn meta(&self) -> String {
+        self.meta.clone()
+    }
+    pub fn maps(&self) -> Vec<f32> {
+        self.maps.clone()
+    }
 }
 
 #[wasm_bindgen]
@@ -64,6 +89,29 @@ impl SaliencyModel {
     #[wasm_bindgen(constructor)]
     pub fn new(onnx: &[u8], sidecar_json: Option<String>) -> Result<SaliencyModel, JsValue> {
         Model::load(onnx, sidecar_json.as_deref())
+            .map(|model| SaliencyModel {
+                ex: Explainer::new(model),
+            })
+            .map_err(js_err)
+    }
+
+    /// The implementation-invariance twin of a model file: weight layers `layer` and
+    /// `layer + 1` rescaled by `factor` and 1 / `factor` (the same function, see
+    /// `crate::evaluate::invariance`).
+    pub fn rescaled(
+        onnx: &[u8],
+        sidecar_json: Option<String>,
+        layer: usize,
+        factor: f32,
+    ) -> Result<SaliencyModel, JsValue> {
+        let sidecar = sidecar_json
+            .as_deref()
+            .map(crate::Sidecar::from_json)
+            .transpose()
+            .map_err(js_err)?;
+        let proto = Model::read_proto(onnx).map_err(js_err)?;
+        let twin = crate::evaluate::invariance::rescale(&proto, layer, factor).map_err(js_err)?;
+        Model::from_proto(&twin, sidecar)
             .map(|model| SaliencyModel {
                 ex: Explainer::new(model),
             })
@@ -163,12 +211,75 @@ impl SaliencyModel {
         let meta = serde_json::json!({
             "method": method.name(), "target": e.target, "label": self.ex.model().sidecar.label(e.target), "score": e.score,
             "seconds": (t2 - t1) / 1000.0, "plan_seconds": (t1 - t0) / 1000.0, "completeness_gap": e.completeness_gap, "score_delta": e.score_delta, "lrp": e.lrp,
+            "channels": e.channels.as_ref().map(|c| serde_json::json!({"layer": c.layer, "weights": c.weights, "shape": c.maps.shape()})),
         });
         let shape = e.attribution.shape().to_vec();
+        let channel_maps = e
+            .channels
+            .map(|c| c.maps.as_standard_layout().iter().copied().collect())
+            .unwrap_or_default();
         Ok(Attribution {
             shape,
             data: e.attribution.into_raw_vec_and_offset().0,
             meta: meta.to_string(),
+            channel_maps,
+        })
+    }
+
+    /// A deletion or insertion curve of an attribution (`shape`, flat `data`) for this input;
+    /// `request_json` is a `crate::evaluate::CurveRequest` (kind, steps, baseline, score,
+    /// target). Returns the curve as JSON (kind, fractions, scores, auc).
+    pub fn curve(
+        &self,
+        input: Vec<f32>,
+        shape: Vec<usize>,
+        data: &[f32],
+        request_json: &str,
+    ) -> Result<String, JsValue> {
+        let x = self.tensor(input)?;
+        let req = crate::evaluate::CurveRequest::from_json(request_json).map_err(js_err)?;
+        let c = req
+            .run(self.ex.model(), &x, &shape, data, &mut |_, _| {})
+            .map_err(js_err)?;
+        to_json(&c)
+    }
+
+    /// The cascading-randomisation sanity check of an explanation request for this input.
+    /// `onnx` is this model's file again (the check rewrites its weights); at most `stages`
+    /// stages, new weights from `seed`.
+    pub fn sanity_check(
+        &self,
+        onnx: &[u8],
+        input: Vec<f32>,
+        request_json: &str,
+        stages: usize,
+        seed: u64,
+    ) -> Result<SanityCheck, JsValue> {
+        let x = self.tensor(input)?;
+        let req = Request::from_json(request_json).map_err(js_err)?;
+        let method = req
+            .to_method(&x, &self.ex.model().sidecar)
+            .map_err(js_err)?;
+        let proto = Model::read_proto(onnx).map_err(js_err)?;
+        let r = crate::evaluate::sanity::cascade(
+            &proto,
+            &self.ex.model().sidecar,
+            &x,
+            &method,
+            req.target,
+            stages,
+            seed,
+            &mut |_, _| {},
+        )
+        .map_err(js_err)?;
+        let maps = r
+            .stages
+            .iter()
+            .flat_map(|s| s.map.data.iter().copied())
+            .collect();
+        Ok(SanityCheck {
+            meta: to_json(&r)?,
+            maps,
         })
     }
 
@@ -259,4 +370,24 @@ pub fn read_npy(bytes: &[u8]) -> Result<Vec<f32>, JsValue> {
     npy::read_f32(bytes)
         .map(|a| a.into_raw_vec_and_offset().0)
         .map_err(js_err)
+}
+
+/// The CAM paper's box and the pointing game for an attribution drawn at `height` x `width`;
+/// `request_json` is a `crate::evaluate::LocalizeRequest` (threshold, truth, tolerance).
+#[wasm_bindgen]
+pub fn localize(
+    shape: Vec<usize>,
+    data: &[f32],
+    height: usize,
+    width: usize,
+    request_json: &str,
+) -> Result<String, JsValue> {
+    if height == 0 || width == 0 || height > 4096 || width > 4096 {
+        return Err(js_err(crate::err!(
+            Parameter,
+            "map size {height}x{width} must be 1..=4096 on each side"
+        )));
+    }
+    let req = crate::evaluate::LocalizeRequest::from_json(request_json).map_err(js_err)?;
+    to_json(&req.run(&shape, data, height, width).map_err(js_err)?)
 }

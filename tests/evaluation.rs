@@ -381,3 +381,74 @@ fn bad_evaluation_parameters_are_errors() {
     )
     .is_err());
 }
+
+#[test]
+fn rescaled_twin_computes_the_same_function_and_gradients_but_lrp_epsilon_tells_them_apart() {
+    use saliency::evaluate::invariance;
+    let root = root();
+    let bytes = std::fs::read(root.join("models/mnist_lrp.onnx")).unwrap();
+    let side = saliency::Sidecar::from_json(
+        &std::fs::read_to_string(root.join("models/mnist_lrp.json")).unwrap(),
+    )
+    .unwrap();
+    let x = npy_file(&root.join("tests/fixtures/mnist_lrp.input.npy"));
+    let proto = Model::read_proto(&bytes).unwrap();
+    let mut a = Explainer::new(Model::from_proto(&proto, Some(side.clone())).unwrap());
+    let mut b = Explainer::new(
+        Model::from_proto(
+            &invariance::rescale(&proto, 0, 0.01).unwrap(),
+            Some(side.clone()),
+        )
+        .unwrap(),
+    );
+    let (la, lb) = (
+        a.model().forward(&x).unwrap(),
+        b.model().forward(&x).unwrap(),
+    );
+    for (p, q) in la.iter().zip(&lb) {
+        assert!(
+            (p - q).abs() < 1e-3 * (1.0 + p.abs()),
+            "logits differ: {p} vs {q}"
+        );
+    }
+    let rel = |p: &ArrayD<f32>, q: &ArrayD<f32>| {
+        let n: f64 = p
+            .iter()
+            .zip(q)
+            .map(|(a, b)| (*a as f64 - *b as f64).powi(2))
+            .sum();
+        (n / q.iter().map(|v| (*v as f64).powi(2)).sum::<f64>()).sqrt()
+    };
+    let ig = Method::IntegratedGradients {
+        steps: 16,
+        rule: saliency::IgRule::parse("gauss-legendre").unwrap(),
+        baseline: saliency::Baseline::Constant(0.0),
+    };
+    for m in [Method::Gradient, ig] {
+        let (p, q) = (
+            a.explain(&x, &m, None).unwrap().attribution,
+            b.explain(&x, &m, None).unwrap().attribution,
+        );
+        assert!(
+            rel(&p, &q) < 1e-3,
+            "{} differs between the twins: {}",
+            m.name(),
+            rel(&p, &q)
+        );
+    }
+    let lrp = |e: &mut Explainer| {
+        let spec = saliency::request::Request::from_json(
+            r#"{"method":"lrp","rules":[["-","epsilon:0.25"]]}"#,
+        )
+        .unwrap()
+        .to_method(&x, &side)
+        .unwrap();
+        e.explain(&x, &spec, None).unwrap().attribution
+    };
+    let d = rel(&lrp(&mut a), &lrp(&mut b));
+    assert!(
+        d > 0.05,
+        "LRP-epsilon should see the rescaling, rel diff {d}"
+    );
+    assert!(invariance::rescale(&proto, 3, 2.0).is_err());
+}

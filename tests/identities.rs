@@ -258,3 +258,89 @@ fn capturing_every_activation_changes_no_gradient() {
         );
     }
 }
+
+/// CAM's terms: its weights are the dense layer's row for the class (read from the ONNX file),
+/// and sum_k w_k f_k rebuilds the map; Grad-CAM's are alpha_k with ReLU(sum alpha_k A^k).
+#[test]
+fn cam_and_grad_cam_report_their_terms() {
+    let (mut ex, x) = bundled("mnist_cam");
+    let e = ex.explain(&x, &Method::Cam { layer: None }, None).unwrap();
+    let c = e.channels.as_ref().expect("CAM reports its terms");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let proto =
+        Model::read_proto(&std::fs::read(root.join("models/mnist_cam.onnx")).unwrap()).unwrap();
+    let w = proto
+        .graph
+        .as_ref()
+        .unwrap()
+        .initializer
+        .iter()
+        .find(|t| t.name == "fc.weight")
+        .unwrap();
+    let w: Vec<f32> = if w.float_data.is_empty() {
+        w.raw_data
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+            .collect()
+    } else {
+        w.float_data.clone()
+    };
+    let row = &w[e.target * 128..(e.target + 1) * 128];
+    assert_eq!(c.weights.len(), 128);
+    for (a, b) in c.weights.iter().zip(row) {
+        assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "{a} vs {b}");
+    }
+    let rebuilt = c
+        .maps
+        .axis_iter(tract_onnx::prelude::tract_ndarray::Axis(0))
+        .zip(&c.weights)
+        .fold(
+            ArrayD::<f32>::zeros(e.attribution.shape()),
+            |acc, (f, &wk)| acc + &f * wk,
+        );
+    let diff = (&rebuilt - &e.attribution)
+        .mapv(f32::abs)
+        .iter()
+        .copied()
+        .fold(0.0, f32::max);
+    assert!(diff < 1e-4, "CAM rebuilt from its terms differs by {diff}");
+
+    let layer = "/features/features.4/Relu_output_0".to_string();
+    let g = ex
+        .explain(
+            &x,
+            &Method::GradCam {
+                layer: layer.clone(),
+            },
+            None,
+        )
+        .unwrap();
+    let c = g.channels.as_ref().expect("Grad-CAM reports its terms");
+    assert_eq!(
+        (c.layer.as_str(), c.maps.shape()),
+        (layer.as_str(), &[64usize, 14, 14][..])
+    );
+    let rebuilt = c
+        .maps
+        .axis_iter(tract_onnx::prelude::tract_ndarray::Axis(0))
+        .zip(&c.weights)
+        .fold(
+            ArrayD::<f32>::zeros(g.attribution.shape()),
+            |acc, (f, &a)| acc + &f * a,
+        )
+        .mapv(|v| v.max(0.0));
+    let diff = (&rebuilt - &g.attribution)
+        .mapv(f32::abs)
+        .iter()
+        .copied()
+        .fold(0.0, f32::max);
+    assert!(
+        diff < 1e-5,
+        "Grad-CAM rebuilt from its terms differs by {diff}"
+    );
+    assert!(ex
+        .explain(&x, &Method::Gradient, None)
+        .unwrap()
+        .channels
+        .is_none());
+}

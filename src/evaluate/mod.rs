@@ -4,6 +4,7 @@
 //! attribution as one map at the input's resolution ([`pixel_map`]).
 
 pub mod curves;
+pub mod invariance;
 pub mod localize;
 pub mod sanity;
 
@@ -26,6 +27,107 @@ pub fn input_hw(shape: &[usize]) -> Result<(usize, usize)> {
             Shape,
             "evaluation needs a [1, C, H, W] image input, the model takes {shape:?}"
         )),
+    }
+}
+
+/// A deletion/insertion request as the viewer sends it (JSON).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CurveRequest {
+    pub kind: curves::CurveKind,
+    #[serde(default = "default_curve_steps")]
+    pub steps: usize,
+    /// Default: the kind's (black for deletion, blurred for insertion).
+    #[serde(default)]
+    pub baseline: Option<crate::baseline::BaselineSpec>,
+    #[serde(default)]
+    pub score: curves::Score,
+    /// Default: the model's top class for the input.
+    #[serde(default)]
+    pub target: Option<usize>,
+}
+
+fn default_curve_steps() -> usize {
+    50
+}
+
+impl CurveRequest {
+    pub fn from_json(text: &str) -> Result<CurveRequest> {
+        serde_json::from_str(text).map_err(|e| crate::err!(Parameter, "bad curve request: {e}"))
+    }
+
+    /// The curve of an attribution (any drawable shape) for input `x`.
+    pub fn run(
+        &self,
+        model: &crate::Model,
+        x: &crate::engine::Array,
+        shape: &[usize],
+        data: &[f32],
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<curves::Curve> {
+        let (h, w) = input_hw(x.shape())?;
+        let map = pixel_map(shape, data, h, w, Reduce::Sum)?;
+        let target = match self.target {
+            Some(t) => t,
+            None => crate::methods::argmax(&model.forward(x)?),
+        };
+        let baseline = self
+            .baseline
+            .clone()
+            .unwrap_or_else(|| self.kind.default_baseline());
+        curves::curve(
+            model, x, &map, target, self.kind, self.steps, &baseline, self.score, progress,
+        )
+    }
+}
+
+/// A localisation request (JSON): the box threshold, and a ground-truth box for the pointing
+/// game and the box's IoU.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalizeRequest {
+    #[serde(default = "default_threshold")]
+    pub threshold: f32,
+    #[serde(default)]
+    pub truth: Option<localize::PixelBox>,
+    #[serde(default)]
+    pub tolerance: f32,
+}
+
+fn default_threshold() -> f32 {
+    0.2
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LocalizeReport {
+    #[serde(flatten)]
+    pub box_: localize::Localization,
+    pub pointing: Option<localize::Pointing>,
+    pub iou: Option<f64>,
+}
+
+impl LocalizeRequest {
+    pub fn from_json(text: &str) -> Result<LocalizeRequest> {
+        serde_json::from_str(text)
+            .map_err(|e| crate::err!(Parameter, "bad localisation request: {e}"))
+    }
+
+    /// Box, pointing game and IoU of an attribution drawn at `h` x `w`.
+    pub fn run(&self, shape: &[usize], data: &[f32], h: usize, w: usize) -> Result<LocalizeReport> {
+        let map = pixel_map(shape, data, h, w, Reduce::Sum)?;
+        let b = localize::cam_box(&map, self.threshold)?;
+        let (pointing, iou) = match &self.truth {
+            Some(t) => (
+                Some(localize::pointing_game(&map, t, self.tolerance)?),
+                b.bbox.map(|bb| bb.iou(t)),
+            ),
+            None => (None, None),
+        };
+        Ok(LocalizeReport {
+            box_: b,
+            pointing,
+            iou,
+        })
     }
 }
 

@@ -12,7 +12,8 @@ use crate::error::Result;
 use crate::info::cam_layer;
 use tract_onnx::prelude::tract_ndarray::Axis;
 
-pub(crate) fn explain(s: &Subject, layer: Option<&str>) -> Result<Array> {
+/// CAM's map and its terms: the class weights w_k^c and the feature maps f_k ([C, h, w]).
+pub(crate) fn explain(s: &Subject, layer: Option<&str>) -> Result<(Array, super::Channels)> {
     let feature = cam_layer(s.model)
         .map_err(|why| err!(Parameter, "CAM does not apply to this model: {why}"))?;
     if let Some(l) = layer {
@@ -22,5 +23,19 @@ pub(crate) fn explain(s: &Subject, layer: Option<&str>) -> Result<Array> {
     }
     let (a, g) = super::grad_cam::layer_maps(s, &feature, "cam")?;
     let hw = (a.shape()[2] * a.shape()[3]) as f32;
-    Ok((a * g).sum_axis(Axis(1)).index_axis_move(Axis(0), 0) * hw)
+    let map = (&a * &g).sum_axis(Axis(1)).index_axis_move(Axis(0), 0) * hw;
+    // dy/df_k is w_k / (H W) at every position: its spatial mean times H W is w_k.
+    let weights = g
+        .index_axis(Axis(0), 0)
+        .outer_iter()
+        .map(|gk| gk.mean().unwrap_or(0.0) * hw)
+        .collect();
+    Ok((
+        map,
+        super::Channels {
+            layer: feature,
+            weights,
+            maps: a.index_axis_move(Axis(0), 0),
+        },
+    ))
 }

@@ -37,15 +37,26 @@ pub(crate) fn layer_maps(s: &Subject, layer: &str, method: &str) -> Result<(Arra
     Ok((fix(a)?, fix(g)?))
 }
 
-pub(crate) fn explain(s: &Subject, layer: &str) -> Result<Array> {
+/// Grad-CAM's map and its terms: alpha_k and the activations A^k ([C, h, w]).
+pub(crate) fn explain(s: &Subject, layer: &str) -> Result<(Array, super::Channels)> {
     let (a, g) = layer_maps(s, layer, "grad-cam")?;
     let a = a.into_dimensionality::<Ix4>().expect("4-D");
     let g = g.into_dimensionality::<Ix4>().expect("4-D");
     let (c, h, w) = (a.shape()[1], a.shape()[2], a.shape()[3]);
     let mut cam = tract_onnx::prelude::tract_ndarray::Array2::<f32>::zeros((h, w));
+    let mut alphas = Vec::with_capacity(c);
     for k in 0..c {
         let alpha = g.index_axis(Axis(1), k).sum() / (h * w) as f32;
         cam.scaled_add(alpha, &a.index_axis(Axis(1), k).index_axis(Axis(0), 0));
+        alphas.push(alpha);
     }
-    Ok(cam.mapv(|v| v.max(0.0)).into_dyn())
+    let maps = a.index_axis_move(Axis(0), 0).into_dyn();
+    Ok((
+        cam.mapv(|v| v.max(0.0)).into_dyn(),
+        super::Channels {
+            layer: layer.to_string(),
+            weights: alphas,
+            maps,
+        },
+    ))
 }

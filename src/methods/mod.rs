@@ -127,6 +127,18 @@ pub struct Explanation {
     pub score_delta: Option<f64>,
     /// LRP: sum of the input relevance, what biases and stabilisers absorbed, per layer.
     pub lrp: Option<crate::lrp::Conservation>,
+    /// CAM / Grad-CAM: the map's terms, map = sum_k weights[k] * maps[k] (before Grad-CAM's ReLU).
+    pub channels: Option<Channels>,
+}
+
+/// The terms of a channel-weighted map (CAM's w_k^c f_k, Grad-CAM's alpha_k A^k).
+#[derive(Debug, Clone)]
+pub struct Channels {
+    /// The layer (ONNX tensor name) the maps come from.
+    pub layer: String,
+    pub weights: Vec<f32>,
+    /// [C, h, w] activations.
+    pub maps: Array,
 }
 
 /// A shard of a sum-over-points method (integrated gradients' quadrature points, SmoothGrad's
@@ -294,6 +306,7 @@ impl Explainer {
         };
         let mut lrp = None;
         let mut score_delta = None;
+        let mut channels = None;
         let (attribution, completeness_gap) = match method {
             Method::Gradient => (gradient::explain(&s)?, None),
             Method::GradientXInput => (gradient_x_input::explain(&s)?, None),
@@ -314,8 +327,16 @@ impl Explainer {
                 noise,
                 seed,
             } => (smoothgrad::explain(&s, *samples, *noise, *seed)?, None),
-            Method::GradCam { layer } => (grad_cam::explain(&s, layer)?, None),
-            Method::Cam { layer } => (cam::explain(&s, layer.as_deref())?, None),
+            Method::GradCam { layer } => {
+                let (a, c) = grad_cam::explain(&s, layer)?;
+                channels = Some(c);
+                (a, None)
+            }
+            Method::Cam { layer } => {
+                let (a, c) = cam::explain(&s, layer.as_deref())?;
+                channels = Some(c);
+                (a, None)
+            }
             Method::Lrp(spec) => {
                 let (graph, plans) = self.lrp.as_mut().expect("built above");
                 let (a, c) = lrp::explain(&s, graph, plans, spec)?;
@@ -337,6 +358,7 @@ impl Explainer {
             completeness_gap,
             score_delta,
             lrp,
+            channels,
         })
     }
 }
