@@ -14,6 +14,7 @@ import { METHODS } from './methods.js';
 import { SidecarForm } from './sidecar-form.js';
 import { drawBars } from './plot.js';
 import { WorkerPool, Cancelled } from './pool.js';
+import { EvaluatePanel } from './evaluate-panel.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -42,6 +43,16 @@ const grid = new CompareGrid($('compare-grid'), {
     schedule('compute');
   },
   onError: (e) => showError(`A comparison panel failed: ${e.message}`),
+});
+const evaluation = new EvaluatePanel($('evaluate-controls'), {
+  engine,
+  stack: ui.stack,
+  marks: $('marks-canvas'),
+  context: () => ({
+    inputW: state.info.input_shape[3], inputH: state.info.input_shape[2], method: panel.method, labels: state.labels,
+    request: request(panel.method, panel.currentValues(), state.target), display: panel.renderSettings(),
+  }),
+  onError: (e) => showError(`Evaluation failed: ${e.message}`),
 });
 const sidecarForm = new SidecarForm($('sidecar-form'), (text) => {
   const m = state.models[state.formModel];
@@ -124,6 +135,8 @@ async function explain() {
     ui.root.dataset.explanation = JSON.stringify({ request: req, target: m.target, score: m.score, completeness_gap: m.completeness_gap, lrp: m.lrp ? { relevance_sum: m.lrp.relevance_sum, absorbed: m.lrp.absorbed } : undefined });
     saveUrl();
     clearError();
+    $('evaluate').hidden = false;
+    await evaluation.afterExplain();
   } catch (e) {
     if (e instanceof Cancelled) {
       ui.stats.textContent = queued ? '' : 'Cancelled.';
@@ -229,6 +242,7 @@ async function loadModel(index, { keepImage = false } = {}) {
     ui.drawBox.hidden = !(info.color === 'gray' && info.input_shape[2] <= 64 && info.input_shape[3] <= 64);
     ui.explain.hidden = false;
     state.view = null;
+    evaluation.reset();
     grid.clear();
     $('compare').hidden = false;
     ui.heat.hidden = true;
@@ -271,6 +285,7 @@ async function selectImage(i) {
   state.imageBytes = im.bytes ?? await fetchBytes(im.url);
   state.imageTitle = im.title;
   state.imageEdited = false;
+  evaluation.reset();
   await predict();
 }
 
@@ -364,13 +379,33 @@ ui.patchToggle.addEventListener('click', () => {
 ui.cancel.addEventListener('click', () => job?.abort());
 $('compare-add').addEventListener('click', () => grid.add(panelConfig()));
 $('compare-clear').addEventListener('click', () => grid.clear());
-$('compare-methods').addEventListener('click', async () => {
+async function addAllMethods() {
   const applicable = new Set(state.info.methods.filter((m) => m.applies).map((m) => m.method));
   for (const m of METHODS.filter((x) => applicable.has(x.id))) {
     const cfg = panelConfig();
     cfg.method = m.id;
     cfg.values = structuredClone(panel.values[m.id]);
     await grid.add(cfg);
+  }
+}
+$('compare-methods').addEventListener('click', () => addAllMethods().catch(showError));
+// One click: every applicable method as a panel, each scored by deletion and insertion.
+$('compare-faithfulness').addEventListener('click', async () => {
+  try {
+    grid.clear();
+    await addAllMethods();
+    await grid.settled();
+    const rows = [];
+    for (const p of grid.panels) rows.push(await grid.evaluate(p, { steps: Number($('eval-steps').value), score: $('eval-score').value }));
+    const body = $('compare-table').querySelector('tbody');
+    body.replaceChildren(...rows.filter(Boolean).map((r) => {
+      const tr = document.createElement('tr');
+      for (const v of [r.title, r.deletion.toFixed(4), r.insertion.toFixed(4)]) tr.append(Object.assign(document.createElement('td'), { textContent: v }));
+      return tr;
+    }));
+    $('compare-table').hidden = false;
+  } catch (e) {
+    showError(`Could not compare the methods: ${e.message}`);
   }
 });
 $('compare-layers').addEventListener('click', async () => {

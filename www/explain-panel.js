@@ -154,7 +154,7 @@ export class ExplainPanel {
       sel('colormap', COLORMAPS, 'colormap'),
       sel('sign', ['auto', 'signed', 'absolute', 'positive'], 'values'),
       labelled('clip top %', outlier),
-      sel('upsample', ['bilinear', 'nearest'], 'upsampling'),
+      sel('upsample', ['bilinear', 'bicubic', 'nearest'], 'upsampling'),
       sel('reduce', ['sum', 'max-abs', 'l2'], 'channels'),
     );
   }

@@ -4,6 +4,7 @@
 // the worker under its own key, so display changes redraw without recomputing.
 import { METHODS, request } from './methods.js';
 import { drawOverlay, formatValue } from './heatmap.js';
+import { drawLines } from './plot.js';
 
 let nextKey = 1;
 
@@ -38,12 +39,36 @@ export class CompareGrid {
       <figcaption><span class="panel-title"></span><br><span class="panel-stats muted"></span></figcaption>
       <div class="panel-buttons"><button type="button" class="panel-edit">Edit</button><button type="button" class="panel-remove" aria-label="Remove panel">×</button></div>`;
     const panel = { key, cfg: structuredClone(cfg), el };
+    const plot = document.createElement('canvas');
+    plot.className = 'panel-plot';
+    plot.hidden = true;
+    plot.setAttribute('aria-label', 'Deletion and insertion curves of this panel');
+    el.querySelector('figcaption').append(plot);
     el.querySelector('.panel-edit').addEventListener('click', () => this.select(panel));
     el.querySelector('.panel-remove').addEventListener('click', () => this.remove(panel));
     this.root.append(el);
     this.panels.push(panel);
     this.root.hidden = false;
-    return this.compute(panel);
+    panel.done = this.compute(panel);
+    return panel.done;
+  }
+
+  /// Resolves when every panel has been computed.
+  async settled() {
+    await Promise.all(this.panels.map((p) => p.done));
+  }
+
+  /// Deletion and insertion curves of a panel's attribution, drawn under it.
+  async evaluate(p, { steps = 50, score = 'probability' } = {}) {
+    if (!p.el.dataset.done) return null;
+    const r = await this.engine.call('curves', { key: p.key, steps, score, target: p.cfg.target ?? null });
+    const plot = p.el.querySelector('.panel-plot');
+    plot.hidden = false;
+    drawLines(plot, [{ ys: r.deletion.scores, color: '#2563eb', label: `del ${r.deletion.auc.toFixed(3)}` }, { ys: r.insertion.scores, color: '#c0392b', label: `ins ${r.insertion.auc.toFixed(3)}` }],
+      { ymin: score === 'probability' ? 0 : null, ymax: score === 'probability' ? 1 : null });
+    p.el.dataset.deletion = r.deletion.auc;
+    p.el.dataset.insertion = r.insertion.auc;
+    return { title: summary(p.cfg, this.context().labels), deletion: r.deletion.auc, insertion: r.insertion.auc };
   }
 
   remove(panel) {

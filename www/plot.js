@@ -33,3 +33,70 @@ export function drawBars(canvas, values, { reference = null, labels = [] } = {})
     c.stroke();
   }
 }
+
+/// Line plot: `series` = [{ ys, xs?, color, label }]; x in [0, 1] unless `xs` are given
+/// (then `xlog` plots them on a log scale). Axis ticks at the ends, a legend on top.
+export function drawLines(canvas, series, { xlog = false, ymin = null, ymax = null, xlabel = '', ylabel = '' } = {}) {
+  const dpr = window.devicePixelRatio || 1;
+  const w = canvas.clientWidth || 320;
+  const h = canvas.clientHeight || 140;
+  canvas.width = w * dpr;
+  canvas.height = h * dpr;
+  const c = canvas.getContext('2d');
+  c.scale(dpr, dpr);
+  c.clearRect(0, 0, w, h);
+  const pts = series.map((s) => s.ys.map((y, i) => [s.xs ? s.xs[i] : i / Math.max(1, s.ys.length - 1), y]));
+  const all = pts.flat();
+  if (!all.length) return;
+  const fx = (x) => (xlog ? Math.log10(Math.max(x, 1e-12)) : x);
+  const xs = all.map(([x]) => fx(x));
+  const ys = all.map(([, y]) => y).filter(Number.isFinite);
+  const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
+  const y0 = ymin ?? Math.min(...ys);
+  const y1 = ymax ?? Math.max(...ys);
+  const L = 38, R = 6, T = 16, B = 18;
+  const px = (x) => L + ((fx(x) - x0) / (x1 - x0 || 1)) * (w - L - R);
+  const py = (y) => h - B - ((y - y0) / (y1 - y0 || 1)) * (h - T - B);
+  c.strokeStyle = '#9aa3b2';
+  c.lineWidth = 1;
+  c.strokeRect(L, T, w - L - R, h - T - B);
+  c.font = '10px system-ui, sans-serif';
+  c.fillStyle = '#5b6473';
+  const fmt = (v) => (Math.abs(v) >= 1000 || (Math.abs(v) < 0.01 && v !== 0) ? v.toExponential(0) : String(+v.toFixed(2)));
+  c.fillText(fmt(y1), 2, T + 8);
+  c.fillText(fmt(y0), 2, h - B);
+  c.fillText(fmt(xlog ? 10 ** x0 : x0), L, h - 4);
+  const right = fmt(xlog ? 10 ** x1 : x1);
+  c.fillText(right, w - R - c.measureText(right).width, h - 4);
+  if (xlabel) c.fillText(xlabel, (w - c.measureText(xlabel).width) / 2, h - 4);
+  if (ylabel) c.fillText(ylabel, L + 4, T + 10);
+  let lx = L + 4;
+  series.forEach((s, k) => {
+    c.strokeStyle = s.color;
+    c.lineWidth = 1.5;
+    c.beginPath();
+    pts[k].forEach(([x, y], i) => (i ? c.lineTo(px(x), py(y)) : c.moveTo(px(x), py(y))));
+    c.stroke();
+    if (s.label) {
+      c.fillStyle = s.color;
+      c.fillText(s.label, lx, T - 4);
+      lx += c.measureText(s.label).width + 12;
+    }
+  });
+}
+
+/// A rectangle in model-input pixels drawn on a canvas that shows the input at another size.
+export function drawBox(canvas, box, inputW, inputH, { color = '#ffffff', dash = [] } = {}) {
+  const c = canvas.getContext('2d');
+  const sx = canvas.width / inputW;
+  const sy = canvas.height / inputH;
+  c.save();
+  c.lineWidth = Math.max(2, canvas.width / 160);
+  c.setLineDash(dash);
+  c.strokeStyle = '#000000';
+  c.strokeRect(box.x0 * sx, box.y0 * sy, (box.x1 - box.x0) * sx, (box.y1 - box.y0) * sy);
+  c.strokeStyle = color;
+  c.lineWidth /= 2;
+  c.strokeRect(box.x0 * sx, box.y0 * sy, (box.x1 - box.x0) * sx, (box.y1 - box.y0) * sy);
+  c.restore();
+}

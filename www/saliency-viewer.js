@@ -7,14 +7,22 @@
 // Attributes: model (a bundled model's name, or a URL to an .onnx with `sidecar` = URL of its
 // JSON), image (a bundled image path such as images/chelsea.png, or a URL), method, params
 // (JSON, as methods.js), target (class index; default the top class), opacity, colormap, sign,
-// upsample, outlier (display settings), controls ("method,opacity,topk": which built-in
-// controls to show). Changing an attribute recomputes what depends on it.
-// Events: `prediction` (detail: top-k), `explained` (detail: meta), `error` (detail: message).
+// upsample (bilinear, bicubic, nearest), outlier (display settings), controls
+// ("method,opacity,topk": which built-in controls to show), box (draw the CAM paper's box at
+// this fraction of the map's maximum), truth ("x0,y0,x1,y1" in input pixels: draw it and play
+// the pointing game), resolution (draw the heatmap this many pixels wide, e.g. 224 for a
+// 28 x 28 input, to see the upsampling; default: the input's size). Changing an attribute recomputes what depends on it.
+// Events: `prediction` (detail: top-k), `explained` (detail: meta; CAM / Grad-CAM carry
+// `meta.channels` with the layer's weights), `localized` (detail: box and pointing game),
+// `error` (detail: message).
+// Methods for page scripts (teaching pages): `call(cmd, args)` (any worker command on this
+// element's model), `channelMaps()`, `curves({steps, score})`, `sanityCheck({stages})`.
 // All elements of a page share one worker; nothing leaves the page.
 import { sharedEngine } from './worker-client.js';
 import { METHODS, request } from './methods.js';
 import { drawRgba, renderTopK } from './view.js';
 import { drawOverlay, drawLegend, formatValue } from './heatmap.js';
+import { drawBox } from './plot.js';
 
 const ROOT = new URL('.', import.meta.url);
 let nextSlot = 1;
@@ -26,18 +34,18 @@ async function bytesOf(url) {
 }
 
 class SaliencyViewer extends HTMLElement {
-  static observedAttributes = ['model', 'sidecar', 'image', 'method', 'params', 'target', 'opacity', 'colormap', 'sign', 'upsample', 'outlier', 'controls'];
+  static observedAttributes = ['model', 'sidecar', 'image', 'method', 'params', 'target', 'opacity', 'colormap', 'sign', 'upsample', 'outlier', 'controls', 'box', 'truth', 'resolution'];
 
   constructor() {
     super();
-    this.slot = `element-${nextSlot++}`;
+    this.slotName = `element-${nextSlot++}`;
     this.engine = sharedEngine();
     this.info = null;
     this.view = null;
     this.pending = Promise.resolve();
     const root = this.attachShadow({ mode: 'open' });
     root.innerHTML = `<link rel="stylesheet" href="${new URL('saliency-viewer.css', ROOT)}">
-      <div class="wrap"><div class="stack"><canvas class="image"></canvas><canvas class="heat" hidden></canvas></div>
+      <div class="wrap"><div class="stack"><canvas class="image"></canvas><canvas class="heat" hidden></canvas><canvas class="marks"></canvas></div>
       <div class="side"><div class="controls"></div><ol class="topk"></ol>
       <div class="legend" hidden><span class="min"></span><canvas class="strip"></canvas><span class="max"></span></div>
       <p class="stats"></p><p class="error" hidden></p></div></div>`;
@@ -53,14 +61,14 @@ class SaliencyViewer extends HTMLElement {
   attributeChangedCallback(name, old, value) {
     if (old === value || !this.isConnected) return;
     const level = name === 'model' || name === 'sidecar' ? 'model' : name === 'image' ? 'image'
-      : ['opacity'].includes(name) ? 'opacity' : ['colormap', 'sign', 'upsample', 'outlier'].includes(name) ? 'render'
-        : name === 'controls' ? 'controls' : 'explain';
+      : ['opacity'].includes(name) ? 'opacity' : ['colormap', 'sign', 'upsample', 'outlier', 'resolution'].includes(name) ? 'render'
+        : name === 'controls' ? 'controls' : ['box', 'truth'].includes(name) ? 'marks' : 'explain';
     this.schedule(level);
   }
 
   /// Work runs one step at a time; a newer request of a deeper level absorbs an older one.
   schedule(level) {
-    const order = ['opacity', 'controls', 'render', 'explain', 'image', 'model'];
+    const order = ['opacity', 'marks', 'controls', 'render', 'explain', 'image', 'model'];
     if (this.queued && order.indexOf(this.queued) >= order.indexOf(level)) return;
     this.queued = level;
     this.pending = this.pending.then(() => {
@@ -77,6 +85,65 @@ class SaliencyViewer extends HTMLElement {
     if (['model', 'image', 'explain'].includes(level)) await this.explain();
     if (level === 'render') await this.redraw();
     if (level === 'opacity') this.$('.heat').style.opacity = this.opacity;
+    if (level !== 'opacity' && level !== 'controls') await this.marks();
+  }
+
+  /// Any worker command on this element's model and input.
+  call(cmd, args = {}, onProgress = null) { return this.engine.call(cmd, { slot: this.slotName, ...args }, onProgress); }
+
+  /// CAM / Grad-CAM: the activations behind the map, with their weights.
+  channelMaps() { return this.call('channelMaps'); }
+
+  /// Deletion and insertion curves of the map on screen.
+  curves({ steps = 50, score = 'probability' } = {}) { return this.call('curves', { steps, score }); }
+
+  /// The cascading-randomisation check of the element's method (stage maps rendered).
+  sanityCheck({ stages = 8, seed = 0 } = {}) {
+    return this.call('sanity', { request: request(this.method, this.params(), this.targetValue()), stages, seed, display: this.display() });
+  }
+
+  /// The heatmap's pixel size: the input's, or `resolution` pixels wide (at most 1024).
+  drawSize() {
+    const r = Number(this.getAttribute('resolution'));
+    if (!r) return { width: this.view.width, height: this.view.height };
+    const width = Math.min(1024, Math.max(1, Math.round(r)));
+    return { width, height: Math.max(1, Math.round((width * this.view.height) / this.view.width)) };
+  }
+
+  targetValue() {
+    const t = this.getAttribute('target');
+    return t === null || t === '' ? null : Number(t);
+  }
+
+  /// The box and the pointing game, drawn over the heatmap.
+  async marks() {
+    const c = this.$('.marks');
+    const box = this.getAttribute('box');
+    const truthText = this.getAttribute('truth');
+    const ctx2 = c.getContext('2d');
+    c.width = c.clientWidth * (window.devicePixelRatio || 1) || 240;
+    c.height = c.clientHeight * (window.devicePixelRatio || 1) || 240;
+    ctx2.clearRect(0, 0, c.width, c.height);
+    if (!this.lastMeta || (box === null && truthText === null)) return;
+    let truth = null;
+    if (truthText !== null) {
+      const v = truthText.split(',').map(Number);
+      if (v.length !== 4 || v.some((x) => !Number.isInteger(x) || x < 0)) throw new Error(`the truth attribute must be x0,y0,x1,y1 in input pixels, got “${truthText}”`);
+      truth = { x0: v[0], y0: v[1], x1: v[2], y1: v[3] };
+    }
+    const r = await this.call('localize', { threshold: box === null ? 0.2 : Number(box), truth });
+    const [, , h, w] = this.info.input_shape;
+    if (box !== null && r.bbox) drawBox(c, r.bbox, w, h, { color: '#ffffff' });
+    if (truth) drawBox(c, truth, w, h, { color: '#22c55e', dash: [6, 4] });
+    if (r.pointing) {
+      ctx2.fillStyle = r.pointing.hit ? '#22c55e' : '#ef4444';
+      ctx2.beginPath();
+      ctx2.arc(((r.pointing.x + 0.5) * c.width) / w, ((r.pointing.y + 0.5) * c.height) / h, Math.max(4, c.width / 60), 0, 2 * Math.PI);
+      ctx2.fill();
+    }
+    this.lastLocalization = r;
+    this.dataset.localized = JSON.stringify(r);
+    this.dispatchEvent(new CustomEvent('localized', { detail: r }));
   }
 
   get opacity() { return Number(this.getAttribute('opacity') ?? 0.6); }
@@ -112,7 +179,7 @@ class SaliencyViewer extends HTMLElement {
       sidecar = text;
       url = new URL(`models/${JSON.parse(text).file}`, ROOT);
     }
-    const { info } = await this.engine.call('loadModel', { url: String(url), sidecar, slot: this.slot });
+    const { info } = await this.engine.call('loadModel', { url: String(url), sidecar, slot: this.slotName });
     this.info = info;
     this.sidecar = JSON.parse(sidecar ?? '{}');
   }
@@ -126,7 +193,7 @@ class SaliencyViewer extends HTMLElement {
 
   /// Classifies image bytes (PNG/JPEG) and explains them: also usable from page scripts.
   async useImageBytes(bytes, explain = true) {
-    const r = await this.engine.call('predictImage', { bytes: bytes.slice().buffer, k: 5, slot: this.slot });
+    const r = await this.engine.call('predictImage', { bytes: bytes.slice().buffer, k: 5, slot: this.slotName });
     drawRgba(this.$('.image'), r.view, r.width, r.height);
     this.view = { width: r.width, height: r.height };
     this.prediction = r.prediction;
@@ -158,10 +225,9 @@ class SaliencyViewer extends HTMLElement {
 
   async explain() {
     if (!this.view) return;
-    const t = this.getAttribute('target');
-    const target = t === null || t === '' ? null : Number(t);
+    const target = this.targetValue();
     for (const li of this.$('.topk').children) li.classList.toggle('target', Number(li.dataset.index) === (target ?? this.prediction.top[0].index));
-    const r = await this.engine.call('explain', { slot: this.slot, request: request(this.method, this.params(), target), display: this.display(), width: this.view.width, height: this.view.height });
+    const r = await this.engine.call('explain', { slot: this.slotName, request: request(this.method, this.params(), target), display: this.display(), ...this.drawSize() });
     this.draw(r);
     const m = r.meta;
     this.$('.stats').textContent = `${this.method} · “${this.info.labels[m.target]}” · ${(m.seconds * 1000).toFixed(1)} ms${m.completeness_gap != null ? ` · gap ${formatValue(m.completeness_gap)}` : ''}`;
@@ -173,7 +239,7 @@ class SaliencyViewer extends HTMLElement {
 
   async redraw() {
     if (!this.view) return;
-    this.draw(await this.engine.call('render', { slot: this.slot, display: this.display(), width: this.view.width, height: this.view.height }));
+    this.draw(await this.engine.call('render', { slot: this.slotName, display: this.display(), ...this.drawSize() }));
   }
 
   draw(r) {

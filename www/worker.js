@@ -10,7 +10,7 @@
 const RELAXED_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 15, 1, 13, 0, 65, 1, 253, 15, 65, 2, 253, 15, 253, 128, 2, 11]);
 const forced = new URLSearchParams(self.location.search).get('simd');
 const variant = forced ?? (WebAssembly.validate(RELAXED_PROBE) ? 'relaxed' : 'plain');
-let SaliencyModel, render_heatmap, colormap_strip, read_npy, wasmExports;
+let SaliencyModel, render_heatmap, colormap_strip, read_npy, localize, wasmExports;
 const ready = (async () => {
   let mod;
   try {
@@ -20,7 +20,7 @@ const ready = (async () => {
     mod = await import('./pkg/saliency.js'); // a site built without the relaxed variant
   }
   wasmExports = await mod.default();
-  ({ SaliencyModel, render_heatmap, colormap_strip, read_npy } = mod);
+  ({ SaliencyModel, render_heatmap, colormap_strip, read_npy, localize } = mod);
 })();
 const slots = new Map();
 
@@ -56,8 +56,18 @@ const commands = {
     const model = new SaliencyModel(data, sidecar ?? null);
     const info = JSON.parse(model.info());
     slots.get(slot)?.model.free();
-    slots.set(slot, { model, info, input: null, attributions: new Map() });
+    // The file stays for the checks that rewrite its weights (sanity check, twins).
+    slots.set(slot, { model, info, input: null, attributions: new Map(), bytes: data, sidecar: sidecar ?? null });
     return { info, seconds: (performance.now() - t0) / 1000 };
+  },
+  /// The implementation-invariance twin of slot `from` (weight layers `layer` and `layer + 1`
+  /// rescaled by `factor` and its inverse) in `slot`, with the same input.
+  loadTwin({ from, slot, layer, factor }) {
+    const f = slotOf(from);
+    const model = SaliencyModel.rescaled(f.bytes, f.sidecar, layer, factor);
+    slots.get(slot)?.model.free();
+    slots.set(slot, { model, info: f.info, input: f.input, attributions: new Map(), bytes: null, sidecar: f.sidecar });
+    return true;
   },
   predictImage({ bytes, k, slot }) {
     const s = slotOf(slot);
@@ -79,7 +89,7 @@ const commands = {
     const a = s.model.explain(s.input, JSON.stringify(request));
     const meta = JSON.parse(a.meta());
     meta.wall_seconds = (performance.now() - t0) / 1000;
-    s.attributions.set(key, { shape: Array.from(a.shape()), data: a.data(), meta });
+    s.attributions.set(key, { shape: Array.from(a.shape()), data: a.data(), meta, channels: meta.channels ? a.channel_maps() : null });
     a.free();
     return commands.render({ display, width, height, key, slot });
   },
@@ -118,6 +128,72 @@ const commands = {
     const found = s.attributions.get(key);
     if (!found) throw new Error('nothing has been explained yet');
     return s.model.npy(Uint32Array.from(found.shape), found.data);
+  },
+  /// CAM / Grad-CAM: the activations behind an explanation ([C, h, w], with the weights).
+  channelMaps({ key = 'main', slot }) {
+    const found = slotOf(slot).attributions.get(key);
+    if (!found?.channels) throw new Error('this explanation has no channel terms (CAM and Grad-CAM have)');
+    return { shape: found.meta.channels.shape, weights: found.meta.channels.weights, layer: found.meta.channels.layer, data: found.channels.slice() };
+  },
+  /// Deletion and/or insertion curves of a kept attribution (crate::evaluate::CurveRequest).
+  curves({ key = 'main', slot, kinds = ['deletion', 'insertion'], steps = 50, score = 'probability', target = null, baselines = {} }, id) {
+    const s = slotOf(slot);
+    const found = s.attributions.get(key);
+    if (!found) throw new Error('nothing has been explained yet');
+    const out = {};
+    kinds.forEach((kind, i) => {
+      const req = { kind, steps, score, target: target ?? found.meta.target };
+      if (baselines[kind]) req.baseline = baselines[kind];
+      out[kind] = JSON.parse(s.model.curve(s.input, Uint32Array.from(found.shape), found.data, JSON.stringify(req)));
+      self.postMessage({ id, progress: (i + 1) / kinds.length });
+    });
+    return out;
+  },
+  /// The CAM paper's box (and the pointing game against `truth`) of a kept attribution, in
+  /// input pixels.
+  localize({ key = 'main', slot, threshold = 0.2, truth = null, tolerance = 0 }) {
+    const s = slotOf(slot);
+    const found = s.attributions.get(key);
+    if (!found) throw new Error('nothing has been explained yet');
+    const [, , h, w] = s.info.input_shape;
+    return JSON.parse(localize(Uint32Array.from(found.shape), found.data, h, w, JSON.stringify({ threshold, truth, tolerance })));
+  },
+  /// The cascading-randomisation check of a request: every stage's meta and rendered map.
+  sanity({ slot, request, stages = 8, seed = 0, display }) {
+    const s = slotOf(slot);
+    if (!s.input) throw new Error('no image has been classified yet');
+    if (!s.bytes) throw new Error('this model has no file to randomise');
+    const r = s.model.sanity_check(s.bytes, s.input, JSON.stringify(request), stages, BigInt(seed));
+    const meta = JSON.parse(r.meta());
+    const maps = r.maps();
+    r.free();
+    const [, , h, w] = s.info.input_shape;
+    const images = meta.stages.map((_, i) => {
+      const hm = render_heatmap(Uint32Array.from([h, w]), maps.subarray(i * h * w, (i + 1) * h * w), h, w, JSON.stringify(display));
+      const rgba = hm.rgba();
+      hm.free();
+      return rgba;
+    });
+    return { result: { meta, images, width: w, height: h }, transfer: images.map((x) => x.buffer) };
+  },
+  /// Class scores and one explanation for an input tensor of the page's making (e.g. a point
+  /// on the integrated-gradients path); nothing is kept.
+  explainTensor({ slot, input, request }) {
+    const s = slotOf(slot);
+    const x = new Float32Array(input);
+    const logits = Array.from(s.model.logits(x));
+    if (!request) return { logits };
+    const a = s.model.explain(x, JSON.stringify(request));
+    const data = a.data();
+    const out = { logits, shape: Array.from(a.shape()), data, meta: JSON.parse(a.meta()) };
+    a.free();
+    return { result: out, transfer: [data.buffer] };
+  },
+  /// The current input tensor of a slot (what the model sees), flat.
+  inputTensor({ slot }) {
+    const s = slotOf(slot);
+    if (!s.input) throw new Error('no image has been classified yet');
+    return { shape: s.info.input_shape, data: s.input.slice() };
   },
   simdVariant() { return variant; },
   /// The wasm instance's linear memory (bytes): it only grows, so this is the peak.

@@ -1,0 +1,157 @@
+// Integrated Gradients page: the steps slider, the completeness gap against the steps, the
+// score along the path (sensitivity), a rescaled twin of the net (implementation invariance)
+// and four baselines. Every number is computed by the same engine as the viewer.
+import { explained, showError } from './learn-nav.js';
+import { drawLines } from './plot.js';
+import { formatValue } from './heatmap.js';
+
+const $ = (id) => document.getElementById(id);
+const ig = $('ig-main');
+const views = ['ig-gradient', 'ig-guided', 'ig-main', 'bl-black', 'bl-white', 'bl-blurred', 'bl-noise'].map($);
+for (const v of views) v.addEventListener('error', (e) => showError(new Error(e.detail)));
+const SIGNED = { reduce: 'sum', sign: 'signed', outlier_percent: 2, upsample: 'nearest', colormap: 'blue-white-red' };
+
+for (let d = 0; d <= 9; d++) $('ig-image').append(new Option(`digit ${d}`, `images/digit_${d}.png`, d === 3, d === 3));
+$('ig-image').addEventListener('change', () => {
+  for (const v of views) { v.removeAttribute('target'); v.setAttribute('image', $('ig-image').value); }
+  explained(ig).then(() => Promise.all([path(), twins()])).catch(showError);
+});
+
+// Steps: a logarithmic slider from 2 to 10 000.
+const stepsOf = (pos) => Math.max(2, Math.round(10 ** (Math.log10(2) + (pos / 1000) * (4 - Math.log10(2)))));
+$('ig-steps').addEventListener('input', () => {
+  const n = stepsOf(Number($('ig-steps').value));
+  $('ig-steps-out').textContent = n;
+  ig.setAttribute('params', JSON.stringify({ steps: n }));
+});
+ig.addEventListener('explained', (e) => {
+  const m = e.detail;
+  $('ig-numbers').textContent = `${m.label}: F(x) − F(x′) = ${formatValue(m.score_delta)}; Σ IG = ${formatValue(m.score_delta + m.completeness_gap)}; completeness gap ${formatValue(m.completeness_gap)} with ${JSON.parse(ig.getAttribute('params')).steps} steps (${(m.seconds * 1000).toFixed(0)} ms).`;
+});
+
+// Completeness gap against the steps, for two quadrature rules.
+const STEPS = [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 10000];
+$('gap-run').addEventListener('click', async () => {
+  try {
+    const series = [];
+    for (const [rule, color] of [['riemann-right', '#c0392b'], ['gauss-legendre', '#2563eb']]) {
+      const ys = [];
+      for (const steps of STEPS) {
+        $('gap-status').textContent = `${rule}, ${steps} steps…`;
+        const r = await ig.call('explainRaw', { request: { method: 'integrated-gradients', steps, ig_rule: rule, baseline: { kind: 'black' }, target: ig.lastMeta?.target ?? null } });
+        ys.push(Math.max(1e-9, Math.abs(r.meta.completeness_gap)));
+      }
+      series.push({ xs: STEPS, ys: ys.map(Math.log10), color, label: rule });
+    }
+    drawLines($('gap-plot'), series, { xlog: true, xlabel: 'steps', ylabel: 'log10 |gap|' });
+    $('gap-status').textContent = `|gap| at 10 000 steps: ${series.map((s) => `${s.label} ${formatValue(10 ** s.ys.at(-1))}`).join(', ')}`;
+    $('gap-plot').dataset.gaps = JSON.stringify(series.map((s) => ({ rule: s.label, gaps: s.ys.map((y) => 10 ** y) })));
+  } catch (e) {
+    showError(e);
+  }
+});
+
+// Sensitivity: the class probability along the straight path from black to x, and how fast it
+// rises (finite differences); the gradient map at any point of the path.
+const softmax = (z) => {
+  const m = Math.max(...z);
+  const e = z.map((v) => Math.exp(v - m));
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / s);
+};
+const pathState = { points: [] };
+async function path() {
+  const { shape, data } = await ig.call('inputTensor');
+  const pre = ig.info.preprocess;
+  const black = (0 - pre.mean[0]) / pre.std[0];
+  const target = ig.lastMeta.target;
+  const points = [];
+  for (let k = 0; k <= 20; k++) {
+    const a = k / 20;
+    const x = data.map((v) => black + a * (v - black));
+    const r = await ig.call('explainTensor', { input: x.buffer, request: { method: 'gradient', target } });
+    points.push({ a, p: softmax(r.logits)[target], grad: r });
+  }
+  // dp/dα by central differences (one-sided at the ends).
+  points.forEach((pt, i) => {
+    const lo = points[Math.max(0, i - 1)];
+    const hi = points[Math.min(points.length - 1, i + 1)];
+    pt.slope = (hi.p - lo.p) / (hi.a - lo.a);
+  });
+  pathState.points = points;
+  pathState.shape = shape;
+  const maxSlope = Math.max(...points.map((p) => p.slope), 1e-9);
+  drawLines($('path-plot'), [
+    { xs: points.map((p) => p.a), ys: points.map((p) => p.p), color: '#1d2330', label: 'probability p' },
+    { xs: points.map((p) => p.a), ys: points.map((p) => p.slope / maxSlope), color: '#c0392b', label: 'dp/dα (scaled)' },
+  ], { xlabel: 'α', ymin: 0, ymax: 1 });
+  const end = points.at(-1);
+  const half = points.find((p) => p.p >= 0.5 * (points[0].p + end.p));
+  $('path-text').textContent = `p(x′) = ${points[0].p.toFixed(3)}, p(x) = ${end.p.toFixed(3)}: half of the rise is reached at α = ${half.a.toFixed(2)}; the steepest rise is dp/dα = ${formatValue(maxSlope)}, at the image itself dp/dα = ${formatValue(end.slope)}.`;
+  $('path-plot').dataset.path = JSON.stringify(points.map((p) => [p.a, p.p, p.slope]));
+  await showPathMap();
+}
+
+async function showPathMap() {
+  const k = Number($('path-alpha').value);
+  $('path-alpha-out').textContent = (k / 20).toFixed(2);
+  const p = pathState.points[k];
+  if (!p) return;
+  const [, , h, w] = pathState.shape;
+  const r = await ig.call('storeAttribution', { key: 'path', shape: p.grad.shape, data: p.grad.data.buffer.slice(0), meta: p.grad.meta, display: SIGNED, width: w, height: h });
+  $('path-map').getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(r.rgba.buffer), r.width, r.height), 0, 0);
+}
+$('path-alpha').addEventListener('input', () => showPathMap().catch(showError));
+
+// Implementation invariance: the rescaled twin.
+function mapCanvas(title) {
+  const c = Object.assign(document.createElement('canvas'), { width: 28, height: 28, className: 'term' });
+  c.style.width = '120px';
+  c.style.height = '120px';
+  c.style.imageRendering = 'pixelated';
+  const fig = document.createElement('figure');
+  fig.append(c, Object.assign(document.createElement('figcaption'), { textContent: title }));
+  return { fig, c };
+}
+const relDiff = (a, b) => {
+  let n = 0;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) { n += (a[i] - b[i]) ** 2; d += b[i] ** 2; }
+  return Math.sqrt(n / Math.max(d, 1e-30));
+};
+let twinRun = 0;
+async function twins() {
+  const run = ++twinRun;
+  const c = 10 ** Number($('twin-c').value);
+  $('twin-c-out').textContent = c >= 1 ? c.toFixed(c < 10 ? 2 : 0) : c.toPrecision(2);
+  const engine = ig.engine;
+  await engine.call('loadTwin', { from: ig.slotName, slot: 'twin', layer: 0, factor: c });
+  const target = ig.lastMeta.target;
+  const reqs = {
+    'Integrated Gradients': { method: 'integrated-gradients', steps: 32, baseline: { kind: 'black' }, target },
+    'LRP-ε (ε = 0.25)': { method: 'lrp', rules: [['-', 'epsilon:0.25']], target },
+  };
+  const figs = [];
+  const numbers = [];
+  for (const [name, request] of Object.entries(reqs)) {
+    const a = await engine.call('explainRaw', { slot: ig.slotName, request });
+    const b = await engine.call('explainRaw', { slot: 'twin', request });
+    if (run !== twinRun) return;
+    for (const [who, r, slot] of [['net', a, ig.slotName], [`twin (c = ${$('twin-c-out').textContent})`, b, 'twin']]) {
+      const { fig, c: canvas } = mapCanvas(`${name}, ${who}`);
+      const out = await engine.call('storeAttribution', { slot, key: 'twin-view', shape: r.shape, data: r.data.buffer.slice(0), meta: r.meta, display: SIGNED, width: 28, height: 28 });
+      canvas.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(out.rgba.buffer), 28, 28), 0, 0);
+      figs.push(fig);
+    }
+    numbers.push(`${name}: relative difference ${formatValue(relDiff(b.data, a.data))}`);
+  }
+  const x = await ig.call('inputTensor');
+  const [la, lb] = [await ig.call('explainTensor', { input: x.data.buffer.slice(0) }), await engine.call('explainTensor', { slot: 'twin', input: x.data.buffer.slice(0) })];
+  const dl = Math.max(...la.logits.map((v, i) => Math.abs(v - lb.logits[i])));
+  $('twin-row').replaceChildren(...figs);
+  $('twin-text').textContent = `Largest score difference between the twins: ${formatValue(dl)}. ${numbers.join('; ')}.`;
+  $('twin-row').dataset.result = JSON.stringify({ c, logit_diff: dl, numbers });
+}
+$('twin-c').addEventListener('change', () => twins().catch(showError));
+
+explained(ig).then(() => Promise.all([path(), twins()])).catch(showError);
