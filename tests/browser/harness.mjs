@@ -40,3 +40,30 @@ export async function launch() {
   });
   return { context, close: async () => { await context.close(); fs.rmSync(dir, { recursive: true, force: true }); } };
 }
+
+/// Refuses and records every request that leaves the test server's origin.
+export async function guardOrigin(context, origin, foreign) {
+  await context.route('**/*', (route) => {
+    const u = route.request().url();
+    if (!u.startsWith(origin + '/') && !u.startsWith('blob:') && !u.startsWith('data:')) { foreign.push(u); return route.abort(); }
+    return route.continue();
+  });
+}
+
+/// Collects a page's console errors and uncaught exceptions.
+export function watchErrors(page, errors) {
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(`${page.url()}: ${m.text()}`); });
+  page.on('pageerror', (e) => errors.push(`${page.url()}: ${e}`));
+  return page;
+}
+
+/// A float32 little-endian .npy file's shape and values.
+export function readNpy(file) {
+  const b = fs.readFileSync(file);
+  const hlen = b.readUInt16LE(8);
+  const header = b.subarray(10, 10 + hlen).toString('latin1');
+  if (!header.includes("'<f4'")) throw new Error(`${file}: not float32: ${header}`);
+  const shape = header.match(/'shape': \(([^)]*)\)/)[1].split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const data = new Float32Array(b.buffer.slice(b.byteOffset + 10 + hlen, b.byteOffset + b.length));
+  return { shape, data };
+}
