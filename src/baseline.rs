@@ -26,6 +26,11 @@ pub enum BaselineSpec {
     Noise {
         seed: u64,
     },
+    /// The user's own baseline (e.g. an uploaded `.npy`), flat in the input's layout, in
+    /// model-input units.
+    Tensor {
+        values: Vec<f32>,
+    },
 }
 
 /// The baseline tensor for input `x` (shape `[1, C, H, W]`).
@@ -45,6 +50,25 @@ pub fn make(b: &BaselineSpec, x: &ArrayD<f32>, sc: &Sidecar) -> Result<ArrayD<f3
         out
     };
     Ok(match b {
+        BaselineSpec::Tensor { values } => {
+            if values.len() != x.len() {
+                return Err(err!(
+                    Shape,
+                    "the baseline has {} values but the input has {} ({:?})",
+                    values.len(),
+                    x.len(),
+                    x.shape()
+                ));
+            }
+            if values.iter().any(|v| !v.is_finite()) {
+                return Err(err!(
+                    NonFinite,
+                    "the baseline contains NaN or infinite values"
+                ));
+            }
+            ArrayD::from_shape_vec(x.raw_dim(), values.clone())
+                .map_err(|e| err!(Shape, "baseline: {e}"))?
+        }
         BaselineSpec::Constant { value } => {
             if !value.is_finite() {
                 return Err(err!(Parameter, "baseline value must be finite"));
@@ -160,5 +184,53 @@ mod tests {
             make(&BaselineSpec::Noise { seed: 8 }, &x, &sc()).unwrap()
         );
         assert!(a.iter().all(|v| (-1.0..=3.0).contains(v)));
+    }
+}
+
+#[cfg(test)]
+mod tensor_tests {
+    use super::*;
+
+    #[test]
+    fn a_given_tensor_must_fit_the_input() {
+        let x = ArrayD::<f32>::zeros(vec![1, 1, 2, 2]);
+        let sc = Sidecar::default_for(&[1, 1, 2, 2]).unwrap();
+        let ok = make(
+            &BaselineSpec::Tensor {
+                values: vec![1.0, 2.0, 3.0, 4.0],
+            },
+            &x,
+            &sc,
+        )
+        .unwrap();
+        assert_eq!(ok.iter().copied().collect::<Vec<_>>(), [1.0, 2.0, 3.0, 4.0]);
+        let e = make(
+            &BaselineSpec::Tensor {
+                values: vec![1.0; 3],
+            },
+            &x,
+            &sc,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("3 values but the input has 4"),
+            "{e}"
+        );
+        assert!(make(
+            &BaselineSpec::Tensor {
+                values: vec![f32::NAN; 4]
+            },
+            &x,
+            &sc
+        )
+        .is_err());
+        let r: BaselineSpec =
+            serde_json::from_str(r#"{"kind": "tensor", "values": [0, 1, 2, 3]}"#).unwrap();
+        assert_eq!(
+            r,
+            BaselineSpec::Tensor {
+                values: vec![0.0, 1.0, 2.0, 3.0]
+            }
+        );
     }
 }

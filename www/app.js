@@ -31,7 +31,9 @@ const state = { catalog: null, models: [], images: [], modelIndex: -1, info: nul
 
 // Explanations: recomputed when the method, a parameter or the target changes; only redrawn
 // when a display setting changes. Requests made while one runs collapse into the latest.
-const panel = new ExplainPanel($('explain-controls'), { onCompute: () => schedule('compute'), onDisplay: (o) => (o?.opacityOnly ? setOpacity() : schedule('render')) });
+const panel = new ExplainPanel($('explain-controls'), {
+  readNpy: (bytes) => engine.call('readNpy', { bytes: bytes.buffer }),
+  onCompute: () => schedule('compute'), onDisplay: (o) => (o?.opacityOnly ? setOpacity() : schedule('render')) });
 const grid = new CompareGrid($('compare-grid'), {
   engine,
   context: () => ({ view: state.view, imageCanvas: ui.canvas, labels: state.labels, renderSettings: (cfg) => panel.renderSettings(cfg) }),

@@ -1,7 +1,7 @@
 // The explanation controls: method, its parameters (built from methods.js), and the display
 // settings. Calls onCompute() when the explanation must be recomputed and onDisplay() when
 // only its drawing changes (no recomputation: the worker keeps the last attribution).
-import { METHODS, LRP_RULES } from './methods.js';
+import { getCustomBaseline, setCustomBaseline, METHODS, LRP_RULES } from './methods.js';
 
 const COLORMAPS = ['auto', 'blue-white-red', 'purple-green', 'viridis', 'inferno', 'magma', 'plasma', 'turbo', 'jet', 'greys'];
 
@@ -19,7 +19,8 @@ function logToValue(pos, max) { return Math.max(1, Math.round(10 ** ((pos / 1000
 function valueToLog(v, max) { return Math.round((1000 * Math.log10(Math.max(1, v))) / Math.log10(max)); }
 
 export class ExplainPanel {
-  constructor(root, { onCompute, onDisplay }) {
+  constructor(root, { onCompute, onDisplay, readNpy }) {
+    this.readNpy = readNpy;
     this.root = root;
     this.onCompute = onCompute;
     this.onDisplay = onDisplay;
@@ -84,6 +85,23 @@ export class ExplainPanel {
       return labelled(p.label, s);
     }
     if (p.type === 'rule-table') return this.ruleTable(v[p.key], () => changed(v[p.key]));
+    if (p.type === 'npy-file') {
+      const f = el('input', { type: 'file', name: p.key, accept: '.npy' });
+      const note = el('span', { className: 'muted', textContent: getCustomBaseline()?.name ?? 'none loaded' });
+      f.addEventListener('change', async () => {
+        const file = f.files[0];
+        if (!file) return;
+        try {
+          const values = await this.readNpy(new Uint8Array(await file.arrayBuffer()));
+          setCustomBaseline({ name: file.name, values });
+          note.textContent = `${file.name} (${values.length} values)`;
+          changed(file.name);
+        } catch (e) {
+          note.textContent = `not usable: ${e.message}`;
+        }
+      });
+      return labelled(p.label, el('span', {}, f, note));
+    }
     if (p.type === 'log-range') {
       const out = el('output', { textContent: v[p.key] });
       const r = el('input', { type: 'range', name: p.key, min: 0, max: 1000, value: valueToLog(v[p.key], p.max) });

@@ -1,7 +1,12 @@
 // The explanation methods and their parameters, as data: the panel builds its controls from
 // this table, the worker turns the values into the engine's request. One entry per method.
 export const IG_RULES = ['gauss-legendre', 'riemann-left', 'riemann-right', 'riemann-middle', 'riemann-trapezoid'];
-export const BASELINES = ['black', 'white', 'blurred', 'noise', 'constant'];
+export const BASELINES = ['black', 'white', 'blurred', 'noise', 'constant', 'file'];
+
+/// The page's own IG baseline (a .npy the user loaded): flat values in the input's layout.
+let customBaseline = null;
+export function setCustomBaseline(b) { customBaseline = b; }
+export function getCustomBaseline() { return customBaseline; }
 export const COMPOSITES = ['epsilon-gamma-box', 'epsilon-plus-flat', 'epsilon-alpha2-beta1-flat', 'layered', 'custom'];
 /// LRP rules (CONVENTIONS.md) and their parameters, for the rule table.
 export const LRP_RULES = {
@@ -34,6 +39,7 @@ export const METHODS = [
       { key: 'baseline_value', label: 'constant', type: 'number', step: 0.1, value: 0, showIf: (p) => p.baseline === 'constant' },
       { key: 'blur_sigma', label: 'blur σ (px)', type: 'number', step: 0.5, min: 0.5, max: 50, value: 5, showIf: (p) => p.baseline === 'blurred' },
       { key: 'baseline_seed', label: 'noise seed', type: 'number', step: 1, min: 0, value: 0, showIf: (p) => p.baseline === 'noise' },
+      { key: 'baseline_file', label: 'baseline .npy', type: 'npy-file', value: null, showIf: (p) => p.baseline === 'file' },
     ],
   },
   {
@@ -59,6 +65,11 @@ export const METHODS = [
   },
 ];
 
+function tensorBaseline() {
+  if (!customBaseline) throw new Error('choose a baseline .npy file first (the input\'s shape, in model-input units)');
+  return { kind: 'tensor', values: Array.from(customBaseline.values) };
+}
+
 /// The engine request for a method and its parameter values.
 export function request(method, values, target) {
   const r = { method, target: target ?? null };
@@ -68,6 +79,7 @@ export function request(method, values, target) {
     r.baseline = values.baseline === 'constant' ? { kind: 'constant', value: Number(values.baseline_value) }
       : values.baseline === 'blurred' ? { kind: 'blurred', sigma: Number(values.blur_sigma) }
       : values.baseline === 'noise' ? { kind: 'noise', seed: Number(values.baseline_seed) }
+      : values.baseline === 'file' ? tensorBaseline()
       : { kind: values.baseline };
   } else if (method === 'smoothgrad') {
     r.samples = values.samples;

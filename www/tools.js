@@ -25,6 +25,37 @@ export class DrawPad {
     canvas.addEventListener('pointerup', end);
     canvas.addEventListener('pointercancel', end);
     clearButton.addEventListener('click', () => this.clear());
+    // Keyboard: arrows move a pen over a 28 x 28 grid (drawing while it is down), space lifts
+    // or lowers it, Enter classifies, Delete clears. Its state is announced in `status`.
+    canvas.tabIndex = 0;
+    this.pen = { x: 14, y: 14, down: false };
+    this.status = document.createElement('p');
+    this.status.className = 'muted';
+    this.status.setAttribute('aria-live', 'polite');
+    this.status.id = 'draw-status';
+    canvas.after(this.status);
+    canvas.addEventListener('keydown', (e) => this.key(e));
+  }
+
+  key(e) {
+    const step = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] }[e.key];
+    const cell = this.canvas.width / 28;
+    const at = (p) => [(p.x + 0.5) * cell, (p.y + 0.5) * cell];
+    if (step) {
+      const from = { ...this.pen };
+      this.pen.x = Math.min(27, Math.max(0, this.pen.x + step[0]));
+      this.pen.y = Math.min(27, Math.max(0, this.pen.y + step[1]));
+      if (this.pen.down) this.stroke(at(from), at(this.pen));
+    } else if (e.key === ' ') {
+      this.pen.down = !this.pen.down;
+      if (this.pen.down) this.stroke(at(this.pen), at(this.pen));
+    } else if (e.key === 'Enter') {
+      this.submit();
+    } else if (e.key === 'Delete' || e.key === 'Backspace') {
+      this.clear();
+    } else return;
+    e.preventDefault();
+    this.status.textContent = `Pen at column ${this.pen.x + 1}, row ${this.pen.y + 1}, ${this.pen.down ? 'down (drawing)' : 'up'}. Arrows move, space lifts or lowers, Enter classifies, Delete clears.`;
   }
 
   clear() {

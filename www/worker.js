@@ -195,6 +195,14 @@ const commands = {
     if (!s.input) throw new Error('no image has been classified yet');
     return { shape: s.info.input_shape, data: s.input.slice() };
   },
+  /// The values of a float32/float64 .npy file, checked against the slot's input size.
+  readNpy({ bytes, slot }) {
+    const values = read_npy(new Uint8Array(bytes));
+    const s = slots.get(slot ?? 'main');
+    const n = s ? s.info.input_shape.reduce((a, b) => a * b, 1) : values.length;
+    if (values.length !== n) throw new Error(`the .npy file has ${values.length} values but the model's input ${JSON.stringify(s.info.input_shape)} has ${n}`);
+    return values;
+  },
   simdVariant() { return variant; },
   /// The wasm instance's linear memory (bytes): it only grows, so this is the peak.
   memoryBytes() { return wasmExports.memory.buffer.byteLength; },

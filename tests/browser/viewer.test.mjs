@@ -244,6 +244,16 @@ test('a painted patch and a drawn digit become new inputs; exports download', as
   await page.mouse.up();
   await page.waitForFunction(() => document.body.dataset.busy === '0' && /drawing/.test(document.getElementById('image-caption').textContent), null, { timeout: 30_000 });
   assert.equal(await page.locator('#top-k li .label').first().textContent(), '1');
+  // The same digit by keyboard: clear, move the pen to the top, lower it, walk down, classify.
+  await page.focus('#draw-canvas');
+  await page.keyboard.press('Delete');
+  for (let i = 0; i < 10; i++) await page.keyboard.press('ArrowUp');
+  await page.keyboard.press(' ');
+  for (let i = 0; i < 19; i++) await page.keyboard.press('ArrowDown');
+  assert.match(await page.locator('#draw-status').textContent(), /row 24, down/);
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.body.dataset.busy === '0' && /drawing/.test(document.getElementById('image-caption').textContent), null, { timeout: 30_000 });
+  assert.equal(await page.locator('#top-k li .label').first().textContent(), '1', 'a keyboard-drawn stroke reads as a one');
   // Exports.
   for (const [button, name] of [['#export-npy', /\.npy$/], ['#export-heat', /\.png$/], ['#export-overlay', /\.png$/]]) {
     const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), page.click(button)]);
@@ -261,6 +271,41 @@ test('a painted patch and a drawn digit become new inputs; exports download', as
   await page.setViewportSize({ width: 1280, height: 720 });
   assert.ok(overflow <= 0, `the page is ${overflow}px wider than a phone screen`);
   assert.deepEqual(consoleErrors, []);
+});
+
+test('an IG baseline loaded from a .npy file gives the same result as the same baseline built in', async () => {
+  // A .npy of the black baseline (pixel 0 under the sidecar's normalisation) for the 28x28 net.
+  const side = JSON.parse(fs.readFileSync(path.join(WWW, 'models', 'mnist_cam.json'), 'utf8'));
+  const black = Math.fround(Math.fround(0 - side.preprocess.mean[0]) / side.preprocess.std[0]);
+  const header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 28, 28), }";
+  const pad = 64 - ((10 + header.length + 1) % 64);
+  const head = Buffer.from(`\x93NUMPY\x01\x00`, 'latin1');
+  const h = Buffer.from(header + ' '.repeat(pad) + '\n', 'latin1');
+  const len = Buffer.alloc(2); len.writeUInt16LE(h.length);
+  const body = Buffer.from(new Float32Array(784).fill(black).buffer);
+  const file = path.join(ARTIFACTS, 'black-baseline.npy');
+  fs.writeFileSync(file, Buffer.concat([head, len, h, body]));
+  await page.selectOption('[data-testid=method-select]', 'integrated-gradients');
+  // (The cancelled run above left 10 000 steps: back to 32.)
+  await page.locator('#method-params input[name=steps]').evaluate((r) => { r.value = '376'; r.dispatchEvent(new Event('change')); });
+  await page.waitForFunction(() => document.body.dataset.busy === '0' && JSON.parse(document.getElementById('viewer').dataset.explanation).request.steps === 32, null, { timeout: 60_000 });
+  await page.selectOption('#method-params select[name=baseline]', 'black');
+  await page.waitForFunction(() => document.body.dataset.busy === '0' && JSON.parse(document.getElementById('viewer').dataset.explanation).request.baseline.kind === 'black', null, { timeout: 30_000 });
+  const builtIn = JSON.parse(await page.locator('#viewer').getAttribute('data-explanation'));
+  await page.selectOption('#method-params select[name=baseline]', 'file');
+  await page.setInputFiles('#method-params input[name=baseline_file]', file);
+  await page.waitForFunction(() => document.body.dataset.busy === '0' && JSON.parse(document.getElementById('viewer').dataset.explanation).request.baseline.kind === 'tensor', null, { timeout: 30_000 });
+  const loaded = JSON.parse(await page.locator('#viewer').getAttribute('data-explanation'));
+  assert.ok(Math.abs(loaded.completeness_gap - builtIn.completeness_gap) < 1e-6, `gap with the file ${loaded.completeness_gap} vs built in ${builtIn.completeness_gap}`);
+  // A file of the wrong size is refused with a message; the view keeps working.
+  const bad = path.join(ARTIFACTS, 'bad-baseline.npy');
+  fs.writeFileSync(bad, Buffer.concat([head, len, h, body.subarray(0, 400)]));
+  await page.setInputFiles('#method-params input[name=baseline_file]', bad);
+  await page.waitForFunction(() => /not usable/.test(document.getElementById('method-params').textContent), null, { timeout: 10_000 });
+  await page.selectOption('#method-params select[name=baseline]', 'black');
+  await page.selectOption('[data-testid=method-select]', 'gradient');
+  await page.waitForFunction(() => document.body.dataset.busy === '0' && (document.body.dataset.explained ?? '').startsWith('gradient:'), null, { timeout: 30_000 });
+  assert.ok(await page.locator('#error').isHidden(), await page.locator('#error').textContent());
 });
 
 test('the URL restores model, image, method, parameters and target', async () => {
