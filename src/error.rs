@@ -31,6 +31,11 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// The CLI's exit status for this kind (2 is clap's, for unparsable arguments).
+    pub fn exit_code(self) -> i32 {
+        3 + self as i32
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             ErrorKind::Io => "io",

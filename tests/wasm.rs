@@ -208,3 +208,110 @@ fn cases_for(
 ) {
     cases().into_iter().find(|c| c.0 == name).unwrap()
 }
+
+/// A file of the bad-input corpus (tests/fixtures/bad), by name.
+fn bad_file(name: &str) -> &'static [u8] {
+    macro_rules! files {
+        ($($f:literal),*) => {
+            match name {
+                $($f => &include_bytes!(concat!("fixtures/bad/", $f))[..],)*
+                _ => panic!("no corpus file {name}"),
+            }
+        };
+    }
+    files!(
+        "empty.onnx",
+        "garbage.onnx",
+        "truncated.onnx",
+        "unsupported_op.onnx",
+        "nan_weights.onnx",
+        "rank3_input.onnx",
+        "bad_sidecar.json",
+        "wrong_labels.json",
+        "huge.png",
+        "zero.png",
+        "not_image.png",
+        "truncated.png",
+        "bad_header.npy",
+        "int64.npy",
+        "short_body.npy",
+        "wrong_shape.npy",
+        "nan.npy"
+    )
+}
+
+/// The bad-input corpus through the JS API: each case is an exception whose `name` is the
+/// case's error kind, with a message; after each one the same module instance still explains.
+#[wasm_bindgen_test]
+fn bad_input_corpus_through_the_js_api() {
+    let (_, onnx, sidecar, input, _) = cases()[1]; // mnist_lrp
+    let cases: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/bad/cases.json")).unwrap();
+    let mut good = SaliencyModel::new(onnx, Some(sidecar.into())).unwrap();
+    let x = npy::read_f32(input).unwrap().into_raw_vec_and_offset().0;
+    let mut ran = 0;
+    for c in cases["cases"].as_array().unwrap() {
+        let Some(api) = c.get("api") else { continue };
+        let name = c["name"].as_str().unwrap();
+        let err: wasm_bindgen::JsValue = if let Some(f) = api.get("load") {
+            let bytes = if f == "mnist_lrp" {
+                onnx
+            } else {
+                bad_file(f.as_str().unwrap())
+            };
+            let side = api
+                .get("sidecar")
+                .map(|s| String::from_utf8(bad_file(s.as_str().unwrap()).to_vec()).unwrap());
+            SaliencyModel::new(bytes, side)
+                .err()
+                .unwrap_or_else(|| panic!("{name}: loaded"))
+        } else if let Some(f) = api.get("image") {
+            good.preprocess_image(bad_file(f.as_str().unwrap()))
+                .err()
+                .unwrap_or_else(|| panic!("{name}: decoded"))
+        } else if let Some(f) = api.get("npy") {
+            match saliency::wasm::read_npy(bad_file(f.as_str().unwrap())) {
+                Err(e) => e,
+                Ok(values) => good
+                    .explain(values, r#"{"method": "gradient"}"#)
+                    .err()
+                    .unwrap_or_else(|| panic!("{name}: explained")),
+            }
+        } else if let Some(r) = api.get("request") {
+            good.explain(x.clone(), &r.to_string())
+                .err()
+                .unwrap_or_else(|| panic!("{name}: explained"))
+        } else if let Some(r) = api.get("curve") {
+            let a = good
+                .explain(x.clone(), r#"{"method": "gradient"}"#)
+                .unwrap();
+            good.curve(x.clone(), a.shape(), &a.data(), &r.to_string())
+                .err()
+                .unwrap_or_else(|| panic!("{name}: curve computed"))
+        } else {
+            panic!("{name}: unknown api case {api}");
+        };
+        let e = js_sys::Error::from(err);
+        assert_eq!(
+            e.name().as_string().unwrap(),
+            c["kind"].as_str().unwrap(),
+            "{name}: {}",
+            e.message().as_string().unwrap()
+        );
+        assert!(
+            e.message().as_string().unwrap().len() > 10,
+            "{name}: no message"
+        );
+        // The module survives: the same instance explains a good input.
+        let ok = good
+            .explain(x.clone(), r#"{"method": "gradient"}"#)
+            .unwrap();
+        assert_eq!(
+            ok.data().len(),
+            784,
+            "{name}: the module no longer explains"
+        );
+        ran += 1;
+    }
+    assert!(ran >= 30, "only {ran} API cases");
+}

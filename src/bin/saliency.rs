@@ -485,7 +485,7 @@ mod cli {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("error: {e}");
-                1
+                e.kind.exit_code()
             }
         }
     }
