@@ -1,13 +1,21 @@
-// Small bar plots on a canvas (LRP relevance per layer).
-export function drawBars(canvas, values, { reference = null, labels = [] } = {}) {
+// Small plots on a canvas: bars (LRP relevance per layer, Grad-CAM weights), lines (curves),
+// boxes over an image.
+
+/// The canvas sized to its CSS box at the device's pixel ratio, cleared, drawn in CSS pixels.
+function surface(canvas, defaultHeight) {
   const dpr = window.devicePixelRatio || 1;
   const w = canvas.clientWidth || 320;
-  const h = canvas.clientHeight || 90;
+  const h = canvas.clientHeight || defaultHeight;
   canvas.width = w * dpr;
   canvas.height = h * dpr;
   const c = canvas.getContext('2d');
   c.scale(dpr, dpr);
   c.clearRect(0, 0, w, h);
+  return { c, w, h };
+}
+
+export function drawBars(canvas, values, { reference = null, labels = [] } = {}) {
+  const { c, w, h } = surface(canvas, 90);
   const all = reference === null ? values : [...values, reference];
   const max = Math.max(1e-12, ...all.map((v) => Math.abs(v)));
   const pad = 14;
@@ -37,14 +45,7 @@ export function drawBars(canvas, values, { reference = null, labels = [] } = {})
 /// Line plot: `series` = [{ ys, xs?, color, label }]; x in [0, 1] unless `xs` are given
 /// (then `xlog` plots them on a log scale). Axis ticks at the ends, a legend on top.
 export function drawLines(canvas, series, { xlog = false, ymin = null, ymax = null, xlabel = '', ylabel = '' } = {}) {
-  const dpr = window.devicePixelRatio || 1;
-  const w = canvas.clientWidth || 320;
-  const h = canvas.clientHeight || 140;
-  canvas.width = w * dpr;
-  canvas.height = h * dpr;
-  const c = canvas.getContext('2d');
-  c.scale(dpr, dpr);
-  c.clearRect(0, 0, w, h);
+  const { c, w, h } = surface(canvas, 140);
   const pts = series.map((s) => s.ys.map((y, i) => [s.xs ? s.xs[i] : i / Math.max(1, s.ys.length - 1), y]));
   const all = pts.flat();
   if (!all.length) return;

@@ -77,14 +77,7 @@ pub fn rescale(proto: &pb::ModelProto, k: usize, c: f32) -> Result<pb::ModelProt
             .iter_mut()
             .find(|t| t.name == name)
             .ok_or_else(|| err!(Parameter, "weight '{name}' is not stored in the file"))?;
-        let v: Vec<f32> = if t.float_data.is_empty() {
-            t.raw_data
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect()
-        } else {
-            t.float_data.clone()
-        };
+        let v = super::sanity::floats(t);
         t.float_data = v.iter().map(|x| x * f).collect();
         t.raw_data.clear();
     }

@@ -95,7 +95,8 @@ pub fn weight_layers(proto: &pb::ModelProto) -> Vec<WeightLayer> {
         .collect()
 }
 
-fn floats(t: &pb::TensorProto) -> Vec<f32> {
+/// A float tensor's values, stored as `float_data` or little-endian `raw_data`.
+pub(crate) fn floats(t: &pb::TensorProto) -> Vec<f32> {
     if !t.float_data.is_empty() {
         t.float_data.clone()
     } else {
@@ -173,15 +174,17 @@ pub fn cascade(
     let mut original = Explainer::new(Model::from_proto(proto, Some(sidecar.clone()))?);
     let e = original.explain(x, method, target)?;
     let target = e.target;
-    let base = super::pixel_map(
-        e.attribution.shape(),
-        e.attribution
-            .as_slice()
-            .ok_or_else(|| err!(Runtime, "attribution not contiguous"))?,
-        h,
-        w,
-        Reduce::Sum,
-    )?;
+    let map_of = |a: &Array| -> Result<Map2> {
+        let a = a.as_standard_layout();
+        super::pixel_map(
+            a.shape(),
+            a.as_slice().expect("standard layout"),
+            h,
+            w,
+            Reduce::Sum,
+        )
+    };
+    let base = map_of(&e.attribution)?;
     let abs = |m: &Map2| m.data.iter().map(|v| v.abs()).collect::<Vec<f32>>();
     let base_abs = abs(&base);
     progress(1, total);
@@ -196,15 +199,7 @@ pub fn cascade(
         let top = &layers[layers.len() - d..];
         let model = Model::from_proto(&randomize(proto, top, seed), Some(sidecar.clone()))?;
         let e = Explainer::new(model).explain(x, method, Some(target))?;
-        let m = super::pixel_map(
-            e.attribution.shape(),
-            e.attribution
-                .as_slice()
-                .ok_or_else(|| err!(Runtime, "attribution not contiguous"))?,
-            h,
-            w,
-            Reduce::Sum,
-        )?;
+        let m = map_of(&e.attribution)?;
         stages.push(Stage {
             randomized: d,
             layer: Some(top[0].name.clone()),
