@@ -90,12 +90,14 @@ pub enum Mode {
 }
 
 /// Which activations a forward run keeps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Capture {
     /// Those the backward rules read ([`Rule::reads`]): tract still fuses the rest.
     Needed,
-    /// Every activation that depends on the input (for rules that read every layer's input).
+    /// Every activation that depends on the input.
     All,
+    /// These (and the scores), e.g. what LRP's walk reads: tract fuses everything else.
+    Outlets(Vec<OutletId>),
 }
 
 /// One node's rule and what it is given.
@@ -202,6 +204,15 @@ impl Engine {
                     (0..typed.nodes()[n].outputs.len()).map(move |s| OutletId::new(n, s))
                 })
                 .collect(),
+            Capture::Outlets(list) => {
+                let mut keep = vec![output];
+                keep.extend(
+                    list.iter()
+                        .copied()
+                        .filter(|o| depends[o.node] && o.node != source.node),
+                );
+                keep
+            }
             Capture::Needed => {
                 let mut keep = vec![output];
                 for &n in &order {

@@ -99,7 +99,7 @@ fn konst(model: &TypedModel, o: OutletId) -> Option<Array> {
     k.to_plain_array_view::<f32>().ok().map(|v| v.to_owned())
 }
 
-fn shape_of(model: &TypedModel, o: OutletId) -> Result<Vec<usize>> {
+pub(crate) fn shape_of(model: &TypedModel, o: OutletId) -> Result<Vec<usize>> {
     model
         .outlet_fact(o)
         .ok()

@@ -14,7 +14,7 @@
 //! | `Mul` of x by an element-wise function of x (HardSwish = x * HardSigmoid(x), SiLU) | to x, unchanged (an activation) |
 //! | `Mul` / `Div` / `Max` / `Min` of two variables otherwise (e.g. squeeze-excite gating) | the gradient (as Zennit on a functional op) |
 
-use super::layers::{Core, LrpGraph};
+use super::layers::{shape_of, Core, LrpGraph};
 use super::linear::Plans;
 use super::rules::{Bias, Bounds, In, LrpRule, Mask, STABILIZER};
 use super::{Conservation, LayerRelevance};
@@ -290,18 +290,20 @@ impl Walk<'_> {
             .iter()
             .map(|i| self.engine.on_path[i.node])
             .collect();
-        let xs: Vec<Array> = node
+        // Values are read only by the rules that need them ([`reads`] lists the same).
+        let shapes: Vec<Vec<usize>> = node
             .inputs
             .iter()
-            .map(|&i| self.view(i))
+            .map(|&i| shape_of(typed, i))
             .collect::<Result<_>>()?;
-        let y = self.view(OutletId::new(n, 0))?;
+        let x = |i: usize| self.view(node.inputs[i]);
+        let y = || self.view(OutletId::new(n, 0));
         let vars = wants.iter().filter(|&&w| w).count();
         let pass = || -> Vec<Option<Array>> {
             wants
                 .iter()
-                .zip(&xs)
-                .map(|(&w, x)| w.then(|| unbroadcast(r.clone(), x.shape())))
+                .zip(&shapes)
+                .map(|(&w, s)| w.then(|| unbroadcast(r.clone(), s)))
                 .collect()
         };
         let unsupported = |what: &str| {
@@ -316,7 +318,7 @@ impl Walk<'_> {
                 return Err(unsupported("a convolution or product that is not a layer"))
             }
             Rule::Add | Rule::Sub if vars == 2 => {
-                let s = divide(&r, &y, STABILIZER);
+                let s = divide(&r, &y()?, STABILIZER);
                 (0..2)
                     .map(|i| {
                         let sign = if matches!(rule, Rule::Sub) && i == 1 {
@@ -324,9 +326,9 @@ impl Walk<'_> {
                         } else {
                             1.0
                         };
-                        Some(unbroadcast(&s * &xs[i] * sign, xs[i].shape()))
+                        Ok(Some(unbroadcast(&s * &x(i)? * sign, &shapes[i])))
                     })
-                    .collect()
+                    .collect::<Result<_>>()?
             }
             Rule::Add
             | Rule::Sub
@@ -349,7 +351,7 @@ impl Walk<'_> {
                     .find(|&i| self.elementwise_of(node.inputs[1 - i], node.inputs[i]))
                     .expect("found above");
                 let mut v = vec![None, None];
-                v[i] = Some(unbroadcast(r, xs[i].shape()));
+                v[i] = Some(unbroadcast(r, &shapes[i]));
                 v
             }
             Rule::SumPool {
@@ -357,9 +359,9 @@ impl Walk<'_> {
                 count_include_pad,
                 normalize,
             } => {
-                let s = divide(&r, &y, STABILIZER);
+                let s = divide(&r, &y()?, STABILIZER);
                 vec![Some(
-                    window.sum_backward(&s, *count_include_pad, *normalize) * &xs[0],
+                    window.sum_backward(&s, *count_include_pad, *normalize) * &x(0)?,
                 )]
             }
             Rule::ReduceSum => {
@@ -386,16 +388,18 @@ impl Walk<'_> {
                         }
                     }
                 }
-                let s = divide(&(&r * c), &(&y * c), STABILIZER);
+                let s = divide(&(&r * c), &(&y()? * c), STABILIZER);
+                let x0 = x(0)?;
                 let s = s
-                    .broadcast(IxDyn(xs[0].shape()))
+                    .broadcast(IxDyn(x0.shape()))
                     .ok_or_else(|| err!(Runtime, "LRP: reduce broadcast"))?
                     .to_owned();
-                vec![Some(s * &xs[0])]
+                vec![Some(s * &x0)]
             }
             _ => {
+                let xs: Vec<Array> = (0..node.inputs.len()).map(x).collect::<Result<_>>()?;
+                let y = y()?;
                 let views: Vec<_> = xs.iter().map(|x| Some(x.view())).collect();
-                let shapes: Vec<Vec<usize>> = xs.iter().map(|x| x.shape().to_vec()).collect();
                 let ctx = Ctx {
                     inputs: &views,
                     output: Some(y.view()),
@@ -408,6 +412,58 @@ impl Walk<'_> {
             }
         })
     }
+}
+
+/// The activations the walk reads (layers' inputs and outputs, and what the node rules above
+/// read): the LRP forward run keeps these and lets tract fuse the rest.
+pub fn reads(model: &Model, engine: &Engine, graph: &LrpGraph) -> Vec<OutletId> {
+    let typed = &model.typed;
+    let walk_view = |o: OutletId, out: &mut Vec<OutletId>| out.push(o);
+    let mut out = vec![engine.output, engine.source];
+    for unit in &graph.units {
+        walk_view(unit.output, &mut out);
+        out.extend(unit.parts.iter().map(|p| p.input));
+    }
+    for &n in &engine.order {
+        if n == engine.source.node || graph.unit_at.contains_key(&n) || graph.inside[n] {
+            continue;
+        }
+        let Some(rule) = engine.rule(n) else { continue };
+        let node = &typed.nodes()[n];
+        let vars = node
+            .inputs
+            .iter()
+            .filter(|i| engine.on_path[i.node])
+            .count();
+        let y = OutletId::new(n, 0);
+        match rule {
+            Rule::Add | Rule::Sub if vars == 2 => {
+                out.extend(node.inputs.iter().copied());
+                out.push(y);
+            }
+            Rule::Add
+            | Rule::Sub
+            | Rule::Mul
+            | Rule::Div
+            | Rule::Max { .. }
+            | Rule::Min { .. }
+            | Rule::Unary(_)
+                if vars == 1 => {}
+            Rule::SumPool { .. } | Rule::ReduceSum => {
+                out.push(node.inputs[0]);
+                out.push(y);
+            }
+            // The gated activation reads nothing; every other rule what the table reads
+            // (kept whole: both inputs and the output).
+            _ => {
+                out.extend(node.inputs.iter().copied());
+                out.push(y);
+            }
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|o| seen.insert(*o));
+    out
 }
 
 /// Relevance at the input for class `target`, with `rules[i]` the rule of layer i.

@@ -174,8 +174,8 @@ pub struct Explainer {
     engine: Option<Engine>,
     /// LRP's layers and their modified-weight plans, built on first use.
     lrp: Option<(crate::lrp::LrpGraph, crate::lrp::linear::Plans)>,
-    /// LRP reads every layer's input: an engine whose forward run keeps every activation
-    /// (the gradient engine keeps only what its rules read, so tract can fuse the rest).
+    /// LRP reads every layer's input and output: an engine whose forward run keeps those
+    /// ([`crate::lrp::propagate::reads`]; the gradient engine keeps what its rules read).
     engine_all: Option<Engine>,
 }
 
@@ -208,23 +208,37 @@ impl Explainer {
     pub fn prepare_for(&mut self, method: &Method) -> Result<bool> {
         let mut built = self.prepare()?;
         if let Method::Lrp(spec) = method {
-            if self.lrp.is_none() {
-                self.lrp = Some((
-                    crate::lrp::LrpGraph::build(&self.model)?,
-                    Default::default(),
-                ));
-                built = true;
-            }
-            if self.engine_all.is_none() {
-                self.engine_all = Some(Engine::with_capture(
-                    &self.model,
-                    crate::engine::Capture::All,
-                )?);
-                built = true;
-            }
+            built |= self.prepare_lrp()?;
             let (graph, plans) = self.lrp.as_mut().expect("built above");
             let rules = spec.resolve(&graph.kinds())?;
             built |= plans.prepare(&self.model.typed, graph, &rules)?;
+        }
+        Ok(built)
+    }
+
+    /// LRP's layer map and the engine whose forward run keeps what LRP's walk reads (and lets
+    /// tract fuse the rest). Returns whether it built anything.
+    fn prepare_lrp(&mut self) -> Result<bool> {
+        let mut built = false;
+        if self.lrp.is_none() {
+            self.lrp = Some((
+                crate::lrp::LrpGraph::build(&self.model)?,
+                Default::default(),
+            ));
+            built = true;
+        }
+        if self.engine_all.is_none() {
+            let (graph, _) = self.lrp.as_ref().expect("built above");
+            let reads = crate::lrp::propagate::reads(
+                &self.model,
+                self.engine.as_ref().expect("prepared"),
+                graph,
+            );
+            self.engine_all = Some(Engine::with_capture(
+                &self.model,
+                crate::engine::Capture::Outlets(reads),
+            )?);
+            built = true;
         }
         Ok(built)
     }
@@ -262,18 +276,7 @@ impl Explainer {
         }
         self.prepare()?;
         if matches!(method, Method::Lrp(_)) {
-            if self.lrp.is_none() {
-                self.lrp = Some((
-                    crate::lrp::LrpGraph::build(&self.model)?,
-                    Default::default(),
-                ));
-            }
-            if self.engine_all.is_none() {
-                self.engine_all = Some(Engine::with_capture(
-                    &self.model,
-                    crate::engine::Capture::All,
-                )?);
-            }
+            self.prepare_lrp()?;
         }
         let engine = match method {
             Method::Lrp(_) => self.engine_all.as_ref().expect("built above"),
