@@ -112,6 +112,10 @@ impl Plans {
                 }
                 for p in 0..unit.parts.len() {
                     self.get(model, graph, u, p, t.weight)?;
+                    // The forward pass on the layer's own input uses W+ (propagate.rs).
+                    if !matches!(t.weight, Weight::Square | Weight::Ones | Weight::W) {
+                        self.get(model, graph, u, p, Weight::Pos)?;
+                    }
                 }
             }
         }

@@ -16,7 +16,7 @@
 
 use super::layers::{shape_of, Core, LrpGraph};
 use super::linear::Plans;
-use super::rules::{Bias, Bounds, In, LrpRule, Mask, STABILIZER};
+use super::rules::{Bias, Bounds, In, LrpRule, Mask, Weight, STABILIZER};
 use super::{Conservation, LayerRelevance};
 use crate::engine::rules::unbroadcast;
 use crate::engine::rules::{Ctx, Rule};
@@ -46,6 +46,18 @@ fn divide(num: &Array, den: &Array, e: f32) -> Array {
 
 fn sum(a: &Array) -> f64 {
     a.iter().map(|&v| v as f64).sum()
+}
+
+/// A weight modification as alpha W + beta W+, where it is one.
+fn basis(w: Weight) -> Option<(f32, f32)> {
+    match w {
+        Weight::W => Some((1.0, 0.0)),
+        Weight::Pos => Some((0.0, 1.0)),
+        Weight::Neg => Some((1.0, -1.0)),
+        Weight::PlusPos(g) => Some((1.0, g)),
+        Weight::PlusNeg(g) => Some((1.0 + g, -g)),
+        Weight::Square | Weight::Ones => None,
+    }
 }
 
 fn modify_bias(b: &Array, m: Bias) -> Array {
@@ -164,25 +176,54 @@ impl Walk<'_> {
         let used: Vec<bool> = (0..step.groups.len())
             .map(|g| step.terms.iter().any(|t| t.group == g && t.coef != 0.0))
             .collect();
-        // Forward: each group's denominator.
+        // Forward: each group's denominator. On the layer's own input (a, or a+ when a >= 0)
+        // the weights W, W+, W-, W + g W+, W + g W- are combinations of W and W+, and the
+        // product with W is the recorded output minus the bias: one pass (with W+) serves
+        // every such term (gamma and alpha-beta need one forward pass instead of two).
+        let nonneg = xs.iter().all(|x| x.iter().all(|&v| v >= 0.0));
+        let own = |i: In| i == In::A || (i == In::Pos && nonneg);
+        let mut with_pos: Option<Array> = None;
         let mut inputs: Vec<Vec<Option<Array>>> = vec![];
         let mut den: Vec<Array> = step.groups.iter().map(|_| z.mapv(|_| 0.0)).collect();
         for t in &step.terms {
             let ins: Vec<Option<Array>> = (0..xs.len()).map(|p| input(t.input, p)).collect();
             if used[t.group] {
-                let zt = if (t.input, t.weight, t.bias) == (In::A, super::rules::Weight::W, Bias::B)
-                {
+                let zt = if (t.input, t.weight, t.bias) == (In::A, Weight::W, Bias::B) {
                     z.clone()
                 } else {
                     let mut zt = modify_bias(&unit.bias, t.bias);
-                    for (p, a) in ins.iter().enumerate() {
-                        if let Some(a) = a {
-                            let y = plans
-                                .get(typed, self.graph, u, p, t.weight)?
-                                .forward(a.clone())?;
-                            zt += &y
-                                .into_shape_with_order(IxDyn(z.shape()))
-                                .map_err(|e| err!(Runtime, "LRP: layer output shape: {e}"))?;
+                    match (own(t.input), basis(t.weight)) {
+                        (true, Some((alpha, beta))) => {
+                            if alpha != 0.0 {
+                                zt = zt + &((&z - &unit.bias) * alpha);
+                            }
+                            if beta != 0.0 {
+                                if with_pos.is_none() {
+                                    let mut acc = z.mapv(|_| 0.0);
+                                    for (p, x) in xs.iter().enumerate() {
+                                        let y = plans
+                                            .get(typed, self.graph, u, p, Weight::Pos)?
+                                            .forward(x.clone())?;
+                                        acc += &y.into_shape_with_order(IxDyn(z.shape())).map_err(
+                                            |e| err!(Runtime, "LRP: layer output shape: {e}"),
+                                        )?;
+                                    }
+                                    with_pos = Some(acc);
+                                }
+                                zt = zt + &(with_pos.as_ref().expect("computed above") * beta);
+                            }
+                        }
+                        _ => {
+                            for (p, a) in ins.iter().enumerate() {
+                                if let Some(a) = a {
+                                    let y = plans
+                                        .get(typed, self.graph, u, p, t.weight)?
+                                        .forward(a.clone())?;
+                                    zt += &y.into_shape_with_order(IxDyn(z.shape())).map_err(
+                                        |e| err!(Runtime, "LRP: layer output shape: {e}"),
+                                    )?;
+                                }
+                            }
                         }
                     }
                     zt
