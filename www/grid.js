@@ -66,6 +66,7 @@ export class CompareGrid {
     plot.hidden = false;
     drawLines(plot, [{ ys: r.deletion.scores, color: '#2563eb', label: `del ${r.deletion.auc.toFixed(3)}` }, { ys: r.insertion.scores, color: '#c0392b', label: `ins ${r.insertion.auc.toFixed(3)}` }],
       { ymin: score === 'probability' ? 0 : null, ymax: score === 'probability' ? 1 : null });
+    p.scored = { steps, score };
     p.el.dataset.deletion = r.deletion.auc;
     p.el.dataset.insertion = r.insertion.auc;
     return { title: summary(p.cfg, this.context().labels), deletion: r.deletion.auc, insertion: r.insertion.auc };
@@ -129,6 +130,8 @@ export class CompareGrid {
       if (m.completeness_gap !== null && m.completeness_gap !== undefined) parts.push(`gap ${formatValue(m.completeness_gap)}`);
       stats.textContent = parts.join(' · ');
       p.el.dataset.done = '1';
+      // A panel once scored keeps its curves live: they follow every recomputation.
+      if (p.scored) await this.evaluate(p, p.scored);
     } catch (e) {
       stats.textContent = `error: ${e.message}`;
       this.onError(e);
