@@ -1,0 +1,33 @@
+//! Every input that crashed, hung or ran out of memory under the fuzz targets (fuzz/, see
+//! fuzz/RESULTS.md), fed to the same API: each must now return an `Err` of the right kind with a
+//! clear message, quickly, instead of panicking or hanging.
+
+use saliency::error::ErrorKind;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+fn input(name: &str) -> Vec<u8> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz-regressions").join(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Runs `f` and checks it took less than `limit` (the fuzzers' timeout was 20 s).
+fn quick<T>(limit: Duration, f: impl FnOnce() -> T) -> T {
+    let t = Instant::now();
+    let out = f();
+    assert!(t.elapsed() < limit, "took {:?} (limit {limit:?})", t.elapsed());
+    out
+}
+
+/// npy_read: a header whose descr opens ~30 braces and never closes them made the header
+/// parser (py_literal, under ndarray-npy) backtrack exponentially: a 144-byte file ran for
+/// minutes. Now refused by its nesting depth before parsing.
+#[test]
+fn npy_nested_braces_header_is_refused_quickly() {
+    let e = quick(Duration::from_secs(2), || saliency::npy::read_f32(&input("npy_read-nested-braces-timeout.npy"))).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Npy, "{e}");
+    assert!(e.message().contains("nests brackets"), "{e}");
+    // Real headers (depth 2) still read.
+    let ok = saliency::npy::write_f32(&tract_onnx::prelude::tract_ndarray::ArrayD::<f32>::zeros(vec![1, 2, 3])).unwrap();
+    assert_eq!(saliency::npy::read_f32(&ok).unwrap().shape(), &[1, 2, 3]);
+}
