@@ -136,6 +136,7 @@ impl Model {
             }
         };
 
+        check_graph_outputs(graph)?;
         let mut inference = onnx
             .model_for_proto_model(&proto)
             .map_err(|e| Error::tract(ErrorKind::CorruptModel, "cannot interpret model", e))?;
@@ -224,6 +225,21 @@ impl Model {
     pub fn predict(&self, x: &tract_ndarray::ArrayD<f32>, k: usize) -> Result<Prediction> {
         let logits = self.forward(x)?;
         Ok(Prediction::from_logits(&logits, k, |i| self.sidecar.label(i)))
+    }
+}
+
+/// Every graph output must name a tensor of the graph: tract's ONNX parser indexes its tensor
+/// map by output name and panics on an unknown one (found by fuzzing `onnx_load`).
+fn check_graph_outputs(graph: &pb::GraphProto) -> Result<()> {
+    let known = |name: &str| {
+        !name.is_empty()
+            && (graph.input.iter().any(|i| i.name == name)
+                || graph.initializer.iter().any(|t| t.name == name)
+                || graph.node.iter().any(|n| n.output.iter().chain(&n.input).any(|t| t == name)))
+    };
+    match graph.output.iter().find(|o| !known(&o.name)) {
+        Some(o) => Err(err!(CorruptModel, "cannot read model: graph output '{}' is not a tensor of the graph", o.name)),
+        None => Ok(()),
     }
 }
 

@@ -31,3 +31,12 @@ fn npy_nested_braces_header_is_refused_quickly() {
     let ok = saliency::npy::write_f32(&tract_onnx::prelude::tract_ndarray::ArrayD::<f32>::zeros(vec![1, 2, 3])).unwrap();
     assert_eq!(saliency::npy::read_f32(&ok).unwrap().shape(), &[1, 2, 3]);
 }
+
+/// onnx_load: a graph output naming no tensor of the graph made tract's ONNX parser panic
+/// ("no entry found for key", tract-onnx model.rs). Now checked before tract sees the graph.
+#[test]
+fn onnx_unknown_graph_output_is_a_corrupt_model() {
+    let e = saliency::Model::load(&input("onnx_load-unknown-graph-output.onnx"), None).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::CorruptModel, "{e}");
+    assert!(e.message().contains("graph output") && e.message().contains("is not a tensor of the graph"), "{e}");
+}
