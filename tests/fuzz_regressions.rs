@@ -40,3 +40,19 @@ fn onnx_unknown_graph_output_is_a_corrupt_model() {
     assert_eq!(e.kind, ErrorKind::CorruptModel, "{e}");
     assert!(e.message().contains("graph output") && e.message().contains("is not a tensor of the graph"), "{e}");
 }
+
+/// image_decode: a valid 112-byte 1x16384 gray PNG. For a 224x224 RGB model its shorter side
+/// was resized to 224, making a 224x3670016 image: over 2 minutes and 2.5 GB under the
+/// image_decode target (its 28x28 gray pass alone was 28x458752). Found reading the
+/// preprocessing while the target ran and confirmed with the target's binary (the run had not
+/// reached it yet). Now a Limit error before resizing; the 28x28 model's pass is refused too.
+#[test]
+fn elongated_image_is_refused_before_resizing() {
+    let bytes = input("image_decode-tall-1x16384.png");
+    for shape in [[1usize, 3, 224, 224], [1, 1, 28, 28]] {
+        let sc = saliency::Sidecar::default_for(&shape).unwrap();
+        let e = quick(Duration::from_secs(5), || saliency::preprocess::image_bytes_to_tensor(&bytes, &sc)).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Limit, "{e}");
+        assert!(e.message().contains("too elongated"), "{e}");
+    }
+}
