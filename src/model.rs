@@ -18,6 +18,10 @@ use tract_onnx::tract_core::ops::unimpl::UnimplementedOp;
 pub const MAX_MODEL_BYTES: usize = 256 * 1024 * 1024;
 /// Largest number of ONNX nodes accepted.
 pub const MAX_NODES: usize = 20_000;
+/// Largest tensor (elements) any node may produce: 2^28 float32 values are 1 GiB. A file can
+/// declare a conv whose padding or a reshape whose shape makes one huge; tract's optimizer
+/// then works per output position (minutes), and running it would exhaust memory anyway.
+pub const MAX_TENSOR_ELEMENTS: usize = 1 << 28;
 
 /// One node of the ONNX graph, in file order.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -170,6 +174,7 @@ impl Model {
             Error::tract(ErrorKind::Shape, &format!("cannot type the model for input shape {shape:?} (is it the right input shape?)"), e)
         })?;
         check_finite_weights(&typed)?;
+        check_tensor_sizes(&typed)?;
         let mut shapes = HashMap::new();
         for node in typed.nodes() {
             for (ix, o) in node.outputs.iter().enumerate() {
@@ -246,6 +251,22 @@ fn check_graph_outputs(graph: &pb::GraphProto) -> Result<()> {
 fn fmt_dims(d: &[Option<usize>]) -> String {
     let parts: Vec<String> = d.iter().map(|v| v.map(|v| v.to_string()).unwrap_or_else(|| "?".into())).collect();
     format!("[{}]", parts.join(", "))
+}
+
+fn check_tensor_sizes(model: &TypedModel) -> Result<()> {
+    for node in model.nodes() {
+        for o in &node.outputs {
+            let Some(shape) = o.fact.shape.as_concrete() else { continue };
+            if shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).is_none_or(|n| n > MAX_TENSOR_ELEMENTS) {
+                return Err(err!(
+                    Limit,
+                    "node '{}' would produce a tensor of shape {shape:?}, over {MAX_TENSOR_ELEMENTS} elements (1 GiB)",
+                    node.name
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_finite_weights(model: &TypedModel) -> Result<()> {

@@ -56,3 +56,14 @@ fn elongated_image_is_refused_before_resizing() {
         assert!(e.message().contains("too elongated"), "{e}");
     }
 }
+
+/// onnx_load: a Pad whose pads make a [1, 12, 1816461319, 7] tensor (found as a 20 s timeout): tract's
+/// optimizer (Conv codegen, patch_axis::make_invalid_regions) worked through it output position
+/// by output position. Now every node's output is bounded before decluttering and optimizing.
+#[test]
+fn onnx_huge_intermediate_tensor_is_refused_quickly() {
+    let bytes = input("onnx_load-huge-conv-padding-timeout.onnx");
+    let e = quick(Duration::from_secs(10), || saliency::Model::load(&bytes, None)).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Limit, "{e}");
+    assert!(e.message().contains("elements"), "{e}");
+}
