@@ -253,6 +253,9 @@ fn fmt_dims(d: &[Option<usize>]) -> String {
     format!("[{}]", parts.join(", "))
 }
 
+/// Largest padding accepted on one side of one axis of a Pad node.
+pub const MAX_PAD: usize = 65_536;
+
 fn check_tensor_sizes(model: &TypedModel) -> Result<()> {
     for node in model.nodes() {
         for o in &node.outputs {
@@ -263,6 +266,14 @@ fn check_tensor_sizes(model: &TypedModel) -> Result<()> {
                     "node '{}' would produce a tensor of shape {shape:?}, over {MAX_TENSOR_ELEMENTS} elements (1 GiB)",
                     node.name
                 ));
+            }
+        }
+        // tract adds pads as `usize` (and folds a Pad into the conv after it, adding them to the
+        // conv's): a huge one overflows (found by fuzzing `onnx_load`: an add-with-overflow panic
+        // in tract-core's cnn/padding.rs under overflow checks, silent wrapping without).
+        if let Some(pad) = node.op_as::<tract_onnx::tract_core::ops::array::Pad>() {
+            if let Some(p) = pad.pads.iter().flat_map(|&(a, b)| [a, b]).find(|&p| p > MAX_PAD) {
+                return Err(err!(Limit, "Pad node '{}' pads an axis by {p} (at most {MAX_PAD})", node.name));
             }
         }
     }

@@ -67,3 +67,14 @@ fn onnx_huge_intermediate_tensor_is_refused_quickly() {
     assert_eq!(e.kind, ErrorKind::Limit, "{e}");
     assert!(e.message().contains("elements"), "{e}");
 }
+
+/// onnx_load: a Pad with a padding near `usize::MAX` before a conv: tract folds it into the
+/// conv's padding and overflows adding them (an add-with-overflow panic in tract-core's
+/// cnn/padding.rs under the fuzz build's overflow checks; without them, the model silently loaded
+/// with wrapped sizes). Pads are now bounded before decluttering.
+#[test]
+fn onnx_pad_overflow_is_refused() {
+    let e = saliency::Model::load(&input("onnx_load-pad-overflow.onnx"), None).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Limit, "{e}");
+    assert!(e.message().contains("pads an axis by"), "{e}");
+}
