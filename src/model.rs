@@ -141,6 +141,7 @@ impl Model {
         };
 
         check_graph_outputs(graph)?;
+        check_window_attributes(graph)?;
         let mut inference = onnx
             .model_for_proto_model(&proto)
             .map_err(|e| Error::tract(ErrorKind::CorruptModel, "cannot interpret model", e))?;
@@ -246,6 +247,34 @@ fn check_graph_outputs(graph: &pb::GraphProto) -> Result<()> {
         Some(o) => Err(err!(CorruptModel, "cannot read model: graph output '{}' is not a tensor of the graph", o.name)),
         None => Ok(()),
     }
+}
+
+/// Conv and pool nodes' window attributes must agree with the window's rank: tract indexes
+/// them by spatial axis and panics on a short list (found by fuzzing `onnx_load`: a 2-D conv
+/// with 2 pads instead of 4, index out of bounds in tract-core's cnn/padding.rs). The rank is
+/// the length of `kernel_shape` or, for a conv without one, its weight initializer's rank - 2.
+/// Sizes, strides and dilations must be at least 1 and paddings at least 0.
+fn check_window_attributes(graph: &pb::GraphProto) -> Result<()> {
+    const WINDOW_OPS: [&str; 5] = ["Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool"];
+    for (i, n) in graph.node.iter().enumerate() {
+        if !WINDOW_OPS.contains(&n.op_type.as_str()) {
+            continue;
+        }
+        let ints = |name: &str| n.attribute.iter().find(|a| a.name == name).map(|a| &a.ints[..]);
+        let weight_rank = || n.input.get(1).and_then(|w| graph.initializer.iter().find(|t| &t.name == w)).map(|t| t.dims.len().saturating_sub(2));
+        let Some(rank) = ints("kernel_shape").map(|k| k.len()).or_else(weight_rank) else { continue };
+        let node = || if n.name.is_empty() { format!("{} node #{i}", n.op_type) } else { format!("{} node '{}'", n.op_type, n.name) };
+        for (attr, len, min) in [("kernel_shape", rank, 1), ("strides", rank, 1), ("dilations", rank, 1), ("pads", 2 * rank, 0), ("output_padding", rank, 0)] {
+            let Some(v) = ints(attr) else { continue };
+            if v.len() != len {
+                return Err(err!(CorruptModel, "cannot read model: {} has {} {attr} values for a {rank}-D window (expected {len})", node(), v.len()));
+            }
+            if let Some(x) = v.iter().find(|&&x| x < min) {
+                return Err(err!(CorruptModel, "cannot read model: {} has {attr} value {x} (at least {min})", node()));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn fmt_dims(d: &[Option<usize>]) -> String {

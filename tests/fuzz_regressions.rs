@@ -66,6 +66,12 @@ fn onnx_huge_intermediate_tensor_is_refused_quickly() {
     let e = quick(Duration::from_secs(10), || saliency::Model::load(&bytes, None)).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Limit, "{e}");
     assert!(e.message().contains("elements"), "{e}");
+    // Two later timeouts of the same kind: a Pad by 851969, and one making 1752457550 rows.
+    for name in ["onnx_load-huge-pad-timeout-2.onnx", "onnx_load-huge-pad-timeout-3.onnx"] {
+        let e = quick(Duration::from_secs(10), || saliency::Model::load(&input(name), None)).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Limit, "{name}: {e}");
+        assert!(e.message().contains("elements") || e.message().contains("pads an axis by"), "{name}: {e}");
+    }
 }
 
 /// onnx_load: a Pad with a padding near `usize::MAX` before a conv: tract folds it into the
@@ -77,4 +83,14 @@ fn onnx_pad_overflow_is_refused() {
     let e = saliency::Model::load(&input("onnx_load-pad-overflow.onnx"), None).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Limit, "{e}");
     assert!(e.message().contains("pads an axis by"), "{e}");
+}
+
+/// onnx_load: a 2-D conv with 2 pads instead of 4 made tract index past the list (index out of
+/// bounds in tract-core's cnn/padding.rs). Window attributes are now checked against the
+/// window's rank before tract sees the graph.
+#[test]
+fn onnx_conv_short_pads_is_a_corrupt_model() {
+    let e = saliency::Model::load(&input("onnx_load-conv-short-pads.onnx"), None).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::CorruptModel, "{e}");
+    assert!(e.message().contains("pads values for a 2-D window"), "{e}");
 }
