@@ -35,8 +35,10 @@ max_len() {
 }
 
 ./seed.sh
-for t in "${targets[@]}"; do nice -n 19 cargo fuzz build -s "$san" --release -a "$t" >/dev/null; done
 mkdir -p logs
+for t in "${targets[@]}"; do
+  nice -n 19 cargo fuzz build -s "$san" --release -a "$t" >logs/build.log 2>&1 || { cat logs/build.log; exit 1; }
+done
 printf '%-14s %12s %8s %8s  %s\n' target executions seconds crashes artifacts
 for t in "${targets[@]}"; do
   log="logs/$t.log"
