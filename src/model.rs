@@ -141,6 +141,7 @@ impl Model {
         };
 
         check_graph_outputs(graph)?;
+        check_raw_tensors(graph)?;
         check_window_attributes(graph)?;
         let mut inference = onnx
             .model_for_proto_model(&proto)
@@ -247,6 +248,28 @@ fn check_graph_outputs(graph: &pb::GraphProto) -> Result<()> {
         Some(o) => Err(err!(CorruptModel, "cannot read model: graph output '{}' is not a tensor of the graph", o.name)),
         None => Ok(()),
     }
+}
+
+/// Tensors stored as raw bytes must have a type tract can read raw: tract-onnx's create_tensor
+/// hits `unimplemented!` on any other (found by fuzzing `onnx_load`: an initializer whose type
+/// was flipped to one without a raw reader). Checks initializers and tensor attributes, also in
+/// subgraphs.
+fn check_raw_tensors(graph: &pb::GraphProto) -> Result<()> {
+    use pb::tensor_proto::DataType as D;
+    const RAW: [D; 12] = [D::Float, D::Uint8, D::Int8, D::Uint16, D::Int16, D::Int32, D::Int64, D::Bool, D::Float16, D::Double, D::Uint32, D::Uint64];
+    let check = |t: &pb::TensorProto| {
+        if !t.raw_data.is_empty() && !RAW.iter().any(|&d| d as i32 == t.data_type) {
+            let ty = D::try_from(t.data_type).map(|d| d.as_str_name().to_string()).unwrap_or_else(|_| t.data_type.to_string());
+            return Err(err!(CorruptModel, "cannot read model: tensor '{}' holds raw data of type {ty}, which cannot be loaded", t.name));
+        }
+        Ok(())
+    };
+    graph.initializer.iter().try_for_each(check)?;
+    for a in graph.node.iter().flat_map(|n| &n.attribute) {
+        a.t.iter().chain(&a.tensors).try_for_each(check)?;
+        a.g.iter().chain(&a.graphs).try_for_each(check_raw_tensors)?;
+    }
+    Ok(())
 }
 
 /// Conv and pool nodes' window attributes must agree with the window's rank: tract indexes

@@ -94,3 +94,13 @@ fn onnx_conv_short_pads_is_a_corrupt_model() {
     assert_eq!(e.kind, ErrorKind::CorruptModel, "{e}");
     assert!(e.message().contains("pads values for a 2-D window"), "{e}");
 }
+
+/// onnx_load: an initializer with raw bytes of a type tract has no raw reader for hit
+/// `unimplemented!("FIXME, raw tensor loading")` in tract-onnx's tensor.rs. Checked before
+/// tract sees the graph.
+#[test]
+fn onnx_raw_tensor_of_unreadable_type_is_a_corrupt_model() {
+    let e = saliency::Model::load(&input("onnx_load-raw-tensor-unreadable-type.onnx"), None).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::CorruptModel, "{e}");
+    assert!(e.message().contains("holds raw data of type"), "{e}");
+}
