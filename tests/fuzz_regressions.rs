@@ -104,3 +104,18 @@ fn onnx_raw_tensor_of_unreadable_type_is_a_corrupt_model() {
     assert_eq!(e.kind, ErrorKind::CorruptModel, "{e}");
     assert!(e.message().contains("holds raw data of type"), "{e}");
 }
+
+/// lrp_rules (found reading LayerSelection::layers while extending the target to models with 0
+/// and 1 layers, which now exercises it): `-` or `3-` on a model with no conv/dense layers
+/// selected layer 0 of none, and LrpSpec::resolve then indexed an empty rule list.
+#[test]
+fn layer_selection_on_a_model_without_layers_is_an_error() {
+    use saliency::lrp::{LayerSelection, LrpSpec};
+    for text in ["-", "0-", "0"] {
+        let e = LayerSelection::parse(text).unwrap().layers(0).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Parameter, "{text}: {e}");
+    }
+    let spec = LrpSpec::parse(&[("-".into(), "epsilon:0.25".into())], None, None, None).unwrap();
+    let e = spec.resolve(&[]).unwrap_err();
+    assert!(e.message().contains("no conv/dense layers"), "{e}");
+}
