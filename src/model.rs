@@ -142,6 +142,7 @@ impl Model {
 
         check_graph_outputs(graph)?;
         check_raw_tensors(graph)?;
+        check_constant_shapes(graph)?;
         check_window_attributes(graph)?;
         let mut inference = onnx
             .model_for_proto_model(&proto)
@@ -268,6 +269,41 @@ fn check_raw_tensors(graph: &pb::GraphProto) -> Result<()> {
     for a in graph.node.iter().flat_map(|n| &n.attribute) {
         a.t.iter().chain(&a.tensors).try_for_each(check)?;
         a.g.iter().chain(&a.graphs).try_for_each(check_raw_tensors)?;
+    }
+    Ok(())
+}
+
+/// A ConstantOfShape whose shape is a constant must have dimensions >= 0 and at most
+/// [`MAX_TENSOR_ELEMENTS`] elements: tract evaluates it while typing the model, asserts that
+/// every dimension is >= 0 (found by fuzzing `onnx_load`: a Constant of -18 feeding a
+/// ConstantOfShape, an assertion in tract-core's model/fact.rs) and would allocate a huge one.
+fn check_constant_shapes(graph: &pb::GraphProto) -> Result<()> {
+    let constant = |name: &str| {
+        graph.initializer.iter().find(|t| t.name == name).or_else(|| {
+            graph
+                .node
+                .iter()
+                .filter(|n| n.op_type == "Constant" && n.output.iter().any(|o| o == name))
+                .flat_map(|n| &n.attribute)
+                .find(|a| a.name == "value")
+                .and_then(|a| a.t.as_ref())
+        })
+    };
+    for n in graph.node.iter().filter(|n| n.op_type == "ConstantOfShape") {
+        let Some(t) = n.input.first().and_then(|i| constant(i)) else { continue };
+        let dims: Vec<i64> = if t.raw_data.is_empty() {
+            t.int64_data.clone()
+        } else {
+            t.raw_data.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect()
+        };
+        let elements = dims.iter().try_fold(1u64, |acc, &d| u64::try_from(d).ok().and_then(|d| acc.checked_mul(d)));
+        if elements.is_none_or(|e| e > MAX_TENSOR_ELEMENTS as u64) {
+            return Err(err!(
+                CorruptModel,
+                "cannot read model: ConstantOfShape node '{}' has shape {dims:?} (dimensions must be >= 0, at most {MAX_TENSOR_ELEMENTS} elements)",
+                n.name
+            ));
+        }
     }
     Ok(())
 }
