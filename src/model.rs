@@ -18,6 +18,10 @@ use tract_onnx::tract_core::ops::unimpl::UnimplementedOp;
 pub const MAX_MODEL_BYTES: usize = 256 * 1024 * 1024;
 /// Largest number of ONNX nodes accepted.
 pub const MAX_NODES: usize = 20_000;
+/// Largest tensor (elements) any node may produce: 2^28 float32 values are 1 GiB. A file can
+/// declare a conv whose padding or a reshape whose shape makes one huge; tract's optimizer
+/// then works per output position (minutes), and running it would exhaust memory anyway.
+pub const MAX_TENSOR_ELEMENTS: usize = 1 << 28;
 
 /// One node of the ONNX graph, in file order.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -195,6 +199,10 @@ impl Model {
             }
         };
 
+        check_graph_outputs(graph)?;
+        check_raw_tensors(graph)?;
+        check_constant_shapes(graph)?;
+        check_window_attributes(graph)?;
         let mut inference = onnx
             .model_for_proto_model(proto)
             .map_err(|e| Error::tract(ErrorKind::CorruptModel, "cannot interpret model", e))?;
@@ -249,6 +257,7 @@ impl Model {
             Error::tract(ErrorKind::Shape, &format!("cannot type the model for input shape {shape:?} (is it the right input shape?)"), e)
         })?;
         check_finite_weights(&typed)?;
+        check_tensor_sizes(&typed)?;
         let mut shapes = HashMap::new();
         for node in typed.nodes() {
             for (ix, o) in node.outputs.iter().enumerate() {
@@ -353,12 +362,139 @@ impl Model {
     }
 }
 
+/// Every graph output must name a tensor of the graph: tract's ONNX parser indexes its tensor
+/// map by output name and panics on an unknown one (found by fuzzing `onnx_load`).
+fn check_graph_outputs(graph: &pb::GraphProto) -> Result<()> {
+    let known = |name: &str| {
+        !name.is_empty()
+            && (graph.input.iter().any(|i| i.name == name)
+                || graph.initializer.iter().any(|t| t.name == name)
+                || graph.node.iter().any(|n| n.output.iter().chain(&n.input).any(|t| t == name)))
+    };
+    match graph.output.iter().find(|o| !known(&o.name)) {
+        Some(o) => Err(err!(CorruptModel, "cannot read model: graph output '{}' is not a tensor of the graph", o.name)),
+        None => Ok(()),
+    }
+}
+
+/// Tensors stored as raw bytes must have a type tract can read raw: tract-onnx's create_tensor
+/// hits `unimplemented!` on any other (found by fuzzing `onnx_load`: an initializer whose type
+/// was flipped to one without a raw reader). Checks initializers and tensor attributes, also in
+/// subgraphs.
+fn check_raw_tensors(graph: &pb::GraphProto) -> Result<()> {
+    use pb::tensor_proto::DataType as D;
+    const RAW: [D; 12] = [D::Float, D::Uint8, D::Int8, D::Uint16, D::Int16, D::Int32, D::Int64, D::Bool, D::Float16, D::Double, D::Uint32, D::Uint64];
+    let check = |t: &pb::TensorProto| {
+        if !t.raw_data.is_empty() && !RAW.iter().any(|&d| d as i32 == t.data_type) {
+            let ty = D::try_from(t.data_type).map(|d| d.as_str_name().to_string()).unwrap_or_else(|_| t.data_type.to_string());
+            return Err(err!(CorruptModel, "cannot read model: tensor '{}' holds raw data of type {ty}, which cannot be loaded", t.name));
+        }
+        Ok(())
+    };
+    graph.initializer.iter().try_for_each(check)?;
+    for a in graph.node.iter().flat_map(|n| &n.attribute) {
+        a.t.iter().chain(&a.tensors).try_for_each(check)?;
+        a.g.iter().chain(&a.graphs).try_for_each(check_raw_tensors)?;
+    }
+    Ok(())
+}
+
+/// A ConstantOfShape whose shape is a constant must have dimensions >= 0 and at most
+/// [`MAX_TENSOR_ELEMENTS`] elements: tract evaluates it while typing the model, asserts that
+/// every dimension is >= 0 (found by fuzzing `onnx_load`: a Constant of -18 feeding a
+/// ConstantOfShape, an assertion in tract-core's model/fact.rs) and would allocate a huge one.
+fn check_constant_shapes(graph: &pb::GraphProto) -> Result<()> {
+    let constant = |name: &str| {
+        graph.initializer.iter().find(|t| t.name == name).or_else(|| {
+            graph
+                .node
+                .iter()
+                .filter(|n| n.op_type == "Constant" && n.output.iter().any(|o| o == name))
+                .flat_map(|n| &n.attribute)
+                .find(|a| a.name == "value")
+                .and_then(|a| a.t.as_ref())
+        })
+    };
+    for n in graph.node.iter().filter(|n| n.op_type == "ConstantOfShape") {
+        let Some(t) = n.input.first().and_then(|i| constant(i)) else { continue };
+        let dims: Vec<i64> = if t.raw_data.is_empty() {
+            t.int64_data.clone()
+        } else {
+            t.raw_data.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect()
+        };
+        let elements = dims.iter().try_fold(1u64, |acc, &d| u64::try_from(d).ok().and_then(|d| acc.checked_mul(d)));
+        if elements.is_none_or(|e| e > MAX_TENSOR_ELEMENTS as u64) {
+            return Err(err!(
+                CorruptModel,
+                "cannot read model: ConstantOfShape node '{}' has shape {dims:?} (dimensions must be >= 0, at most {MAX_TENSOR_ELEMENTS} elements)",
+                n.name
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Conv and pool nodes' window attributes must agree with the window's rank: tract indexes
+/// them by spatial axis and panics on a short list (found by fuzzing `onnx_load`: a 2-D conv
+/// with 2 pads instead of 4, index out of bounds in tract-core's cnn/padding.rs). The rank is
+/// the length of `kernel_shape` or, for a conv without one, its weight initializer's rank - 2.
+/// Sizes, strides and dilations must be at least 1 and paddings at least 0.
+fn check_window_attributes(graph: &pb::GraphProto) -> Result<()> {
+    const WINDOW_OPS: [&str; 5] = ["Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool"];
+    for (i, n) in graph.node.iter().enumerate() {
+        if !WINDOW_OPS.contains(&n.op_type.as_str()) {
+            continue;
+        }
+        let ints = |name: &str| n.attribute.iter().find(|a| a.name == name).map(|a| &a.ints[..]);
+        let weight_rank = || n.input.get(1).and_then(|w| graph.initializer.iter().find(|t| &t.name == w)).map(|t| t.dims.len().saturating_sub(2));
+        let Some(rank) = ints("kernel_shape").map(|k| k.len()).or_else(weight_rank) else { continue };
+        let node = || if n.name.is_empty() { format!("{} node #{i}", n.op_type) } else { format!("{} node '{}'", n.op_type, n.name) };
+        for (attr, len, min) in [("kernel_shape", rank, 1), ("strides", rank, 1), ("dilations", rank, 1), ("pads", 2 * rank, 0), ("output_padding", rank, 0)] {
+            let Some(v) = ints(attr) else { continue };
+            if v.len() != len {
+                return Err(err!(CorruptModel, "cannot read model: {} has {} {attr} values for a {rank}-D window (expected {len})", node(), v.len()));
+            }
+            if let Some(x) = v.iter().find(|&&x| x < min) {
+                return Err(err!(CorruptModel, "cannot read model: {} has {attr} value {x} (at least {min})", node()));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn fmt_dims(d: &[Option<usize>]) -> String {
     let parts: Vec<String> = d
         .iter()
         .map(|v| v.map(|v| v.to_string()).unwrap_or_else(|| "?".into()))
         .collect();
     format!("[{}]", parts.join(", "))
+}
+
+/// Largest padding accepted on one side of one axis of a Pad node.
+pub const MAX_PAD: usize = 65_536;
+
+fn check_tensor_sizes(model: &TypedModel) -> Result<()> {
+    for node in model.nodes() {
+        for o in &node.outputs {
+            let Some(shape) = o.fact.shape.as_concrete() else { continue };
+            if shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).is_none_or(|n| n > MAX_TENSOR_ELEMENTS) {
+                return Err(err!(
+                    Limit,
+                    "node '{}' would produce a tensor of shape {shape:?}, over {MAX_TENSOR_ELEMENTS} elements (1 GiB)",
+                    node.name
+                ));
+            }
+        }
+        // tract adds pads as `usize` (and folds a Pad into the conv after it, adding them to the
+        // conv's): a huge one overflows (found by fuzzing `onnx_load`: an add-with-overflow panic
+        // in tract-core's cnn/padding.rs under overflow checks, silent wrapping without).
+        if let Some(pad) = node.op_as::<tract_onnx::tract_core::ops::array::Pad>() {
+            if let Some(p) = pad.pads.iter().flat_map(|&(a, b)| [a, b]).find(|&p| p > MAX_PAD) {
+                return Err(err!(Limit, "Pad node '{}' pads an axis by {p} (at most {MAX_PAD})", node.name));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_finite_weights(model: &TypedModel) -> Result<()> {

@@ -76,10 +76,23 @@ pub fn resized_size(width: u32, height: u32, target: u32) -> (u32, u32) {
 
 /// The image resized and centre-cropped to the model's input size, as 8-bit channels
 /// (1 for gray, 3 for RGB), row-major HxWxC. This is also what the viewer draws under a heatmap.
-pub fn resize_and_crop(img: &DynamicImage, sc: &Sidecar) -> (Vec<u8>, u32, u32) {
+///
+/// A very elongated image is refused: resizing its shorter side would make the longer one huge
+/// (a 112-byte 1x16384 PNG became 224x3670016 RGB pixels, 2.5 GB and minutes of work), so the
+/// resized image, like a decoded one, may have at most [`MAX_IMAGE_SIDE`] pixels on a side.
+pub fn resize_and_crop(img: &DynamicImage, sc: &Sidecar) -> Result<(Vec<u8>, u32, u32)> {
     let [ch, cw] = sc.preprocess.crop;
     let (nw, nh) = resized_size(img.width(), img.height(), sc.preprocess.resize);
     let (nw, nh) = (nw.max(cw), nh.max(ch));
+    if nw > MAX_IMAGE_SIDE || nh > MAX_IMAGE_SIDE {
+        return Err(err!(
+            Limit,
+            "image {}x{} is too elongated: resizing its shorter side to {} pixels makes it {nw}x{nh} (at most {MAX_IMAGE_SIDE} pixels on a side)",
+            img.width(),
+            img.height(),
+            sc.preprocess.resize
+        ));
+    }
     let left = (nw - cw) / 2;
     let top = (nh - ch) / 2;
     let data = match sc.input.color {
@@ -106,12 +119,12 @@ pub fn resize_and_crop(img: &DynamicImage, sc: &Sidecar) -> (Vec<u8>, u32, u32) 
                 .into_raw()
         }
     };
-    (data, cw, ch)
+    Ok((data, cw, ch))
 }
 
 /// The full preprocessing: the model input tensor `[1, C, H, W]`.
 pub fn to_tensor(img: &DynamicImage, sc: &Sidecar) -> Result<ArrayD<f32>> {
-    let (pixels, w, h) = resize_and_crop(img, sc);
+    let (pixels, w, h) = resize_and_crop(img, sc)?;
     let c = sc.input.color.channels();
     let (w, h) = (w as usize, h as usize);
     let mut x = ArrayD::<f32>::zeros(IxDyn(&[1, c, h, w]));

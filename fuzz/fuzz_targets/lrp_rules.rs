@@ -11,7 +11,11 @@ fuzz_target!(|data: &[u8]| {
     let rules: Vec<(String, String)> = lines.filter_map(|l| LrpSpec::split_assignment(l).ok()).collect();
     let _ = LrpSpec::parse(&rules, composite, Some(-1.0), Some(1.0));
     if let Ok(sel) = LayerSelection::parse(text) {
-        let _ = sel.layers(5);
+        for n in [0, 1, 5] {
+            if let Ok(v) = sel.layers(n) {
+                assert!(v.iter().all(|&i| i < n));
+            }
+        }
     }
     let _ = saliency::lrp::rules::LrpRule::parse(text);
 });

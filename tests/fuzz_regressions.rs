@@ -1,0 +1,135 @@
+//! Every input that crashed, hung or ran out of memory under the fuzz targets (fuzz/, see
+//! fuzz/RESULTS.md), fed to the same API: each must now return an `Err` of the right kind with a
+//! clear message, quickly, instead of panicking or hanging.
+
+use saliency::error::ErrorKind;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+fn input(name: &str) -> Vec<u8> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz-regressions").join(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Runs `f` and checks it took less than `limit` (the fuzzers' timeout was 20 s).
+fn quick<T>(limit: Duration, f: impl FnOnce() -> T) -> T {
+    let t = Instant::now();
+    let out = f();
+    assert!(t.elapsed() < limit, "took {:?} (limit {limit:?})", t.elapsed());
+    out
+}
+
+/// npy_read: a header whose descr opens ~30 braces and never closes them made the header
+/// parser (py_literal, under ndarray-npy) backtrack exponentially: a 144-byte file ran for
+/// minutes. Now refused by its nesting depth before parsing.
+#[test]
+fn npy_nested_braces_header_is_refused_quickly() {
+    let e = quick(Duration::from_secs(2), || saliency::npy::read_f32(&input("npy_read-nested-braces-timeout.npy"))).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Npy, "{e}");
+    assert!(e.message().contains("nests brackets"), "{e}");
+    // Real headers (depth 2) still read.
+    let ok = saliency::npy::write_f32(&tract_onnx::prelude::tract_ndarray::ArrayD::<f32>::zeros(vec![1, 2, 3])).unwrap();
+    assert_eq!(saliency::npy::read_f32(&ok).unwrap().shape(), &[1, 2, 3]);
+}
+
+/// onnx_load: a graph output naming no tensor of the graph made tract's ONNX parser panic
+/// ("no entry found for key", tract-onnx model.rs). Now checked before tract sees the graph.
+#[test]
+fn onnx_unknown_graph_output_is_a_corrupt_model() {
+    let e = saliency::Model::load(&input("onnx_load-unknown-graph-output.onnx"), None).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::CorruptModel, "{e}");
+    assert!(e.message().contains("graph output") && e.message().contains("is not a tensor of the graph"), "{e}");
+}
+
+/// image_decode: a valid 112-byte 1x16384 gray PNG. For a 224x224 RGB model its shorter side
+/// was resized to 224, making a 224x3670016 image: over 2 minutes and 2.5 GB under the
+/// image_decode target (its 28x28 gray pass alone was 28x458752). Found reading the
+/// preprocessing while the target ran and confirmed with the target's binary (the run had not
+/// reached it yet). Now a Limit error before resizing; the 28x28 model's pass is refused too.
+#[test]
+fn elongated_image_is_refused_before_resizing() {
+    let bytes = input("image_decode-tall-1x16384.png");
+    for shape in [[1usize, 3, 224, 224], [1, 1, 28, 28]] {
+        let sc = saliency::Sidecar::default_for(&shape).unwrap();
+        let e = quick(Duration::from_secs(5), || saliency::preprocess::image_bytes_to_tensor(&bytes, &sc)).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Limit, "{e}");
+        assert!(e.message().contains("too elongated"), "{e}");
+    }
+}
+
+/// onnx_load: a Pad whose pads make a [1, 12, 1816461319, 7] tensor (found as a 20 s timeout): tract's
+/// optimizer (Conv codegen, patch_axis::make_invalid_regions) worked through it output position
+/// by output position. Now every node's output is bounded before decluttering and optimizing.
+#[test]
+fn onnx_huge_intermediate_tensor_is_refused_quickly() {
+    let bytes = input("onnx_load-huge-conv-padding-timeout.onnx");
+    let e = quick(Duration::from_secs(10), || saliency::Model::load(&bytes, None)).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Limit, "{e}");
+    assert!(e.message().contains("elements"), "{e}");
+    // Two later timeouts of the same kind: a Pad by 851969, and one making 1752457550 rows.
+    for name in ["onnx_load-huge-pad-timeout-2.onnx", "onnx_load-huge-pad-timeout-3.onnx"] {
+        let e = quick(Duration::from_secs(10), || saliency::Model::load(&input(name), None)).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Limit, "{name}: {e}");
+        assert!(e.message().contains("elements") || e.message().contains("pads an axis by"), "{name}: {e}");
+    }
+}
+
+/// onnx_load: a Pad with a padding near `usize::MAX` before a conv: tract folds it into the
+/// conv's padding and overflows adding them (an add-with-overflow panic in tract-core's
+/// cnn/padding.rs under the fuzz build's overflow checks; without them, the model silently loaded
+/// with wrapped sizes). Pads are now bounded before decluttering.
+#[test]
+fn onnx_pad_overflow_is_refused() {
+    let e = saliency::Model::load(&input("onnx_load-pad-overflow.onnx"), None).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Limit, "{e}");
+    assert!(e.message().contains("pads an axis by"), "{e}");
+}
+
+/// onnx_load: a 2-D conv with 2 pads instead of 4 made tract index past the list (index out of
+/// bounds in tract-core's cnn/padding.rs). Window attributes are now checked against the
+/// window's rank before tract sees the graph.
+#[test]
+fn onnx_conv_short_pads_is_a_corrupt_model() {
+    let e = saliency::Model::load(&input("onnx_load-conv-short-pads.onnx"), None).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::CorruptModel, "{e}");
+    assert!(e.message().contains("pads values for a 2-D window"), "{e}");
+}
+
+/// onnx_load: an initializer with raw bytes of a type tract has no raw reader for hit
+/// `unimplemented!("FIXME, raw tensor loading")` in tract-onnx's tensor.rs. Checked before
+/// tract sees the graph.
+#[test]
+fn onnx_raw_tensor_of_unreadable_type_is_a_corrupt_model() {
+    let e = saliency::Model::load(&input("onnx_load-raw-tensor-unreadable-type.onnx"), None).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::CorruptModel, "{e}");
+    assert!(e.message().contains("holds raw data of type"), "{e}");
+}
+
+/// lrp_rules (found reading LayerSelection::layers while extending the target to models with 0
+/// and 1 layers, which now exercises it): `-` or `3-` on a model with no conv/dense layers
+/// selected layer 0 of none, and LrpSpec::resolve then indexed an empty rule list.
+#[test]
+fn layer_selection_on_a_model_without_layers_is_an_error() {
+    use saliency::lrp::{LayerSelection, LrpSpec};
+    for text in ["-", "0-", "0"] {
+        let e = LayerSelection::parse(text).unwrap().layers(0).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Parameter, "{text}: {e}");
+    }
+    let spec = LrpSpec::parse(&[("-".into(), "epsilon:0.25".into())], None, None, None).unwrap();
+    let e = spec.resolve(&[]).unwrap_err();
+    assert!(e.message().contains("no conv/dense layers"), "{e}");
+}
+
+/// onnx_load: mutations of one model where a Constant feeding a ConstantOfShape holds a
+/// negative dimension (1-3) or, read as a dimension, 1099511625220 (4): tract evaluated it while
+/// typing the model and failed an assertion (tract-core model/fact.rs, "dims ... >= 0").
+/// Constant shapes are now checked first.
+#[test]
+fn onnx_negative_constant_of_shape_is_a_corrupt_model() {
+    for i in 1..=4 {
+        let name = format!("onnx_load-negative-constant-of-shape-{i}.onnx");
+        let e = saliency::Model::load(&input(&name), None).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::CorruptModel, "{name}: {e}");
+        assert!(e.message().contains("ConstantOfShape"), "{name}: {e}");
+    }
+}
