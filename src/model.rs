@@ -369,10 +369,17 @@ fn check_graph_outputs(graph: &pb::GraphProto) -> Result<()> {
         !name.is_empty()
             && (graph.input.iter().any(|i| i.name == name)
                 || graph.initializer.iter().any(|t| t.name == name)
-                || graph.node.iter().any(|n| n.output.iter().chain(&n.input).any(|t| t == name)))
+                || graph
+                    .node
+                    .iter()
+                    .any(|n| n.output.iter().chain(&n.input).any(|t| t == name)))
     };
     match graph.output.iter().find(|o| !known(&o.name)) {
-        Some(o) => Err(err!(CorruptModel, "cannot read model: graph output '{}' is not a tensor of the graph", o.name)),
+        Some(o) => Err(err!(
+            CorruptModel,
+            "cannot read model: graph output '{}' is not a tensor of the graph",
+            o.name
+        )),
         None => Ok(()),
     }
 }
@@ -383,10 +390,25 @@ fn check_graph_outputs(graph: &pb::GraphProto) -> Result<()> {
 /// subgraphs.
 fn check_raw_tensors(graph: &pb::GraphProto) -> Result<()> {
     use pb::tensor_proto::DataType as D;
-    const RAW: [D; 12] = [D::Float, D::Uint8, D::Int8, D::Uint16, D::Int16, D::Int32, D::Int64, D::Bool, D::Float16, D::Double, D::Uint32, D::Uint64];
+    const RAW: [D; 12] = [
+        D::Float,
+        D::Uint8,
+        D::Int8,
+        D::Uint16,
+        D::Int16,
+        D::Int32,
+        D::Int64,
+        D::Bool,
+        D::Float16,
+        D::Double,
+        D::Uint32,
+        D::Uint64,
+    ];
     let check = |t: &pb::TensorProto| {
         if !t.raw_data.is_empty() && !RAW.iter().any(|&d| d as i32 == t.data_type) {
-            let ty = D::try_from(t.data_type).map(|d| d.as_str_name().to_string()).unwrap_or_else(|_| t.data_type.to_string());
+            let ty = D::try_from(t.data_type)
+                .map(|d| d.as_str_name().to_string())
+                .unwrap_or_else(|_| t.data_type.to_string());
             return Err(err!(CorruptModel, "cannot read model: tensor '{}' holds raw data of type {ty}, which cannot be loaded", t.name));
         }
         Ok(())
@@ -394,7 +416,9 @@ fn check_raw_tensors(graph: &pb::GraphProto) -> Result<()> {
     graph.initializer.iter().try_for_each(check)?;
     for a in graph.node.iter().flat_map(|n| &n.attribute) {
         a.t.iter().chain(&a.tensors).try_for_each(check)?;
-        a.g.iter().chain(&a.graphs).try_for_each(check_raw_tensors)?;
+        a.g.iter()
+            .chain(&a.graphs)
+            .try_for_each(check_raw_tensors)?;
     }
     Ok(())
 }
@@ -405,24 +429,35 @@ fn check_raw_tensors(graph: &pb::GraphProto) -> Result<()> {
 /// ConstantOfShape, an assertion in tract-core's model/fact.rs) and would allocate a huge one.
 fn check_constant_shapes(graph: &pb::GraphProto) -> Result<()> {
     let constant = |name: &str| {
-        graph.initializer.iter().find(|t| t.name == name).or_else(|| {
-            graph
-                .node
-                .iter()
-                .filter(|n| n.op_type == "Constant" && n.output.iter().any(|o| o == name))
-                .flat_map(|n| &n.attribute)
-                .find(|a| a.name == "value")
-                .and_then(|a| a.t.as_ref())
-        })
+        graph
+            .initializer
+            .iter()
+            .find(|t| t.name == name)
+            .or_else(|| {
+                graph
+                    .node
+                    .iter()
+                    .filter(|n| n.op_type == "Constant" && n.output.iter().any(|o| o == name))
+                    .flat_map(|n| &n.attribute)
+                    .find(|a| a.name == "value")
+                    .and_then(|a| a.t.as_ref())
+            })
     };
     for n in graph.node.iter().filter(|n| n.op_type == "ConstantOfShape") {
-        let Some(t) = n.input.first().and_then(|i| constant(i)) else { continue };
+        let Some(t) = n.input.first().and_then(|i| constant(i)) else {
+            continue;
+        };
         let dims: Vec<i64> = if t.raw_data.is_empty() {
             t.int64_data.clone()
         } else {
-            t.raw_data.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect()
+            t.raw_data
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+                .collect()
         };
-        let elements = dims.iter().try_fold(1u64, |acc, &d| u64::try_from(d).ok().and_then(|d| acc.checked_mul(d)));
+        let elements = dims.iter().try_fold(1u64, |acc, &d| {
+            u64::try_from(d).ok().and_then(|d| acc.checked_mul(d))
+        });
         if elements.is_none_or(|e| e > MAX_TENSOR_ELEMENTS as u64) {
             return Err(err!(
                 CorruptModel,
@@ -445,17 +480,45 @@ fn check_window_attributes(graph: &pb::GraphProto) -> Result<()> {
         if !WINDOW_OPS.contains(&n.op_type.as_str()) {
             continue;
         }
-        let ints = |name: &str| n.attribute.iter().find(|a| a.name == name).map(|a| &a.ints[..]);
-        let weight_rank = || n.input.get(1).and_then(|w| graph.initializer.iter().find(|t| &t.name == w)).map(|t| t.dims.len().saturating_sub(2));
-        let Some(rank) = ints("kernel_shape").map(|k| k.len()).or_else(weight_rank) else { continue };
-        let node = || if n.name.is_empty() { format!("{} node #{i}", n.op_type) } else { format!("{} node '{}'", n.op_type, n.name) };
-        for (attr, len, min) in [("kernel_shape", rank, 1), ("strides", rank, 1), ("dilations", rank, 1), ("pads", 2 * rank, 0), ("output_padding", rank, 0)] {
+        let ints = |name: &str| {
+            n.attribute
+                .iter()
+                .find(|a| a.name == name)
+                .map(|a| &a.ints[..])
+        };
+        let weight_rank = || {
+            n.input
+                .get(1)
+                .and_then(|w| graph.initializer.iter().find(|t| &t.name == w))
+                .map(|t| t.dims.len().saturating_sub(2))
+        };
+        let Some(rank) = ints("kernel_shape").map(|k| k.len()).or_else(weight_rank) else {
+            continue;
+        };
+        let node = || {
+            if n.name.is_empty() {
+                format!("{} node #{i}", n.op_type)
+            } else {
+                format!("{} node '{}'", n.op_type, n.name)
+            }
+        };
+        for (attr, len, min) in [
+            ("kernel_shape", rank, 1),
+            ("strides", rank, 1),
+            ("dilations", rank, 1),
+            ("pads", 2 * rank, 0),
+            ("output_padding", rank, 0),
+        ] {
             let Some(v) = ints(attr) else { continue };
             if v.len() != len {
                 return Err(err!(CorruptModel, "cannot read model: {} has {} {attr} values for a {rank}-D window (expected {len})", node(), v.len()));
             }
             if let Some(x) = v.iter().find(|&&x| x < min) {
-                return Err(err!(CorruptModel, "cannot read model: {} has {attr} value {x} (at least {min})", node()));
+                return Err(err!(
+                    CorruptModel,
+                    "cannot read model: {} has {attr} value {x} (at least {min})",
+                    node()
+                ));
             }
         }
     }
@@ -476,8 +539,14 @@ pub const MAX_PAD: usize = 65_536;
 fn check_tensor_sizes(model: &TypedModel) -> Result<()> {
     for node in model.nodes() {
         for o in &node.outputs {
-            let Some(shape) = o.fact.shape.as_concrete() else { continue };
-            if shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).is_none_or(|n| n > MAX_TENSOR_ELEMENTS) {
+            let Some(shape) = o.fact.shape.as_concrete() else {
+                continue;
+            };
+            if shape
+                .iter()
+                .try_fold(1usize, |n, &d| n.checked_mul(d))
+                .is_none_or(|n| n > MAX_TENSOR_ELEMENTS)
+            {
                 return Err(err!(
                     Limit,
                     "node '{}' would produce a tensor of shape {shape:?}, over {MAX_TENSOR_ELEMENTS} elements (1 GiB)",
@@ -489,8 +558,17 @@ fn check_tensor_sizes(model: &TypedModel) -> Result<()> {
         // conv's): a huge one overflows (found by fuzzing `onnx_load`: an add-with-overflow panic
         // in tract-core's cnn/padding.rs under overflow checks, silent wrapping without).
         if let Some(pad) = node.op_as::<tract_onnx::tract_core::ops::array::Pad>() {
-            if let Some(p) = pad.pads.iter().flat_map(|&(a, b)| [a, b]).find(|&p| p > MAX_PAD) {
-                return Err(err!(Limit, "Pad node '{}' pads an axis by {p} (at most {MAX_PAD})", node.name));
+            if let Some(p) = pad
+                .pads
+                .iter()
+                .flat_map(|&(a, b)| [a, b])
+                .find(|&p| p > MAX_PAD)
+            {
+                return Err(err!(
+                    Limit,
+                    "Pad node '{}' pads an axis by {p} (at most {MAX_PAD})",
+                    node.name
+                ));
             }
         }
     }

@@ -145,7 +145,8 @@ impl SaliencyModel {
     /// The resized and cropped image as RGBA (what the model sees), for drawing.
     pub fn model_view_rgba(&self, bytes: &[u8]) -> Result<Vec<u8>, JsValue> {
         let img = preprocess::decode(bytes).map_err(js_err)?;
-        let (px, _, _) = preprocess::resize_and_crop(&img, &self.ex.model().sidecar).map_err(js_err)?;
+        let (px, _, _) =
+            preprocess::resize_and_crop(&img, &self.ex.model().sidecar).map_err(js_err)?;
         let c = self.ex.model().sidecar.input.color.channels();
         Ok(px
             .chunks_exact(c)

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 fn input(name: &str) -> Vec<u8> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz-regressions").join(name);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/fuzz-regressions")
+        .join(name);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -15,7 +17,11 @@ fn input(name: &str) -> Vec<u8> {
 fn quick<T>(limit: Duration, f: impl FnOnce() -> T) -> T {
     let t = Instant::now();
     let out = f();
-    assert!(t.elapsed() < limit, "took {:?} (limit {limit:?})", t.elapsed());
+    assert!(
+        t.elapsed() < limit,
+        "took {:?} (limit {limit:?})",
+        t.elapsed()
+    );
     out
 }
 
@@ -24,11 +30,17 @@ fn quick<T>(limit: Duration, f: impl FnOnce() -> T) -> T {
 /// minutes. Now refused by its nesting depth before parsing.
 #[test]
 fn npy_nested_braces_header_is_refused_quickly() {
-    let e = quick(Duration::from_secs(2), || saliency::npy::read_f32(&input("npy_read-nested-braces-timeout.npy"))).unwrap_err();
+    let e = quick(Duration::from_secs(2), || {
+        saliency::npy::read_f32(&input("npy_read-nested-braces-timeout.npy"))
+    })
+    .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Npy, "{e}");
     assert!(e.message().contains("nests brackets"), "{e}");
     // Real headers (depth 2) still read.
-    let ok = saliency::npy::write_f32(&tract_onnx::prelude::tract_ndarray::ArrayD::<f32>::zeros(vec![1, 2, 3])).unwrap();
+    let ok = saliency::npy::write_f32(&tract_onnx::prelude::tract_ndarray::ArrayD::<f32>::zeros(
+        vec![1, 2, 3],
+    ))
+    .unwrap();
     assert_eq!(saliency::npy::read_f32(&ok).unwrap().shape(), &[1, 2, 3]);
 }
 
@@ -38,7 +50,11 @@ fn npy_nested_braces_header_is_refused_quickly() {
 fn onnx_unknown_graph_output_is_a_corrupt_model() {
     let e = saliency::Model::load(&input("onnx_load-unknown-graph-output.onnx"), None).unwrap_err();
     assert_eq!(e.kind, ErrorKind::CorruptModel, "{e}");
-    assert!(e.message().contains("graph output") && e.message().contains("is not a tensor of the graph"), "{e}");
+    assert!(
+        e.message().contains("graph output")
+            && e.message().contains("is not a tensor of the graph"),
+        "{e}"
+    );
 }
 
 /// image_decode: a valid 112-byte 1x16384 gray PNG. For a 224x224 RGB model its shorter side
@@ -51,7 +67,10 @@ fn elongated_image_is_refused_before_resizing() {
     let bytes = input("image_decode-tall-1x16384.png");
     for shape in [[1usize, 3, 224, 224], [1, 1, 28, 28]] {
         let sc = saliency::Sidecar::default_for(&shape).unwrap();
-        let e = quick(Duration::from_secs(5), || saliency::preprocess::image_bytes_to_tensor(&bytes, &sc)).unwrap_err();
+        let e = quick(Duration::from_secs(5), || {
+            saliency::preprocess::image_bytes_to_tensor(&bytes, &sc)
+        })
+        .unwrap_err();
         assert_eq!(e.kind, ErrorKind::Limit, "{e}");
         assert!(e.message().contains("too elongated"), "{e}");
     }
@@ -63,14 +82,26 @@ fn elongated_image_is_refused_before_resizing() {
 #[test]
 fn onnx_huge_intermediate_tensor_is_refused_quickly() {
     let bytes = input("onnx_load-huge-conv-padding-timeout.onnx");
-    let e = quick(Duration::from_secs(10), || saliency::Model::load(&bytes, None)).unwrap_err();
+    let e = quick(Duration::from_secs(10), || {
+        saliency::Model::load(&bytes, None)
+    })
+    .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Limit, "{e}");
     assert!(e.message().contains("elements"), "{e}");
     // Two later timeouts of the same kind: a Pad by 851969, and one making 1752457550 rows.
-    for name in ["onnx_load-huge-pad-timeout-2.onnx", "onnx_load-huge-pad-timeout-3.onnx"] {
-        let e = quick(Duration::from_secs(10), || saliency::Model::load(&input(name), None)).unwrap_err();
+    for name in [
+        "onnx_load-huge-pad-timeout-2.onnx",
+        "onnx_load-huge-pad-timeout-3.onnx",
+    ] {
+        let e = quick(Duration::from_secs(10), || {
+            saliency::Model::load(&input(name), None)
+        })
+        .unwrap_err();
         assert_eq!(e.kind, ErrorKind::Limit, "{name}: {e}");
-        assert!(e.message().contains("elements") || e.message().contains("pads an axis by"), "{name}: {e}");
+        assert!(
+            e.message().contains("elements") || e.message().contains("pads an axis by"),
+            "{name}: {e}"
+        );
     }
 }
 
@@ -100,7 +131,8 @@ fn onnx_conv_short_pads_is_a_corrupt_model() {
 /// tract sees the graph.
 #[test]
 fn onnx_raw_tensor_of_unreadable_type_is_a_corrupt_model() {
-    let e = saliency::Model::load(&input("onnx_load-raw-tensor-unreadable-type.onnx"), None).unwrap_err();
+    let e = saliency::Model::load(&input("onnx_load-raw-tensor-unreadable-type.onnx"), None)
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::CorruptModel, "{e}");
     assert!(e.message().contains("holds raw data of type"), "{e}");
 }

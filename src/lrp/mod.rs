@@ -80,7 +80,10 @@ impl LayerSelection {
     pub fn layers(&self, n: usize) -> Result<Vec<usize>> {
         if n == 0 {
             // `-` or `5-` would otherwise select layer 0 of none.
-            return Err(err!(Parameter, "layer selection '{self}' selects nothing: the model has no conv/dense layers"));
+            return Err(err!(
+                Parameter,
+                "layer selection '{self}' selects nothing: the model has no conv/dense layers"
+            ));
         }
         let mut out = vec![];
         for &(a, b) in &self.0 {
