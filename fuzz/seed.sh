@@ -7,6 +7,10 @@ cp ../models/mnist_lrp.onnx ../models/mnist_cam.onnx ../tests/fixtures/bad/*.onn
 cp ../tests/fixtures/nets/*.onnx corpus/onnx_load/ 2>/dev/null || true
 cp ../models/images/digit_*.png ../models/images/fashion_*.png ../models/images/rocket.jpg corpus/image_decode/
 cp ../tests/fixtures/*.input.npy corpus/npy_read/
+# The bad-input corpus and earlier crashes seed their targets too.
+cp ../tests/fixtures/bad/*.png corpus/image_decode/
+cp ../tests/fixtures/bad/*.npy corpus/npy_read/
+cp ../tests/fixtures/fuzz-regressions/onnx_load-* corpus/onnx_load/ 2>/dev/null || true
 python3 - <<'PY'
 import json, pathlib
 cases = json.load(open("../tests/fixtures/explain/cases.json"))["cases"]
