@@ -27,7 +27,16 @@ export class WorkerPool {
   }
 
   async prepare(modelKey, loadArgs, imageKey, imageBytes) {
-    while (this.extra.length < this.size - 1) this.extra.push(new Engine());
+    if (this.extra.length < this.size - 1) {
+      // New workers get the main worker's compiled module: its tiered-up code comes along.
+      const module = await this.main.call('wasmModule');
+      const simd = await this.main.call('simdVariant');
+      while (this.extra.length < this.size - 1) {
+        const e = new Engine(`?shared&simd=${simd}`);
+        await e.call('useModule', { module });
+        this.extra.push(e);
+      }
+    }
     if (this.modelKey !== modelKey) {
       await Promise.all(this.extra.map((e) => e.call('loadModel', { ...loadArgs, bytes: loadArgs.bytes ? loadArgs.bytes.slice(0) : undefined, slot: 'pool' })));
       this.modelKey = modelKey;

@@ -11,15 +11,25 @@ const RELAXED_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 
 const forced = new URLSearchParams(self.location.search).get('simd');
 const variant = forced ?? (WebAssembly.validate(RELAXED_PROBE) ? 'relaxed' : 'plain');
 let SaliencyModel, render_heatmap, colormap_strip, read_npy, localize, wasmExports;
+// A pool worker (`worker.js?shared`) does not compile the module itself: the page hands it the
+// main worker's compiled WebAssembly.Module (`useModule`), whose code V8 shares between
+// workers, tiered-up functions included, so a new worker starts at full speed.
+const shared = new URLSearchParams(self.location.search).has('shared');
+let provideModule;
+const provided = shared ? new Promise((resolve) => { provideModule = resolve; }) : null;
+let wasmModule;
 const ready = (async () => {
   let mod;
+  let dir = variant === 'relaxed' ? './pkg-relaxed/' : './pkg/';
   try {
-    mod = await import(variant === 'relaxed' ? './pkg-relaxed/saliency.js' : './pkg/saliency.js');
+    mod = await import(`${dir}saliency.js`);
   } catch (e) {
     if (variant !== 'relaxed') throw e;
+    dir = './pkg/';
     mod = await import('./pkg/saliency.js'); // a site built without the relaxed variant
   }
-  wasmExports = await mod.default();
+  wasmModule = provided ? await provided : await WebAssembly.compile(await (await fetch(new URL(`${dir}saliency_bg.wasm`, import.meta.url))).arrayBuffer());
+  wasmExports = await mod.default({ module_or_path: wasmModule });
   ({ SaliencyModel, render_heatmap, colormap_strip, read_npy, localize } = mod);
 })();
 const slots = new Map();
@@ -204,6 +214,8 @@ const commands = {
     return values;
   },
   simdVariant() { return variant; },
+  /// The compiled module, for pool workers (structured clone shares the code).
+  wasmModule() { return wasmModule; },
   /// The wasm instance's linear memory (bytes): it only grows, so this is the peak.
   memoryBytes() { return wasmExports.memory.buffer.byteLength; },
   /// Class scores for an input tensor given as .npy bytes (self-checks against native results).
@@ -226,9 +238,13 @@ const commands = {
 
 self.onmessage = async (ev) => {
   const { id, cmd, args } = ev.data;
+  if (cmd === 'useModule' && provideModule) {
+    provideModule(args.module);
+    provideModule = null;
+  }
   try {
     await ready;
-    const fn = commands[cmd];
+    const fn = cmd === 'useModule' ? () => true : commands[cmd];
     if (!fn) throw new Error(`unknown command ${cmd}`);
     const out = await fn(args ?? {}, id);
     if (out && out.transfer) self.postMessage({ id, ok: true, result: out.result }, out.transfer);

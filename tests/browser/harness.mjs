@@ -30,13 +30,13 @@ export async function startServer() {
   return { server, origin, url: `${origin}${SUBPATH}`, requests };
 }
 
-export async function launch() {
+export async function launch(extraArgs = []) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'saliency-chromium-'));
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: '/usr/bin/chromium',
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+      '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage', ...extraArgs],
   });
   return { context, close: async () => { await context.close(); fs.rmSync(dir, { recursive: true, force: true }); } };
 }
