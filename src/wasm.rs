@@ -109,9 +109,7 @@ impl SaliencyModel {
             .map(crate::Sidecar::from_json)
             .transpose()
             .map_err(js_err)?;
-        let proto = Model::read_proto(onnx).map_err(js_err)?;
-        let twin = crate::evaluate::invariance::rescale(&proto, layer, factor).map_err(js_err)?;
-        Model::from_proto(&twin, sidecar)
+        crate::evaluate::invariance::twin(onnx, sidecar, layer, factor)
             .map(|model| SaliencyModel {
                 ex: Explainer::new(model),
             })

@@ -84,6 +84,16 @@ pub fn rescale(proto: &pb::ModelProto, k: usize, c: f32) -> Result<pb::ModelProt
     Ok(p)
 }
 
+/// The twin of a model file, loaded: [`rescale`] on its layers `k` and `k + 1`.
+pub fn twin(
+    onnx: &[u8],
+    sidecar: Option<crate::Sidecar>,
+    k: usize,
+    c: f32,
+) -> Result<crate::Model> {
+    crate::Model::from_proto(&rescale(&crate::Model::read_proto(onnx)?, k, c)?, sidecar)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
