@@ -299,14 +299,7 @@ fn randomize_rewrites_only_the_chosen_layers() {
         .iter()
         .find(|t| t.name == "fc.weight")
         .unwrap();
-    let orig: Vec<f32> = if w0.float_data.is_empty() {
-        w0.raw_data
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-            .collect()
-    } else {
-        w0.float_data.clone()
-    };
+    let orig = saliency::evaluate::sanity::floats(w0);
     let r = std(&w1.float_data) / std(&orig);
     assert!((0.85..1.15).contains(&r), "std ratio {r}");
 }

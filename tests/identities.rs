@@ -277,14 +277,7 @@ fn cam_and_grad_cam_report_their_terms() {
         .iter()
         .find(|t| t.name == "fc.weight")
         .unwrap();
-    let w: Vec<f32> = if w.float_data.is_empty() {
-        w.raw_data
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-            .collect()
-    } else {
-        w.float_data.clone()
-    };
+    let w = saliency::evaluate::sanity::floats(w);
     let row = &w[e.target * 128..(e.target + 1) * 128];
     assert_eq!(c.weights.len(), 128);
     for (a, b) in c.weights.iter().zip(row) {

@@ -96,7 +96,7 @@ pub fn weight_layers(proto: &pb::ModelProto) -> Vec<WeightLayer> {
 }
 
 /// A float tensor's values, stored as `float_data` or little-endian `raw_data`.
-pub(crate) fn floats(t: &pb::TensorProto) -> Vec<f32> {
+pub fn floats(t: &pb::TensorProto) -> Vec<f32> {
     if !t.float_data.is_empty() {
         t.float_data.clone()
     } else {

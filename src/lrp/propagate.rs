@@ -48,6 +48,22 @@ fn sum(a: &Array) -> f64 {
     a.iter().map(|&v| v as f64).sum()
 }
 
+/// Element-wise nodes with one operand on the input's path hand relevance on unchanged (and read
+/// no values): the walk ([`Walk::node`]) and what it reads ([`reads`]) share this test.
+fn passes_through(rule: &Rule, vars: usize) -> bool {
+    vars == 1
+        && matches!(
+            rule,
+            Rule::Add
+                | Rule::Sub
+                | Rule::Mul
+                | Rule::Div
+                | Rule::Max { .. }
+                | Rule::Min { .. }
+                | Rule::Unary(_)
+        )
+}
+
 /// A weight modification as alpha W + beta W+, where it is one.
 fn basis(w: Weight) -> Option<(f32, f32)> {
     match w {
@@ -371,17 +387,7 @@ impl Walk<'_> {
                     })
                     .collect::<Result<_>>()?
             }
-            Rule::Add
-            | Rule::Sub
-            | Rule::Mul
-            | Rule::Div
-            | Rule::Max { .. }
-            | Rule::Min { .. }
-            | Rule::Unary(_)
-                if vars == 1 =>
-            {
-                pass()
-            }
+            _ if passes_through(rule, vars) => pass(),
             // A gated activation x * f(x) with f element-wise (HardSwish exported as
             // x * HardSigmoid(x), SiLU as x * Sigmoid(x)) is one activation: relevance to x.
             Rule::Mul
@@ -482,14 +488,7 @@ pub fn reads(model: &Model, engine: &Engine, graph: &LrpGraph) -> Vec<OutletId> 
                 out.extend(node.inputs.iter().copied());
                 out.push(y);
             }
-            Rule::Add
-            | Rule::Sub
-            | Rule::Mul
-            | Rule::Div
-            | Rule::Max { .. }
-            | Rule::Min { .. }
-            | Rule::Unary(_)
-                if vars == 1 => {}
+            _ if passes_through(rule, vars) => {}
             Rule::SumPool { .. } | Rule::ReduceSum => {
                 out.push(node.inputs[0]);
                 out.push(y);
