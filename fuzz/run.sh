@@ -34,6 +34,16 @@ max_len() {
   esac
 }
 
+# Per-unit time limit: onnx_load optimizes whole models, which under debug assertions and
+# overflow checks can take 20-60 s for a valid mutant that loads in 35 ms in a plain release
+# build; a hang is still caught, only later. The others are bounded by their input size.
+unit_timeout() {
+  case "$1" in
+    onnx_load) echo 120 ;;
+    *) echo 20 ;;
+  esac
+}
+
 ./seed.sh
 mkdir -p logs
 for t in "${targets[@]}"; do
@@ -48,7 +58,7 @@ for t in "${targets[@]}"; do
   extra=()
   [ -n "${RUNS:-}" ] && extra+=(-runs="$RUNS")
   nice -n 19 cargo fuzz run -s "$san" --release -a "$t" corpus/"$t" -- \
-    -max_total_time="$secs" -rss_limit_mb=4096 -timeout=20 -max_len="$(max_len "$t")" \
+    -max_total_time="$secs" -rss_limit_mb=4096 -timeout="$(unit_timeout "$t")" -max_len="$(max_len "$t")" \
     -print_final_stats=1 "${extra[@]}" >"$log" 2>&1 || true
   took=$(( $(date +%s) - start ))
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | awk '{print $2}' | tail -1)

@@ -203,6 +203,7 @@ impl Model {
         check_raw_tensors(graph)?;
         check_constant_shapes(graph)?;
         check_window_attributes(graph)?;
+        check_transpose_perms(graph)?;
         let mut inference = onnx
             .model_for_proto_model(proto)
             .map_err(|e| Error::tract(ErrorKind::CorruptModel, "cannot interpret model", e))?;
@@ -495,13 +496,7 @@ fn check_window_attributes(graph: &pb::GraphProto) -> Result<()> {
         let Some(rank) = ints("kernel_shape").map(|k| k.len()).or_else(weight_rank) else {
             continue;
         };
-        let node = || {
-            if n.name.is_empty() {
-                format!("{} node #{i}", n.op_type)
-            } else {
-                format!("{} node '{}'", n.op_type, n.name)
-            }
-        };
+        let node = || node_label(n, i);
         for (attr, len, min) in [
             ("kernel_shape", rank, 1),
             ("strides", rank, 1),
@@ -523,6 +518,51 @@ fn check_window_attributes(graph: &pb::GraphProto) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Transpose's `perm` must be a permutation of 0..rank: tract indexes the input's shape with
+/// it and panics on a value out of range (found by fuzzing `onnx_load`: perm [0, 65] on a
+/// rank-2 tensor, index out of bounds in tract-hir's permute_axes.rs; negative values become
+/// huge `usize`s). tract checks the length against the rank itself.
+fn check_transpose_perms(graph: &pb::GraphProto) -> Result<()> {
+    for (i, n) in graph.node.iter().enumerate() {
+        if n.op_type != "Transpose" {
+            continue;
+        }
+        let Some(perm) = n
+            .attribute
+            .iter()
+            .find(|a| a.name == "perm")
+            .map(|a| &a.ints)
+        else {
+            continue;
+        };
+        let mut seen = vec![false; perm.len()];
+        for &p in perm {
+            let slot = usize::try_from(p).ok().and_then(|p| seen.get_mut(p));
+            match slot {
+                Some(s) if !*s => *s = true,
+                _ => {
+                    return Err(err!(
+                        CorruptModel,
+                        "cannot read model: {} has perm {perm:?}, not a permutation of 0..{}",
+                        node_label(n, i),
+                        perm.len()
+                    ))
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How an error names an ONNX node: by name, or by operator and position when unnamed.
+fn node_label(n: &pb::NodeProto, i: usize) -> String {
+    if n.name.is_empty() {
+        format!("{} node #{i}", n.op_type)
+    } else {
+        format!("{} node '{}'", n.op_type, n.name)
+    }
 }
 
 fn fmt_dims(d: &[Option<usize>]) -> String {

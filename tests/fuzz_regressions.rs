@@ -126,6 +126,20 @@ fn onnx_conv_short_pads_is_a_corrupt_model() {
     assert!(e.message().contains("pads values for a 2-D window"), "{e}");
 }
 
+/// onnx_load: a Transpose with perm [65, 0] on a rank-2 tensor: tract-hir's permute_axes.rs
+/// indexed the shape with 65 (index out of bounds). Checked before tract sees the graph.
+#[test]
+fn onnx_transpose_perm_out_of_range_is_a_corrupt_model() {
+    let e = saliency::Model::load(&input("onnx_load-transpose-perm-out-of-range.onnx"), None)
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::CorruptModel, "{e}");
+    assert!(
+        e.message()
+            .contains("Transpose node '/Transpose' has perm [65, 0], not a permutation of 0..2"),
+        "{e}"
+    );
+}
+
 /// onnx_load: an initializer with raw bytes of a type tract has no raw reader for hit
 /// `unimplemented!("FIXME, raw tensor loading")` in tract-onnx's tensor.rs. Checked before
 /// tract sees the graph.
