@@ -22,12 +22,12 @@ targets=("$@")
 san="${SANITIZER:-none}"
 export RUSTC_BOOTSTRAP=1
 
-# The longest input each target gets: onnx_load must hold the seed models (up to ~370 KB); the
+# The longest input each target gets: onnx_load must hold the test nets (up to ~20 KB); the
 # others need only headers, short strings or a small image.
 max_len() {
   case "$1" in
-    onnx_load) echo 1048576 ;;
-    image_decode) echo 131072 ;;
+    onnx_load) echo 65536 ;;
+    image_decode) echo 16384 ;;
     npy_read) echo 16384 ;;
     request_parse) echo 4096 ;;
     lrp_rules) echo 1024 ;;

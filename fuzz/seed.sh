@@ -3,9 +3,14 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 mkdir -p corpus/onnx_load corpus/image_decode corpus/npy_read corpus/request_parse corpus/lrp_rules
-cp ../models/mnist_lrp.onnx ../models/mnist_cam.onnx ../tests/fixtures/bad/*.onnx corpus/onnx_load/
+# onnx_load: the small test nets (every operator family the engine has) and damaged models;
+# not the bundled 90-380 KB models, whose mutants cost ten times as much per execution and
+# mostly differ in weights (the test suite covers those models).
+cp ../tests/fixtures/bad/*.onnx corpus/onnx_load/
 cp ../tests/fixtures/nets/*.onnx corpus/onnx_load/ 2>/dev/null || true
-cp ../models/images/digit_*.png ../models/images/fashion_*.png ../models/images/rocket.jpg corpus/image_decode/
+# image_decode: small images only (under 2 KB: digits, fashion items, and one of each JPEG and
+# PNG flavour from make_image_seeds.py), so that time goes to decoding, not to big photos.
+cp ../models/images/digit_*.png ../models/images/fashion_*.png seeds/image_decode/* corpus/image_decode/
 cp ../tests/fixtures/*.input.npy corpus/npy_read/
 # The bad-input corpus and earlier crashes seed their targets too.
 cp ../tests/fixtures/bad/*.png corpus/image_decode/
