@@ -13,6 +13,7 @@ use std::sync::Arc;
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::unimpl::UnimplementedOp;
+use tract_onnx::tract_hir::infer::Factoid;
 
 /// Largest model file accepted (bytes).
 pub const MAX_MODEL_BYTES: usize = 256 * 1024 * 1024;
@@ -254,9 +255,12 @@ impl Model {
         inference
             .set_input_fact(0, f32::fact(&shape).into())
             .map_err(|e| Error::tract(ErrorKind::Shape, "wrong input shape", e))?;
-        let typed = inference.into_typed().map_err(|e| {
+        let typing = |e| {
             Error::tract(ErrorKind::Shape, &format!("cannot type the model for input shape {shape:?} (is it the right input shape?)"), e)
-        })?;
+        };
+        inference.analyse(false).map_err(typing)?;
+        check_pads(graph, &inference)?;
+        let typed = inference.into_typed().map_err(typing)?;
         check_finite_weights(&typed)?;
         check_tensor_sizes(&typed)?;
         let mut shapes = HashMap::new();
@@ -429,32 +433,9 @@ fn check_raw_tensors(graph: &pb::GraphProto) -> Result<()> {
 /// every dimension is >= 0 (found by fuzzing `onnx_load`: a Constant of -18 feeding a
 /// ConstantOfShape, an assertion in tract-core's model/fact.rs) and would allocate a huge one.
 fn check_constant_shapes(graph: &pb::GraphProto) -> Result<()> {
-    let constant = |name: &str| {
-        graph
-            .initializer
-            .iter()
-            .find(|t| t.name == name)
-            .or_else(|| {
-                graph
-                    .node
-                    .iter()
-                    .filter(|n| n.op_type == "Constant" && n.output.iter().any(|o| o == name))
-                    .flat_map(|n| &n.attribute)
-                    .find(|a| a.name == "value")
-                    .and_then(|a| a.t.as_ref())
-            })
-    };
     for n in graph.node.iter().filter(|n| n.op_type == "ConstantOfShape") {
-        let Some(t) = n.input.first().and_then(|i| constant(i)) else {
+        let Some(dims) = n.input.first().and_then(|i| constant_ints(graph, i)) else {
             continue;
-        };
-        let dims: Vec<i64> = if t.raw_data.is_empty() {
-            t.int64_data.clone()
-        } else {
-            t.raw_data
-                .chunks_exact(8)
-                .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
-                .collect()
         };
         let elements = dims.iter().try_fold(1u64, |acc, &d| {
             u64::try_from(d).ok().and_then(|d| acc.checked_mul(d))
@@ -465,6 +446,144 @@ fn check_constant_shapes(graph: &pb::GraphProto) -> Result<()> {
                 "cannot read model: ConstantOfShape node '{}' has shape {dims:?} (dimensions must be >= 0, at most {MAX_TENSOR_ELEMENTS} elements)",
                 n.name
             ));
+        }
+    }
+    Ok(())
+}
+
+/// The tensor named `name` when it is a constant: an initializer or a Constant node's value.
+fn constant<'a>(graph: &'a pb::GraphProto, name: &str) -> Option<&'a pb::TensorProto> {
+    graph
+        .initializer
+        .iter()
+        .find(|t| t.name == name)
+        .or_else(|| {
+            graph
+                .node
+                .iter()
+                .filter(|n| n.op_type == "Constant" && n.output.iter().any(|o| o == name))
+                .flat_map(|n| &n.attribute)
+                .find(|a| a.name == "value")
+                .and_then(|a| a.t.as_ref())
+        })
+}
+
+/// A constant integer tensor's values, as tract reads them before casting to i64 (INT64, INT32
+/// and, truncated, FLOAT/DOUBLE); `None` for other types or when `name` is not a constant.
+fn constant_ints(graph: &pb::GraphProto, name: &str) -> Option<Vec<i64>> {
+    use pb::tensor_proto::DataType;
+    let t = constant(graph, name)?;
+    let raw = |n: usize| t.raw_data.chunks_exact(n);
+    Some(match DataType::try_from(t.data_type).ok()? {
+        DataType::Int64 if t.raw_data.is_empty() => t.int64_data.clone(),
+        DataType::Int64 => raw(8)
+            .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+            .collect(),
+        DataType::Int32 if t.raw_data.is_empty() => {
+            t.int32_data.iter().map(|&v| v.into()).collect()
+        }
+        DataType::Int32 => raw(4)
+            .map(|c| i32::from_le_bytes(c.try_into().unwrap()).into())
+            .collect(),
+        DataType::Float if t.raw_data.is_empty() => {
+            t.float_data.iter().map(|&v| v as i64).collect()
+        }
+        DataType::Float => raw(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()) as i64)
+            .collect(),
+        DataType::Double if t.raw_data.is_empty() => {
+            t.double_data.iter().map(|&v| v as i64).collect()
+        }
+        DataType::Double => raw(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap()) as i64)
+            .collect(),
+        _ => return None,
+    })
+}
+
+/// Pad nodes' pads (the attribute, or the second input's value as typing infers it) must be in
+/// 0..=[`MAX_PAD`], two per padded axis, and constant axes within the input's rank: tract
+/// converts pads with `as usize`, adds them to the input's dimensions and indexes by axis while
+/// typing the model (found by fuzzing `onnx_load`: a computed negative pad became a negative
+/// dimension, an assertion in tract-core's model/fact.rs). Negative pads (cropping) are valid
+/// ONNX that tract cannot run. Runs after analysis, when computed pads are known.
+fn check_pads(graph: &pb::GraphProto, inference: &InferenceModel) -> Result<()> {
+    for (i, n) in graph
+        .node
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.op_type == "Pad")
+    {
+        let Some(node) = inference.nodes().iter().find(|x| x.name == n.name) else {
+            continue;
+        };
+        // The inferred value of the node's input `ix` (tract drops empty optional inputs).
+        let value = |ix: usize| -> Option<Vec<i64>> {
+            let t = inference
+                .outlet_fact(*node.inputs.get(ix)?)
+                .ok()?
+                .value
+                .concretize()?;
+            let t = t.cast_to::<i64>().ok()?;
+            Some(
+                t.to_plain_array_view::<i64>()
+                    .ok()?
+                    .iter()
+                    .copied()
+                    .collect(),
+            )
+        };
+        let attr = n
+            .attribute
+            .iter()
+            .find(|a| a.name == "pads")
+            .map(|a| a.ints.clone());
+        let Some(pads) = attr.or_else(|| value(1)) else {
+            continue;
+        };
+        let label = || node_label(n, i);
+        if let Some(p) = pads.iter().find(|&&p| p < 0) {
+            return Err(err!(
+                UnsupportedOperator,
+                "{} crops (pad {p}): negative pads are not supported",
+                label()
+            ));
+        }
+        if let Some(p) = pads.iter().find(|&&p| p as u64 > MAX_PAD as u64) {
+            return Err(err!(
+                Limit,
+                "{} pads an axis by {p} (at most {MAX_PAD})",
+                label()
+            ));
+        }
+        let rank = inference
+            .outlet_fact(node.inputs[0])
+            .ok()
+            .and_then(|f| f.shape.rank().concretize());
+        let axes_at = n
+            .input
+            .get(3)
+            .filter(|a| !a.is_empty())
+            .map(|_| n.input[..3].iter().filter(|x| !x.is_empty()).count());
+        let axes = axes_at.and_then(value);
+        let axis_count = axes.as_ref().map(|a| a.len() as i64).or(rank);
+        if axis_count.is_some_and(|c| 2 * c != pads.len() as i64) {
+            return Err(err!(
+                CorruptModel,
+                "cannot read model: {} has {} pads for {} axes (two per axis)",
+                label(),
+                pads.len(),
+                axis_count.unwrap_or(0)
+            ));
+        }
+        if let (Some(axes), Some(rank)) = (&axes, rank) {
+            if let Some(a) = axes.iter().find(|&&a| a < -rank || a >= rank) {
+                return Err(err!(
+                    CorruptModel,
+                    "cannot read model: {} pads axis {a} of a rank-{rank} input",
+                    label()
+                ));
+            }
         }
     }
     Ok(())

@@ -87,7 +87,8 @@ fn onnx_huge_intermediate_tensor_is_refused_quickly() {
     })
     .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Limit, "{e}");
-    assert!(e.message().contains("elements"), "{e}");
+    // Its Pad (by 1816461312) is now refused before typing; the output bound catches the rest.
+    assert!(e.message().contains("pads an axis by 1816461312"), "{e}");
     // Two later timeouts of the same kind: a Pad by 851969, and one making 1752457550 rows.
     for name in [
         "onnx_load-huge-pad-timeout-2.onnx",
@@ -108,12 +109,12 @@ fn onnx_huge_intermediate_tensor_is_refused_quickly() {
 /// onnx_load: a Pad with a padding near `usize::MAX` before a conv: tract folds it into the
 /// conv's padding and overflows adding them (an add-with-overflow panic in tract-core's
 /// cnn/padding.rs under the fuzz build's overflow checks; without them, the model silently loaded
-/// with wrapped sizes). Pads are now bounded before decluttering.
+/// with wrapped sizes). The pad is -1: negative pads are now refused before typing.
 #[test]
 fn onnx_pad_overflow_is_refused() {
     let e = saliency::Model::load(&input("onnx_load-pad-overflow.onnx"), None).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Limit, "{e}");
-    assert!(e.message().contains("pads an axis by"), "{e}");
+    assert_eq!(e.kind, ErrorKind::UnsupportedOperator, "{e}");
+    assert!(e.message().contains("crops (pad -1): negative pads are not supported"), "{e}");
 }
 
 /// onnx_load: a 2-D conv with 2 pads instead of 4 made tract index past the list (index out of
@@ -136,6 +137,21 @@ fn onnx_transpose_perm_out_of_range_is_a_corrupt_model() {
     assert!(
         e.message()
             .contains("Transpose node '/Transpose' has perm [65, 0], not a permutation of 0..2"),
+        "{e}"
+    );
+}
+
+/// onnx_load: a Pad (opset 13) whose pads are computed (a Cast) and come out negative: tract
+/// converted them with `as usize` while typing and asserted on the negative dimension
+/// (tract-core's model/fact.rs, an `assert!` even in release builds). Checked after analysis,
+/// when the computed pads are known, before typing.
+#[test]
+fn onnx_negative_computed_pad_is_unsupported() {
+    let e = saliency::Model::load(&input("onnx_load-negative-pad.onnx"), None).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::UnsupportedOperator, "{e}");
+    assert!(
+        e.message()
+            .contains("Pad node '/Pad' crops (pad -256): negative pads are not supported"),
         "{e}"
     );
 }
