@@ -104,18 +104,28 @@ async function explain() {
     let r;
     if (pool.worthIt(req)) {
       job = new AbortController();
-      ui.progress.hidden = false;
+      // The progress bar, Cancel and the status line appear only for work that lasts: for a
+      // redraw of a few tens of ms (IG-50 on MNIST while a slider moves) they would make the
+      // page lay itself out twice more per step, on the cores the workers need.
+      let shown = false;
+      const reveal = setTimeout(() => {
+        shown = true;
+        ui.progress.hidden = false;
+        ui.cancel.hidden = false;
+        setStatus(`Computing ${panel.method}…`);
+      }, 150);
       ui.progress.value = 0;
-      ui.cancel.hidden = false;
-      setStatus(`Computing ${panel.method}…`);
       try {
         await pool.prepare(`${state.modelIndex}:${state.models[state.modelIndex].title}`, state.loadArgs, state.imageVersion, state.imageBytes);
-        r = await pool.explain(req, { ...dims, signal: job.signal, onProgress: (p) => { ui.progress.value = p; } });
+        r = await pool.explain(req, { ...dims, signal: job.signal, onProgress: (p) => { if (shown) ui.progress.value = p; } });
       } finally {
+        clearTimeout(reveal);
         job = null;
-        ui.progress.hidden = true;
-        ui.cancel.hidden = true;
-        setStatus('Ready.');
+        if (shown) {
+          ui.progress.hidden = true;
+          ui.cancel.hidden = true;
+          setStatus('Ready.');
+        }
       }
     } else {
       r = await engine.call('explain', { request: req, ...dims });
@@ -135,7 +145,7 @@ async function explain() {
     ui.stats.textContent = parts.join(' · ');
     document.body.dataset.explained = `${panel.method}:${m.target}`;
     ui.root.dataset.explanation = JSON.stringify({ request: req, target: m.target, score: m.score, completeness_gap: m.completeness_gap, lrp: m.lrp ? { relevance_sum: m.lrp.relevance_sum, absorbed: m.lrp.absorbed } : undefined });
-    saveUrl();
+    saveUrlSoon();
     clearError();
     $('evaluate').hidden = false;
     await evaluation.afterExplain();
@@ -162,7 +172,19 @@ async function redraw() {
 }
 
 // The view in the URL (bundled model and image only: local files never leave the page).
+// Every history.replaceState is work for the browser process and the page's main thread (a
+// slider drag through IG-50 redraws on MNIST painted ~13 ms later with one per redraw): the URL
+// is written once the view has settled for 300 ms, on "Copy link" and when the page is hidden.
+let urlTimer = null;
+function saveUrlSoon() {
+  clearTimeout(urlTimer);
+  urlTimer = setTimeout(saveUrl, 300);
+}
+addEventListener('pagehide', () => { if (urlTimer) saveUrl(); });
+
 function saveUrl() {
+  clearTimeout(urlTimer);
+  urlTimer = null;
   const m = state.models[state.modelIndex];
   const im = state.images[Number(ui.image.value)];
   writeState({

@@ -43,12 +43,8 @@ export class WorkerPool {
       this.imageKey = null;
     }
     if (this.imageKey !== imageKey) {
-      const fresh = this.imageKey === null;
       await Promise.all(this.extra.map((e) => e.call('predictImage', { bytes: imageBytes.slice().buffer, k: 1, slot: 'pool' })));
       this.imageKey = imageKey;
-      // A new worker runs V8's baseline wasm code until its hot functions tier up: a few
-      // gradients (plans built once, then cached) bring it to the main worker's speed.
-      if (fresh) await Promise.all(this.extra.map(async (e) => { for (let i = 0; i < 4; i++) await e.call('explainRaw', { request: { method: 'gradient' }, slot: 'pool' }); }));
     }
   }
 

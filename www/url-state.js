@@ -20,5 +20,6 @@ export function writeState(s) {
     if (v === undefined || v === null) continue;
     p.set(k, typeof v === 'object' ? JSON.stringify(v) : String(v));
   }
-  history.replaceState(null, '', `#${p.toString()}`);
+  const hash = `#${p.toString()}`;
+  if (location.hash !== hash) history.replaceState(null, '', hash);
 }
