@@ -224,6 +224,8 @@ fn bad_file(name: &str) -> &'static [u8] {
         "garbage.onnx",
         "truncated.onnx",
         "unsupported_op.onnx",
+        "negative_pad.onnx",
+        "bad_transpose_perm.onnx",
         "nan_weights.onnx",
         "rank3_input.onnx",
         "bad_sidecar.json",
