@@ -114,7 +114,11 @@ fn onnx_huge_intermediate_tensor_is_refused_quickly() {
 fn onnx_pad_overflow_is_refused() {
     let e = saliency::Model::load(&input("onnx_load-pad-overflow.onnx"), None).unwrap_err();
     assert_eq!(e.kind, ErrorKind::UnsupportedOperator, "{e}");
-    assert!(e.message().contains("crops (pad -1): negative pads are not supported"), "{e}");
+    assert!(
+        e.message()
+            .contains("crops (pad -1): negative pads are not supported"),
+        "{e}"
+    );
 }
 
 /// onnx_load: a 2-D conv with 2 pads instead of 4 made tract index past the list (index out of
