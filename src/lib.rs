@@ -2,6 +2,7 @@
 //! description; compiled natively (CLI, tests) and to WebAssembly (the `wasm` shell).
 
 pub mod baseline;
+mod checked_ops;
 pub mod engine;
 pub mod error;
 pub mod evaluate;

@@ -120,7 +120,7 @@ impl Model {
 
     /// Loads a model from its parsed protobuf (e.g. one whose weights were rewritten).
     pub fn from_proto(proto: &pb::ModelProto, sidecar: Option<Sidecar>) -> Result<Model> {
-        let onnx = tract_onnx::onnx();
+        let onnx = crate::checked_ops::onnx();
         let graph = proto.graph.as_ref().ok_or_else(|| {
             err!(
                 CorruptModel,

@@ -160,6 +160,21 @@ fn onnx_negative_computed_pad_is_unsupported() {
     );
 }
 
+/// onnx_load: a Flatten with axis 65 on a rank-4 tensor: tract-hir's flatten.rs sliced the
+/// shape at the axis while analysing the model (slice index out of range). Flatten is parsed by
+/// a checked replacement (src/checked_ops.rs) that refuses the axis once the rank is known.
+#[test]
+fn onnx_flatten_axis_out_of_range_is_an_error() {
+    let e = saliency::Model::load(&input("onnx_load-flatten-axis-out-of-range.onnx"), None)
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Shape, "{e}");
+    assert!(
+        e.message()
+            .contains("Flatten axis 65 is out of range for an input of rank 4"),
+        "{e}"
+    );
+}
+
 /// onnx_load: an initializer with raw bytes of a type tract has no raw reader for hit
 /// `unimplemented!("FIXME, raw tensor loading")` in tract-onnx's tensor.rs. Checked before
 /// tract sees the graph.

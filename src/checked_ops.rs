@@ -1,0 +1,72 @@
+//! tract's ONNX front end with checked replacements for the operators whose shape rules index
+//! by an attribute without checking it against the input's rank (a panic on a damaged model,
+//! which in wasm would kill the module). Each replacement checks the attribute once the rank is
+//! known, in its inference rules and when wired, then behaves exactly as tract's operator.
+//! Found by fuzzing `onnx_load` (fuzz/RESULTS.md); the others are checked before tract sees
+//! the graph (`model.rs`).
+
+use tract_onnx::model::ParsingContext;
+use tract_onnx::pb::NodeProto;
+use tract_onnx::tract_hir::internal::*;
+use tract_onnx::tract_hir::ops::array::Flatten;
+use tract_onnx::tract_hir::ops::expandable::expand;
+use tract_onnx::Onnx;
+
+/// `tract_onnx::onnx()` with the checked operators.
+pub(crate) fn onnx() -> Onnx {
+    let mut onnx = tract_onnx::onnx();
+    onnx.op_register.insert("Flatten", flatten);
+    onnx
+}
+
+/// ONNX Flatten: `axis` in [-rank, rank]. tract's `Flatten::compute_shape` slices the shape at
+/// the axis and panicked on axis 7 of a rank-4 input (slice index out of range, tract-hir's
+/// ops/array/flatten.rs).
+fn flatten(
+    _ctx: &ParsingContext,
+    node: &NodeProto,
+) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+    let axis: i64 = node.get_attr_opt("axis")?.unwrap_or(1);
+    Ok((expand(CheckedFlatten(Flatten::new(axis))), vec![]))
+}
+
+fn check_axis(op: &str, axis: i64, rank: usize) -> TractResult<()> {
+    let rank = rank as i64;
+    if axis < -rank || axis > rank {
+        bail!("{op} axis {axis} is out of range for an input of rank {rank}");
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq)]
+struct CheckedFlatten(Flatten);
+
+impl Expansion for CheckedFlatten {
+    fn name(&self) -> StaticName {
+        "Flatten".into()
+    }
+
+    fn rules<'r, 'p: 'r, 's: 'r>(
+        &'s self,
+        s: &mut Solver<'r>,
+        inputs: &'p [TensorProxy],
+        outputs: &'p [TensorProxy],
+    ) -> InferenceResult {
+        s.equals(&outputs[0].datum_type, &inputs[0].datum_type)?;
+        s.given(&inputs[0].shape, move |s, shape| {
+            check_axis("Flatten", self.0.axis, shape.len())?;
+            let [a, b] = self.0.compute_shape(&shape)?;
+            s.equals(&outputs[0].shape, ShapeFactoid::from(vec![a, b]))
+        })
+    }
+
+    fn wire(
+        &self,
+        prefix: &str,
+        model: &mut TypedModel,
+        inputs: &[OutletId],
+    ) -> TractResult<TVec<OutletId>> {
+        check_axis("Flatten", self.0.axis, model.outlet_fact(inputs[0])?.rank())?;
+        self.0.wire(prefix, model, inputs)
+    }
+}
