@@ -19,7 +19,7 @@ pub(crate) fn onnx() -> Onnx {
     onnx
 }
 
-/// ONNX Flatten: `axis` in [-rank, rank]. tract's `Flatten::compute_shape` slices the shape at
+/// ONNX Flatten: one input, one output, `axis` in [-rank, rank]. tract's `Flatten::compute_shape` slices the shape at
 /// the axis and panicked on axis 7 of a rank-4 input (slice index out of range, tract-hir's
 /// ops/array/flatten.rs).
 fn flatten(
@@ -52,6 +52,10 @@ impl Expansion for CheckedFlatten {
         inputs: &'p [TensorProxy],
         outputs: &'p [TensorProxy],
     ) -> InferenceResult {
+        // tract's Flatten indexes both lists without checking them either (a fuzzed Flatten
+        // with no output panicked here).
+        check_input_arity(inputs, 1)?;
+        check_output_arity(outputs, 1)?;
         s.equals(&outputs[0].datum_type, &inputs[0].datum_type)?;
         s.given(&inputs[0].shape, move |s, shape| {
             check_axis("Flatten", self.0.axis, shape.len())?;
@@ -66,7 +70,8 @@ impl Expansion for CheckedFlatten {
         model: &mut TypedModel,
         inputs: &[OutletId],
     ) -> TractResult<TVec<OutletId>> {
-        check_axis("Flatten", self.0.axis, model.outlet_fact(inputs[0])?.rank())?;
+        let input = *inputs.first().context("Flatten without an input")?;
+        check_axis("Flatten", self.0.axis, model.outlet_fact(input)?.rank())?;
         self.0.wire(prefix, model, inputs)
     }
 }

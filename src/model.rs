@@ -205,6 +205,7 @@ impl Model {
         check_constant_shapes(graph)?;
         check_window_attributes(graph)?;
         check_transpose_perms(graph)?;
+        check_node_arity(graph)?;
         let mut inference = onnx
             .model_for_proto_model(proto)
             .map_err(|e| Error::tract(ErrorKind::CorruptModel, "cannot interpret model", e))?;
@@ -670,6 +671,30 @@ fn check_transpose_perms(graph: &pb::GraphProto) -> Result<()> {
                     ))
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+/// Every node has an output, and an input unless its operator makes values from nothing:
+/// tract's operators index `inputs[0]` / `outputs[0]` in their inference rules, several without
+/// checking (found by fuzzing `onnx_load`: a Flatten with no input, index out of bounds).
+fn check_node_arity(graph: &pb::GraphProto) -> Result<()> {
+    const SOURCES: [&str; 4] = ["Constant", "RandomNormal", "RandomUniform", "Range"];
+    for (i, n) in graph.node.iter().enumerate() {
+        if n.output.iter().all(|o| o.is_empty()) {
+            return Err(err!(
+                CorruptModel,
+                "cannot read model: {} has no output",
+                node_label(n, i)
+            ));
+        }
+        if n.input.iter().all(|x| x.is_empty()) && !SOURCES.contains(&n.op_type.as_str()) {
+            return Err(err!(
+                CorruptModel,
+                "cannot read model: {} has no input",
+                node_label(n, i)
+            ));
         }
     }
     Ok(())

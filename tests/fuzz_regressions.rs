@@ -175,6 +175,21 @@ fn onnx_flatten_axis_out_of_range_is_an_error() {
     );
 }
 
+/// onnx_load: a Flatten with no input panicked in the checked Flatten's own inference rules
+/// (tract's Flatten does not check its arity either; index out of bounds). Nodes without inputs
+/// or outputs are now refused before tract sees the graph, and the checked Flatten checks its
+/// arity too.
+#[test]
+fn onnx_node_without_input_is_a_corrupt_model() {
+    let e =
+        saliency::Model::load(&input("onnx_load-flatten-without-input.onnx"), None).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::CorruptModel, "{e}");
+    assert!(
+        e.message().contains("Flatten node 'flat' has no input"),
+        "{e}"
+    );
+}
+
 /// onnx_load: an initializer with raw bytes of a type tract has no raw reader for hit
 /// `unimplemented!("FIXME, raw tensor loading")` in tract-onnx's tensor.rs. Checked before
 /// tract sees the graph.
