@@ -206,6 +206,7 @@ impl Model {
         check_window_attributes(graph)?;
         check_transpose_perms(graph)?;
         check_node_arity(graph)?;
+        check_slice_steps(graph)?;
         let mut inference = onnx
             .model_for_proto_model(proto)
             .map_err(|e| Error::tract(ErrorKind::CorruptModel, "cannot interpret model", e))?;
@@ -693,6 +694,31 @@ fn check_node_arity(graph: &pb::GraphProto) -> Result<()> {
             return Err(err!(
                 CorruptModel,
                 "cannot read model: {} has no input",
+                node_label(n, i)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A Slice's constant `steps` must be non-zero 32-bit integers: tract keeps them as `i32` and
+/// divides by them while analysing the model (found by fuzzing `onnx_load`: a step of
+/// -4294967296 became 0, a division by zero in tract-core's strided_slice.rs).
+fn check_slice_steps(graph: &pb::GraphProto) -> Result<()> {
+    for (i, n) in graph
+        .node
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.op_type == "Slice")
+    {
+        let steps = n.input.get(4).filter(|x| !x.is_empty());
+        let bad = steps
+            .and_then(|x| constant_ints(graph, x))
+            .and_then(|v| v.into_iter().find(|&s| s == 0 || i32::try_from(s).is_err()));
+        if let Some(s) = bad {
+            return Err(err!(
+                CorruptModel,
+                "cannot read model: {} has step {s} (steps must be non-zero 32-bit integers)",
                 node_label(n, i)
             ));
         }

@@ -190,6 +190,19 @@ fn onnx_node_without_input_is_a_corrupt_model() {
     );
 }
 
+/// onnx_load: a Slice whose constant step is -4294967296, 0 as tract's `i32`: tract-core's
+/// strided_slice.rs divided by it while analysing. Checked before tract sees the graph.
+#[test]
+fn onnx_slice_step_zero_is_a_corrupt_model() {
+    let e = saliency::Model::load(&input("onnx_load-slice-step-zero.onnx"), None).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::CorruptModel, "{e}");
+    assert!(
+        e.message()
+            .contains("Slice node '/Slice' has step -4294967296"),
+        "{e}"
+    );
+}
+
 /// onnx_load: an initializer with raw bytes of a type tract has no raw reader for hit
 /// `unimplemented!("FIXME, raw tensor loading")` in tract-onnx's tensor.rs. Checked before
 /// tract sees the graph.
