@@ -681,7 +681,7 @@ fn check_transpose_perms(graph: &pb::GraphProto) -> Result<()> {
 /// tract's operators index `inputs[0]` / `outputs[0]` in their inference rules, several without
 /// checking (found by fuzzing `onnx_load`: a Flatten with no input, index out of bounds).
 fn check_node_arity(graph: &pb::GraphProto) -> Result<()> {
-    const SOURCES: [&str; 4] = ["Constant", "RandomNormal", "RandomUniform", "Range"];
+    const SOURCES: [&str; 3] = ["Constant", "RandomNormal", "RandomUniform"];
     for (i, n) in graph.node.iter().enumerate() {
         if n.output.iter().all(|o| o.is_empty()) {
             return Err(err!(
