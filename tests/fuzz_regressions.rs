@@ -237,3 +237,22 @@ fn onnx_negative_constant_of_shape_is_a_corrupt_model() {
         assert_refused(&name, ErrorKind::CorruptModel, "ConstantOfShape");
     }
 }
+
+/// onnx_load: a fuzzed conv whose padding its transposed conv cannot give back made our
+/// backward pass build a tract `Deconv` whose output size underflowed (subtract with overflow in
+/// tract-core's `explicit_for_deconv`; a wrapped size in release builds). Now refused when the
+/// explanation plan is built, naming the node.
+#[test]
+fn onnx_conv_padding_beyond_its_transpose_is_unsupported() {
+    let model = saliency::Model::load(&input("onnx_load-deconv-padding-sub-overflow.onnx"), None)
+        .expect("the model itself loads and runs forward");
+    let x = saliency::engine::Array::zeros(model.input_shape().to_vec());
+    let sc = model.sidecar.clone();
+    let mut ex = saliency::Explainer::new(model);
+    let m = saliency::request::Request::from_json(r#"{"method":"gradient"}"#)
+        .and_then(|r| r.to_method(&x, &sc))
+        .unwrap();
+    let e = ex.explain(&x, &m, None).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::UnsupportedOperator, "{e}");
+    assert!(e.message().contains("padding"), "{e}");
+}

@@ -99,6 +99,7 @@ impl LinearPlan {
         // A strided conv's transpose is the same on the output gradient spread out by the
         // stride (zeros between): its size, and the padding after that gives back the input's.
         let y_hw = y_geo.hw_dims();
+        ensure!(y_hw.iter().all(|&o| o > 0), "an empty output {y_hw:?}");
         let up_hw: Vec<usize> = y_hw
             .iter()
             .zip(&strides)
@@ -152,6 +153,19 @@ impl LinearPlan {
                 plan.spread = Some((up_shape, y_geo.hw_axes().zip(strides).collect()));
             }
             return Ok(plan);
+        }
+        // tract's Deconv sizes its output (y - 1) * s + field - before - after + adjustment: a
+        // conv whose padding is wider than that (an output that sees only padding) would make
+        // it underflow, so it is refused here, before any run.
+        for a in 0..hw.len() {
+            let field = (y_hw[a] - 1) * strides[a] + reach[a] + 1;
+            let padded = hw[a] + pads[a].pad_before + pads[a].pad_after;
+            ensure!(
+                field >= pads[a].pad_before + pads[a].pad_after && field <= padded,
+                "padding {}+{} on spatial axis {a} is wider than the kernel reaches",
+                pads[a].pad_before,
+                pads[a].pad_after
+            );
         }
         let kernel = kernel.into_tensor().into_arc_tensor();
         // Rows/columns a strided conv never reached get a zero gradient: `adjustments` pads them.
