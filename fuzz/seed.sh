@@ -8,6 +8,8 @@ mkdir -p corpus/onnx_load corpus/image_decode corpus/npy_read corpus/request_par
 # mostly differ in weights (the test suite covers those models).
 cp ../tests/fixtures/bad/*.onnx corpus/onnx_load/
 cp ../tests/fixtures/nets/*.onnx corpus/onnx_load/ 2>/dev/null || true
+# The probe models: one operator each with an attribute out of range, or a small valid chain.
+cp ../tests/fixtures/probes/*.onnx corpus/onnx_load/
 # image_decode: small images only (under 2 KB: digits, fashion items, and one of each JPEG and
 # PNG flavour from make_image_seeds.py), so that time goes to decoding, not to big photos.
 cp ../models/images/digit_*.png ../models/images/fashion_*.png seeds/image_decode/* corpus/image_decode/

@@ -1,6 +1,7 @@
 //! The saliency viewer's pure-Rust core: model loading, preprocessing, inference, model
 //! description; compiled natively (CLI, tests) and to WebAssembly (the `wasm` shell).
 
+mod analysis;
 pub mod baseline;
 mod checked_ops;
 pub mod engine;

@@ -207,6 +207,7 @@ impl Model {
         check_transpose_perms(graph)?;
         check_node_arity(graph)?;
         check_slice_steps(graph)?;
+        crate::analysis::check_operators(graph)?;
         let mut inference = onnx
             .model_for_proto_model(proto)
             .map_err(|e| Error::tract(ErrorKind::CorruptModel, "cannot interpret model", e))?;
@@ -260,7 +261,7 @@ impl Model {
         let typing = |e| {
             Error::tract(ErrorKind::Shape, &format!("cannot type the model for input shape {shape:?} (is it the right input shape?)"), e)
         };
-        inference.analyse(false).map_err(typing)?;
+        crate::analysis::analyse(&mut inference, graph, typing)?;
         check_pads(graph, &inference)?;
         let typed = inference.into_typed().map_err(typing)?;
         check_finite_weights(&typed)?;
@@ -712,9 +713,10 @@ fn check_slice_steps(graph: &pb::GraphProto) -> Result<()> {
         .filter(|(_, n)| n.op_type == "Slice")
     {
         let steps = n.input.get(4).filter(|x| !x.is_empty());
-        let bad = steps
-            .and_then(|x| constant_ints(graph, x))
-            .and_then(|v| v.into_iter().find(|&s| s == 0 || i32::try_from(s).is_err()));
+        let bad = steps.and_then(|x| constant_ints(graph, x)).and_then(|v| {
+            v.into_iter()
+                .find(|&s| s == 0 || s == i32::MIN as i64 || i32::try_from(s).is_err())
+        });
         if let Some(s) = bad {
             return Err(err!(
                 CorruptModel,
@@ -727,7 +729,7 @@ fn check_slice_steps(graph: &pb::GraphProto) -> Result<()> {
 }
 
 /// How an error names an ONNX node: by name, or by operator and position when unnamed.
-fn node_label(n: &pb::NodeProto, i: usize) -> String {
+pub(crate) fn node_label(n: &pb::NodeProto, i: usize) -> String {
     if n.name.is_empty() {
         format!("{} node #{i}", n.op_type)
     } else {

@@ -226,6 +226,8 @@ fn bad_file(name: &str) -> &'static [u8] {
         "unsupported_op.onnx",
         "negative_pad.onnx",
         "bad_transpose_perm.onnx",
+        "bad_split_axis.onnx",
+        "argmax_output.onnx",
         "nan_weights.onnx",
         "rank3_input.onnx",
         "bad_sidecar.json",

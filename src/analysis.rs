@@ -1,0 +1,602 @@
+//! tract's shape analysis of an ONNX model, run node by node with each node first checked
+//! against what is known of its inputs.
+//!
+//! tract's operators index shapes by their attributes (an axis, a kernel rank, a count of split
+//! sizes) without checking them against the input's rank: on a damaged model that is a panic,
+//! which in wasm kills the module. Probing every operator with out-of-range attributes found
+//! 32 such panics in 206 small models (reduce axes, Split, Squeeze, Unsqueeze, Slice, MatMul on
+//! a scalar, a window of the wrong rank, negative Expand/Resize sizes, ...). Two defences:
+//! - [`check_operators`]: only operators image classifiers are made of (and their shape
+//!   arithmetic) are read at all; anything else is refused by name before tract parses it;
+//! - [`analyse`]: the same fixed-point analysis as tract's `InferenceModel::analyse`, but a
+//!   node is analysed only once its checked attributes are known to fit its inputs.
+
+use crate::err;
+use crate::error::{Error, Result};
+use crate::model::{node_label, MAX_TENSOR_ELEMENTS};
+use std::collections::{BTreeSet, HashMap};
+use tract_onnx::pb;
+use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::infer::Factoid;
+use tract_onnx::tract_hir::internal::bail;
+
+/// The ONNX operators a model may use: what image classifiers are made of, the arithmetic
+/// exporters write around reshapes, and the ops the engine can propagate through or that fold
+/// to constants. Others (control flow, recurrent layers, ArgMax, TopK, ...) cannot be
+/// explained anyway; refusing them by name keeps tract's less common shape code out of reach.
+pub const OPERATORS: &[&str] = &[
+    "Abs",
+    "Add",
+    "AveragePool",
+    "BatchNormalization",
+    "Cast",
+    "Ceil",
+    "Clip",
+    "Concat",
+    "Constant",
+    "ConstantOfShape",
+    "Conv",
+    "Div",
+    "Dropout",
+    "Elu",
+    "Equal",
+    "Erf",
+    "Exp",
+    "Expand",
+    "Flatten",
+    "Floor",
+    "Gather",
+    "Gemm",
+    "GlobalAveragePool",
+    "GlobalMaxPool",
+    "Greater",
+    "HardSigmoid",
+    "HardSwish",
+    "Identity",
+    "InstanceNormalization",
+    "LayerNormalization",
+    "LeakyRelu",
+    "Less",
+    "Log",
+    "LogSoftmax",
+    "LRN",
+    "MatMul",
+    "Max",
+    "MaxPool",
+    "Mean",
+    "Min",
+    "Mul",
+    "Neg",
+    "Not",
+    "Pad",
+    "Pow",
+    "PRelu",
+    "Reciprocal",
+    "ReduceL2",
+    "ReduceMax",
+    "ReduceMean",
+    "ReduceMin",
+    "ReduceSum",
+    "Relu",
+    "Reshape",
+    "Resize",
+    "Selu",
+    "Shape",
+    "Sigmoid",
+    "Sign",
+    "Slice",
+    "Softmax",
+    "Softplus",
+    "Split",
+    "Sqrt",
+    "Squeeze",
+    "Sub",
+    "Sum",
+    "Tanh",
+    "Transpose",
+    "Unsqueeze",
+    "Upsample",
+    "Where",
+];
+
+/// Refuses, as `UnsupportedOperator`, the first node whose operator is not in [`OPERATORS`]
+/// (or that belongs to another ONNX domain).
+pub fn check_operators(graph: &pb::GraphProto) -> Result<()> {
+    for (i, n) in graph.node.iter().enumerate() {
+        let onnx_domain = n.domain.is_empty() || n.domain == "ai.onnx";
+        if !onnx_domain || !OPERATORS.contains(&n.op_type.as_str()) {
+            let name = if n.name.is_empty() {
+                format!("#{i}")
+            } else {
+                format!("'{}'", n.name)
+            };
+            let op = if onnx_domain {
+                n.op_type.clone()
+            } else {
+                format!("{}.{}", n.domain, n.op_type)
+            };
+            return Err(err!(
+                UnsupportedOperator,
+                "unsupported operator {op} at node {name}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The name tract gives the node parsed from `n` (tract-onnx's model.rs).
+fn tract_name(n: &pb::NodeProto) -> Option<String> {
+    if !n.name.is_empty() {
+        Some(n.name.clone())
+    } else {
+        n.output.first().filter(|o| !o.is_empty()).cloned()
+    }
+}
+
+/// Runs tract's analysis to its fixed point, checking each node (see [`check`]) before it is
+/// analysed. Errors from tract are `Shape` errors (as before: usually a wrong input shape).
+pub fn analyse(
+    model: &mut InferenceModel,
+    graph: &pb::GraphProto,
+    typing: impl Fn(TractError) -> Error,
+) -> Result<()> {
+    let mut protos: HashMap<String, (usize, &pb::NodeProto)> = HashMap::new();
+    for (i, n) in graph.node.iter().enumerate() {
+        if let Some(name) = tract_name(n) {
+            protos.entry(name).or_insert((i, n));
+        }
+    }
+    let mut todo: BTreeSet<usize> = (0..model.nodes().len()).collect();
+    while let Some(n) = todo.pop_first() {
+        let node = &model.nodes()[n];
+        let nb = node.op.nboutputs().map_err(&typing)?;
+        if nb != node.outputs.len() {
+            return Err(err!(
+                CorruptModel,
+                "cannot read model: node '{}' has {} outputs, its operator {} gives {nb}",
+                node.name,
+                node.outputs.len(),
+                node.op.name()
+            ));
+        }
+        if let Some(&(i, proto)) = protos.get(&node.name) {
+            let (inputs, _) = model.node_facts(n).map_err(&typing)?;
+            if !check(proto, i, &inputs)? {
+                // Not decidable yet: analysed once an input is refined (or never, and then
+                // typing reports the unknown shape).
+                continue;
+            }
+        }
+        for outlet in analyse_one(model, n).map_err(&typing)? {
+            for succ in &model.nodes()[outlet.node].outputs[outlet.slot].successors {
+                if succ.node != outlet.node {
+                    todo.insert(succ.node);
+                }
+            }
+            if outlet.node != n {
+                todo.insert(outlet.node);
+            }
+        }
+    }
+    // A node never analysed because its checks could not be decided (an input whose rank or
+    // value stayed unknown) must not reach tract's typing either.
+    for (n, node) in model.nodes().iter().enumerate() {
+        if let Some(&(i, proto)) = protos.get(&node.name) {
+            let (inputs, _) = model.node_facts(n).map_err(&typing)?;
+            if !check(proto, i, &inputs)? {
+                return Err(err!(
+                    Shape,
+                    "cannot type the model: the input shapes or constant operands of {} stay unknown",
+                    node_label(proto, i)
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One step of tract's analyser (tract-hir's `Analyser::analyse_one`, which is private): infers
+/// the node's facts and unifies them into the graph; returns the refined outlets.
+fn analyse_one(model: &mut InferenceModel, n: usize) -> TractResult<Vec<OutletId>> {
+    let (inputs, outputs) = model.node_facts(n)?;
+    let inputs: TVec<InferenceFact> = inputs.into_iter().cloned().collect();
+    let outputs: TVec<InferenceFact> = outputs.into_iter().cloned().collect();
+    let (new_inputs, new_outputs, _) =
+        model
+            .node_mut(n)
+            .op
+            .infer(inputs.iter().collect(), outputs.iter().collect(), tvec!())?;
+    if new_inputs.len() != inputs.len() || new_outputs.len() != outputs.len() {
+        bail!("inference returned the wrong number of facts");
+    }
+    let node_inputs = model.nodes()[n].inputs.clone();
+    let mut changed = vec![];
+    for (outlet, fact) in node_inputs.into_iter().zip(&new_inputs) {
+        let old = model.outlet_fact(outlet)?;
+        let unified = fact.unify(old)?;
+        if &unified != old {
+            changed.push((outlet, unified));
+        }
+    }
+    for (ix, fact) in new_outputs.iter().enumerate() {
+        let outlet = OutletId::new(n, ix);
+        let old = model.outlet_fact(outlet)?;
+        let unified = old.unify(fact)?;
+        if &unified != old {
+            changed.push((outlet, unified));
+        }
+    }
+    for (outlet, fact) in &changed {
+        model.set_outlet_fact(*outlet, fact.clone())?;
+    }
+    Ok(changed.into_iter().map(|(o, _)| o).collect())
+}
+
+/// What is known of a node's inputs, and its attributes, for the checks.
+struct Node<'a> {
+    proto: &'a pb::NodeProto,
+    label: String,
+    inputs: &'a [&'a InferenceFact],
+}
+
+/// A check that cannot be decided until more is known.
+struct Later;
+
+impl Node<'_> {
+    fn ints(&self, name: &str) -> Option<Vec<i64>> {
+        let a = self.proto.attribute.iter().find(|a| a.name == name)?;
+        Some(a.ints.clone())
+    }
+
+    fn int(&self, name: &str) -> Option<i64> {
+        let a = self.proto.attribute.iter().find(|a| a.name == name)?;
+        Some(a.i)
+    }
+
+    fn given(&self, i: usize) -> bool {
+        self.proto.input.get(i).is_some_and(|x| !x.is_empty())
+    }
+
+    /// The fact of ONNX input `i` (tract's node lists the non-empty inputs only).
+    fn fact(&self, i: usize) -> std::result::Result<&InferenceFact, Later> {
+        if !self.given(i) {
+            return Err(Later);
+        }
+        let at = self.proto.input[..i]
+            .iter()
+            .filter(|x| !x.is_empty())
+            .count();
+        self.inputs.get(at).copied().ok_or(Later)
+    }
+
+    fn rank(&self, i: usize) -> std::result::Result<usize, Later> {
+        let f = self.fact(i)?;
+        let r = f.shape.rank().concretize().ok_or(Later)?;
+        usize::try_from(r).map_err(|_| Later)
+    }
+
+    fn dims(&self, i: usize) -> std::result::Result<Vec<Option<usize>>, Later> {
+        let f = self.fact(i)?;
+        if !f.shape.is_concrete() && f.shape.rank().concretize().is_none() {
+            return Err(Later);
+        }
+        Ok(f.shape
+            .dims()
+            .map(|d| {
+                d.concretize()
+                    .and_then(|d| d.as_i64())
+                    .and_then(|d| usize::try_from(d).ok())
+            })
+            .collect())
+    }
+
+    /// Input `i`'s value as integers, once known.
+    fn value_ints(&self, i: usize) -> std::result::Result<Vec<i64>, Later> {
+        let f = self.fact(i)?;
+        let v = f.value.concretize().ok_or(Later)?;
+        let v = v.cast_to::<i64>().map_err(|_| Later)?;
+        Ok(v.to_plain_array_view::<i64>()
+            .map_err(|_| Later)?
+            .iter()
+            .copied()
+            .collect())
+    }
+
+    fn value_floats(&self, i: usize) -> std::result::Result<Vec<f32>, Later> {
+        let f = self.fact(i)?;
+        let v = f.value.concretize().ok_or(Later)?;
+        let v = v.cast_to::<f32>().map_err(|_| Later)?;
+        Ok(v.to_plain_array_view::<f32>()
+            .map_err(|_| Later)?
+            .iter()
+            .copied()
+            .collect())
+    }
+
+    /// The `axes` attribute, or input `i` when the attribute is absent and the input given.
+    fn axes(&self, i: usize) -> std::result::Result<Option<Vec<i64>>, Later> {
+        if let Some(a) = self.ints("axes") {
+            return Ok(Some(a));
+        }
+        if self.given(i) {
+            return self.value_ints(i).map(Some);
+        }
+        Ok(None)
+    }
+
+    fn corrupt(&self, what: String) -> Error {
+        err!(CorruptModel, "cannot read model: {} {what}", self.label)
+    }
+
+    /// Each axis in [-rank, rank), none twice.
+    fn check_axes(&self, axes: &[i64], rank: usize) -> Result<()> {
+        let r = rank as i64;
+        let mut seen = vec![false; rank];
+        for &a in axes {
+            if a < -r || a >= r {
+                return Err(self.corrupt(format!(
+                    "has axis {a}, out of range for an input of rank {rank}"
+                )));
+            }
+            let a = a.rem_euclid(r) as usize;
+            if std::mem::replace(&mut seen[a], true) {
+                return Err(self.corrupt(format!("names axis {a} twice")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Dimensions for a tensor to be created: each >= 0, at most [`MAX_TENSOR_ELEMENTS`] in all.
+    fn check_size(&self, what: &str, dims: &[i64]) -> Result<()> {
+        let elements = dims.iter().try_fold(1u64, |acc, &d| {
+            u64::try_from(d)
+                .ok()
+                .and_then(|d| acc.checked_mul(d.max(1)))
+        });
+        match elements {
+            None => Err(self.corrupt(format!("has {what} {dims:?} (dimensions must be >= 0)"))),
+            Some(e) if e > MAX_TENSOR_ELEMENTS as u64 => Err(err!(
+                Limit,
+                "{} has {what} {dims:?}: more than {MAX_TENSOR_ELEMENTS} elements",
+                self.label
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+}
+
+/// Checks a node's attributes against its inputs' ranks (and constant operands) before tract
+/// analyses it. `Ok(false)`: not decidable yet.
+fn check(proto: &pb::NodeProto, i: usize, inputs: &[&InferenceFact]) -> Result<bool> {
+    let node = Node {
+        proto,
+        label: node_label(proto, i),
+        inputs,
+    };
+    match check_node(&node) {
+        Ok(Ok(())) => Ok(true),
+        Ok(Err(Later)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+fn check_node(n: &Node) -> Result<std::result::Result<(), Later>> {
+    macro_rules! known {
+        ($e:expr) => {
+            match $e {
+                Ok(v) => v,
+                Err(Later) => return Ok(Err(Later)),
+            }
+        };
+    }
+    let outputs = n.proto.output.iter().filter(|o| !o.is_empty()).count();
+    match n.proto.op_type.as_str() {
+        "ReduceL2" | "ReduceMax" | "ReduceMean" | "ReduceMin" | "ReduceSum" => {
+            let rank = known!(n.rank(0));
+            if let Some(axes) = known!(n.axes(1)) {
+                n.check_axes(&axes, rank)?;
+            }
+        }
+        "Softmax" | "LogSoftmax" | "Concat" | "Gather" => {
+            let rank = known!(n.rank(0));
+            if let Some(axis) = n.int("axis") {
+                n.check_axes(&[axis], rank)?;
+            }
+        }
+        "Split" => {
+            let rank = known!(n.rank(0));
+            let axis = n.int("axis").unwrap_or(0);
+            n.check_axes(&[axis], rank)?;
+            if let Some(k) = n.int("num_outputs") {
+                if k < 1 || k as usize != outputs {
+                    return Err(n.corrupt(format!("has num_outputs {k} but {outputs} outputs")));
+                }
+            }
+            let sizes = match n.ints("split") {
+                Some(s) => Some(s),
+                None if n.given(1) => Some(known!(n.value_ints(1))),
+                None => None,
+            };
+            if let Some(sizes) = sizes {
+                if sizes.len() != outputs || sizes.iter().any(|&s| s < 0) {
+                    return Err(
+                        n.corrupt(format!("has split sizes {sizes:?} for {outputs} outputs"))
+                    );
+                }
+                let dims = known!(n.dims(0));
+                let a = axis.rem_euclid(rank as i64) as usize;
+                if let Some(d) = dims[a] {
+                    if sizes.iter().sum::<i64>() != d as i64 {
+                        return Err(n.corrupt(format!("splits an axis of {d} into {sizes:?}")));
+                    }
+                }
+            }
+        }
+        "Squeeze" => {
+            let rank = known!(n.rank(0));
+            if let Some(axes) = known!(n.axes(1)) {
+                n.check_axes(&axes, rank)?;
+                let dims = known!(n.dims(0));
+                for a in axes {
+                    let a = a.rem_euclid(rank as i64) as usize;
+                    if dims[a].is_some_and(|d| d != 1) {
+                        return Err(n.corrupt(format!(
+                            "squeezes axis {a} of size {}",
+                            dims[a].unwrap_or(0)
+                        )));
+                    }
+                }
+            }
+        }
+        "Unsqueeze" => {
+            let rank = known!(n.rank(0));
+            let axes = known!(n.axes(1)).ok_or_else(|| n.corrupt("has no axes".to_string()))?;
+            n.check_axes(&axes, rank + axes.len())?;
+        }
+        "Slice" => {
+            let rank = known!(n.rank(0));
+            let (starts, ends, axes) = if n.given(1) {
+                let starts = known!(n.value_ints(1));
+                let ends = known!(n.value_ints(2));
+                let axes = if n.given(3) {
+                    Some(known!(n.value_ints(3)))
+                } else {
+                    None
+                };
+                if n.given(4) {
+                    let steps = known!(n.value_ints(4));
+                    if steps.len() != starts.len()
+                        || steps
+                            .iter()
+                            .any(|&s| s == 0 || s <= i32::MIN as i64 || s > i32::MAX as i64)
+                    {
+                        return Err(n.corrupt(format!(
+                            "has steps {steps:?} (one non-zero 32-bit step per axis)"
+                        )));
+                    }
+                }
+                (starts, ends, axes)
+            } else {
+                (
+                    n.ints("starts").unwrap_or_default(),
+                    n.ints("ends").unwrap_or_default(),
+                    n.ints("axes"),
+                )
+            };
+            let axes = axes.unwrap_or_else(|| (0..starts.len() as i64).collect());
+            if starts.len() != ends.len() || starts.len() != axes.len() {
+                return Err(n.corrupt(format!(
+                    "has {} starts, {} ends and {} axes",
+                    starts.len(),
+                    ends.len(),
+                    axes.len()
+                )));
+            }
+            n.check_axes(&axes, rank)?;
+        }
+        "Transpose" => {
+            let rank = known!(n.rank(0));
+            if let Some(perm) = n.ints("perm") {
+                if perm.len() != rank {
+                    return Err(n.corrupt(format!("has perm {perm:?} for an input of rank {rank}")));
+                }
+            }
+        }
+        "MatMul" | "Gemm" => {
+            let (a, b) = (known!(n.rank(0)), known!(n.rank(1)));
+            let ok = if n.proto.op_type == "Gemm" {
+                a == 2 && b == 2
+            } else {
+                a >= 1 && b >= 1
+            };
+            if !ok {
+                return Err(n.corrupt(format!("multiplies tensors of rank {a} and {b}")));
+            }
+        }
+        "Conv" | "MaxPool" | "AveragePool" => {
+            let rank = known!(n.rank(0));
+            if rank < 3 {
+                return Err(n.corrupt(format!("has an input of rank {rank} (at least 3)")));
+            }
+            if let Some(k) = n.ints("kernel_shape") {
+                if k.len() != rank - 2 {
+                    return Err(n.corrupt(format!(
+                        "has a {}-D kernel for a {}-D input",
+                        k.len(),
+                        rank - 2
+                    )));
+                }
+            }
+            if n.proto.op_type == "Conv" {
+                let w = known!(n.rank(1));
+                if w != rank {
+                    return Err(n.corrupt(format!(
+                        "has a kernel of rank {w} for an input of rank {rank}"
+                    )));
+                }
+            }
+        }
+        "GlobalAveragePool"
+        | "GlobalMaxPool"
+        | "InstanceNormalization"
+        | "LRN"
+        | "BatchNormalization" => {
+            let rank = known!(n.rank(0));
+            let min = if n.proto.op_type == "BatchNormalization" {
+                2
+            } else {
+                3
+            };
+            if rank < min {
+                return Err(n.corrupt(format!("has an input of rank {rank} (at least {min})")));
+            }
+        }
+        "Expand" => {
+            let shape = known!(n.value_ints(1));
+            n.check_size("shape", &shape)?;
+        }
+        "ConstantOfShape" => {
+            let shape = known!(n.value_ints(0));
+            n.check_size("shape", &shape)?;
+        }
+        "Reshape" => {
+            let shape = known!(n.value_ints(1));
+            if shape.iter().any(|&d| d < -1) || shape.iter().filter(|&&d| d == -1).count() > 1 {
+                return Err(n.corrupt(format!("has shape {shape:?}")));
+            }
+        }
+        "Resize" | "Upsample" => {
+            let rank = known!(n.rank(0));
+            // Resize-10 and Upsample: scales is input 1; Resize-11+: roi, scales, sizes.
+            let (scales_at, sizes_at) = if n.proto.op_type == "Upsample" || n.proto.input.len() == 2
+            {
+                (1, None)
+            } else {
+                (2, Some(3))
+            };
+            if let Some(s) = sizes_at.filter(|&s| n.given(s)) {
+                let sizes = known!(n.value_ints(s));
+                if sizes.len() != rank {
+                    return Err(n.corrupt(format!("has {} sizes for rank {rank}", sizes.len())));
+                }
+                n.check_size("sizes", &sizes)?;
+            } else if n.given(scales_at) {
+                let scales = known!(n.value_floats(scales_at));
+                let dims = known!(n.dims(0));
+                if scales.len() != rank || scales.iter().any(|s| !s.is_finite() || *s <= 0.0) {
+                    return Err(n.corrupt(format!(
+                        "has scales {scales:?} (one finite positive scale per axis)"
+                    )));
+                }
+                let out: Vec<i64> = dims
+                    .iter()
+                    .zip(&scales)
+                    .map(|(d, s)| (d.unwrap_or(1) as f64 * *s as f64).min(i64::MAX as f64) as i64)
+                    .collect();
+                n.check_size("an output of", &out)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(Ok(()))
+}

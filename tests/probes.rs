@@ -1,0 +1,136 @@
+//! The probe models (tests/fixtures/probes, written by make_probe_models.py): one operator with
+//! an attribute or operand out of range, or a small valid chain of one operator family. Each
+//! must load or be refused with an error; those that load must explain (or refuse) with every
+//! method family. Nothing may panic: in wasm a panic kills the module.
+
+use saliency::error::ErrorKind;
+use saliency::request::Request;
+use saliency::{Explainer, Model};
+use std::path::PathBuf;
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/probes")
+}
+
+fn load(name: &str) -> saliency::Result<Model> {
+    let p = dir().join(format!("{name}.onnx"));
+    Model::load(&std::fs::read(&p).unwrap(), None)
+}
+
+/// The probes that panicked in tract (an index out of bounds, an assertion, a division by zero,
+/// an overflow) before the loader checked them, and what they are refused as now.
+const WERE_PANICS: &[(&str, ErrorKind, &str)] = &[
+    ("argmax_9", ErrorKind::UnsupportedOperator, "ArgMax"),
+    ("argmin_m9", ErrorKind::UnsupportedOperator, "ArgMin"),
+    (
+        "convt_group0",
+        ErrorKind::UnsupportedOperator,
+        "ConvTranspose",
+    ),
+    (
+        "convt_outshape_small",
+        ErrorKind::UnsupportedOperator,
+        "ConvTranspose",
+    ),
+    ("d2s_0", ErrorKind::UnsupportedOperator, "DepthToSpace"),
+    ("expand_huge", ErrorKind::Limit, "Expand"),
+    (
+        "expand_neg",
+        ErrorKind::CorruptModel,
+        "dimensions must be >= 0",
+    ),
+    ("hardmax_9", ErrorKind::UnsupportedOperator, "Hardmax"),
+    ("matmul_scalar", ErrorKind::CorruptModel, "rank 4 and 0"),
+    (
+        "maxpool_krank",
+        ErrorKind::CorruptModel,
+        "1-D kernel for a 2-D input",
+    ),
+    ("range_huge", ErrorKind::UnsupportedOperator, "Range"),
+    ("range_zero_step", ErrorKind::UnsupportedOperator, "Range"),
+    ("reducemax_m9", ErrorKind::CorruptModel, "axis -9"),
+    ("reducemean_9", ErrorKind::CorruptModel, "axis 9"),
+    ("reducesum_9", ErrorKind::CorruptModel, "axis 9"),
+    ("resize_sizes_huge", ErrorKind::Limit, "Resize"),
+    (
+        "resize_sizes_neg",
+        ErrorKind::CorruptModel,
+        "dimensions must be >= 0",
+    ),
+    ("s2d_0", ErrorKind::UnsupportedOperator, "SpaceToDepth"),
+    ("scan_node", ErrorKind::UnsupportedOperator, "Scan"),
+    ("slice10_attr", ErrorKind::CorruptModel, "axis 9"),
+    (
+        "slice_neg_step_huge",
+        ErrorKind::CorruptModel,
+        "step -2147483648",
+    ),
+    ("split_axis7", ErrorKind::CorruptModel, "axis 7"),
+    ("split_axis_m9", ErrorKind::CorruptModel, "axis -9"),
+    (
+        "split_one_out_two_sizes",
+        ErrorKind::CorruptModel,
+        "split sizes [4, 4] for 1 outputs",
+    ),
+    ("squeeze11_9", ErrorKind::CorruptModel, "axis 9"),
+    ("squeeze_axes9", ErrorKind::CorruptModel, "axis 9"),
+    ("tile_neg", ErrorKind::UnsupportedOperator, "Tile"),
+    ("topk_axis9", ErrorKind::UnsupportedOperator, "TopK"),
+    ("topk_neg", ErrorKind::UnsupportedOperator, "TopK"),
+    ("unsqueeze11_9", ErrorKind::CorruptModel, "axis 9"),
+    ("unsqueeze_9", ErrorKind::CorruptModel, "axis 9"),
+    ("unsqueeze_m9", ErrorKind::CorruptModel, "axis -9"),
+];
+
+#[test]
+fn former_panics_are_refused_with_a_clear_error() {
+    for &(name, kind, text) in WERE_PANICS {
+        let e = load(name).expect_err(name);
+        assert_eq!(e.kind, kind, "{name}: {e}");
+        assert!(e.message().contains(text), "{name}: {e}");
+    }
+}
+
+#[test]
+fn every_probe_loads_or_is_refused_and_explains_or_is_refused() {
+    let mut names: Vec<String> = std::fs::read_dir(dir())
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.unwrap().path();
+            (p.extension()? == "onnx").then(|| p.file_stem()?.to_str().map(String::from))?
+        })
+        .collect();
+    names.sort();
+    assert!(names.len() >= 200, "{} probes", names.len());
+    let (mut loaded, mut explained) = (0, 0);
+    for name in &names {
+        let Ok(model) = load(name) else { continue };
+        loaded += 1;
+        let x = saliency::engine::Array::from_elem(model.input_shape().to_vec(), 0.5);
+        let sc = model.sidecar.clone();
+        let mut ex = Explainer::new(model);
+        for req in [
+            r#"{"method":"gradient"}"#,
+            r#"{"method":"guided-backprop"}"#,
+            r#"{"method":"integrated-gradients","steps":2}"#,
+            r#"{"method":"smoothgrad","samples":2}"#,
+            r#"{"method":"grad-cam"}"#,
+            r#"{"method":"lrp","composite":"epsilon-gamma-box"}"#,
+            r#"{"method":"lrp","composite":"epsilon-alpha2-beta1-flat"}"#,
+        ] {
+            let Ok(m) = Request::from_json(req).and_then(|r| r.to_method(&x, &sc)) else {
+                continue;
+            };
+            if ex.explain(&x, &m, None).is_ok() {
+                explained += 1;
+            }
+        }
+    }
+    eprintln!(
+        "{} probes: {loaded} loaded, {explained} explanations",
+        names.len()
+    );
+    // The valid chains load and most explain: the test would be vacuous otherwise.
+    assert!(loaded >= 25, "{loaded} probes loaded");
+    assert!(explained >= 60, "{explained} explanations");
+}
