@@ -15,6 +15,10 @@ pub struct Window {
     axes: [(usize, usize, usize, usize, usize, usize); 2],
     out_hw: [usize; 2],
     planes: usize,
+    /// Each output position's in-bounds taps as offsets in an input plane, in torch's order
+    /// (row-major), all windows end to end: output `o`'s are `taps[starts[o]..starts[o + 1]]`.
+    taps: Vec<u32>,
+    starts: Vec<u32>,
 }
 
 impl Window {
@@ -43,12 +47,33 @@ impl Window {
             out_hw[slot] = output[output.len() - rank + r];
         }
         let planes = input[..input.len() - rank].iter().product();
-        Ok(Window {
+        let mut window = Window {
             input: input.to_vec(),
             axes,
             out_hw,
             planes,
-        })
+            taps: vec![],
+            starts: vec![],
+        };
+        let w = window.axes[1].0;
+        ensure!(
+            window.axes[0].0 * w <= u32::MAX as usize,
+            "pool input plane too large"
+        );
+        let [rows, cols] = window.all_taps();
+        let mut starts = vec![0u32];
+        let mut taps = vec![];
+        for (ry, _) in &rows {
+            for (rx, _) in &cols {
+                for iy in ry.iter().flatten() {
+                    taps.extend(rx.iter().flatten().map(|ix| (iy * w + ix) as u32));
+                }
+                starts.push(taps.len() as u32);
+            }
+        }
+        window.taps = taps;
+        window.starts = starts;
+        Ok(window)
     }
 
     /// For output index `o` on axis `a`: the input indices of the window's taps (None for a
@@ -81,39 +106,35 @@ impl Window {
 
     /// MaxPool: each output's gradient goes to its window's first maximum (as torch).
     pub fn max_backward(&self, x: &ArrayViewD<f32>, g: &Array) -> Array {
-        let (h, w) = (self.axes[0].0, self.axes[1].0);
+        let plane = self.axes[0].0 * self.axes[1].0;
         let x = x.as_standard_layout();
         let xs = x.as_slice().expect("standard layout");
         let g = g.as_standard_layout();
         let gs = g.as_slice().expect("standard layout");
         let mut out = vec![0f32; xs.len()];
-        // Each window's in-bounds taps as offsets in the plane: rows premultiplied by w.
-        let [rows, cols] = self.all_taps();
-        let rows: Vec<Vec<usize>> = rows
-            .iter()
-            .map(|(t, _)| t.iter().flatten().map(|iy| iy * w).collect())
+        let outs = self.out_hw[0] * self.out_hw[1];
+        let windows: Vec<&[u32]> = self
+            .starts
+            .windows(2)
+            .map(|s| &self.taps[s[0] as usize..s[1] as usize])
             .collect();
-        let cols: Vec<Vec<usize>> = cols
-            .iter()
-            .map(|(t, _)| t.iter().flatten().copied().collect())
-            .collect();
-        let (oh, ow) = (self.out_hw[0], self.out_hw[1]);
-        for p in 0..self.planes {
-            let xp = &xs[p * h * w..(p + 1) * h * w];
-            let op = &mut out[p * h * w..(p + 1) * h * w];
-            let gp = &gs[p * oh * ow..(p + 1) * oh * ow];
-            for (ry, grow) in rows.iter().zip(gp.chunks_exact(ow)) {
-                for (rx, &gv) in cols.iter().zip(grow) {
-                    let mut taps = ry.iter().flat_map(|&y| rx.iter().map(move |&ix| y + ix));
-                    let Some(first) = taps.next() else { continue };
-                    let (mut bi, mut bv) = (first, xp[first]);
-                    for i in taps {
-                        if xp[i] > bv {
-                            (bi, bv) = (i, xp[i]);
-                        }
+        for ((xp, op), gp) in xs
+            .chunks_exact(plane)
+            .zip(out.chunks_exact_mut(plane))
+            .zip(gs.chunks_exact(outs))
+        {
+            for (taps, &gv) in windows.iter().zip(gp) {
+                let Some((&first, rest)) = taps.split_first() else {
+                    continue;
+                };
+                let (mut bi, mut bv) = (first as usize, xp[first as usize]);
+                for &i in rest {
+                    let v = xp[i as usize];
+                    if v > bv {
+                        (bi, bv) = (i as usize, v);
                     }
-                    op[bi] += gv;
                 }
+                op[bi] += gv;
             }
         }
         Array::from_shape_vec(IxDyn(&self.input), out).expect("pool shape")
