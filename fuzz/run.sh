@@ -6,6 +6,11 @@
 #   fuzz/run.sh [SECONDS] [TARGET...]      # default: 120 s for each of the five targets
 #   RUNS=1000000 fuzz/run.sh 2400          # stop a target at 1M executions or 40 min
 #   SANITIZER=address fuzz/run.sh 600      # with ASan (slower; default: none)
+#   ASSERTIONS=off JOBS=2 RUNS=500000 fuzz/run.sh 5400 onnx_load
+#                                          # the release build as shipped (no debug assertions
+#                                          # or overflow checks: onnx_load's valid mutants
+#                                          # optimise ~40x faster), two processes sharing the
+#                                          # corpus, RUNS each (so 1M in all)
 #
 # Needs `cargo install cargo-fuzz` (0.13); cargo-fuzz asks for nightly features, which this
 # stable toolchain grants with RUSTC_BOOTSTRAP=1. Builds once (release, with debug assertions and
@@ -20,6 +25,9 @@ shift || true
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(onnx_load image_decode npy_read request_parse lrp_rules)
 san="${SANITIZER:-none}"
+checks=(-a)
+[ "${ASSERTIONS:-on}" = off ] && checks=()
+jobs="${JOBS:-1}"
 export RUSTC_BOOTSTRAP=1
 
 # The longest input each target gets: onnx_load must hold the test nets (up to ~20 KB); the
@@ -47,7 +55,7 @@ unit_timeout() {
 ./seed.sh
 mkdir -p logs
 for t in "${targets[@]}"; do
-  nice -n 19 cargo fuzz build -s "$san" --release -a "$t" >logs/build.log 2>&1 || { cat logs/build.log; exit 1; }
+  nice -n 19 cargo fuzz build -s "$san" --release "${checks[@]}" "$t" >logs/build.log 2>&1 || { cat logs/build.log; exit 1; }
 done
 printf '%-14s %12s %8s %8s  %s\n' target executions seconds crashes artifacts
 for t in "${targets[@]}"; do
@@ -57,13 +65,23 @@ for t in "${targets[@]}"; do
   start=$(date +%s)
   extra=()
   [ -n "${RUNS:-}" ] && extra+=(-runs="$RUNS")
-  nice -n 19 cargo fuzz run -s "$san" --release -a "$t" corpus/"$t" -- \
+  # With JOBS > 1 libFuzzer writes one log per process (fuzz-N.log) in its working directory.
+  [ "$jobs" -gt 1 ] && extra+=(-jobs="$jobs" -workers="$jobs")
+  dir="logs/$t.d"
+  rm -rf "$dir" && mkdir -p "$dir"
+  (cd "$dir" && nice -n 19 cargo fuzz run --fuzz-dir ../.. -s "$san" --release "${checks[@]}" "$t" ../../corpus/"$t" -- \
+    -artifact_prefix="../../artifacts/$t/" \
     -max_total_time="$secs" -rss_limit_mb=4096 -timeout="$(unit_timeout "$t")" -max_len="$(max_len "$t")" \
-    -print_final_stats=1 "${extra[@]}" >"$log" 2>&1 || true
+    -print_final_stats=1 "${extra[@]}" >"../$t.log" 2>&1) || true
   took=$(( $(date +%s) - start ))
-  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | awk '{print $2}' | tail -1)
-  # libFuzzer stops at the first crash (and then prints no final stats): take the last status line.
-  [ -z "$execs" ] && execs=$(grep -oE '^#[0-9]+' "$log" | tr -d '#' | tail -1)
+  execs=0
+  for l in "$log" "$dir"/fuzz-*.log; do
+    [ -f "$l" ] || continue
+    n=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$l" | awk '{print $2}' | tail -1)
+    # libFuzzer stops at the first crash (and then prints no final stats): take the last status line.
+    [ -z "$n" ] && n=$(grep -oE '^#[0-9]+' "$l" | tr -d '#' | tail -1)
+    execs=$(( execs + ${n:-0} ))
+  done
   new=$(( $(ls artifacts/"$t" | wc -l) - before ))
   printf '%-14s %12s %8s %8s  %s\n' "$t" "${execs:-?}" "$took" "$new" "$(ls -t artifacts/"$t" | head -"$new" | tr '\n' ' ')"
 done

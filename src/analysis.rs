@@ -13,8 +13,8 @@
 
 use crate::err;
 use crate::error::{Error, Result};
-use crate::model::{node_label, MAX_TENSOR_ELEMENTS};
-use std::collections::{BTreeSet, HashMap};
+use crate::model::{node_label, MAX_PAD, MAX_TENSOR_ELEMENTS};
+use std::collections::BTreeSet;
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
@@ -124,13 +124,40 @@ pub fn check_operators(graph: &pb::GraphProto) -> Result<()> {
     Ok(())
 }
 
-/// The name tract gives the node parsed from `n` (tract-onnx's model.rs).
-fn tract_name(n: &pb::NodeProto) -> Option<String> {
-    if !n.name.is_empty() {
-        Some(n.name.clone())
-    } else {
-        n.output.first().filter(|o| !o.is_empty()).cloned()
+/// For each tract node, the ONNX node it was parsed from (and its index in the graph). tract-onnx
+/// adds one node per ONNX node, in order, after the sources and initializers; the names are
+/// checked too (by position, not by name: names may repeat).
+fn protos_by_node<'a>(
+    model: &InferenceModel,
+    graph: &'a pb::GraphProto,
+) -> Result<Vec<Option<(usize, &'a pb::NodeProto)>>> {
+    let nodes = model.nodes();
+    let unmapped = || {
+        err!(
+            CorruptModel,
+            "cannot read model: its nodes could not be matched to the parsed graph"
+        )
+    };
+    let first = nodes
+        .len()
+        .checked_sub(graph.node.len())
+        .ok_or_else(unmapped)?;
+    let mut out = vec![None; nodes.len()];
+    for (i, n) in graph.node.iter().enumerate() {
+        let id = first + i;
+        let expected = if !n.name.is_empty() {
+            n.name.clone()
+        } else if let Some(o) = n.output.first().filter(|o| !o.is_empty()) {
+            o.clone()
+        } else {
+            format!("{id}-{}", n.op_type)
+        };
+        if nodes[id].name != expected {
+            return Err(unmapped());
+        }
+        out[id] = Some((i, n));
     }
+    Ok(out)
 }
 
 /// Runs tract's analysis to its fixed point, checking each node (see [`check`]) before it is
@@ -140,12 +167,7 @@ pub fn analyse(
     graph: &pb::GraphProto,
     typing: impl Fn(TractError) -> Error,
 ) -> Result<()> {
-    let mut protos: HashMap<String, (usize, &pb::NodeProto)> = HashMap::new();
-    for (i, n) in graph.node.iter().enumerate() {
-        if let Some(name) = tract_name(n) {
-            protos.entry(name).or_insert((i, n));
-        }
-    }
+    let protos = protos_by_node(model, graph)?;
     let mut todo: BTreeSet<usize> = (0..model.nodes().len()).collect();
     while let Some(n) = todo.pop_first() {
         let node = &model.nodes()[n];
@@ -159,7 +181,7 @@ pub fn analyse(
                 node.op.name()
             ));
         }
-        if let Some(&(i, proto)) = protos.get(&node.name) {
+        if let Some((i, proto)) = protos[n] {
             let (inputs, _) = model.node_facts(n).map_err(&typing)?;
             if !check(proto, i, &inputs)? {
                 // Not decidable yet: analysed once an input is refined (or never, and then
@@ -180,8 +202,8 @@ pub fn analyse(
     }
     // A node never analysed because its checks could not be decided (an input whose rank or
     // value stayed unknown) must not reach tract's typing either.
-    for (n, node) in model.nodes().iter().enumerate() {
-        if let Some(&(i, proto)) = protos.get(&node.name) {
+    for n in 0..model.nodes().len() {
+        if let Some((i, proto)) = protos[n] {
             let (inputs, _) = model.node_facts(n).map_err(&typing)?;
             if !check(proto, i, &inputs)? {
                 return Err(err!(
@@ -397,10 +419,61 @@ fn check_node(n: &Node) -> Result<std::result::Result<(), Later>> {
                 n.check_axes(&axes, rank)?;
             }
         }
-        "Softmax" | "LogSoftmax" | "Concat" | "Gather" => {
+        "Softmax" | "LogSoftmax" | "Concat" | "LayerNormalization" => {
             let rank = known!(n.rank(0));
             if let Some(axis) = n.int("axis") {
                 n.check_axes(&[axis], rank)?;
+            }
+        }
+        "Gather" => {
+            let rank = known!(n.rank(0));
+            let axis = n.int("axis").unwrap_or(0);
+            n.check_axes(&[axis], rank)?;
+            // Constant indices into a known axis (a shape being gathered while the model is
+            // typed: tract's eager evaluation indexed by them unchecked).
+            let dims = known!(n.dims(0));
+            if let (Some(d), Ok(indices)) =
+                (dims[axis.rem_euclid(rank as i64) as usize], n.value_ints(1))
+            {
+                let d = d as i64;
+                if let Some(i) = indices.iter().find(|&&i| i < -d || i >= d) {
+                    return Err(n.corrupt(format!("gathers index {i} of an axis of {d}")));
+                }
+            }
+        }
+        "Pad" => {
+            // Pads: the attribute (before opset 11) or input 1; axes (opset 18): input 3.
+            let pads = match n.ints("pads") {
+                Some(p) => p,
+                None => known!(n.value_ints(1)),
+            };
+            if let Some(p) = pads.iter().find(|&&p| p < 0) {
+                return Err(err!(
+                    UnsupportedOperator,
+                    "{} crops (pad {p}): negative pads are not supported",
+                    n.label
+                ));
+            }
+            if let Some(p) = pads.iter().find(|&&p| p as u64 > MAX_PAD as u64) {
+                return Err(err!(
+                    Limit,
+                    "{} pads an axis by {p} (at most {MAX_PAD})",
+                    n.label
+                ));
+            }
+            let rank = known!(n.rank(0));
+            let axes = if n.given(3) {
+                let axes = known!(n.value_ints(3));
+                n.check_axes(&axes, rank)?;
+                axes.len()
+            } else {
+                rank
+            };
+            if pads.len() != 2 * axes {
+                return Err(n.corrupt(format!(
+                    "has {} pads for {axes} axes (two per axis)",
+                    pads.len()
+                )));
             }
         }
         "Split" => {

@@ -18,7 +18,8 @@ fn load(name: &str) -> saliency::Result<Model> {
 }
 
 /// The probes that panicked in tract (an index out of bounds, an assertion, a division by zero,
-/// an overflow) before the loader checked them, and what they are refused as now.
+/// an overflow) or ran for minutes before the loader checked them, and what they are refused as
+/// now. The last four came from the second batch, after the node-by-node checks.
 const WERE_PANICS: &[(&str, ErrorKind, &str)] = &[
     ("argmax_9", ErrorKind::UnsupportedOperator, "ArgMax"),
     ("argmin_m9", ErrorKind::UnsupportedOperator, "ArgMin"),
@@ -80,6 +81,10 @@ const WERE_PANICS: &[(&str, ErrorKind, &str)] = &[
     ("unsqueeze11_9", ErrorKind::CorruptModel, "axis 9"),
     ("unsqueeze_9", ErrorKind::CorruptModel, "axis 9"),
     ("unsqueeze_m9", ErrorKind::CorruptModel, "axis -9"),
+    ("shape_gather_oob", ErrorKind::CorruptModel, "gathers index 7 of an axis of 4"),
+    ("shape_pad_neg", ErrorKind::UnsupportedOperator, "crops (pad -1)"),
+    ("layernorm_axis_m9", ErrorKind::CorruptModel, "axis -9"),
+    ("maxpool_huge_kernel", ErrorKind::Limit, "kernel_shape value 1099511627776"),
 ];
 
 #[test]
@@ -101,7 +106,7 @@ fn every_probe_loads_or_is_refused_and_explains_or_is_refused() {
         })
         .collect();
     names.sort();
-    assert!(names.len() >= 200, "{} probes", names.len());
+    assert!(names.len() >= 300, "{} probes", names.len());
     let (mut loaded, mut explained) = (0, 0);
     for name in &names {
         let Ok(model) = load(name) else { continue };
@@ -131,6 +136,6 @@ fn every_probe_loads_or_is_refused_and_explains_or_is_refused() {
         names.len()
     );
     // The valid chains load and most explain: the test would be vacuous otherwise.
-    assert!(loaded >= 25, "{loaded} probes loaded");
-    assert!(explained >= 60, "{explained} explanations");
+    assert!(loaded >= 50, "{loaded} probes loaded");
+    assert!(explained >= 150, "{explained} explanations");
 }
