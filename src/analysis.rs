@@ -412,6 +412,18 @@ fn check_node(n: &Node) -> Result<std::result::Result<(), Later>> {
         };
     }
     let outputs = n.proto.output.iter().filter(|o| !o.is_empty()).count();
+    // An empty float tensor has no place in a classifier, and tract's kernels divide by the
+    // size of the axis they reduce (a fuzzed Resize to 0 rows made a ReduceSum divide by zero).
+    for (i, f) in n.inputs.iter().enumerate() {
+        let float = f.datum_type.concretize().is_some_and(|t| t.is_float());
+        if float
+            && f.shape
+                .dims()
+                .any(|d| d.concretize().and_then(|d| d.as_i64()) == Some(0))
+        {
+            return Err(n.corrupt(format!("receives an empty tensor (input {i})")));
+        }
+    }
     match n.proto.op_type.as_str() {
         "ReduceL2" | "ReduceMax" | "ReduceMean" | "ReduceMin" | "ReduceSum" => {
             let rank = known!(n.rank(0));
@@ -653,6 +665,9 @@ fn check_node(n: &Node) -> Result<std::result::Result<(), Later>> {
                     return Err(n.corrupt(format!("has {} sizes for rank {rank}", sizes.len())));
                 }
                 n.check_size("sizes", &sizes)?;
+                if sizes.contains(&0) {
+                    return Err(n.corrupt(format!("resizes to sizes {sizes:?}")));
+                }
             } else if n.given(scales_at) {
                 let scales = known!(n.value_floats(scales_at));
                 let dims = known!(n.dims(0));
@@ -667,6 +682,9 @@ fn check_node(n: &Node) -> Result<std::result::Result<(), Later>> {
                     .map(|(d, s)| (d.unwrap_or(1) as f64 * *s as f64).min(i64::MAX as f64) as i64)
                     .collect();
                 n.check_size("an output of", &out)?;
+                if out.contains(&0) {
+                    return Err(n.corrupt(format!("resizes to an empty tensor {out:?}")));
+                }
             }
         }
         _ => {}

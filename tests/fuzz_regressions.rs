@@ -256,3 +256,28 @@ fn onnx_conv_padding_beyond_its_transpose_is_unsupported() {
     assert_eq!(e.kind, ErrorKind::UnsupportedOperator, "{e}");
     assert!(e.message().contains("padding"), "{e}");
 }
+
+/// onnx_load (third session, plain release build): a Resize whose scales round the batch and
+/// channel axes to 0 rows fed a ReduceSum, and tract's sum divided by the empty axis's size
+/// while typing the model. Resizes to empty tensors are refused, and so is any empty float
+/// tensor reaching a node.
+#[test]
+fn onnx_resize_to_an_empty_tensor_is_a_corrupt_model() {
+    assert_refused(
+        "onnx_load-resize-to-empty-reduce.onnx",
+        ErrorKind::CorruptModel,
+        "Resize node #0 resizes to an empty tensor",
+    );
+}
+
+/// onnx_load (third session, on the code before the per-node checks): a Pad by -16777216 on
+/// an unnamed node. The Pad check then looked nodes up by name and skipped it, and tract
+/// asserted that dimensions are >= 0 while typing. Now checked with every node, by position.
+#[test]
+fn onnx_negative_pad_on_an_unnamed_node_is_unsupported() {
+    assert_refused(
+        "onnx_load-computed-negative-pad-unnamed.onnx",
+        ErrorKind::UnsupportedOperator,
+        "Pad node #0 crops (pad -16777216)",
+    );
+}

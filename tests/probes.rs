@@ -81,10 +81,22 @@ const WERE_PANICS: &[(&str, ErrorKind, &str)] = &[
     ("unsqueeze11_9", ErrorKind::CorruptModel, "axis 9"),
     ("unsqueeze_9", ErrorKind::CorruptModel, "axis 9"),
     ("unsqueeze_m9", ErrorKind::CorruptModel, "axis -9"),
-    ("shape_gather_oob", ErrorKind::CorruptModel, "gathers index 7 of an axis of 4"),
-    ("shape_pad_neg", ErrorKind::UnsupportedOperator, "crops (pad -1)"),
+    (
+        "shape_gather_oob",
+        ErrorKind::CorruptModel,
+        "gathers index 7 of an axis of 4",
+    ),
+    (
+        "shape_pad_neg",
+        ErrorKind::UnsupportedOperator,
+        "crops (pad -1)",
+    ),
     ("layernorm_axis_m9", ErrorKind::CorruptModel, "axis -9"),
-    ("maxpool_huge_kernel", ErrorKind::Limit, "kernel_shape value 1099511627776"),
+    (
+        "maxpool_huge_kernel",
+        ErrorKind::Limit,
+        "kernel_shape value 1099511627776",
+    ),
 ];
 
 #[test]
