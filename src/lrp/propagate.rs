@@ -24,6 +24,7 @@ use crate::engine::{Array, Engine, Mode, Tape};
 use crate::err;
 use crate::error::Result;
 use crate::model::Model;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use tract_onnx::prelude::tract_ndarray::{IxDyn, Zip};
 use tract_onnx::tract_core::internal::*;
@@ -35,8 +36,8 @@ fn stab(d: f32, e: f32) -> f32 {
 }
 
 /// `num / stab(den)`; with e = 0 a zero denominator gives 0.
-fn divide(num: &Array, den: &Array, e: f32) -> Array {
-    let mut out = num.clone();
+fn divide(num: Array, den: &Array, e: f32) -> Array {
+    let mut out = num;
     Zip::from(&mut out).and(den).for_each(|o, &d| {
         let s = stab(d, e);
         *o = if s == 0.0 { 0.0 } else { *o / s };
@@ -176,15 +177,17 @@ impl Walk<'_> {
             ),
             _ => None,
         };
-        let input = |t: In, p: usize| -> Option<Array> {
+        // The layer's input as a term reads it: borrowed when it is the input itself or a
+        // z-box bound, computed otherwise.
+        let input = |t: In, p: usize| -> Option<Cow<Array>> {
             let x = &xs[p];
             let a = match t {
-                In::A => x.clone(),
-                In::Pos => x.mapv(|v| v.max(0.0)),
-                In::Neg => x.mapv(|v| v.min(0.0)),
-                In::Ones => x.mapv(|_| 1.0),
-                In::Low => zbox.as_ref().expect("zbox bounds")[p].0.clone(),
-                In::High => zbox.as_ref().expect("zbox bounds")[p].1.clone(),
+                In::A => Cow::Borrowed(x),
+                In::Pos => Cow::Owned(x.mapv(|v| v.max(0.0))),
+                In::Neg => Cow::Owned(x.mapv(|v| v.min(0.0))),
+                In::Ones => Cow::Owned(x.mapv(|_| 1.0)),
+                In::Low => Cow::Borrowed(&zbox.as_ref().expect("zbox bounds")[p].0),
+                In::High => Cow::Borrowed(&zbox.as_ref().expect("zbox bounds")[p].1),
             };
             // An all-zero input contributes nothing: skip its plans.
             (!a.iter().all(|&v| v == 0.0)).then_some(a)
@@ -199,13 +202,18 @@ impl Walk<'_> {
         let nonneg = xs.iter().all(|x| x.iter().all(|&v| v >= 0.0));
         let own = |i: In| i == In::A || (i == In::Pos && nonneg);
         let mut with_pos: Option<Array> = None;
-        let mut inputs: Vec<Vec<Option<Array>>> = vec![];
-        let mut den: Vec<Array> = step.groups.iter().map(|_| z.mapv(|_| 0.0)).collect();
+        let mut inputs: Vec<Vec<Option<Cow<Array>>>> = vec![];
+        let mut den: Vec<Array> = step
+            .groups
+            .iter()
+            .map(|_| Array::zeros(z.raw_dim()))
+            .collect();
         for t in &step.terms {
-            let ins: Vec<Option<Array>> = (0..xs.len()).map(|p| input(t.input, p)).collect();
+            let ins: Vec<Option<Cow<Array>>> = (0..xs.len()).map(|p| input(t.input, p)).collect();
             if used[t.group] {
-                let zt = if (t.input, t.weight, t.bias) == (In::A, Weight::W, Bias::B) {
-                    z.clone()
+                if (t.input, t.weight, t.bias) == (In::A, Weight::W, Bias::B) {
+                    // The recorded output itself.
+                    den[t.group].scaled_add(t.sign, &z);
                 } else {
                     let mut zt = modify_bias(&unit.bias, t.bias);
                     match (own(t.input), basis(t.weight)) {
@@ -234,7 +242,7 @@ impl Walk<'_> {
                                 if let Some(a) = a {
                                     let y = plans
                                         .get(typed, self.graph, u, p, t.weight)?
-                                        .forward(a.clone())?;
+                                        .forward(a.clone().into_owned())?;
                                     zt += &y.into_shape_with_order(IxDyn(z.shape())).map_err(
                                         |e| err!(Runtime, "LRP: layer output shape: {e}"),
                                     )?;
@@ -242,9 +250,8 @@ impl Walk<'_> {
                             }
                         }
                     }
-                    zt
-                };
-                den[t.group] = &den[t.group] + &(zt * t.sign);
+                    den[t.group].scaled_add(t.sign, &zt);
+                }
             }
             inputs.push(ins);
         }
@@ -258,19 +265,23 @@ impl Walk<'_> {
                     return None;
                 }
                 let masked = match mask {
-                    Mask::All => r.clone(),
+                    Mask::All => Cow::Borrowed(r),
                     Mask::Positive => {
-                        Zip::from(r)
-                            .and(&z)
-                            .map_collect(|&r, &z| if z > 0.0 { r } else { 0.0 })
+                        Cow::Owned(
+                            Zip::from(r)
+                                .and(&z)
+                                .map_collect(|&r, &z| if z > 0.0 { r } else { 0.0 }),
+                        )
                     }
                     Mask::Negative => {
-                        Zip::from(r)
-                            .and(&z)
-                            .map_collect(|&r, &z| if z < 0.0 { r } else { 0.0 })
+                        Cow::Owned(
+                            Zip::from(r)
+                                .and(&z)
+                                .map_collect(|&r, &z| if z < 0.0 { r } else { 0.0 }),
+                        )
                     }
                 };
-                Some(divide(&masked, &den[g], e))
+                Some(divide(masked.into_owned(), &den[g], e))
             })
             .collect();
         // Backward: R_in = sum_t coef_t in_t * W_t^T s_g.
@@ -292,12 +303,18 @@ impl Walk<'_> {
                     .clone()
                     .into_shape_with_order(IxDyn(&part_shape))
                     .map_err(|e| err!(Runtime, "LRP: part shape: {e}"))?;
-                let back = plans.get(typed, self.graph, u, p, t.weight)?.backward(g)?;
-                let contrib = (back * a) * t.coef;
-                out[p] = Some(match out[p].take() {
-                    Some(acc) => acc + &contrib,
-                    None => contrib,
-                });
+                let mut back = plans.get(typed, self.graph, u, p, t.weight)?.backward(g)?;
+                let coef = t.coef;
+                match &mut out[p] {
+                    Some(acc) => Zip::from(acc)
+                        .and(&back)
+                        .and(&**a)
+                        .for_each(|o, &b, &a| *o += b * a * coef),
+                    None => {
+                        back.zip_mut_with(a, |b, &a| *b = *b * a * coef);
+                        out[p] = Some(back);
+                    }
+                }
             }
         }
         Ok(unit
@@ -375,7 +392,7 @@ impl Walk<'_> {
                 return Err(unsupported("a convolution or product that is not a layer"))
             }
             Rule::Add | Rule::Sub if vars == 2 => {
-                let s = divide(&r, &y()?, STABILIZER);
+                let s = divide(r.clone(), &y()?, STABILIZER);
                 (0..2)
                     .map(|i| {
                         let sign = if matches!(rule, Rule::Sub) && i == 1 {
@@ -406,7 +423,7 @@ impl Walk<'_> {
                 count_include_pad,
                 normalize,
             } => {
-                let s = divide(&r, &y()?, STABILIZER);
+                let s = divide(r.clone(), &y()?, STABILIZER);
                 vec![Some(
                     window.sum_backward(&s, *count_include_pad, *normalize) * &x(0)?,
                 )]
@@ -435,7 +452,7 @@ impl Walk<'_> {
                         }
                     }
                 }
-                let s = divide(&(&r * c), &(&y()? * c), STABILIZER);
+                let s = divide(&r * c, &(&y()? * c), STABILIZER);
                 let x0 = x(0)?;
                 let s = s
                     .broadcast(IxDyn(x0.shape()))
