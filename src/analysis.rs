@@ -4,8 +4,9 @@
 //! tract's operators index shapes by their attributes (an axis, a kernel rank, a count of split
 //! sizes) without checking them against the input's rank: on a damaged model that is a panic,
 //! which in wasm kills the module. Probing every operator with out-of-range attributes found
-//! 32 such panics in 206 small models (reduce axes, Split, Squeeze, Unsqueeze, Slice, MatMul on
-//! a scalar, a window of the wrong rank, negative Expand/Resize sizes, ...). Two defences:
+//! 36 such panics and hangs in 315 small models (reduce axes, Split, Squeeze, Unsqueeze, Slice,
+//! MatMul on a scalar, a window of the wrong rank, negative Expand/Resize sizes, ...). Two
+//! defences:
 //! - [`check_operators`]: only operators image classifiers are made of (and their shape
 //!   arithmetic) are read at all; anything else is refused by name before tract parses it;
 //! - [`analyse`]: the same fixed-point analysis as tract's `InferenceModel::analyse`, but a
@@ -14,7 +15,7 @@
 use crate::err;
 use crate::error::{Error, Result};
 use crate::model::{node_label, MAX_PAD, MAX_TENSOR_ELEMENTS};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
@@ -125,8 +126,9 @@ pub fn check_operators(graph: &pb::GraphProto) -> Result<()> {
 }
 
 /// For each tract node, the ONNX node it was parsed from (and its index in the graph). tract-onnx
-/// adds one node per ONNX node, in order, after the sources and initializers; the names are
-/// checked too (by position, not by name: names may repeat).
+/// adds one node per graph input, then one per other initializer, then one per ONNX node in
+/// order (and sources for unresolved names last); the names are checked too (matching is by
+/// position, not by name: names may be empty or repeat).
 fn protos_by_node<'a>(
     model: &InferenceModel,
     graph: &'a pb::GraphProto,
@@ -138,10 +140,12 @@ fn protos_by_node<'a>(
             "cannot read model: its nodes could not be matched to the parsed graph"
         )
     };
-    let first = nodes
-        .len()
-        .checked_sub(graph.node.len())
-        .ok_or_else(unmapped)?;
+    let inputs: HashSet<&str> = graph.input.iter().map(|i| i.name.as_str()).collect();
+    let initializers: HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
+    let first = graph.input.len() + initializers.difference(&inputs).count();
+    if first + graph.node.len() > nodes.len() {
+        return Err(unmapped());
+    }
     let mut out = vec![None; nodes.len()];
     for (i, n) in graph.node.iter().enumerate() {
         let id = first + i;
@@ -185,7 +189,7 @@ pub fn analyse(
             let (inputs, _) = model.node_facts(n).map_err(&typing)?;
             if !check(proto, i, &inputs)? {
                 // Not decidable yet: analysed once an input is refined (or never, and then
-                // typing reports the unknown shape).
+                // refused below).
                 continue;
             }
         }
