@@ -22,6 +22,10 @@ pub const MAX_NODES: usize = 20_000;
 /// declare a conv whose padding or a reshape whose shape makes one huge; tract's optimizer
 /// then works per output position (minutes), and running it would exhaust memory anyway.
 pub const MAX_TENSOR_ELEMENTS: usize = 1 << 28;
+/// Largest number of values all of a model's computed (non-constant) tensors may hold together,
+/// before decluttering: 2^26 float32 values are 256 MiB (ResNet-18 at 224x224 holds 5.9 M,
+/// EfficientNet-Lite0 19.4 M; explanations keep up to about three times as much).
+pub const MAX_ACTIVATION_ELEMENTS: usize = 1 << 26;
 
 /// One node of the ONNX graph, in file order.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -667,21 +671,22 @@ fn fmt_dims(d: &[Option<usize>]) -> String {
 pub const MAX_PAD: usize = 65_536;
 
 fn check_tensor_sizes(model: &TypedModel) -> Result<()> {
+    let mut total = 0usize;
     for node in model.nodes() {
         for o in &node.outputs {
             let Some(shape) = o.fact.shape.as_concrete() else {
                 continue;
             };
-            if shape
-                .iter()
-                .try_fold(1usize, |n, &d| n.checked_mul(d))
-                .is_none_or(|n| n > MAX_TENSOR_ELEMENTS)
-            {
+            let elements = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+            if elements.is_none_or(|n| n > MAX_TENSOR_ELEMENTS) {
                 return Err(err!(
                     Limit,
                     "node '{}' would produce a tensor of shape {shape:?}, over {MAX_TENSOR_ELEMENTS} elements (1 GiB)",
                     node.name
                 ));
+            }
+            if o.fact.konst.is_none() {
+                total = total.saturating_add(elements.unwrap_or(usize::MAX));
             }
         }
         // tract adds pads as `usize` (and folds a Pad into the conv after it, adding them to the
@@ -701,6 +706,14 @@ fn check_tensor_sizes(model: &TypedModel) -> Result<()> {
                 ));
             }
         }
+    }
+    // Explanations keep the activations (and LRP several modified copies of them): a fuzzed
+    // model whose every tensor was under the bound above still took 2.5 GB and minutes.
+    if total > MAX_ACTIVATION_ELEMENTS {
+        return Err(err!(
+            Limit,
+            "the model's intermediate tensors hold {total} values for its input shape, over {MAX_ACTIVATION_ELEMENTS} (256 MiB); explaining it would need several times that"
+        ));
     }
     Ok(())
 }
