@@ -14,7 +14,7 @@
 
 use crate::err;
 use crate::error::{Error, Result};
-use crate::model::{node_label, MAX_PAD, MAX_TENSOR_ELEMENTS};
+use crate::model::{node_label, MAX_CONSTANT_ELEMENTS, MAX_PAD, MAX_TENSOR_ELEMENTS};
 use std::collections::{BTreeSet, HashSet};
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
@@ -374,6 +374,10 @@ impl Node<'_> {
 
     /// Dimensions for a tensor to be created: each >= 0, at most [`MAX_TENSOR_ELEMENTS`] in all.
     fn check_size(&self, what: &str, dims: &[i64]) -> Result<()> {
+        self.check_size_within(what, dims, MAX_TENSOR_ELEMENTS)
+    }
+
+    fn check_size_within(&self, what: &str, dims: &[i64], max: usize) -> Result<()> {
         let elements = dims.iter().try_fold(1u64, |acc, &d| {
             u64::try_from(d)
                 .ok()
@@ -381,9 +385,9 @@ impl Node<'_> {
         });
         match elements {
             None => Err(self.corrupt(format!("has {what} {dims:?} (dimensions must be >= 0)"))),
-            Some(e) if e > MAX_TENSOR_ELEMENTS as u64 => Err(err!(
+            Some(e) if e > max as u64 => Err(err!(
                 Limit,
-                "{} has {what} {dims:?}: more than {MAX_TENSOR_ELEMENTS} elements",
+                "{} has {what} {dims:?}: more than {max} elements",
                 self.label
             )),
             Some(_) => Ok(()),
@@ -646,7 +650,7 @@ fn check_node(n: &Node) -> Result<std::result::Result<(), Later>> {
         }
         "ConstantOfShape" => {
             let shape = known!(n.value_ints(0));
-            n.check_size("shape", &shape)?;
+            n.check_size_within("shape", &shape, MAX_CONSTANT_ELEMENTS)?;
         }
         "Reshape" => {
             let shape = known!(n.value_ints(1));

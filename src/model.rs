@@ -26,6 +26,10 @@ pub const MAX_TENSOR_ELEMENTS: usize = 1 << 28;
 /// before decluttering: 2^26 float32 values are 256 MiB (ResNet-18 at 224x224 holds 5.9 M,
 /// EfficientNet-Lite0 19.4 M; explanations keep up to about three times as much).
 pub const MAX_ACTIVATION_ELEMENTS: usize = 1 << 26;
+/// Largest tensor a ConstantOfShape may create: tract builds it while loading, and copies it
+/// several times (a fuzzed one of 202 M values took 12.6 GB and 29 s to load). Classifiers use
+/// it for pads and masks; 2^22 values are 16 MiB.
+pub const MAX_CONSTANT_ELEMENTS: usize = 1 << 22;
 
 /// One node of the ONNX graph, in file order.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -445,10 +449,10 @@ fn check_constant_shapes(graph: &pb::GraphProto) -> Result<()> {
         let elements = dims.iter().try_fold(1u64, |acc, &d| {
             u64::try_from(d).ok().and_then(|d| acc.checked_mul(d))
         });
-        if elements.is_none_or(|e| e > MAX_TENSOR_ELEMENTS as u64) {
+        if elements.is_none_or(|e| e > MAX_CONSTANT_ELEMENTS as u64) {
             return Err(err!(
                 CorruptModel,
-                "cannot read model: ConstantOfShape node '{}' has shape {dims:?} (dimensions must be >= 0, at most {MAX_TENSOR_ELEMENTS} elements)",
+                "cannot read model: ConstantOfShape node '{}' has shape {dims:?} (dimensions must be >= 0, at most {MAX_CONSTANT_ELEMENTS} elements)",
                 n.name
             ));
         }

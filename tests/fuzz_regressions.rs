@@ -296,3 +296,18 @@ fn onnx_huge_total_activations_are_refused_quickly() {
         )
     });
 }
+
+/// onnx_load with every method family (third session): a ConstantOfShape of [202375168, 1]
+/// (under the 2^28-element tensor bound) made tract build and copy an 800 MB constant while
+/// loading: 12.6 GB and 29 s, an out-of-memory under the fuzzer. ConstantOfShape is now bounded
+/// by 2^22 values.
+#[test]
+fn onnx_huge_constant_of_shape_is_refused_quickly() {
+    quick(Duration::from_secs(10), || {
+        assert_refused(
+            "onnx_load-constant-of-shape-202M-oom.onnx",
+            ErrorKind::CorruptModel,
+            "has shape [202375168, 1]",
+        )
+    });
+}
