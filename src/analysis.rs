@@ -227,11 +227,20 @@ fn analyse_one(model: &mut InferenceModel, n: usize) -> TractResult<Vec<OutletId
     let (inputs, outputs) = model.node_facts(n)?;
     let inputs: TVec<InferenceFact> = inputs.into_iter().cloned().collect();
     let outputs: TVec<InferenceFact> = outputs.into_iter().cloned().collect();
-    let (new_inputs, new_outputs, _) =
-        model
-            .node_mut(n)
-            .op
-            .infer(inputs.iter().collect(), outputs.iter().collect(), tvec!())?;
+    let op = &mut model.node_mut(n).op;
+    // tract's `infer` evaluates a node whose inputs are all constants and only then drops a
+    // result larger than its folding budget: an Expand, Resize or broadcast of small constants
+    // to 2^28 values allocated a gigabyte while loading. The rules alone give the output's
+    // shape: when that is over the budget, keep what they infer and skip the evaluation (the
+    // same facts tract keeps after dropping the result).
+    let (ruled_inputs, ruled_outputs, _) =
+        op.infer_facts(inputs.iter().collect(), outputs.iter().collect(), tvec!())?;
+    let (new_inputs, new_outputs) = if folds_over_budget(&ruled_inputs, &ruled_outputs) {
+        (ruled_inputs, ruled_outputs)
+    } else {
+        let (i, o, _) = op.infer(inputs.iter().collect(), outputs.iter().collect(), tvec!())?;
+        (i, o)
+    };
     if new_inputs.len() != inputs.len() || new_outputs.len() != outputs.len() {
         bail!("inference returned the wrong number of facts");
     }
@@ -256,6 +265,36 @@ fn analyse_one(model: &mut InferenceModel, n: usize) -> TractResult<Vec<OutletId
         model.set_outlet_fact(*outlet, fact.clone())?;
     }
     Ok(changed.into_iter().map(|(o, _)| o).collect())
+}
+
+/// Whether tract's eager evaluation of a node with these facts would build outputs it then
+/// drops: every input a constant, and the outputs' known shapes holding more bytes than the
+/// inputs and than tract's constant-folding budget.
+fn folds_over_budget(inputs: &[InferenceFact], outputs: &[InferenceFact]) -> bool {
+    // A lower bound: what is not known yet (type, a dimension, the rank) counts as 1.
+    let bytes = |f: &InferenceFact| -> u64 {
+        let size = f.datum_type.concretize().map_or(1, |t| t.size_of() as u64);
+        f.shape.dims().fold(size, |acc, d| {
+            let d = d
+                .concretize()
+                .and_then(|d| d.as_i64())
+                .map_or(1, |d| d.max(0) as u64);
+            acc.saturating_mul(d)
+        })
+    };
+    if inputs.is_empty() || inputs.iter().any(|f| f.value.concretize().is_none()) {
+        return false;
+    }
+    let input_bytes: u64 = inputs
+        .iter()
+        .map(|f| {
+            f.value
+                .concretize()
+                .map_or(0, |t| (t.len() * t.datum_type().size_of()) as u64)
+        })
+        .sum();
+    let budget = input_bytes.max(tract_onnx::tract_core::optim::CONST_FOLD_MEM_BUDGET);
+    outputs.iter().map(bytes).fold(0u64, u64::saturating_add) > budget
 }
 
 /// What is known of a node's inputs, and its attributes, for the checks.

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::unimpl::UnimplementedOp;
+use tract_onnx::tract_hir::infer::Factoid;
 
 /// Largest model file accepted (bytes).
 pub const MAX_MODEL_BYTES: usize = 256 * 1024 * 1024;
@@ -269,6 +270,7 @@ impl Model {
             Error::tract(ErrorKind::Shape, &format!("cannot type the model for input shape {shape:?} (is it the right input shape?)"), e)
         };
         crate::analysis::analyse(&mut inference, graph, typing)?;
+        check_analysed_sizes(&inference)?;
         let typed = inference.into_typed().map_err(typing)?;
         check_finite_weights(&typed)?;
         check_tensor_sizes(&typed)?;
@@ -674,25 +676,64 @@ fn fmt_dims(d: &[Option<usize>]) -> String {
 /// Largest padding accepted on one side of one axis of a Pad node.
 pub const MAX_PAD: usize = 65_536;
 
-fn check_tensor_sizes(model: &TypedModel) -> Result<()> {
+/// Bounds each computed tensor and all of them together, from the shapes analysis found: run
+/// on the analysed model before tract types it (typing evaluates nodes whose inputs are small
+/// constants, and tract's simplification folds constants, each of those building the result
+/// before weighing it: an Expand of two tiny constants to 2^27 values built 512 MiB), and again
+/// on the typed model.
+fn check_sizes<'a>(
+    outputs: impl Iterator<Item = (&'a str, Option<Vec<usize>>, bool)>,
+) -> Result<()> {
     let mut total = 0usize;
-    for node in model.nodes() {
-        for o in &node.outputs {
-            let Some(shape) = o.fact.shape.as_concrete() else {
-                continue;
-            };
-            let elements = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
-            if elements.is_none_or(|n| n > MAX_TENSOR_ELEMENTS) {
-                return Err(err!(
-                    Limit,
-                    "node '{}' would produce a tensor of shape {shape:?}, over {MAX_TENSOR_ELEMENTS} elements (1 GiB)",
-                    node.name
-                ));
-            }
-            if o.fact.konst.is_none() {
-                total = total.saturating_add(elements.unwrap_or(usize::MAX));
-            }
+    for (name, shape, constant) in outputs {
+        let Some(shape) = shape else {
+            continue;
+        };
+        let elements = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+        if elements.is_none_or(|n| n > MAX_TENSOR_ELEMENTS) {
+            return Err(err!(
+                Limit,
+                "node '{name}' would produce a tensor of shape {shape:?}, over {MAX_TENSOR_ELEMENTS} elements (1 GiB)"
+            ));
         }
+        if !constant {
+            total = total.saturating_add(elements.unwrap_or(usize::MAX));
+        }
+    }
+    // Explanations keep the activations (and LRP several modified copies of them): a fuzzed
+    // model whose every tensor was under the bound above still took 2.5 GB and minutes.
+    if total > MAX_ACTIVATION_ELEMENTS {
+        return Err(err!(
+            Limit,
+            "the model's intermediate tensors hold {total} values for its input shape, over {MAX_ACTIVATION_ELEMENTS} (256 MiB); explaining it would need several times that"
+        ));
+    }
+    Ok(())
+}
+
+fn check_analysed_sizes(model: &InferenceModel) -> Result<()> {
+    check_sizes(model.nodes().iter().flat_map(|node| {
+        node.outputs.iter().map(|o| {
+            let shape = o
+                .fact
+                .shape
+                .as_concrete_finite()
+                .ok()
+                .flatten()
+                .map(|s| s.to_vec());
+            (node.name.as_str(), shape, o.fact.value.is_concrete())
+        })
+    }))
+}
+
+fn check_tensor_sizes(model: &TypedModel) -> Result<()> {
+    check_sizes(model.nodes().iter().flat_map(|node| {
+        node.outputs.iter().map(|o| {
+            let shape = o.fact.shape.as_concrete().map(|s| s.to_vec());
+            (node.name.as_str(), shape, o.fact.konst.is_some())
+        })
+    }))?;
+    for node in model.nodes() {
         // tract adds pads as `usize` (and folds a Pad into the conv after it, adding them to the
         // conv's): a huge one overflows (found by fuzzing `onnx_load`: an add-with-overflow panic
         // in tract-core's cnn/padding.rs under overflow checks, silent wrapping without).
@@ -710,14 +751,6 @@ fn check_tensor_sizes(model: &TypedModel) -> Result<()> {
                 ));
             }
         }
-    }
-    // Explanations keep the activations (and LRP several modified copies of them): a fuzzed
-    // model whose every tensor was under the bound above still took 2.5 GB and minutes.
-    if total > MAX_ACTIVATION_ELEMENTS {
-        return Err(err!(
-            Limit,
-            "the model's intermediate tensors hold {total} values for its input shape, over {MAX_ACTIVATION_ELEMENTS} (256 MiB); explaining it would need several times that"
-        ));
     }
     Ok(())
 }
