@@ -337,3 +337,37 @@ fn cam_and_grad_cam_report_their_terms() {
         .channels
         .is_none());
 }
+
+/// The explainer keeps the scores of recent inputs (IG's shards and repeated requests reuse
+/// them): whatever the order of inputs and baselines, y(x) - y(x') and the score must be those
+/// of a fresh forward run, more inputs than the cache holds included.
+#[test]
+fn remembered_scores_belong_to_their_input() {
+    let (mut ex, x) = bundled("mnist_cam");
+    let inputs: Vec<ArrayD<f32>> = (0..3)
+        .map(|k| x.mapv(|v| v * (1.0 - 0.3 * k as f32)))
+        .collect();
+    let baselines = [0.0f32, -0.4242, 1.0, 2.8215, 0.5];
+    for round in 0..2 {
+        for (i, xi) in inputs.iter().enumerate() {
+            for (b, &v) in baselines.iter().enumerate() {
+                let m = Method::IntegratedGradients {
+                    steps: 2,
+                    rule: IgRule::RiemannMiddle,
+                    baseline: Baseline::Constant(v),
+                };
+                let target = (i + b + round) % 10;
+                let e = ex.explain(xi, &m, Some(target)).unwrap();
+                let y = ex.model().forward(xi).unwrap()[target];
+                let y0 = ex.model().forward(&xi.mapv(|_| v)).unwrap()[target];
+                assert_eq!(e.score, y, "input {i}, baseline {v}");
+                assert!(
+                    (e.score_delta.unwrap() - (y - y0) as f64).abs() < 1e-5,
+                    "input {i}, baseline {v}: {} vs {}",
+                    e.score_delta.unwrap(),
+                    y - y0
+                );
+            }
+        }
+    }
+}

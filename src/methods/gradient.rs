@@ -6,5 +6,5 @@ use crate::error::Result;
 
 pub(crate) fn explain(s: &Subject) -> Result<Array> {
     s.engine
-        .gradient(s.model, s.tape, s.target, None, Mode::Gradient)
+        .gradient(s.model, s.tape()?, s.target, None, Mode::Gradient)
 }

@@ -6,6 +6,6 @@ use crate::error::Result;
 
 pub(crate) fn explain(s: &Subject) -> Result<Array> {
     Ok(s.engine
-        .gradient(s.model, s.tape, s.target, None, Mode::Gradient)?
+        .gradient(s.model, s.tape()?, s.target, None, Mode::Gradient)?
         * s.x)
 }

@@ -8,5 +8,5 @@ use crate::error::Result;
 
 pub(crate) fn explain(s: &Subject) -> Result<Array> {
     s.engine
-        .gradient(s.model, s.tape, s.target, None, Mode::Guided)
+        .gradient(s.model, s.tape()?, s.target, None, Mode::Guided)
 }

@@ -45,7 +45,7 @@ pub(crate) fn explain(
         sum.scaled_add(w as f32, &g);
     }
     let attr = sum * &delta;
-    let y = s.tape.logits()?[s.target] as f64;
-    let y0 = s.engine.forward(&x0)?.logits()?[s.target] as f64;
+    let y = s.logits[s.target] as f64;
+    let y0 = s.scores.logits(s.engine, &x0)?[s.target] as f64;
     Ok((attr, y - y0))
 }

@@ -12,7 +12,7 @@ pub(super) fn explain(
     spec: &LrpSpec,
 ) -> Result<(Array, Conservation)> {
     let rules = spec.resolve(&graph.kinds())?;
-    let (r, c) = propagate::explain(s.model, s.engine, graph, plans, s.tape, s.target, &rules)?;
+    let (r, c) = propagate::explain(s.model, s.engine, graph, plans, s.tape()?, s.target, &rules)?;
     Ok((
         r.into_shape_with_order(s.x.raw_dim())
             .map_err(|e| crate::err!(Runtime, "LRP output shape: {e}"))?,

@@ -177,6 +177,38 @@ pub struct Explainer {
     /// LRP reads every layer's input and output: an engine whose forward run keeps those
     /// ([`crate::lrp::propagate::reads`]; the gradient engine keeps what its rules read).
     engine_all: Option<Engine>,
+    /// The scores of the last few inputs seen (the input and IG's baselines): a slider moving
+    /// IG's steps or SmoothGrad's samples, or a click on another class, asks again for the same
+    /// input, and each shard of a split run for the same input and baseline.
+    scores: ScoreCache,
+}
+
+/// Scores (logits) of recently seen inputs, matched by value.
+#[derive(Default)]
+pub(crate) struct ScoreCache(std::sync::Mutex<std::collections::VecDeque<(Array, Vec<f32>)>>);
+
+impl ScoreCache {
+    const ENTRIES: usize = 4;
+
+    /// The model's scores for `x`, from the cache or by a forward run.
+    pub(crate) fn logits(&self, engine: &Engine, x: &Array) -> Result<Vec<f32>> {
+        let same = |a: &Array| {
+            a.shape() == x.shape() && a.iter().zip(x).all(|(p, q)| p.to_bits() == q.to_bits())
+        };
+        if let Ok(cache) = self.0.lock() {
+            if let Some((_, logits)) = cache.iter().find(|(a, _)| same(a)) {
+                return Ok(logits.clone());
+            }
+        }
+        let logits = engine.forward(x)?.logits()?;
+        if let Ok(mut cache) = self.0.lock() {
+            if cache.len() == Self::ENTRIES {
+                cache.pop_front();
+            }
+            cache.push_back((x.clone(), logits.clone()));
+        }
+        Ok(logits)
+    }
 }
 
 impl Explainer {
@@ -186,6 +218,7 @@ impl Explainer {
             engine: None,
             lrp: None,
             engine_all: None,
+            scores: ScoreCache::default(),
         }
     }
 
@@ -293,17 +326,28 @@ impl Explainer {
                 .and_then(|l| engine.resolve_layer(m, &l).ok()),
             _ => None,
         };
+        // Sums over points run their own forward passes: of x they need only the scores.
+        let scores_only = matches!(
+            method,
+            Method::IntegratedGradients { .. } | Method::SmoothGrad { .. }
+        );
         let tape = match layer {
-            Some((o, _)) => engine.forward_keeping(m, x, o)?,
-            None => engine.forward(x)?,
+            _ if scores_only => None,
+            Some((o, _)) => Some(engine.forward_keeping(m, x, o)?),
+            None => Some(engine.forward(x)?),
         };
-        let logits = tape.logits()?;
+        let logits = match &tape {
+            Some(t) => t.logits()?,
+            None => self.scores.logits(engine, x)?,
+        };
         let target = target.unwrap_or_else(|| argmax(&logits));
         let s = Subject {
             model: m,
             engine,
             x,
-            tape: &tape,
+            tape: tape.as_ref(),
+            logits: &logits,
+            scores: &self.scores,
             target,
             part,
         };
@@ -366,14 +410,25 @@ impl Explainer {
     }
 }
 
-/// What every method gets: the model, its plans, the input, its forward tape, the class.
+/// What every method gets: the model, its plans, the input, its forward tape (except the sums
+/// over points, which run their own), its scores, the class.
 pub(crate) struct Subject<'a> {
     pub model: &'a Model,
     pub engine: &'a Engine,
     pub x: &'a Array,
-    pub tape: &'a Tape,
+    tape: Option<&'a Tape>,
+    pub logits: &'a [f32],
+    pub scores: &'a ScoreCache,
     pub target: usize,
     pub part: Part,
+}
+
+impl Subject<'_> {
+    /// The forward run of x (every method but integrated gradients and SmoothGrad gets one).
+    pub fn tape(&self) -> Result<&Tape> {
+        self.tape
+            .ok_or_else(|| err!(Runtime, "internal: this method was given no forward run"))
+    }
 }
 
 pub fn argmax(v: &[f32]) -> usize {
