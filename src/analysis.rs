@@ -15,7 +15,7 @@
 use crate::err;
 use crate::error::{Error, Result};
 use crate::model::{node_label, MAX_CONSTANT_ELEMENTS, MAX_PAD, MAX_TENSOR_ELEMENTS};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
@@ -126,9 +126,11 @@ pub fn check_operators(graph: &pb::GraphProto) -> Result<()> {
 }
 
 /// For each tract node, the ONNX node it was parsed from (and its index in the graph). tract-onnx
-/// adds one node per graph input, then one per other initializer, then one per ONNX node in
-/// order (and sources for unresolved names last); the names are checked too (matching is by
-/// position, not by name: names may be empty or repeat).
+/// adds the graph's inputs and initializers first (an initializer equal to one already added is
+/// not added again: two empty tensors, two identical shape constants), then one node per ONNX
+/// node in order, then sources for unresolved names; so the ONNX nodes end where the trailing
+/// sources begin. The names are checked too (matching is by position, not by name: names may be
+/// empty or repeat).
 fn protos_by_node<'a>(
     model: &InferenceModel,
     graph: &'a pb::GraphProto,
@@ -140,12 +142,15 @@ fn protos_by_node<'a>(
             "cannot read model: its nodes could not be matched to the parsed graph"
         )
     };
-    let inputs: HashSet<&str> = graph.input.iter().map(|i| i.name.as_str()).collect();
-    let initializers: HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
-    let first = graph.input.len() + initializers.difference(&inputs).count();
-    if first + graph.node.len() > nodes.len() {
-        return Err(unmapped());
-    }
+    let unresolved = nodes
+        .iter()
+        .rev()
+        .take_while(|n| n.op_is::<tract_onnx::tract_hir::ops::source::Source>())
+        .count();
+    let first = nodes
+        .len()
+        .checked_sub(unresolved + graph.node.len())
+        .ok_or_else(unmapped)?;
     let mut out = vec![None; nodes.len()];
     for (i, n) in graph.node.iter().enumerate() {
         let id = first + i;
@@ -169,6 +174,7 @@ fn protos_by_node<'a>(
 pub fn analyse(
     model: &mut InferenceModel,
     graph: &pb::GraphProto,
+    opset: i64,
     typing: impl Fn(TractError) -> Error,
 ) -> Result<()> {
     let protos = protos_by_node(model, graph)?;
@@ -187,7 +193,7 @@ pub fn analyse(
         }
         if let Some((i, proto)) = protos[n] {
             let (inputs, _) = model.node_facts(n).map_err(&typing)?;
-            if !check(proto, i, &inputs)? {
+            if !check(proto, i, opset, &inputs)? {
                 // Not decidable yet: analysed once an input is refined (or never, and then
                 // refused below).
                 continue;
@@ -209,7 +215,7 @@ pub fn analyse(
     for n in 0..model.nodes().len() {
         if let Some((i, proto)) = protos[n] {
             let (inputs, _) = model.node_facts(n).map_err(&typing)?;
-            if !check(proto, i, &inputs)? {
+            if !check(proto, i, opset, &inputs)? {
                 return Err(err!(
                     Shape,
                     "cannot type the model: the input shapes or constant operands of {} stay unknown",
@@ -301,6 +307,8 @@ fn folds_over_budget(inputs: &[InferenceFact], outputs: &[InferenceFact]) -> boo
 struct Node<'a> {
     proto: &'a pb::NodeProto,
     label: String,
+    /// The model's ONNX operator set (what tract parses the node as).
+    opset: i64,
     inputs: &'a [&'a InferenceFact],
 }
 
@@ -320,6 +328,13 @@ impl Node<'_> {
 
     fn given(&self, i: usize) -> bool {
         self.proto.input.get(i).is_some_and(|x| !x.is_empty())
+    }
+
+    /// The position of the `k`-th given input (tract numbers the given inputs only).
+    fn nth_given(&self, k: usize) -> Option<usize> {
+        (0..self.proto.input.len())
+            .filter(|&i| self.given(i))
+            .nth(k)
     }
 
     /// The fact of ONNX input `i` (tract's node lists the non-empty inputs only).
@@ -436,10 +451,11 @@ impl Node<'_> {
 
 /// Checks a node's attributes against its inputs' ranks (and constant operands) before tract
 /// analyses it. `Ok(false)`: not decidable yet.
-fn check(proto: &pb::NodeProto, i: usize, inputs: &[&InferenceFact]) -> Result<bool> {
+fn check(proto: &pb::NodeProto, i: usize, opset: i64, inputs: &[&InferenceFact]) -> Result<bool> {
     let node = Node {
         proto,
         label: node_label(proto, i),
+        opset,
         inputs,
     };
     match check_node(&node) {
@@ -461,7 +477,13 @@ fn check_node(n: &Node) -> Result<std::result::Result<(), Later>> {
     let outputs = n.proto.output.iter().filter(|o| !o.is_empty()).count();
     // An empty float tensor has no place in a classifier, and tract's kernels divide by the
     // size of the axis they reduce (a fuzzed Resize to 0 rows made a ReduceSum divide by zero).
-    for (i, f) in n.inputs.iter().enumerate() {
+    // (Resize's roi and scales may be empty: exporters pass empty ones to mean "not given".)
+    let data_inputs = if n.proto.op_type == "Resize" {
+        1
+    } else {
+        n.inputs.len()
+    };
+    for (i, f) in n.inputs.iter().enumerate().take(data_inputs) {
         let float = f.datum_type.concretize().is_some_and(|t| t.is_float());
         if float
             && f.shape
@@ -699,14 +721,38 @@ fn check_node(n: &Node) -> Result<std::result::Result<(), Later>> {
         }
         "Resize" | "Upsample" => {
             let rank = known!(n.rank(0));
-            // Resize-10 and Upsample: scales is input 1; Resize-11+: roi, scales, sizes.
-            let (scales_at, sizes_at) = if n.proto.op_type == "Upsample" || n.proto.input.len() == 2
-            {
-                (1, None)
+            // Where tract reads the scales and sizes (tract-onnx's ops/resize.rs): Upsample and
+            // Resize-10 take scales as their second given input, Resize-11/12 as their third
+            // (and tract indexes it unchecked: a fuzzed Resize-10 relabelled opset 11 panicked),
+            // Resize-13+ by position, each optional. Scales of length 0 mean "use the sizes".
+            let upsample = n.proto.op_type == "Upsample";
+            let (scales_at, sizes_at) = if upsample || n.opset <= 10 {
+                (n.nth_given(1), None)
+            } else if n.opset <= 12 {
+                (n.nth_given(2), n.given(3).then_some(3))
             } else {
-                (2, Some(3))
+                (n.given(2).then_some(2), n.given(3).then_some(3))
             };
-            if let Some(s) = sizes_at.filter(|&s| n.given(s)) {
+            if !upsample && n.opset <= 12 && scales_at.is_none() {
+                return Err(n.corrupt(format!(
+                    "has no scales input (Resize-{} takes X, {}scales)",
+                    n.opset,
+                    if n.opset <= 10 { "" } else { "roi, " }
+                )));
+            }
+            let use_sizes = match scales_at {
+                Some(sc) => {
+                    let dims = known!(n.dims(sc));
+                    if dims.len() != 1 {
+                        return Err(n.corrupt(format!("has scales of rank {}", dims.len())));
+                    }
+                    dims[0] == Some(0)
+                }
+                // Upsample-7 and -8 have their scales as an attribute.
+                None => !upsample,
+            };
+            if use_sizes {
+                let s = sizes_at.ok_or_else(|| n.corrupt("has neither scales nor sizes".into()))?;
                 let sizes = known!(n.value_ints(s));
                 if sizes.len() != rank {
                     return Err(n.corrupt(format!("has {} sizes for rank {rank}", sizes.len())));
@@ -715,8 +761,8 @@ fn check_node(n: &Node) -> Result<std::result::Result<(), Later>> {
                 if sizes.contains(&0) {
                     return Err(n.corrupt(format!("resizes to sizes {sizes:?}")));
                 }
-            } else if n.given(scales_at) {
-                let scales = known!(n.value_floats(scales_at));
+            } else if let Some(sc) = scales_at {
+                let scales = known!(n.value_floats(sc));
                 let dims = known!(n.dims(0));
                 if scales.len() != rank || scales.iter().any(|s| !s.is_finite() || *s <= 0.0) {
                     return Err(n.corrupt(format!(

@@ -269,7 +269,13 @@ impl Model {
         let typing = |e| {
             Error::tract(ErrorKind::Shape, &format!("cannot type the model for input shape {shape:?} (is it the right input shape?)"), e)
         };
-        crate::analysis::analyse(&mut inference, graph, typing)?;
+        // The operator set tract parses the nodes as (the first import of the ONNX domain).
+        let opset = proto
+            .opset_import
+            .iter()
+            .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+            .map_or(0, |o| o.version);
+        crate::analysis::analyse(&mut inference, graph, opset, typing)?;
         check_analysed_sizes(&inference)?;
         let typed = inference.into_typed().map_err(typing)?;
         check_finite_weights(&typed)?;

@@ -312,3 +312,18 @@ fn onnx_huge_constant_of_shape_is_refused_quickly() {
         )
     });
 }
+
+/// onnx_load (fourth session, item 21): a Resize-10 model relabelled opset 12 by one bit. tract
+/// parses Resize-11/12's scales as the third given input and indexed it unchecked (an index
+/// out of bounds in tract-onnx's resize.rs while analysing). Where Resize's operands are is now
+/// decided by the operator set, and a missing one is refused.
+#[test]
+fn onnx_resize_without_its_scales_input_is_a_corrupt_model() {
+    quick(Duration::from_secs(10), || {
+        assert_refused(
+            "onnx_load-resize12-two-inputs.onnx",
+            ErrorKind::CorruptModel,
+            "has no scales input (Resize-12 takes X, roi, scales)",
+        )
+    });
+}

@@ -99,6 +99,51 @@ const WERE_PANICS: &[(&str, ErrorKind, &str)] = &[
     ),
 ];
 
+/// Resize reads its scales at a position that depends on the operator set; tract indexed a
+/// missing third input of a Resize labelled opset 11/12 (found by fuzzing `onnx_load`), and
+/// would unwrap a missing sizes input when the scales are empty.
+const RESIZE_BY_OPSET: &[(&str, Option<&str>)] = &[
+    (
+        "resize11_two_inputs",
+        Some("has no scales input (Resize-11"),
+    ),
+    ("resize12_roi_empty", Some("has no scales input (Resize-12")),
+    (
+        "resize10_empty_scales",
+        Some("has neither scales nor sizes"),
+    ),
+    (
+        "resize11_empty_scales_no_sizes",
+        Some("has neither scales nor sizes"),
+    ),
+    ("resize13_scalar_scales", Some("has scales of rank 0")),
+    // Scales win over sizes when both are given (as in tract and the ONNX spec).
+    ("resize13_scales_and_sizes", Some("[1, 1, 800000, 800000]")),
+    // An opset-11 export with empty roi and scales and the sizes as input 3 (PyTorch writes
+    // these); its two empty initializers are equal, which tract-onnx adds once.
+    ("resize11_sizes", None),
+];
+
+#[test]
+fn resize_reads_its_operands_where_its_operator_set_puts_them() {
+    for &(name, refused) in RESIZE_BY_OPSET {
+        match (load(name), refused) {
+            (Err(e), Some(text)) => assert!(e.message().contains(text), "{name}: {e}"),
+            (Ok(m), None) => assert_eq!(m.classes, 3, "{name}"),
+            (r, _) => panic!("{name}: {:?}", r.map(|m| m.classes)),
+        }
+    }
+}
+
+/// Initializers with equal values are one node in tract's graph: the ONNX nodes are still
+/// matched to theirs (an off-by-one here refused any such model, e.g. two equal shape
+/// constants, as "could not be matched").
+#[test]
+fn equal_initializers_load() {
+    let m = load("equal_initializers").unwrap();
+    assert_eq!(m.classes, 3);
+}
+
 #[test]
 fn former_panics_are_refused_with_a_clear_error() {
     for &(name, kind, text) in WERE_PANICS {
