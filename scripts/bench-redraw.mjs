@@ -6,12 +6,15 @@
 // first animation frame after the new heatmap is on the canvas (so it includes the event
 // handling, the rendering, and waiting for the display's next frame).
 //   make build && node scripts/bench-redraw.mjs [LOADS] [CHANGES]
+// MODELS=mnist_cam METHODS=integrated-gradients,smoothgrad limit the run; QUERY=?x=y is added to
+// the page's address. The page's frames are 16.7 ms apart and each change starts right after
+// one, so "to paint" comes in steps of a frame (33.3, 50.0, 66.7 ms).
 import { startServer, launch } from '../tests/browser/harness.mjs';
 
 const loads = Number(process.argv[2] ?? 3);
 const changes = Number(process.argv[3] ?? 30);
-const MODELS = { mnist_cam: 'images/digit_7.png', mnist_lrp: 'images/digit_3.png' };
-const METHODS = ['gradient', 'gradient-x-input', 'guided-backprop', 'integrated-gradients', 'smoothgrad', 'grad-cam', 'cam', 'lrp'];
+const MODELS = Object.fromEntries(Object.entries({ mnist_cam: 'images/digit_7.png', mnist_lrp: 'images/digit_3.png' }).filter(([m]) => !process.env.MODELS || process.env.MODELS.split(',').includes(m)));
+const METHODS = process.env.METHODS?.split(',') ?? ['gradient', 'gradient-x-input', 'guided-backprop', 'integrated-gradients', 'smoothgrad', 'grad-cam', 'cam', 'lrp'];
 
 const srv = await startServer();
 const results = {};
@@ -19,7 +22,7 @@ for (let run = 0; run < loads; run++) {
   for (const [model, image] of Object.entries(MODELS)) {
     const b = await launch();
     const page = await b.context.newPage();
-    await page.goto(`${srv.url}#model=${model}&image=${image}&method=gradient`);
+    await page.goto(`${srv.url}${process.env.QUERY ?? ''}#model=${model}&image=${image}&method=gradient`);
     await page.waitForFunction(() => (document.body.dataset.explained ?? '').startsWith('gradient:') && document.body.dataset.busy === '0', null, { timeout: 120_000 });
     for (const method of [...METHODS, 'ig-rule']) {
       const id = method === 'ig-rule' ? 'integrated-gradients' : method;
@@ -27,6 +30,15 @@ for (let run = 0; run < loads; run++) {
       if (!enabled) continue;
       await page.selectOption('[data-testid=method-select]', id);
       await page.waitForFunction((m) => (document.body.dataset.explained ?? '').startsWith(`${m}:`) && document.body.dataset.busy === '0', id, { timeout: 120_000 });
+      if (id === 'smoothgrad') {
+        // The page's default is 25 samples: measure 50, as for IG's steps.
+        await page.evaluate(() => {
+          const r = document.querySelector('#method-params input[name=samples]');
+          r.value = '50';
+          r.dispatchEvent(new Event('change'));
+        });
+        await page.waitForFunction(() => JSON.parse(document.getElementById('viewer').dataset.explanation ?? '{}').request?.samples === 50 && document.body.dataset.busy === '0', null, { timeout: 120_000 });
+      }
       await page.waitForTimeout(300);
       const times = await page.evaluate(async ([n, byRule]) => {
         const stats = document.getElementById('explain-stats');
