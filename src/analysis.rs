@@ -393,15 +393,24 @@ impl Node<'_> {
             .collect())
     }
 
-    /// The `axes` attribute, or input `i` when the attribute is absent and the input given.
-    fn axes(&self, i: usize) -> std::result::Result<Option<Vec<i64>>, Later> {
-        if let Some(a) = self.ints("axes") {
-            return Ok(Some(a));
+    /// The axes tract reads: the `axes` attribute before operator set `from` (ReduceSum,
+    /// Squeeze and Unsqueeze: 13; the other reductions: 18), input `i` from then on (tract
+    /// ignores the other of the two when a node has both).
+    fn axes(&self, i: usize, from: i64) -> std::result::Result<Option<Vec<i64>>, Later> {
+        if self.opset < from {
+            return Ok(self.ints("axes"));
         }
         if self.given(i) {
             return self.value_ints(i).map(Some);
         }
         Ok(None)
+    }
+
+    /// Conv and pool windows: kernel, strides, dilations and pads must have one value per
+    /// spatial axis (two for pads): tract indexes them by axis (a conv whose weights come from
+    /// a Constant node escaped the check by initializer in model.rs).
+    fn check_window(&self, spatial: usize) -> Result<()> {
+        crate::model::check_window_values(&self.label, spatial, |name| self.ints(name))
     }
 
     fn corrupt(&self, what: String) -> Error {
@@ -496,7 +505,12 @@ fn check_node(n: &Node) -> Result<std::result::Result<(), Later>> {
     match n.proto.op_type.as_str() {
         "ReduceL2" | "ReduceMax" | "ReduceMean" | "ReduceMin" | "ReduceSum" => {
             let rank = known!(n.rank(0));
-            if let Some(axes) = known!(n.axes(1)) {
+            let from = if n.proto.op_type == "ReduceSum" {
+                13
+            } else {
+                18
+            };
+            if let Some(axes) = known!(n.axes(1, from)) {
                 n.check_axes(&axes, rank)?;
             }
         }
@@ -524,9 +538,10 @@ fn check_node(n: &Node) -> Result<std::result::Result<(), Later>> {
         }
         "Pad" => {
             // Pads: the attribute (before opset 11) or input 1; axes (opset 18): input 3.
-            let pads = match n.ints("pads") {
-                Some(p) => p,
-                None => known!(n.value_ints(1)),
+            let pads = if n.opset < 11 {
+                n.ints("pads").unwrap_or_default()
+            } else {
+                known!(n.value_ints(1))
             };
             if let Some(p) = pads.iter().find(|&&p| p < 0) {
                 return Err(err!(
@@ -566,10 +581,12 @@ fn check_node(n: &Node) -> Result<std::result::Result<(), Later>> {
                     return Err(n.corrupt(format!("has num_outputs {k} but {outputs} outputs")));
                 }
             }
-            let sizes = match n.ints("split") {
-                Some(s) => Some(s),
-                None if n.given(1) => Some(known!(n.value_ints(1))),
-                None => None,
+            // tract reads the `split` attribute before opset 13 or with one input, input 1
+            // otherwise (ignoring the attribute).
+            let sizes = if n.opset < 13 || n.proto.input.len() == 1 {
+                n.ints("split")
+            } else {
+                Some(known!(n.value_ints(1)))
             };
             if let Some(sizes) = sizes {
                 if sizes.len() != outputs || sizes.iter().any(|&s| s < 0) {
@@ -588,8 +605,17 @@ fn check_node(n: &Node) -> Result<std::result::Result<(), Later>> {
         }
         "Squeeze" => {
             let rank = known!(n.rank(0));
-            if let Some(axes) = known!(n.axes(1)) {
+            if let Some(axes) = known!(n.axes(1, 13)) {
                 n.check_axes(&axes, rank)?;
+                // tract removes the axes in the reverse of the order given.
+                let normal: Vec<i64> = axes.iter().map(|a| a.rem_euclid(rank as i64)).collect();
+                if normal.windows(2).any(|w| w[0] > w[1]) {
+                    return Err(err!(
+                        UnsupportedOperator,
+                        "{} lists its axes {axes:?} out of order (not supported)",
+                        n.label
+                    ));
+                }
                 let dims = known!(n.dims(0));
                 for a in axes {
                     let a = a.rem_euclid(rank as i64) as usize;
@@ -604,7 +630,7 @@ fn check_node(n: &Node) -> Result<std::result::Result<(), Later>> {
         }
         "Unsqueeze" => {
             let rank = known!(n.rank(0));
-            let axes = known!(n.axes(1)).ok_or_else(|| n.corrupt("has no axes".to_string()))?;
+            let axes = known!(n.axes(1, 13)).ok_or_else(|| n.corrupt("has no axes".to_string()))?;
             n.check_axes(&axes, rank + axes.len())?;
         }
         "Slice" => {
@@ -681,6 +707,7 @@ fn check_node(n: &Node) -> Result<std::result::Result<(), Later>> {
                     )));
                 }
             }
+            n.check_window(rank - 2)?;
             if n.proto.op_type == "Conv" {
                 let w = known!(n.rank(1));
                 if w != rank {
@@ -703,6 +730,21 @@ fn check_node(n: &Node) -> Result<std::result::Result<(), Later>> {
             };
             if rank < min {
                 return Err(n.corrupt(format!("has an input of rank {rank} (at least {min})")));
+            }
+            // tract computes size - 1 unchecked.
+            if n.proto.op_type == "LRN" && n.int("size").is_none_or(|s| s < 1) {
+                return Err(n.corrupt("has no size of at least 1".to_string()));
+            }
+        }
+        "Pow" => {
+            // tract casts both to a common type, which numbers and booleans do not have.
+            for i in 0..2 {
+                let t = known!(n
+                    .fact(i)
+                    .and_then(|f| f.datum_type.concretize().ok_or(Later)));
+                if !(t.is_float() || t.is_integer()) {
+                    return Err(n.corrupt(format!("raises to a power of type {t:?} (input {i})")));
+                }
             }
         }
         "Expand" => {

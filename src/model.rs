@@ -544,33 +544,42 @@ fn check_window_attributes(graph: &pb::GraphProto) -> Result<()> {
         let Some(rank) = ints("kernel_shape").map(|k| k.len()).or_else(weight_rank) else {
             continue;
         };
-        let node = || node_label(n, i);
-        for (attr, len, min) in [
-            ("kernel_shape", rank, 1),
-            ("strides", rank, 1),
-            ("dilations", rank, 1),
-            ("pads", 2 * rank, 0),
-            ("output_padding", rank, 0),
-        ] {
-            let Some(v) = ints(attr) else { continue };
-            if v.len() != len {
-                return Err(err!(CorruptModel, "cannot read model: {} has {} {attr} values for a {rank}-D window (expected {len})", node(), v.len()));
-            }
-            if let Some(x) = v.iter().find(|&&x| x < min) {
-                return Err(err!(
-                    CorruptModel,
-                    "cannot read model: {} has {attr} value {x} (at least {min})",
-                    node()
-                ));
-            }
-            // A probe with a kernel of 2^40 ran for minutes in tract's window arithmetic.
-            if let Some(x) = v.iter().find(|&&x| x > MAX_PAD as i64) {
-                return Err(err!(
-                    Limit,
-                    "{} has {attr} value {x} (at most {MAX_PAD})",
-                    node()
-                ));
-            }
+        check_window_values(&node_label(n, i), rank, |name| {
+            ints(name).map(|v| v.to_vec())
+        })?;
+    }
+    Ok(())
+}
+
+/// A window's attributes against its number of spatial axes (`rank`); `ints` reads an attribute.
+pub(crate) fn check_window_values(
+    node: &str,
+    rank: usize,
+    ints: impl Fn(&str) -> Option<Vec<i64>>,
+) -> Result<()> {
+    for (attr, len, min) in [
+        ("kernel_shape", rank, 1),
+        ("strides", rank, 1),
+        ("dilations", rank, 1),
+        ("pads", 2 * rank, 0),
+        ("output_padding", rank, 0),
+    ] {
+        let Some(v) = ints(attr) else { continue };
+        if v.len() != len {
+            return Err(err!(CorruptModel, "cannot read model: {node} has {} {attr} values for a {rank}-D window (expected {len})", v.len()));
+        }
+        if let Some(x) = v.iter().find(|&&x| x < min) {
+            return Err(err!(
+                CorruptModel,
+                "cannot read model: {node} has {attr} value {x} (at least {min})"
+            ));
+        }
+        // A probe with a kernel of 2^40 ran for minutes in tract's window arithmetic.
+        if let Some(x) = v.iter().find(|&&x| x > MAX_PAD as i64) {
+            return Err(err!(
+                Limit,
+                "{node} has {attr} value {x} (at most {MAX_PAD})"
+            ));
         }
     }
     Ok(())
@@ -622,6 +631,20 @@ fn check_node_arity(graph: &pb::GraphProto) -> Result<()> {
             return Err(err!(
                 CorruptModel,
                 "cannot read model: {} has no output",
+                node_label(n, i)
+            ));
+        }
+        // An empty last input means "not given" (PyTorch writes Pad's absent axes so), but
+        // tract's Conv and reductions count it: a Conv with inputs [X, W, ""] made tract read a
+        // bias it had not wired (index out of bounds).
+        let counts_empty = n.op_type == "Conv" || n.op_type.starts_with("Reduce");
+        if counts_empty
+            && n.input.last().is_some_and(|x| x.is_empty())
+            && n.input.iter().any(|x| !x.is_empty())
+        {
+            return Err(err!(
+                CorruptModel,
+                "cannot read model: {} ends its inputs with an empty name (leave it out)",
                 node_label(n, i)
             ));
         }
