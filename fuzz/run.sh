@@ -75,7 +75,10 @@ for t in "${targets[@]}"; do
     -print_final_stats=1 "${extra[@]}" >"../$t.log" 2>&1) || true
   took=$(( $(date +%s) - start ))
   execs=0
-  for l in "$log" "$dir"/fuzz-*.log; do
+  # With JOBS > 1 the per-process logs hold the counts (the parent's log repeats one of them).
+  logs=("$log")
+  [ "$jobs" -gt 1 ] && logs=("$dir"/fuzz-*.log)
+  for l in "${logs[@]}"; do
     [ -f "$l" ] || continue
     n=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$l" | awk '{print $2}' | tail -1)
     # libFuzzer stops at the first crash (and then prints no final stats): take the last status line.
@@ -83,5 +86,8 @@ for t in "${targets[@]}"; do
     execs=$(( execs + ${n:-0} ))
   done
   new=$(( $(ls artifacts/"$t" | wc -l) - before ))
-  printf '%-14s %12s %8s %8s  %s\n' "$t" "${execs:-?}" "$took" "$new" "$(ls -t artifacts/"$t" | head -"$new" | tr '\n' ' ')"
+  found=$(ls -t artifacts/"$t" | head -"$new")
+  # Slow units (over 10 s, often while something else took the cores) are reported, not counted.
+  crashes=$(printf '%s\n' "$found" | grep -cE '^(crash|timeout|oom|leak)-' || true)
+  printf '%-14s %12s %8s %8s  %s\n' "$t" "${execs:-?}" "$took" "$crashes" "$(printf '%s ' $found)"
 done
