@@ -407,8 +407,8 @@ impl Node<'_> {
     }
 
     /// Conv and pool windows: kernel, strides, dilations and pads must have one value per
-    /// spatial axis (two for pads): tract indexes them by axis (a conv whose weights come from
-    /// a Constant node escaped the check by initializer in model.rs).
+    /// spatial axis (two for pads), whatever the weights' origin (an earlier check that took
+    /// the rank from a weight initializer missed weights made by a Constant node).
     fn check_window(&self, spatial: usize) -> Result<()> {
         crate::model::check_window_values(&self.label, spatial, |name| self.ints(name))
     }

@@ -211,7 +211,6 @@ impl Model {
         check_graph_outputs(graph)?;
         check_raw_tensors(graph)?;
         check_constant_shapes(graph)?;
-        check_window_attributes(graph)?;
         check_transpose_perms(graph)?;
         check_node_arity(graph)?;
         check_slice_steps(graph)?;
@@ -518,40 +517,11 @@ fn constant_ints(graph: &pb::GraphProto, name: &str) -> Option<Vec<i64>> {
     })
 }
 
-/// Conv and pool nodes' window attributes must agree with the window's rank: tract indexes
-/// them by spatial axis and panics on a short list (found by fuzzing `onnx_load`: a 2-D conv
-/// with 2 pads instead of 4, index out of bounds in tract-core's cnn/padding.rs). The rank is
-/// the length of `kernel_shape` or, for a conv without one, its weight initializer's rank - 2.
-/// Sizes, strides and dilations must be at least 1 and paddings at least 0.
-fn check_window_attributes(graph: &pb::GraphProto) -> Result<()> {
-    const WINDOW_OPS: [&str; 5] = ["Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool"];
-    for (i, n) in graph.node.iter().enumerate() {
-        if !WINDOW_OPS.contains(&n.op_type.as_str()) {
-            continue;
-        }
-        let ints = |name: &str| {
-            n.attribute
-                .iter()
-                .find(|a| a.name == name)
-                .map(|a| &a.ints[..])
-        };
-        let weight_rank = || {
-            n.input
-                .get(1)
-                .and_then(|w| graph.initializer.iter().find(|t| &t.name == w))
-                .map(|t| t.dims.len().saturating_sub(2))
-        };
-        let Some(rank) = ints("kernel_shape").map(|k| k.len()).or_else(weight_rank) else {
-            continue;
-        };
-        check_window_values(&node_label(n, i), rank, |name| {
-            ints(name).map(|v| v.to_vec())
-        })?;
-    }
-    Ok(())
-}
-
-/// A window's attributes against its number of spatial axes (`rank`); `ints` reads an attribute.
+/// A Conv or pool window's attributes against its number of spatial axes (`rank`, from the
+/// input's rank while the model is analysed; `ints` reads an attribute): tract indexes them by
+/// axis and panics on a short list (fuzzing found a 2-D conv with 2 pads instead of 4, index out
+/// of bounds in tract-core's cnn/padding.rs). Sizes, strides and dilations must be at least 1,
+/// paddings at least 0, and none over [`MAX_PAD`].
 pub(crate) fn check_window_values(
     node: &str,
     rank: usize,

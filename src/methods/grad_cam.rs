@@ -18,8 +18,9 @@ pub(crate) fn layer_maps(s: &Subject, layer: &str, method: &str) -> Result<(Arra
     }
     // The forward run keeps only what the backward pass reads: rerun it keeping this layer.
     let kept;
-    let tape = if s.tape()?.has(outlet) {
-        s.tape()?
+    let run = s.tape()?;
+    let tape = if run.has(outlet) {
+        run
     } else {
         kept = s.engine.forward_keeping(s.model, s.x, outlet)?;
         &kept
