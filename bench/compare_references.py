@@ -56,25 +56,37 @@ NETS = {
 
 
 def median_time(fn, runs):
-    fn()  # warm-up
+    """(median seconds, the last result)."""
+    out = fn()  # warm-up
     ts = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        fn()
+        out = fn()
         ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+    return statistics.median(ts), out
 
 
 def ours(cli, onnx, x_npy, method, runs, extra=()):
+    """(median seconds, the attribution, an error message)."""
     ts = []
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as d:
             r = subprocess.run([cli, "explain", "--model", onnx, "--input", x_npy, "--method", method, *extra, "--out", f"{d}/a.npy"],
                                capture_output=True, text=True)
-        if r.returncode != 0:
-            return None, r.stderr.strip()
+            if r.returncode != 0:
+                return None, None, r.stderr.strip()
+            out = np.load(f"{d}/a.npy")
         ts.append(json.loads(r.stdout)["seconds"])
-    return statistics.median(ts), None
+    return statistics.median(ts), out, None
+
+
+def agreement(ref, out):
+    """rel-L2 of our attribution against the reference's, when both have the same size."""
+    ref = ref.detach().numpy().astype(np.float64).ravel()
+    out = np.asarray(out, dtype=np.float64).ravel()
+    if out is None or ref.size != out.size:
+        return "  (sizes differ)"
+    return f"  rel-L2 {np.linalg.norm(out - ref) / max(np.linalg.norm(ref), 1e-30):.1e}"
 
 
 def grad_cam_layer(onnx_path, module_name_hint):
@@ -111,12 +123,12 @@ def main():
         x_npy = str(work / f"{name}.x.npy")
         np.save(x_npy, x.numpy().astype(np.float32))
         target = int(m(x).argmax())
-        fwd = median_time(lambda: m(x), a.runs)
+        fwd, _ = median_time(lambda: m(x), a.runs)
         layer_mod, onnx_layer = last_conv_block(name, m)
         onnx_layer = onnx_layer or grad_cam_layer(onnx, None)
         cases = {
             "gradient": (lambda: Saliency(m).attribute(x, target=target, abs=False), ("gradient", [])),
-            "grad-cam": (lambda: LayerGradCam(m, layer_mod).attribute(x, target=target), ("grad-cam", ["--layer", onnx_layer])),
+            "grad-cam": (lambda: LayerGradCam(m, layer_mod).attribute(x, target=target, relu_attributions=True), ("grad-cam", ["--layer", onnx_layer])),
             "ig-32": (lambda: IntegratedGradients(m).attribute(x, target=target, n_steps=32, method="gausslegendre"),
                       ("integrated-gradients", ["--steps", "32"])),
         }
@@ -126,16 +138,20 @@ def main():
             canon = [ResNetCanonizer()] if name == "resnet18" else [SequentialMergeBatchNorm()]
             comp = EpsilonGammaBox(low=-3.0, high=3.0, canonizers=canon)
             with Gradient(model=m, composite=comp) as attributor:
-                out, rel = attributor(x.clone().requires_grad_(True), torch.eye(m(x).shape[1])[[target]])
+                # The relevance starts from the target's score, as CONVENTIONS.md defines it
+                # (Zennit starts from whatever output gradient it is given).
+                out, rel = attributor(x.clone().requires_grad_(True),
+                                      lambda out: torch.eye(out.shape[1])[[target]] * out[:, target:target + 1].detach())
             return rel
 
         cases["lrp-egb"] = (zennit_lrp, ("lrp", ["--composite", "epsilon-gamma-box", "--low", "-3", "--high", "3"]))
         for key, (ref, (method, extra)) in cases.items():
-            t_ref = median_time(ref, a.runs if key != "ig-32" else max(3, a.runs // 2))
-            t_ours, err = ours(CLI, onnx, x_npy, method, a.runs, [*extra, "--target", str(target)])
+            t_ref, a_ref = median_time(ref, a.runs if key != "ig-32" else max(3, a.runs // 2))
+            t_ours, a_ours, err = ours(CLI, onnx, x_npy, method, a.runs, [*extra, "--target", str(target)])
             rows.append((name, key, fwd, t_ref, t_ours, err))
             ratio = f"{t_ours / t_ref:6.2f}x" if t_ours else "   n/a"
-            print(f"{name:<20} {key:<10} torch fwd {fwd*1e3:8.2f} ms  reference {t_ref*1e3:9.2f} ms  ours {t_ours*1e3 if t_ours else float('nan'):9.2f} ms  ours/ref {ratio}  {err or ''}", flush=True)
+            agree = agreement(a_ref, a_ours) if a_ours is not None else ""
+            print(f"{name:<20} {key:<10} torch fwd {fwd*1e3:8.2f} ms  reference {t_ref*1e3:9.2f} ms  ours {t_ours*1e3 if t_ours else float('nan'):9.2f} ms  ours/ref {ratio}{agree}  {err or ''}", flush=True)
     return rows
 
 

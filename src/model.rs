@@ -315,9 +315,7 @@ impl Model {
                 sidecar.labels.len()
             ));
         }
-        let optimized = typed
-            .clone()
-            .into_optimized()
+        let optimized = crate::engine::winograd::optimize(typed.clone())
             .map_err(|e| Error::tract(ErrorKind::Runtime, "cannot optimize the model", e))?;
         let plan = tract_onnx::tract_core::plan::SimplePlan::new(optimized)
             .map_err(|e| Error::tract(ErrorKind::Runtime, "cannot plan the model", e))?;

@@ -4,7 +4,8 @@
 //! optimises each plan like a forward layer. A grouped (depthwise) convolution's transpose is
 //! itself a convolution (kernel flipped, channels swapped, padding d(k-1)-p; a strided one's
 //! runs on the gradient spread out by the stride), which tract runs much faster than a
-//! `Deconv` (direct depthwise kernels).
+//! `Deconv` (direct depthwise kernels); so is that of a dense 3x3 stride-1 convolution large
+//! enough to run as [`super::winograd`], which every plan here is rewritten with.
 
 use super::Array;
 use std::sync::Arc;
@@ -108,9 +109,10 @@ impl LinearPlan {
         let after: Vec<isize> = (0..hw.len())
             .map(|a| hw[a] as isize - up_hw[a] as isize + pads[a].pad_before as isize)
             .collect();
-        // Only for grouped (depthwise) convolutions: for a dense one tract's Deconv (one matrix
-        // product, then a scatter) measured faster than the im2col of the flipped Conv.
-        if g > 1
+        // Only for grouped (depthwise) convolutions and those that run as Winograd: for other
+        // dense ones tract's Deconv (one matrix product, then a scatter) measured faster than
+        // the im2col of the flipped Conv.
+        if (g > 1 || super::winograd::accepts(conv, &ks, &hw))
             && pads.iter().zip(&reach).all(|(p, &r)| p.pad_before <= r)
             && after.iter().all(|&a| a >= 0)
         {
@@ -245,7 +247,7 @@ impl LinearPlan {
         reduced: Vec<usize>,
         feeds: Vec<usize>,
     ) -> TractResult<LinearPlan> {
-        let plan = SimplePlan::new(m.into_optimized()?)?;
+        let plan = SimplePlan::new(super::winograd::optimize(m)?)?;
         Ok(LinearPlan {
             plan,
             shape,
@@ -293,5 +295,91 @@ impl LinearPlan {
         Ok(v.broadcast(IxDyn(&self.shape))
             .context("einsum gradient broadcast")?
             .to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tract_onnx::tract_core::ops::cnn::PoolSpec;
+    use tract_onnx::tract_core::ops::nn::DataFormat;
+
+    fn values(n: usize, seed: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| ((i * 7919 + seed * 104729) % 2003) as f32 / 1001.5 - 1.0)
+            .collect()
+    }
+
+    /// <conv(x), g> = <x, conv^T(g)>: the transposes that run as Winograd (dense 3x3
+    /// convolutions large enough) and one that does not (strided: tract's Deconv).
+    #[test]
+    fn conv_transposes_are_adjoints() -> TractResult<()> {
+        for (c, h, before, after, stride, winograd) in [
+            (32, 56, 1, 1, 1, true),
+            (32, 60, 0, 0, 1, true),
+            (32, 58, 2, 0, 1, true),
+            (32, 57, 1, 1, 2, false),
+        ] {
+            let mut m = TypedModel::default();
+            let x = m.add_source("x", f32::fact([1, c, h, h]))?;
+            let w = tract_ndarray::Array4::from_shape_vec((c, c, 3, 3), values(c * c * 9, 1))?;
+            let w = m.add_const("w", w.into_tensor())?;
+            let b = m.add_const("b", Tensor::zero::<f32>(&[c])?)?;
+            let spec = PoolSpec::new(
+                DataFormat::NCHW,
+                tvec!(3, 3),
+                PaddingSpec::Explicit(tvec!(before, before), tvec!(after, after)),
+                None,
+                Some(tvec!(stride, stride)),
+                c,
+                c,
+            );
+            let op = Conv {
+                pool_spec: spec,
+                kernel_fmt: KernelFormat::OIHW,
+                group: 1,
+                q_params: None,
+            };
+            let y = m.wire_node("conv", op, &[x, w, b])?;
+            m.select_output_outlets(&y)?;
+            let node = m.node(y[0].node);
+            let conv = node.op_as::<Conv>().unwrap();
+            let y_shape = concrete(&node.outputs[0].fact)?;
+            let ks = [c, c, 3, 3];
+            assert_eq!(
+                super::super::winograd::accepts(conv, &ks, &[h, h]),
+                winograd
+            );
+            let transpose = LinearPlan::conv(&m, node, conv)?;
+            let xs = values(c * h * h, 2);
+            let xt = tract_ndarray::ArrayD::from_shape_vec(IxDyn(&[1, c, h, h]), xs.clone())?;
+            let forward = SimplePlan::new(m.clone().into_optimized()?)?
+                .run(tvec!(xt.into_tensor().into_tvalue()))?;
+            let yv: Vec<f32> = forward[0]
+                .to_plain_array_view::<f32>()?
+                .iter()
+                .copied()
+                .collect();
+            let gs = values(yv.len(), 3);
+            let g = Array::from_shape_vec(IxDyn(&y_shape), gs.clone())?;
+            let back = transpose.run(g, &[])?;
+            assert_eq!(back.shape(), &[1, c, h, h]);
+            let lhs: f64 = yv.iter().zip(&gs).map(|(a, b)| *a as f64 * *b as f64).sum();
+            let rhs: f64 = back
+                .iter()
+                .zip(&xs)
+                .map(|(a, b)| *a as f64 * *b as f64)
+                .sum();
+            let scale: f64 = yv
+                .iter()
+                .zip(&gs)
+                .map(|(a, b)| (*a as f64 * *b as f64).abs())
+                .sum();
+            assert!(
+                (lhs - rhs).abs() <= 1e-5 * scale,
+                "{c} channels, {h}x{h}, pads {before}/{after}, stride {stride}: {lhs} vs {rhs}"
+            );
+        }
+        Ok(())
     }
 }

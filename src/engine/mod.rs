@@ -10,6 +10,7 @@
 pub(crate) mod linear;
 mod pool;
 pub mod rules;
+pub mod winograd;
 
 use crate::err;
 use crate::error::{Error, ErrorKind, Result};
@@ -252,9 +253,7 @@ impl Engine {
         let mut cap = typed.clone();
         cap.select_output_outlets(outlets)
             .map_err(tract_err("planning the forward pass"))?;
-        let cap = cap
-            .into_optimized()
-            .map_err(tract_err("optimizing the forward pass"))?;
+        let cap = winograd::optimize(cap).map_err(tract_err("optimizing the forward pass"))?;
         SimplePlan::new(cap).map_err(tract_err("planning the forward pass"))
     }
 

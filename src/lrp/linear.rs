@@ -164,7 +164,7 @@ fn build(model: &TypedModel, p: &Part, m: Weight) -> TractResult<PartPlans> {
         }
     };
     f.select_output_outlets(&out)?;
-    let forward = SimplePlan::new(f.into_optimized()?)?;
+    let forward = SimplePlan::new(crate::engine::winograd::optimize(f)?)?;
     Ok(PartPlans {
         forward,
         backward,

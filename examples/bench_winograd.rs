@@ -1,0 +1,110 @@
+//! One 3x3 stride-1 convolution, tract's own plan against the Winograd rewrite
+//! (`src/engine/winograd.rs`), per shape: where the rewrite pays.
+//!     cargo run --release --example bench_winograd [-- RUNS]
+use saliency::engine::winograd;
+use std::time::Instant;
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::internal::*;
+use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec, PoolSpec};
+use tract_onnx::tract_core::ops::nn::DataFormat;
+
+fn conv_model(c: usize, o: usize, h: usize) -> TractResult<TypedModel> {
+    let mut m = TypedModel::default();
+    let x = m.add_source("x", f32::fact([1, c, h, h]))?;
+    let k: Vec<f32> = (0..o * c * 9)
+        .map(|i| ((i * 7919) % 23) as f32 / 23.0 - 0.5)
+        .collect();
+    let k = m.add_const(
+        "k",
+        tract_ndarray::Array4::from_shape_vec((o, c, 3, 3), k)?.into_tensor(),
+    )?;
+    let b = m.add_const("b", tract_ndarray::Array1::<f32>::zeros(o).into_tensor())?;
+    let spec = PoolSpec::new(
+        DataFormat::NCHW,
+        tvec!(3, 3),
+        PaddingSpec::Explicit(tvec!(1, 1), tvec!(1, 1)),
+        None,
+        None,
+        c,
+        o,
+    );
+    let op = Conv {
+        pool_spec: spec,
+        kernel_fmt: KernelFormat::OIHW,
+        group: 1,
+        q_params: None,
+    };
+    let y = m.wire_node("conv", op, &[x, k, b])?;
+    m.select_output_outlets(&y)?;
+    Ok(m)
+}
+
+fn time(plan: &std::sync::Arc<TypedSimplePlan>, x: &Tensor, runs: usize) -> TractResult<f64> {
+    plan.run(tvec!(x.clone().into()))?;
+    let mut t = vec![];
+    for _ in 0..runs {
+        let t0 = Instant::now();
+        plan.run(tvec!(x.clone().into()))?;
+        t.push(t0.elapsed().as_secs_f64() * 1e3);
+    }
+    t.sort_by(f64::total_cmp);
+    Ok(t[runs / 2])
+}
+
+fn main() -> TractResult<()> {
+    let runs: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(21);
+    println!(
+        "{:>5} {:>5} {:>5} {:>10} {:>10} {:>7} {:>9}",
+        "c", "o", "hw", "tract ms", "wino ms", "ratio", "max err"
+    );
+    for &(c, o, h) in &[
+        (8, 8, 62),
+        (16, 16, 28),
+        (32, 32, 14),
+        (32, 64, 14),
+        (64, 64, 7),
+        (64, 128, 7),
+        (64, 64, 56),
+        (128, 128, 28),
+        (256, 256, 14),
+        (512, 512, 7),
+        (3, 64, 224),
+        (64, 64, 112),
+        (128, 128, 14),
+        (256, 256, 7),
+        (64, 64, 28),
+        (32, 32, 56),
+        (128, 128, 7),
+        (32, 32, 28),
+        (16, 16, 56),
+        (32, 32, 112),
+        (16, 32, 112),
+    ] {
+        let m = conv_model(c, o, h)?;
+        let direct = SimplePlan::new(m.clone().into_optimized()?)?;
+        let wino = SimplePlan::new(winograd::optimize(m)?)?;
+        let xs: Vec<f32> = (0..c * h * h)
+            .map(|i| ((i * 104729) % 31) as f32 / 31.0 - 0.3)
+            .collect();
+        let x = tract_ndarray::Array4::from_shape_vec((1, c, h, h), xs)?.into_tensor();
+        let a = direct.run(tvec!(x.clone().into()))?;
+        let b = wino.run(tvec!(x.clone().into()))?;
+        let a = a[0].to_plain_array_view::<f32>()?;
+        let b = b[0].to_plain_array_view::<f32>()?;
+        let err = a
+            .iter()
+            .zip(b.iter())
+            .map(|(p, q)| (p - q).abs())
+            .fold(0f32, f32::max)
+            / a.iter().map(|p| p.abs()).fold(0f32, f32::max);
+        let (td, tw) = (time(&direct, &x, runs)?, time(&wino, &x, runs)?);
+        println!(
+            "{c:>5} {o:>5} {h:>5} {td:>10.3} {tw:>10.3} {:>7.2} {err:>9.1e}",
+            tw / td
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,160 @@
+//! The Winograd form of 3x3 convolutions (`src/engine/winograd.rs`) against tract's own
+//! convolution, on shapes that exercise its edges: odd sizes (a last tile half outside),
+//! padding on one side only or none, a batch, a scalar bias, one channel.
+
+use saliency::engine::winograd::{self, Winograd};
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::internal::*;
+use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec, PoolSpec};
+use tract_onnx::tract_core::ops::nn::DataFormat;
+
+/// Deterministic values in [-1, 1).
+fn values(n: usize, seed: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| ((i * 7919 + seed * 104729) % 2003) as f32 / 1001.5 - 1.0)
+        .collect()
+}
+
+struct Case {
+    n: usize,
+    c: usize,
+    o: usize,
+    h: usize,
+    w: usize,
+    before: [usize; 2],
+    after: [usize; 2],
+    scalar_bias: bool,
+    stride: usize,
+}
+
+fn conv_model(k: &Case) -> TractResult<TypedModel> {
+    let mut m = TypedModel::default();
+    let x = m.add_source("x", f32::fact([k.n, k.c, k.h, k.w]))?;
+    let w = tract_ndarray::Array4::from_shape_vec((k.o, k.c, 3, 3), values(k.o * k.c * 9, 1))?;
+    let w = m.add_const("w", w.into_tensor())?;
+    let b = if k.scalar_bias {
+        tensor0(0.25f32)
+    } else {
+        tract_ndarray::Array1::from_vec(values(k.o, 2)).into_tensor()
+    };
+    let b = m.add_const("b", b)?;
+    let spec = PoolSpec::new(
+        DataFormat::NCHW,
+        tvec!(3, 3),
+        PaddingSpec::Explicit(k.before.to_vec().into(), k.after.to_vec().into()),
+        None,
+        Some(tvec!(k.stride, k.stride)),
+        k.c,
+        k.o,
+    );
+    let op = Conv {
+        pool_spec: spec,
+        kernel_fmt: KernelFormat::OIHW,
+        group: 1,
+        q_params: None,
+    };
+    let y = m.wire_node("conv", op, &[x, w, b])?;
+    m.select_output_outlets(&y)?;
+    Ok(m)
+}
+
+fn run(m: TypedModel, x: &Tensor) -> TractResult<Vec<f32>> {
+    let out = SimplePlan::new(m.into_optimized()?)?.run(tvec!(x.clone().into()))?;
+    Ok(out[0]
+        .to_plain_array_view::<f32>()?
+        .iter()
+        .copied()
+        .collect())
+}
+
+fn conv_node(m: &TypedModel) -> usize {
+    m.nodes().iter().position(|n| n.op_is::<Conv>()).unwrap()
+}
+
+#[test]
+fn winograd_matches_tract_convolution() -> TractResult<()> {
+    let case = |n, c, o, h, w, before, after, scalar_bias| Case {
+        n,
+        c,
+        o,
+        h,
+        w,
+        before,
+        after,
+        scalar_bias,
+        stride: 1,
+    };
+    for k in [
+        case(1, 3, 5, 8, 8, [1, 1], [1, 1], false),
+        case(1, 4, 6, 7, 9, [1, 1], [1, 1], false),
+        case(2, 5, 3, 6, 5, [0, 0], [0, 0], true),
+        case(1, 2, 4, 5, 6, [2, 0], [0, 2], false),
+        case(1, 1, 1, 3, 3, [0, 1], [1, 0], false),
+        case(1, 1, 2, 1, 4, [1, 1], [1, 1], true),
+        case(1, 40, 36, 13, 11, [1, 1], [1, 1], false),
+    ] {
+        let m = conv_model(&k)?;
+        let x = tract_ndarray::Array4::from_shape_vec(
+            (k.n, k.c, k.h, k.w),
+            values(k.n * k.c * k.h * k.w, 3),
+        )?
+        .into_tensor();
+        let direct = run(m.clone(), &x)?;
+        let id = conv_node(&m);
+        let op = Winograd::for_conv(&m, &m.nodes()[id], m.nodes()[id].op_as::<Conv>().unwrap())?
+            .expect("a 3x3 stride-1 convolution has a Winograd form");
+        let mut wm = m.clone();
+        wm.node_mut(id).op = Box::new(op);
+        let wino = run(wm, &x)?;
+        assert_eq!(direct.len(), wino.len());
+        let scale = direct.iter().fold(0f32, |a, v| a.max(v.abs()));
+        let err = direct
+            .iter()
+            .zip(&wino)
+            .fold(0f32, |a, (p, q)| a.max((p - q).abs()));
+        assert!(
+            err <= 1e-5 * scale,
+            "{}x{}x{}x{} -> {} pads {:?}/{:?}: max error {err} (scale {scale})",
+            k.n,
+            k.c,
+            k.h,
+            k.w,
+            k.o,
+            k.before,
+            k.after
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn only_large_dense_stride_one_convolutions_are_rewritten() -> TractResult<()> {
+    let case = |c, o, h, stride| Case {
+        n: 1,
+        c,
+        o,
+        h,
+        w: h,
+        before: [1, 1],
+        after: [1, 1],
+        scalar_bias: false,
+        stride,
+    };
+    for (k, expected) in [
+        (case(32, 32, 56, 1), true),  // 29 M multiply-adds
+        (case(256, 256, 7, 1), true), // ResNet-18's last stage
+        (case(16, 16, 56, 1), false), // too few channels
+        (case(64, 64, 7, 1), false),  // too little work
+        (case(64, 64, 57, 2), false), // strided
+    ] {
+        let mut m = conv_model(&k)?;
+        winograd::rewrite(&mut m)?;
+        let rewritten = m.nodes().iter().any(|n| n.op_is::<Winograd>());
+        assert_eq!(
+            rewritten, expected,
+            "{} -> {} on {}x{}, stride {}",
+            k.c, k.o, k.h, k.h, k.stride
+        );
+    }
+    Ok(())
+}
