@@ -1,6 +1,12 @@
 //! The Winograd form of 3x3 convolutions (`src/engine/winograd.rs`) against tract's own
 //! convolution, on shapes that exercise its edges: odd sizes (a last tile half outside),
-//! padding on one side only or none, a batch, a scalar bias, one channel.
+//! padding on one side only or none, a batch, a scalar bias, one channel. Natively and, through
+//! scripts/test-wasm.sh, in WebAssembly in Chromium.
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use saliency::engine::winograd::{self, Winograd};
 use tract_onnx::prelude::*;
@@ -140,13 +146,21 @@ fn only_large_dense_stride_one_convolutions_are_rewritten() -> TractResult<()> {
         scalar_bias: false,
         stride,
     };
-    for (k, expected) in [
-        (case(32, 32, 56, 1), true),  // 29 M multiply-adds
-        (case(256, 256, 7, 1), true), // ResNet-18's last stage
-        (case(16, 16, 56, 1), false), // too few channels
-        (case(64, 64, 7, 1), false),  // too little work
-        (case(64, 64, 57, 2), false), // strided
+    // (case, natively, in wasm): the thresholds differ (see winograd.rs).
+    for (k, native, wasm) in [
+        (case(32, 32, 56, 1), true, true),   // 29 M multiply-adds
+        (case(256, 256, 7, 1), true, true),  // ResNet-18's last stage
+        (case(16, 16, 56, 1), false, true),  // few channels
+        (case(64, 64, 7, 1), false, true),   // 1.8 M multiply-adds
+        (case(8, 8, 14, 1), false, false),   // 0.1 M
+        (case(4, 64, 56, 1), false, false),  // 4 input channels
+        (case(64, 64, 57, 2), false, false), // strided
     ] {
+        let expected = if cfg!(target_arch = "wasm32") {
+            wasm
+        } else {
+            native
+        };
         let mut m = conv_model(&k)?;
         winograd::rewrite(&mut m)?;
         let rewritten = m.nodes().iter().any(|n| n.op_is::<Winograd>());

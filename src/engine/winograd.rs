@@ -19,12 +19,21 @@ use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat};
 use tract_onnx::tract_core::ops::einsum::EinSum;
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
-/// Where the rewrite pays (`examples/bench_winograd.rs`, natively): at least 32 input and
-/// output channels and 20 M multiply-adds in the direct form. Smaller convolutions lost up to
-/// 1.7x to the transforms and the extra plan run (64 -> 64 channels on 7x7, 16 -> 16 on 56x56);
-/// larger ones gained 1.1x to 2.7x (ResNet-18's 256- and 512-channel layers the most).
+/// Where the rewrite pays, measured per build (`examples/bench_winograd.rs` natively, the same
+/// shapes in Chromium): natively at least 32 input and output channels and 20 M multiply-adds
+/// in the direct form (smaller convolutions lost up to 1.7x to the transforms and the extra
+/// plan run; larger ones gained 1.1x to 2.7x, ResNet-18's 256- and 512-channel layers the
+/// most). In wasm, where tract's convolution kernels are slower, it paid from 8 channels and
+/// 1.5 M multiply-adds (0.58x-0.92x, e.g. 0.89x for 32 -> 64 channels on 14x14, 0.58x for
+/// 64 -> 64 on 7x7; 0.55x-0.77x on ResNet-sized layers).
+#[cfg(not(target_arch = "wasm32"))]
 const MIN_CHANNELS: usize = 32;
+#[cfg(not(target_arch = "wasm32"))]
 const MIN_MACS: usize = 20_000_000;
+#[cfg(target_arch = "wasm32")]
+const MIN_CHANNELS: usize = 8;
+#[cfg(target_arch = "wasm32")]
+const MIN_MACS: usize = 1_500_000;
 
 #[derive(Clone)]
 pub struct Winograd {
