@@ -5,8 +5,6 @@ use saliency::engine::winograd;
 use std::time::Instant;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
-use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec, PoolSpec};
-use tract_onnx::tract_core::ops::nn::DataFormat;
 
 fn conv_model(c: usize, o: usize, h: usize) -> TractResult<TypedModel> {
     let mut m = TypedModel::default();
@@ -19,21 +17,7 @@ fn conv_model(c: usize, o: usize, h: usize) -> TractResult<TypedModel> {
         tract_ndarray::Array4::from_shape_vec((o, c, 3, 3), k)?.into_tensor(),
     )?;
     let b = m.add_const("b", tract_ndarray::Array1::<f32>::zeros(o).into_tensor())?;
-    let spec = PoolSpec::new(
-        DataFormat::NCHW,
-        tvec!(3, 3),
-        PaddingSpec::Explicit(tvec!(1, 1), tvec!(1, 1)),
-        None,
-        None,
-        c,
-        o,
-    );
-    let op = Conv {
-        pool_spec: spec,
-        kernel_fmt: KernelFormat::OIHW,
-        group: 1,
-        q_params: None,
-    };
+    let op = winograd::conv3x3(c, o, [1, 1], [1, 1], 1);
     let y = m.wire_node("conv", op, &[x, k, b])?;
     m.select_output_outlets(&y)?;
     Ok(m)

@@ -11,8 +11,7 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 use saliency::engine::winograd::{self, Winograd};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
-use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec, PoolSpec};
-use tract_onnx::tract_core::ops::nn::DataFormat;
+use tract_onnx::tract_core::ops::cnn::Conv;
 
 /// Deterministic values in [-1, 1).
 fn values(n: usize, seed: usize) -> Vec<f32> {
@@ -44,21 +43,7 @@ fn conv_model(k: &Case) -> TractResult<TypedModel> {
         tract_ndarray::Array1::from_vec(values(k.o, 2)).into_tensor()
     };
     let b = m.add_const("b", b)?;
-    let spec = PoolSpec::new(
-        DataFormat::NCHW,
-        tvec!(3, 3),
-        PaddingSpec::Explicit(k.before.to_vec().into(), k.after.to_vec().into()),
-        None,
-        Some(tvec!(k.stride, k.stride)),
-        k.c,
-        k.o,
-    );
-    let op = Conv {
-        pool_spec: spec,
-        kernel_fmt: KernelFormat::OIHW,
-        group: 1,
-        q_params: None,
-    };
+    let op = winograd::conv3x3(k.c, k.o, k.before, k.after, k.stride);
     let y = m.wire_node("conv", op, &[x, w, b])?;
     m.select_output_outlets(&y)?;
     Ok(m)

@@ -301,8 +301,6 @@ impl LinearPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tract_onnx::tract_core::ops::cnn::PoolSpec;
-    use tract_onnx::tract_core::ops::nn::DataFormat;
 
     fn values(n: usize, seed: usize) -> Vec<f32> {
         (0..n)
@@ -325,21 +323,7 @@ mod tests {
             let w = tract_ndarray::Array4::from_shape_vec((c, c, 3, 3), values(c * c * 9, 1))?;
             let w = m.add_const("w", w.into_tensor())?;
             let b = m.add_const("b", Tensor::zero::<f32>(&[c])?)?;
-            let spec = PoolSpec::new(
-                DataFormat::NCHW,
-                tvec!(3, 3),
-                PaddingSpec::Explicit(tvec!(before, before), tvec!(after, after)),
-                None,
-                Some(tvec!(stride, stride)),
-                c,
-                c,
-            );
-            let op = Conv {
-                pool_spec: spec,
-                kernel_fmt: KernelFormat::OIHW,
-                group: 1,
-                q_params: None,
-            };
+            let op = super::super::winograd::conv3x3(c, c, [before; 2], [after; 2], stride);
             let y = m.wire_node("conv", op, &[x, w, b])?;
             m.select_output_outlets(&y)?;
             let node = m.node(y[0].node);

@@ -19,7 +19,7 @@
 
 use std::sync::Arc;
 use tract_onnx::tract_core::internal::*;
-use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat};
+use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec, PoolSpec};
 use tract_onnx::tract_core::ops::einsum::EinSum;
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
@@ -387,6 +387,27 @@ impl TypedOp for Winograd {
     }
 
     as_op!();
+}
+
+/// A dense 3x3 convolution (NCHW data, OIHW kernel) from `c` to `o` channels with explicit
+/// padding (before and after, per spatial axis) and stride: what the tests and
+/// `examples/bench_winograd.rs` build their models from.
+pub fn conv3x3(c: usize, o: usize, before: [usize; 2], after: [usize; 2], stride: usize) -> Conv {
+    let spec = PoolSpec::new(
+        DataFormat::NCHW,
+        tvec!(3, 3),
+        PaddingSpec::Explicit(before.to_vec().into(), after.to_vec().into()),
+        None,
+        Some(tvec!(stride, stride)),
+        c,
+        o,
+    );
+    Conv {
+        pool_spec: spec,
+        kernel_fmt: KernelFormat::OIHW,
+        group: 1,
+        q_params: None,
+    }
 }
 
 /// Replaces every convolution of `model` that [`accepts`] takes, in place.
