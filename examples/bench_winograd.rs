@@ -1,10 +1,11 @@
 //! One 3x3 stride-1 convolution, tract's own plan against the Winograd rewrite
 //! (`src/engine/winograd.rs`), per shape: where the rewrite pays.
 //!     cargo run --release --example bench_winograd [-- RUNS]
-use saliency::engine::winograd;
+use saliency::engine::winograd::{self, Winograd};
 use std::time::Instant;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
+use tract_onnx::tract_core::ops::cnn::Conv;
 
 fn conv_model(c: usize, o: usize, h: usize) -> TractResult<TypedModel> {
     let mut m = TypedModel::default();
@@ -41,7 +42,7 @@ fn main() -> TractResult<()> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(21);
     println!(
-        "{:>5} {:>5} {:>5} {:>10} {:>10} {:>7} {:>9}",
+        "{:>5} {:>5} {:>5} {:>10} {:>10} {:>7} {:>9}  in plans",
         "c", "o", "hw", "tract ms", "wino ms", "ratio", "max err"
     );
     for &(c, o, h) in &[
@@ -69,7 +70,14 @@ fn main() -> TractResult<()> {
     ] {
         let m = conv_model(c, o, h)?;
         let direct = SimplePlan::new(m.clone().into_optimized()?)?;
-        let wino = SimplePlan::new(winograd::optimize(m)?)?;
+        // Winograd whatever the size (plans use it only where `accepts` says it pays).
+        let id = m.nodes().iter().position(|n| n.op_is::<Conv>()).unwrap();
+        let conv = m.nodes()[id].op_as::<Conv>().unwrap().clone();
+        let used = winograd::accepts(&conv, &[o, c, 3, 3], &[h, h]);
+        let mut wm = m.clone();
+        let op = Winograd::for_conv(&m, &m.nodes()[id], &conv)?.unwrap();
+        wm.node_mut(id).op = Box::new(op);
+        let wino = SimplePlan::new(wm.into_optimized()?)?;
         let xs: Vec<f32> = (0..c * h * h)
             .map(|i| ((i * 104729) % 31) as f32 / 31.0 - 0.3)
             .collect();
@@ -86,8 +94,9 @@ fn main() -> TractResult<()> {
             / a.iter().map(|p| p.abs()).fold(0f32, f32::max);
         let (td, tw) = (time(&direct, &x, runs)?, time(&wino, &x, runs)?);
         println!(
-            "{c:>5} {o:>5} {h:>5} {td:>10.3} {tw:>10.3} {:>7.2} {err:>9.1e}",
-            tw / td
+            "{c:>5} {o:>5} {h:>5} {td:>10.3} {tw:>10.3} {:>7.2} {err:>9.1e}  {}",
+            tw / td,
+            if used { "yes" } else { "no" }
         );
     }
     Ok(())
