@@ -8,6 +8,7 @@
 //! [`Engine::new`] and reused for every image, class and method.
 
 pub(crate) mod linear;
+pub mod maxpool2;
 mod pool;
 pub mod rules;
 pub mod winograd;

@@ -436,8 +436,10 @@ pub fn rewrite(model: &mut TypedModel) -> TractResult<()> {
     Ok(())
 }
 
-/// `model` rewritten by [`rewrite`], then optimised by tract.
+/// `model` with its convolutions rewritten by [`rewrite`] and its 2x2 max pools by
+/// [`super::maxpool2::rewrite`], then optimised by tract: how every plan here is built.
 pub fn optimize(mut model: TypedModel) -> TractResult<TypedModel> {
     rewrite(&mut model)?;
+    super::maxpool2::rewrite(&mut model)?;
     model.into_optimized()
 }

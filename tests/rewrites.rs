@@ -1,6 +1,7 @@
-//! The Winograd form of 3x3 convolutions (`src/engine/winograd.rs`) against tract's own
-//! convolution, on shapes that exercise its edges: odd sizes (a last tile half outside),
-//! padding on one side only or none, a batch, a scalar bias, one channel. Natively and, through
+//! The ops that every plan is rewritten with, against tract's own: the Winograd form of 3x3
+//! convolutions (`src/engine/winograd.rs`) on shapes that exercise its edges (odd sizes, a last
+//! tile half outside, padding on one side only or none, a batch, a scalar bias, one channel),
+//! and the 2x2 max pool (`src/engine/maxpool2.rs`). Natively and, through
 //! scripts/test-wasm.sh, in WebAssembly in Chromium.
 
 #[cfg(target_arch = "wasm32")]
@@ -8,10 +9,12 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
+use saliency::engine::maxpool2::{self, MaxPool2};
 use saliency::engine::winograd::{self, Winograd};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
-use tract_onnx::tract_core::ops::cnn::Conv;
+use tract_onnx::tract_core::ops::cnn::{Conv, MaxPool, PaddingSpec, PoolSpec};
+use tract_onnx::tract_core::ops::nn::DataFormat;
 
 /// Deterministic values in [-1, 1).
 fn values(n: usize, seed: usize) -> Vec<f32> {
@@ -193,6 +196,63 @@ fn only_large_dense_stride_one_convolutions_are_rewritten() -> TractResult<()> {
             "{} -> {} on {}x{}, stride {}",
             k.c, k.o, k.h, k.h, k.stride
         );
+    }
+    Ok(())
+}
+
+/// The 2x2 stride-2 max pool against tract's, on even and odd sizes (the last row and column
+/// dropped), a batch, 3-D (CHW) input, negative values; and which pools are taken.
+#[test]
+fn maxpool2_matches_tract() -> TractResult<()> {
+    let pool = |c, kernel: usize, stride: usize, pad: usize, format| MaxPool {
+        pool_spec: PoolSpec::new(
+            format,
+            tvec!(kernel, kernel),
+            PaddingSpec::Explicit(tvec!(pad, pad), tvec!(pad, pad)),
+            None,
+            Some(tvec!(stride, stride)),
+            c,
+            c,
+        ),
+        with_index_outputs: None,
+    };
+    for (shape, kernel, stride, pad, taken) in [
+        (vec![1, 3, 8, 8], 2, 2, 0, true),
+        (vec![2, 4, 7, 9], 2, 2, 0, true),
+        (vec![1, 1, 1, 1], 2, 2, 0, false), // an empty output: tract's own
+        (vec![5, 6, 6], 2, 2, 0, true),
+        (vec![1, 2, 8, 8], 3, 2, 1, false),
+        (vec![1, 2, 8, 8], 2, 1, 0, false),
+        (vec![1, 2, 8, 8], 2, 2, 1, false),
+    ] {
+        let format = if shape.len() == 3 {
+            DataFormat::CHW
+        } else {
+            DataFormat::NCHW
+        };
+        let c = shape[shape.len() - 3];
+        let mut m = TypedModel::default();
+        let x = m.add_source("x", f32::fact(&shape))?;
+        let y = m.wire_node("pool", pool(c, kernel, stride, pad, format), &[x])?;
+        m.select_output_outlets(&y)?;
+        let n: usize = shape.iter().product();
+        let x = tract_ndarray::ArrayD::from_shape_vec(shape.clone(), values(n, 5))?.into_tensor();
+        let id = y[0].node;
+        let op = MaxPool2::for_pool(&m, m.node(id), m.node(id).op_as::<MaxPool>().unwrap())?;
+        assert_eq!(
+            op.is_some(),
+            taken,
+            "{shape:?} kernel {kernel} stride {stride} pad {pad}"
+        );
+        let mut rewritten = m.clone();
+        maxpool2::rewrite(&mut rewritten)?;
+        assert_eq!(
+            rewritten.nodes().iter().any(|n| n.op_is::<MaxPool2>()),
+            taken
+        );
+        if taken {
+            assert_eq!(run(m, &x)?, run(rewritten, &x)?, "{shape:?}");
+        }
     }
     Ok(())
 }
