@@ -6,7 +6,8 @@ ResNet-18 with random weights at 224x224) it exports ONNX, then times on ONE thr
   Captum 0.9 (gradient = Saliency(abs=False), Grad-CAM on the last conv block = LayerGradCam,
   IG-32 = IntegratedGradients(method='gausslegendre', n_steps=32)) and Zennit
   (EpsilonGammaBox with the BatchNorm-merging canonizer), against `saliency explain` (its
-  reported `seconds`: the explanation alone, plans already built). Medians of --runs.
+  reported times: the explanation alone, plans already built). Both sides are timed warm: one
+  warm-up call, then the median of --runs calls in the same process (`explain --repeat`).
 
     python3 -m venv /tmp/venv-bench && /tmp/venv-bench/bin/pip install -r bench/requirements.txt
     cargo build --release && /tmp/venv-bench/bin/python bench/compare_references.py [--runs 7]
@@ -67,17 +68,16 @@ def median_time(fn, runs):
 
 
 def ours(cli, onnx, x_npy, method, runs, extra=()):
-    """(median seconds, the attribution, an error message)."""
-    ts = []
-    for _ in range(runs):
-        with tempfile.TemporaryDirectory() as d:
-            r = subprocess.run([cli, "explain", "--model", onnx, "--input", x_npy, "--method", method, *extra, "--out", f"{d}/a.npy"],
-                               capture_output=True, text=True)
-            if r.returncode != 0:
-                return None, None, r.stderr.strip()
-            out = np.load(f"{d}/a.npy")
-        ts.append(json.loads(r.stdout)["seconds"])
-    return statistics.median(ts), out, None
+    """(median seconds, the attribution, an error message): like the references, a warm-up run
+    and then `runs` timed ones in one process (`--repeat`), the model loaded once."""
+    with tempfile.TemporaryDirectory() as d:
+        r = subprocess.run([cli, "explain", "--model", onnx, "--input", x_npy, "--method", method, *extra,
+                            "--repeat", str(runs + 1), "--out", f"{d}/a.npy"],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            return None, None, r.stderr.strip()
+        out = np.load(f"{d}/a.npy")
+    return statistics.median(json.loads(r.stdout)["seconds_each"][1:]), out, None
 
 
 def agreement(ref, out):

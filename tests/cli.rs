@@ -350,6 +350,52 @@ fn explain_writes_the_attribution_and_one_json_line() {
     );
 }
 
+/// `--repeat N` explains N times: the same attribution as one run, `seconds` the median of
+/// `seconds_each`; `--repeat 0` is a parameter error.
+#[test]
+fn explain_repeat_reports_every_run() {
+    let (one, five) = (tmp("once.npy"), tmp("five.npy"));
+    let run = |out: &PathBuf, repeat: &str| {
+        saliency(&[
+            "explain",
+            "--model",
+            "models/mnist_cam.onnx",
+            "--input",
+            "models/images/digit_7.png",
+            "--method",
+            "integrated-gradients",
+            "--steps",
+            "4",
+            "--repeat",
+            repeat,
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let o = run(&one, "1");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v.get("seconds_each").is_none(), "{v}");
+    let o = run(&five, "5");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut each: Vec<f64> = v["seconds_each"]
+        .as_array()
+        .expect("seconds_each")
+        .iter()
+        .map(|s| s.as_f64().unwrap())
+        .collect();
+    assert_eq!(each.len(), 5);
+    each.sort_by(f64::total_cmp);
+    assert_eq!(v["seconds"].as_f64().unwrap(), each[2]);
+    assert_eq!(std::fs::read(&one).unwrap(), std::fs::read(&five).unwrap());
+    let bad = tmp("repeat0.npy");
+    let o = run(&bad, "0");
+    assert_eq!(o.status.code(), Some(9));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--repeat"));
+    assert!(!bad.exists());
+}
+
 #[test]
 fn explain_bad_parameters_write_nothing() {
     let out = tmp("never.npy");
