@@ -228,7 +228,7 @@ impl Winograd {
                     }
                     let src = &plane[y as usize * w..][..w];
                     // Padded column p = col + left goes to ev[p / 2] or od[p / 2].
-                    let (first, second) = if self.left % 2 == 0 {
+                    let (first, second) = if self.left.is_multiple_of(2) {
                         (ev, od)
                     } else {
                         (od, ev)
