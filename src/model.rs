@@ -315,7 +315,7 @@ impl Model {
                 sidecar.labels.len()
             ));
         }
-        let optimized = crate::engine::winograd::optimize(typed.clone())
+        let optimized = crate::engine::optimize(typed.clone())
             .map_err(|e| Error::tract(ErrorKind::Runtime, "cannot optimize the model", e))?;
         let plan = tract_onnx::tract_core::plan::SimplePlan::new(optimized)
             .map_err(|e| Error::tract(ErrorKind::Runtime, "cannot plan the model", e))?;

@@ -247,7 +247,7 @@ impl LinearPlan {
         reduced: Vec<usize>,
         feeds: Vec<usize>,
     ) -> TractResult<LinearPlan> {
-        let plan = SimplePlan::new(super::winograd::optimize(m)?)?;
+        let plan = SimplePlan::new(super::optimize(m)?)?;
         Ok(LinearPlan {
             plan,
             shape,

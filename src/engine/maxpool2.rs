@@ -1,7 +1,7 @@
 //! MaxPool with 2x2 windows and stride 2, unpadded (the pool of most small CNNs): tract runs it
 //! one output at a time with bounds checks on every tap (its vector path is for stride 1);
 //! this op takes the maximum of two row pairs at a time. [`rewrite`] swaps it in for tract's
-//! MaxPool in place, like [`super::winograd::rewrite`]; the engine's backward rule still reads
+//! MaxPool in place ([`super::optimize`]), like [`super::winograd::rewrite`]; the engine's backward rule still reads
 //! tract's op in the decluttered graph.
 
 use tract_onnx::tract_core::internal::*;

@@ -5,7 +5,9 @@
 //! backwards applying one rule per operator ([`rules`]). All
 //! that depends only on the model — the rule of every node, the capturing forward plan, the
 //! small tract plans that transpose convolutions and matrix products — is built once in
-//! [`Engine::new`] and reused for every image, class and method.
+//! [`Engine::new`] and reused for every image, class and method. Every plan goes through
+//! [`optimize`], which first swaps two of tract's operators for faster ones of ours
+//! ([`winograd`] convolutions, [`maxpool2`] pools).
 
 pub(crate) mod linear;
 pub mod maxpool2;
@@ -23,6 +25,15 @@ use tract_onnx::prelude::tract_ndarray::{ArrayD, ArrayViewD, IxDyn};
 use tract_onnx::tract_core::internal::*;
 
 pub type Array = ArrayD<f32>;
+
+/// How every plan of this crate is built: `model`'s dense 3x3 convolutions rewritten as
+/// [`winograd`] where that pays and its 2x2 max pools as [`maxpool2`] (both in place, so the
+/// outlets keep their ids), then tract's optimiser.
+pub fn optimize(mut model: TypedModel) -> TractResult<TypedModel> {
+    winograd::rewrite(&mut model)?;
+    maxpool2::rewrite(&mut model)?;
+    model.into_optimized()
+}
 
 pub(crate) fn tract_err(what: &str) -> impl FnOnce(TractError) -> Error + '_ {
     move |e| Error::tract(ErrorKind::Runtime, what, e)
@@ -254,7 +265,7 @@ impl Engine {
         let mut cap = typed.clone();
         cap.select_output_outlets(outlets)
             .map_err(tract_err("planning the forward pass"))?;
-        let cap = winograd::optimize(cap).map_err(tract_err("optimizing the forward pass"))?;
+        let cap = optimize(cap).map_err(tract_err("optimizing the forward pass"))?;
         SimplePlan::new(cap).map_err(tract_err("planning the forward pass"))
     }
 

@@ -119,6 +119,7 @@ impl Window {
             && self.axes[1] == (w, 2, 2, 1, 0, 0)
             && oh == h / 2
             && ow == w / 2
+            && oh * ow > 0
         {
             // 2x2 windows, stride 2, unpadded: the same first maximum, row pairs at a time.
             for ((xp, op), gp) in xs

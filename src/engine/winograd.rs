@@ -6,7 +6,7 @@
 //!
 //! [`rewrite`] swaps every eligible `Conv` of a typed model for a [`Winograd`] op in place
 //! (same node, same inputs and outputs, so outlets captured by the engine keep their ids),
-//! right before the model is optimised into a plan ([`optimize`]). The op transforms the 4x4
+//! right before the model is optimised into a plan ([`super::optimize`]). The op transforms the 4x4
 //! input tiles, runs the 16 products as one batched matrix product (a small tract plan, so
 //! tract's kernels do the arithmetic, natively and in wasm), and transforms back:
 //! Y = A^T [ (G W G^T) ⊙ (B^T X B) ] A per tile (Lavin & Gray 2016, for the correlation
@@ -434,12 +434,4 @@ pub fn rewrite(model: &mut TypedModel) -> TractResult<()> {
         }
     }
     Ok(())
-}
-
-/// `model` with its convolutions rewritten by [`rewrite`] and its 2x2 max pools by
-/// [`super::maxpool2::rewrite`], then optimised by tract: how every plan here is built.
-pub fn optimize(mut model: TypedModel) -> TractResult<TypedModel> {
-    rewrite(&mut model)?;
-    super::maxpool2::rewrite(&mut model)?;
-    model.into_optimized()
 }

@@ -164,7 +164,7 @@ fn build(model: &TypedModel, p: &Part, m: Weight) -> TractResult<PartPlans> {
         }
     };
     f.select_output_outlets(&out)?;
-    let forward = SimplePlan::new(crate::engine::winograd::optimize(f)?)?;
+    let forward = SimplePlan::new(crate::engine::optimize(f)?)?;
     Ok(PartPlans {
         forward,
         backward,

@@ -127,7 +127,7 @@ pub struct Explanation {
     pub score_delta: Option<f64>,
     /// LRP: sum of the input relevance, what biases and stabilisers absorbed, per layer.
     pub lrp: Option<crate::lrp::Conservation>,
-    /// CAM / Grad-CAM: the map's terms, map = sum_k weights[k] * maps[k] (before Grad-CAM's ReLU).
+    /// CAM / Grad-CAM: the map's terms, map = sum_k weights\[k\] * maps\[k\] (before Grad-CAM's ReLU).
     pub channels: Option<Channels>,
 }
 
