@@ -298,22 +298,24 @@ fn predict_prints_top5_json_and_writes_logits() {
     assert!(Path::new(&logits).exists());
 }
 
-#[test]
-fn explain_writes_the_attribution_and_one_json_line() {
-    let out = tmp("gxi.npy");
-    let o = saliency(&[
+/// `saliency explain` of MNIST CAM on the bundled 7 with these method flags, into `out`.
+fn explain_digit(flags: &[&str], out: &std::path::Path) -> Output {
+    let mut args = vec![
         "explain",
         "--model",
         "models/mnist_cam.onnx",
         "--input",
         "models/images/digit_7.png",
-        "--method",
-        "integrated-gradients",
-        "--steps",
-        "8",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    ];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&["--out", out.to_str().unwrap()]);
+    saliency(&args)
+}
+
+#[test]
+fn explain_writes_the_attribution_and_one_json_line() {
+    let out = tmp("gxi.npy");
+    let o = explain_digit(&["--method", "integrated-gradients", "--steps", "8"], &out);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     for k in [
@@ -356,21 +358,17 @@ fn explain_writes_the_attribution_and_one_json_line() {
 fn explain_repeat_reports_every_run() {
     let (one, five) = (tmp("once.npy"), tmp("five.npy"));
     let run = |out: &PathBuf, repeat: &str| {
-        saliency(&[
-            "explain",
-            "--model",
-            "models/mnist_cam.onnx",
-            "--input",
-            "models/images/digit_7.png",
-            "--method",
-            "integrated-gradients",
-            "--steps",
-            "4",
-            "--repeat",
-            repeat,
-            "--out",
-            out.to_str().unwrap(),
-        ])
+        explain_digit(
+            &[
+                "--method",
+                "integrated-gradients",
+                "--steps",
+                "4",
+                "--repeat",
+                repeat,
+            ],
+            out,
+        )
     };
     let o = run(&one, "1");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
