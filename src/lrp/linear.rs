@@ -2,7 +2,7 @@
 //! plans, built on first use and cached per (part, weight modification).
 
 use super::layers::{Core, LrpGraph, Part};
-use super::rules::Weight;
+use super::rules::{Bounds, In, Weight};
 use crate::engine::linear::LinearPlan;
 use crate::engine::{tract_err, Array};
 use crate::error::Result;
@@ -39,7 +39,7 @@ impl PartPlans {
     }
 }
 
-fn key(w: Weight) -> (u8, u32) {
+pub(super) fn key(w: Weight) -> (u8, u32) {
     match w {
         Weight::W => (0, 0),
         Weight::Pos => (1, 0),
@@ -63,9 +63,16 @@ pub fn modify(w: &Array, m: Weight) -> Array {
     }
 }
 
+/// Per unit, the z-box bounds of each part's input (low, high).
+type ZBoxBounds = Arc<Vec<(Array, Array)>>;
+
 #[derive(Default)]
 pub struct Plans {
     map: HashMap<(usize, usize, (u8, u32)), PartPlans>,
+    /// Layer products with constant inputs (z-box bounds, ones), by (unit, weight, input,
+    /// bounds).
+    pub(super) konst: HashMap<(usize, (u8, u32), In, String), Option<Array>>,
+    zbox: HashMap<(usize, String), ZBoxBounds>,
 }
 
 impl Plans {
@@ -104,22 +111,56 @@ impl Plans {
     ) -> Result<bool> {
         let before = self.map.len();
         for (u, unit) in graph.units.iter().enumerate() {
-            for t in rules[unit.layer].step().terms {
+            let step = rules[unit.layer].step();
+            for t in step.terms {
                 let identity = (t.input, t.weight, t.bias)
                     == (super::rules::In::A, Weight::W, super::rules::Bias::B);
                 if t.coef == 0.0 && !identity {
                     continue;
                 }
-                for p in 0..unit.parts.len() {
-                    self.get(model, graph, u, p, t.weight)?;
-                    // The forward pass on the layer's own input uses W+ (propagate.rs).
-                    if !matches!(t.weight, Weight::Square | Weight::Ones | Weight::W) {
-                        self.get(model, graph, u, p, Weight::Pos)?;
+                // The step runs W and W+ for every weight that is a combination of the two
+                // (propagate.rs).
+                // (propagate.rs); a rule with its own weights runs those backward, and W+
+                // forward.
+                let weights = match t.weight.basis() {
+                    Some((_, beta)) if step.own_weights => {
+                        let mut v = vec![t.weight];
+                        if beta != 0.0 {
+                            v.push(Weight::Pos);
+                        }
+                        v
+                    }
+                    Some((alpha, beta)) => [(alpha, Weight::W), (beta, Weight::Pos)]
+                        .into_iter()
+                        .filter(|(c, _)| *c != 0.0)
+                        .map(|(_, w)| w)
+                        .collect(),
+                    None => vec![t.weight],
+                };
+                for w in weights {
+                    for p in 0..unit.parts.len() {
+                        self.get(model, graph, u, p, w)?;
                     }
                 }
             }
         }
         Ok(self.map.len() > before)
+    }
+
+    /// The z-box bounds of unit `u`'s inputs, made by `make` on first use.
+    pub fn zbox(
+        &mut self,
+        u: usize,
+        b: &Bounds,
+        make: impl FnOnce() -> Result<Vec<(Array, Array)>>,
+    ) -> Result<ZBoxBounds> {
+        let k = (u, format!("{b:?}"));
+        if let Some(v) = self.zbox.get(&k) {
+            return Ok(v.clone());
+        }
+        let v = Arc::new(make()?);
+        self.zbox.insert(k, v.clone());
+        Ok(v)
     }
 }
 

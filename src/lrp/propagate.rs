@@ -15,7 +15,7 @@
 //! | `Mul` / `Div` / `Max` / `Min` of two variables otherwise (e.g. squeeze-excite gating) | the gradient (as Zennit on a functional op) |
 
 use super::layers::{shape_of, Core, LrpGraph};
-use super::linear::Plans;
+use super::linear::{key, Plans};
 use super::rules::{Bias, Bounds, In, LrpRule, Mask, Weight, STABILIZER};
 use super::{Conservation, LayerRelevance};
 use crate::engine::rules::unbroadcast;
@@ -63,18 +63,6 @@ fn passes_through(rule: &Rule, vars: usize) -> bool {
                 | Rule::Min { .. }
                 | Rule::Unary(_)
         )
-}
-
-/// A weight modification as alpha W + beta W+, where it is one.
-fn basis(w: Weight) -> Option<(f32, f32)> {
-    match w {
-        Weight::W => Some((1.0, 0.0)),
-        Weight::Pos => Some((0.0, 1.0)),
-        Weight::Neg => Some((1.0, -1.0)),
-        Weight::PlusPos(g) => Some((1.0, g)),
-        Weight::PlusNeg(g) => Some((1.0 + g, -g)),
-        Weight::Square | Weight::Ones => None,
-    }
 }
 
 fn modify_bias(b: &Array, m: Bias) -> Array {
@@ -126,6 +114,91 @@ fn bounds(
     Ok((expand(&lo)?, expand(&hi)?))
 }
 
+/// `l` with `k = l * rep`, if there is one.
+fn proportion(rep: &[f32], k: &[f32]) -> Option<f32> {
+    let j = rep.iter().position(|&c| c != 0.0)?;
+    let l = k[j] / rep[j];
+    rep.iter()
+        .zip(k)
+        .all(|(&r, &k)| (k - l * r).abs() <= 1e-6 * k.abs().max((l * r).abs()))
+        .then_some(l)
+}
+
+/// The products `W' in` (summed over the unit's parts) one step needs, each computed once.
+struct Products<'a, 'b> {
+    plans: &'a mut Plans,
+    typed: &'a TypedModel,
+    graph: &'a LrpGraph,
+    u: usize,
+    z: &'a Array,
+    bias: &'a Array,
+    nonneg: bool,
+    inputs: &'a HashMap<In, Vec<Option<Cow<'b, Array>>>>,
+    /// What identifies the constant inputs (the z-box bounds) in [`Plans`]' cache.
+    konst: String,
+    memo: HashMap<((u8, u32), In), Option<Array>>,
+}
+
+impl Products<'_, '_> {
+    /// `W' in`; None when the input is all zero.
+    fn get(&mut self, w: Weight, i: In) -> Result<Option<&Array>> {
+        let k = (key(w), i);
+        if !self.memo.contains_key(&k) {
+            let v = self.compute(w, i)?;
+            self.memo.insert(k, v);
+        }
+        Ok(self.memo[&k].as_ref())
+    }
+
+    fn compute(&mut self, w: Weight, i: In) -> Result<Option<Array>> {
+        let is_w = key(w) == key(Weight::W);
+        Ok(match i {
+            // The recorded output minus the bias.
+            In::A if is_w => Some(self.z - self.bias),
+            In::Pos if self.nonneg => self.get(w, In::A)?.cloned(),
+            In::Neg if self.nonneg => None,
+            // W a- = W a - W a+.
+            In::Neg if is_w => {
+                let a = self.get(w, In::A)?.cloned().expect("W a is recorded");
+                match self.get(w, In::Pos)? {
+                    Some(p) => Some(a - p),
+                    None => Some(a),
+                }
+            }
+            // Products with constant inputs do not depend on the input: cached across calls.
+            In::Low | In::High | In::Ones => {
+                let ck = (self.u, key(w), i, self.konst.clone());
+                if let Some(c) = self.plans.konst.get(&ck) {
+                    return Ok(c.clone());
+                }
+                let v = self.pass(w, i)?;
+                self.plans.konst.insert(ck, v.clone());
+                v
+            }
+            _ => self.pass(w, i)?,
+        })
+    }
+
+    /// One forward pass of each part with weights `w` on input `i`.
+    fn pass(&mut self, w: Weight, i: In) -> Result<Option<Array>> {
+        let mut acc: Option<Array> = None;
+        for (p, a) in self.inputs[&i].iter().enumerate() {
+            let Some(a) = a else { continue };
+            let y = self
+                .plans
+                .get(self.typed, self.graph, self.u, p, w)?
+                .forward(a.clone().into_owned())?
+                .into_shape_with_order(IxDyn(self.z.shape()))
+                .map_err(|e| err!(Runtime, "LRP: layer output shape: {e}"))?;
+            acc = Some(match acc {
+                Some(s) => s + &y,
+                None => y,
+            });
+        }
+        Ok(acc)
+    }
+}
+
 struct Walk<'a> {
     model: &'a Model,
     engine: &'a Engine,
@@ -139,6 +212,16 @@ impl Walk<'_> {
     }
 
     /// One layer unit: the rule's generic step. Returns the relevance of each part's input.
+    ///
+    /// Every weight modification but w² and 1 is alpha W + beta W+, and the terms' inputs are a,
+    /// a+, a- (= a - a+) or constants, so the step needs few passes of the layer:
+    ///
+    /// - forward: W a is the recorded output minus the bias; W+ a (or, when a has both signs,
+    ///   W a+, W+ a+ and W+ a-) are one pass each; products with the z-box bounds or an all-ones
+    ///   input do not depend on the input and are cached;
+    /// - backward: `R_in = sum_in in * (W^T v_in + W+^T u_in)` where v and u are combinations
+    ///   of the groups' normalised relevances; entries with proportional combinations share one
+    ///   transposed pass (gamma on a >= 0: two passes; z-box: two; gamma with both signs: three).
     fn unit(
         &self,
         plans: &mut Plans,
@@ -157,7 +240,7 @@ impl Walk<'_> {
             .map(|p| self.view(p.input))
             .collect::<Result<_>>()?;
         let zbox = match rule {
-            LrpRule::ZBox { bounds: b } => Some(
+            LrpRule::ZBox { bounds: b } => Some(plans.zbox(u, b, || {
                 unit.parts
                     .iter()
                     .zip(&xs)
@@ -173,88 +256,88 @@ impl Walk<'_> {
                         };
                         bounds(self.model, b, x.shape(), ca, unit.layer)
                     })
-                    .collect::<Result<Vec<_>>>()?,
-            ),
+                    .collect::<Result<Vec<_>>>()
+            })?),
             _ => None,
         };
-        // The layer's input as a term reads it: borrowed when it is the input itself or a
-        // z-box bound, computed otherwise.
-        let input = |t: In, p: usize| -> Option<Cow<Array>> {
-            let x = &xs[p];
-            let a = match t {
-                In::A => Cow::Borrowed(x),
-                In::Pos => Cow::Owned(x.mapv(|v| v.max(0.0))),
-                In::Neg => Cow::Owned(x.mapv(|v| v.min(0.0))),
-                In::Ones => Cow::Owned(x.mapv(|_| 1.0)),
-                In::Low => Cow::Borrowed(&zbox.as_ref().expect("zbox bounds")[p].0),
-                In::High => Cow::Borrowed(&zbox.as_ref().expect("zbox bounds")[p].1),
-            };
-            // An all-zero input contributes nothing: skip its plans.
-            (!a.iter().all(|&v| v == 0.0)).then_some(a)
-        };
+        let nonneg = xs.iter().all(|x| x.iter().all(|&v| v >= 0.0));
+        // Each term input, per part (None: all zero, it contributes nothing).
+        let mut inputs: HashMap<In, Vec<Option<Cow<Array>>>> = HashMap::new();
+        // (a itself too: a+ is a when a >= 0.)
+        for i in step.terms.iter().map(|t| t.input).chain([In::A]) {
+            inputs.entry(i).or_insert_with(|| {
+                xs.iter()
+                    .enumerate()
+                    .map(|(p, x)| {
+                        let a = match i {
+                            In::A => Cow::Borrowed(x),
+                            In::Pos if nonneg => Cow::Borrowed(x),
+                            In::Neg if nonneg => return None,
+                            In::Pos => Cow::Owned(x.mapv(|v| v.max(0.0))),
+                            In::Neg => Cow::Owned(x.mapv(|v| v.min(0.0))),
+                            In::Ones => Cow::Owned(x.mapv(|_| 1.0)),
+                            In::Low => Cow::Borrowed(&zbox.as_ref().expect("zbox bounds")[p].0),
+                            In::High => Cow::Borrowed(&zbox.as_ref().expect("zbox bounds")[p].1),
+                        };
+                        (!a.iter().all(|&v| v == 0.0)).then_some(a)
+                    })
+                    .collect()
+            });
+        }
         let used: Vec<bool> = (0..step.groups.len())
             .map(|g| step.terms.iter().any(|t| t.group == g && t.coef != 0.0))
             .collect();
-        // Forward: each group's denominator. On the layer's own input (a, or a+ when a >= 0)
-        // the weights W, W+, W-, W + g W+, W + g W- are combinations of W and W+, and the
-        // product with W is the recorded output minus the bias: one pass (with W+) serves
-        // every such term (gamma and alpha-beta need one forward pass instead of two).
-        let nonneg = xs.iter().all(|x| x.iter().all(|&v| v >= 0.0));
-        let own = |i: In| i == In::A || (i == In::Pos && nonneg);
-        let mut with_pos: Option<Array> = None;
-        let mut inputs: Vec<Vec<Option<Cow<Array>>>> = vec![];
+        // Forward: each group's denominator.
+        let mut products = Products {
+            plans,
+            typed,
+            graph: self.graph,
+            u,
+            z: &z,
+            bias: &unit.bias,
+            nonneg,
+            inputs: &inputs,
+            konst: match rule {
+                LrpRule::ZBox { bounds: b } => format!("{b:?}"),
+                _ => String::new(),
+            },
+            memo: HashMap::new(),
+        };
         let mut den: Vec<Array> = step
             .groups
             .iter()
             .map(|_| Array::zeros(z.raw_dim()))
             .collect();
         for t in &step.terms {
-            let ins: Vec<Option<Cow<Array>>> = (0..xs.len()).map(|p| input(t.input, p)).collect();
-            if used[t.group] {
-                if (t.input, t.weight, t.bias) == (In::A, Weight::W, Bias::B) {
-                    // The recorded output itself.
-                    den[t.group].scaled_add(t.sign, &z);
-                } else {
-                    let mut zt = modify_bias(&unit.bias, t.bias);
-                    match (own(t.input), basis(t.weight)) {
-                        (true, Some((alpha, beta))) => {
-                            if alpha != 0.0 {
-                                zt = zt + &((&z - &unit.bias) * alpha);
-                            }
-                            if beta != 0.0 {
-                                if with_pos.is_none() {
-                                    let mut acc = z.mapv(|_| 0.0);
-                                    for (p, x) in xs.iter().enumerate() {
-                                        let y = plans
-                                            .get(typed, self.graph, u, p, Weight::Pos)?
-                                            .forward(x.clone())?;
-                                        acc += &y.into_shape_with_order(IxDyn(z.shape())).map_err(
-                                            |e| err!(Runtime, "LRP: layer output shape: {e}"),
-                                        )?;
-                                    }
-                                    with_pos = Some(acc);
-                                }
-                                zt = zt + &(with_pos.as_ref().expect("computed above") * beta);
-                            }
-                        }
-                        _ => {
-                            for (p, a) in ins.iter().enumerate() {
-                                if let Some(a) = a {
-                                    let y = plans
-                                        .get(typed, self.graph, u, p, t.weight)?
-                                        .forward(a.clone().into_owned())?;
-                                    zt += &y.into_shape_with_order(IxDyn(z.shape())).map_err(
-                                        |e| err!(Runtime, "LRP: layer output shape: {e}"),
-                                    )?;
-                                }
-                            }
-                        }
+            if !used[t.group] {
+                continue;
+            }
+            let d = &mut den[t.group];
+            if (t.input, t.weight, t.bias) == (In::A, Weight::W, Bias::B) {
+                // The recorded output itself.
+                d.scaled_add(t.sign, &z);
+                continue;
+            }
+            if t.bias != Bias::Zero {
+                d.scaled_add(t.sign, &modify_bias(&unit.bias, t.bias));
+            }
+            // (Where a has both signs, a rule with its own weights gets direct passes: no
+            // cancellation in its all-positive or all-negative sums.)
+            let parts = match t.weight.basis() {
+                Some((alpha, beta)) if nonneg || !step.own_weights => {
+                    vec![(alpha, Weight::W), (beta, Weight::Pos)]
+                }
+                _ => vec![(1.0, t.weight)],
+            };
+            for (c, w) in parts {
+                if c != 0.0 {
+                    if let Some(p) = products.get(w, t.input)? {
+                        d.scaled_add(t.sign * c, p);
                     }
-                    den[t.group].scaled_add(t.sign, &zt);
                 }
             }
-            inputs.push(ins);
         }
+        let plans = products.plans;
         // Each group's normalised relevance.
         let s: Vec<Option<Array>> = step
             .groups
@@ -265,54 +348,111 @@ impl Walk<'_> {
                     return None;
                 }
                 let masked = match mask {
-                    Mask::All => Cow::Borrowed(r),
+                    Mask::All => r.clone(),
                     Mask::Positive => {
-                        Cow::Owned(
-                            Zip::from(r)
-                                .and(&z)
-                                .map_collect(|&r, &z| if z > 0.0 { r } else { 0.0 }),
-                        )
+                        Zip::from(r)
+                            .and(&z)
+                            .map_collect(|&r, &z| if z > 0.0 { r } else { 0.0 })
                     }
                     Mask::Negative => {
-                        Cow::Owned(
-                            Zip::from(r)
-                                .and(&z)
-                                .map_collect(|&r, &z| if z < 0.0 { r } else { 0.0 }),
-                        )
+                        Zip::from(r)
+                            .and(&z)
+                            .map_collect(|&r, &z| if z < 0.0 { r } else { 0.0 })
                     }
                 };
-                Some(divide(masked.into_owned(), &den[g], e))
+                Some(divide(masked, &den[g], e))
             })
             .collect();
-        // Backward: R_in = sum_t coef_t in_t * W_t^T s_g.
-        let mut out: Vec<Option<Array>> = vec![None; xs.len()];
-        for (t, ins) in step.terms.iter().zip(&inputs) {
-            if t.coef == 0.0 {
+        // Backward: which transposed products each input is multiplied by, as coefficients
+        // over the groups' s.
+        let mut need: Vec<(In, Weight, Vec<f32>)> = vec![];
+        let mut add = |i: In, w: Weight, g: usize, c: f32| {
+            if c == 0.0 {
+                return;
+            }
+            let at = match need
+                .iter()
+                .position(|(j, v, _)| *j == i && key(*v) == key(w))
+            {
+                Some(at) => at,
+                None => {
+                    need.push((i, w, vec![0.0; step.groups.len()]));
+                    need.len() - 1
+                }
+            };
+            need[at].2[g] += c;
+        };
+        for t in &step.terms {
+            if t.coef == 0.0 || !used[t.group] || inputs[&t.input].iter().all(Option::is_none) {
                 continue;
             }
-            let Some(sg) = &s[t.group] else { continue };
-            for (p, a) in ins.iter().enumerate() {
-                let Some(a) = a else { continue };
+            match t.weight.basis() {
+                Some((alpha, beta)) if !step.own_weights => {
+                    add(t.input, Weight::W, t.group, t.coef * alpha);
+                    add(t.input, Weight::Pos, t.group, t.coef * beta);
+                }
+                _ => add(t.input, t.weight, t.group, t.coef),
+            }
+        }
+        // One transposed pass per weight and combination, up to a factor.
+        let mut passes: Vec<(Weight, Vec<f32>, Vec<(In, f32)>)> = vec![];
+        for (i, w, k) in need {
+            if k.iter().all(|&c| c == 0.0) {
+                continue;
+            }
+            let shared = passes.iter_mut().find_map(|(pw, pk, members)| {
+                (key(*pw) == key(w))
+                    .then(|| proportion(pk, &k))
+                    .flatten()
+                    .map(|l| (members, l))
+            });
+            match shared {
+                Some((members, l)) => members.push((i, l)),
+                None => passes.push((w, k, vec![(i, 1.0)])),
+            }
+        }
+        let mut out: Vec<Option<Array>> = vec![None; xs.len()];
+        for (w, k, members) in &passes {
+            let mut v: Option<Array> = None;
+            for (g, &c) in k.iter().enumerate() {
+                if c == 0.0 {
+                    continue;
+                }
+                let sg = s[g].as_ref().expect("used group");
+                v = Some(match v {
+                    None => sg * c,
+                    Some(mut v) => {
+                        v.scaled_add(c, sg);
+                        v
+                    }
+                });
+            }
+            let Some(v) = v else { continue };
+            for (p, acc) in out.iter_mut().enumerate() {
+                if members.iter().all(|(i, _)| inputs[i][p].is_none()) {
+                    continue;
+                }
                 let part_shape = typed.nodes()[unit.parts[p].node].outputs[0]
                     .fact
                     .shape
                     .as_concrete()
                     .map(|s| s.to_vec())
                     .unwrap_or_default();
-                let g = sg
+                let g = v
                     .clone()
                     .into_shape_with_order(IxDyn(&part_shape))
                     .map_err(|e| err!(Runtime, "LRP: part shape: {e}"))?;
-                let mut back = plans.get(typed, self.graph, u, p, t.weight)?.backward(g)?;
-                let coef = t.coef;
-                match &mut out[p] {
-                    Some(acc) => Zip::from(acc)
-                        .and(&back)
-                        .and(&**a)
-                        .for_each(|o, &b, &a| *o += b * a * coef),
-                    None => {
-                        back.zip_mut_with(a, |b, &a| *b = *b * a * coef);
-                        out[p] = Some(back);
+                let back = plans.get(typed, self.graph, u, p, *w)?.backward(g)?;
+                for (i, l) in members {
+                    let Some(a) = &inputs[i][p] else { continue };
+                    match acc {
+                        Some(acc) => Zip::from(acc)
+                            .and(&back)
+                            .and(&**a)
+                            .for_each(|o, &b, &a| *o += b * a * l),
+                        None => {
+                            *acc = Some(Zip::from(&back).and(&**a).map_collect(|&b, &a| b * a * l))
+                        }
                     }
                 }
             }

@@ -49,7 +49,7 @@ pub enum LrpRule {
 }
 
 /// What a term feeds the layer instead of its input a.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum In {
     A,
     /// a^+ = max(a, 0)
@@ -74,6 +74,20 @@ pub enum Weight {
     PlusNeg(f32),
     Square,
     Ones,
+}
+
+impl Weight {
+    /// The modification as alpha W + beta W+, where it is one.
+    pub fn basis(self) -> Option<(f32, f32)> {
+        match self {
+            Weight::W => Some((1.0, 0.0)),
+            Weight::Pos => Some((0.0, 1.0)),
+            Weight::Neg => Some((1.0, -1.0)),
+            Weight::PlusPos(g) => Some((1.0, g)),
+            Weight::PlusNeg(g) => Some((1.0 + g, -g)),
+            Weight::Square | Weight::Ones => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -114,6 +128,10 @@ pub struct Step {
     pub groups: Vec<Mask>,
     /// e in stab(d) = d + e sign(d). With e = 0 (LRP-0), a zero denominator gives zero relevance.
     pub stabilizer: f32,
+    /// Whether the transposed passes must use each term's own weights instead of combining W
+    /// and W+: alpha-beta's beta denominator can vanish where relevance does not, and its
+    /// W- pass must then meet exact zeros (W+ - W would cancel a huge s only approximately).
+    pub own_weights: bool,
 }
 
 const fn t(input: In, weight: Weight, bias: Bias, group: usize, sign: f32, coef: f32) -> Term {
@@ -140,6 +158,7 @@ impl LrpRule {
                 terms: vec![t(I::A, W::W, B::B, 0, 1.0, 1.0)],
                 groups: vec![Mask::All],
                 stabilizer: epsilon,
+                own_weights: false,
             },
             // where z_k > 0: (a+ (w + g w+) + a- (w + g w-)) / stab(sum_j same + b + g b+)
             // where z_k < 0: (a+ (w + g w-) + a- (w + g w+)) / stab(sum_j same + b + g b-)
@@ -152,6 +171,7 @@ impl LrpRule {
                 ],
                 groups: vec![Mask::Positive, Mask::Negative],
                 stabilizer: s,
+                own_weights: false,
             },
             // A (a+ w+ + a- w-) / stab(sum_j same + b+) - B (a+ w- + a- w+) / stab(sum_j same + b-)
             LrpRule::AlphaBeta { alpha, beta } => Step {
@@ -163,18 +183,21 @@ impl LrpRule {
                 ],
                 groups: vec![Mask::All, Mask::All],
                 stabilizer: s,
+                own_weights: true,
             },
             // 1 / stab(sum_j 1): the layer on an all-ones input with all-ones weights, no bias
             LrpRule::Flat => Step {
                 terms: vec![t(I::Ones, W::Ones, B::Zero, 0, 1.0, 1.0)],
                 groups: vec![Mask::All],
                 stabilizer: s,
+                own_weights: false,
             },
             // w_jk^2 / stab(sum_j w_jk^2 + b_k^2)
             LrpRule::WSquare => Step {
                 terms: vec![t(I::Ones, W::Square, B::Square, 0, 1.0, 1.0)],
                 groups: vec![Mask::All],
                 stabilizer: s,
+                own_weights: false,
             },
             // (a_j w_jk - l_j w+_jk - h_j w-_jk) / stab(sum_j same); the biases cancel (b - b+ - b-)
             LrpRule::ZBox { .. } => Step {
@@ -185,6 +208,7 @@ impl LrpRule {
                 ],
                 groups: vec![Mask::All],
                 stabilizer: s,
+                own_weights: false,
             },
         }
     }
