@@ -8,7 +8,7 @@ use crate::engine::{tract_err, Array};
 use crate::error::Result;
 use std::collections::HashMap;
 use std::sync::Arc;
-use tract_onnx::prelude::tract_ndarray::IxDyn;
+use tract_onnx::prelude::tract_ndarray::{ArrayViewD, IxDyn};
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::einsum::EinSum;
 
@@ -20,10 +20,15 @@ pub struct PartPlans {
 
 impl PartPlans {
     /// W' x (no bias).
-    pub fn forward(&self, x: Array) -> Result<Array> {
+    pub fn forward(&self, x: ArrayViewD<f32>) -> Result<Array> {
+        let x = match x.as_slice() {
+            Some(v) => Tensor::from_shape(x.shape(), v),
+            None => Ok(x.to_owned().into_tensor()),
+        }
+        .map_err(tract_err("LRP forward"))?;
         let out = self
             .forward
-            .run(tvec!(x.into_tensor().into_tvalue()))
+            .run(tvec!(x.into_tvalue()))
             .map_err(tract_err("LRP forward"))?;
         let v = out[0]
             .to_plain_array_view::<f32>()

@@ -24,9 +24,8 @@ use crate::engine::{Array, Engine, Mode, Tape};
 use crate::err;
 use crate::error::Result;
 use crate::model::Model;
-use std::borrow::Cow;
 use std::collections::HashMap;
-use tract_onnx::prelude::tract_ndarray::{IxDyn, Zip};
+use tract_onnx::prelude::tract_ndarray::{ArrayBase, ArrayViewD, CowArray, Data, IxDyn, Zip};
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::binary::TypedBinOp;
 use tract_onnx::tract_core::ops::math;
@@ -36,7 +35,7 @@ fn stab(d: f32, e: f32) -> f32 {
 }
 
 /// `num / stab(den)`; with e = 0 a zero denominator gives 0.
-fn divide(num: Array, den: &Array, e: f32) -> Array {
+fn divide<S: Data<Elem = f32>>(num: Array, den: &ArrayBase<S, IxDyn>, e: f32) -> Array {
     let mut out = num;
     Zip::from(&mut out).and(den).for_each(|o, &d| {
         let s = stab(d, e);
@@ -45,8 +44,25 @@ fn divide(num: Array, den: &Array, e: f32) -> Array {
     out
 }
 
+/// The sum in f64 (of f32 partial sums over short runs, which vectorise).
 fn sum(a: &Array) -> f64 {
-    a.iter().map(|&v| v as f64).sum()
+    match a.as_slice_memory_order() {
+        Some(v) => v
+            .chunks(64)
+            .map(|c| {
+                let mut acc = [0f32; 8];
+                let mut it = c.chunks_exact(8);
+                for q in &mut it {
+                    for (a, &x) in acc.iter_mut().zip(q) {
+                        *a += x;
+                    }
+                }
+                let tail: f32 = it.remainder().iter().sum();
+                (acc.iter().sum::<f32>() + tail) as f64
+            })
+            .sum(),
+        None => a.iter().map(|&v| v as f64).sum(),
+    }
 }
 
 /// Element-wise nodes with one operand on the input's path hand relevance on unchanged (and read
@@ -65,15 +81,16 @@ fn passes_through(rule: &Rule, vars: usize) -> bool {
         )
 }
 
-fn modify_bias(b: &Array, m: Bias) -> Array {
+/// `d += sign * m(b)`, with `m` the bias modification (matched once, not per element).
+fn add_bias(d: &mut Array, b: &Array, m: Bias, sign: f32) {
     match m {
-        Bias::B => b.clone(),
-        Bias::Zero => b.mapv(|_| 0.0),
-        Bias::Pos => b.mapv(|v| v.max(0.0)),
-        Bias::Neg => b.mapv(|v| v.min(0.0)),
-        Bias::PlusPos(g) => b.mapv(|v| v + g * v.max(0.0)),
-        Bias::PlusNeg(g) => b.mapv(|v| v + g * v.min(0.0)),
-        Bias::Square => b.mapv(|v| v * v),
+        Bias::B => d.scaled_add(sign, b),
+        Bias::Zero => {}
+        Bias::Pos => d.zip_mut_with(b, |d, &b| *d += sign * b.max(0.0)),
+        Bias::Neg => d.zip_mut_with(b, |d, &b| *d += sign * b.min(0.0)),
+        Bias::PlusPos(g) => d.zip_mut_with(b, |d, &b| *d += sign * (b + g * b.max(0.0))),
+        Bias::PlusNeg(g) => d.zip_mut_with(b, |d, &b| *d += sign * (b + g * b.min(0.0))),
+        Bias::Square => d.zip_mut_with(b, |d, &b| *d += sign * b * b),
     }
 }
 
@@ -130,10 +147,10 @@ struct Products<'a, 'b> {
     typed: &'a TypedModel,
     graph: &'a LrpGraph,
     u: usize,
-    z: &'a Array,
+    z: &'a ArrayViewD<'b, f32>,
     bias: &'a Array,
     nonneg: bool,
-    inputs: &'a HashMap<In, Vec<Option<Cow<'b, Array>>>>,
+    inputs: &'a HashMap<In, Vec<Option<CowArray<'b, f32, IxDyn>>>>,
     /// What identifies the constant inputs (the z-box bounds) in [`Plans`]' cache.
     konst: String,
     memo: HashMap<((u8, u32), In), Option<Array>>,
@@ -187,7 +204,7 @@ impl Products<'_, '_> {
             let y = self
                 .plans
                 .get(self.typed, self.graph, self.u, p, w)?
-                .forward(a.clone().into_owned())?
+                .forward(a.view())?
                 .into_shape_with_order(IxDyn(self.z.shape()))
                 .map_err(|e| err!(Runtime, "LRP: layer output shape: {e}"))?;
             acc = Some(match acc {
@@ -206,9 +223,9 @@ struct Walk<'a> {
     tape: &'a Tape,
 }
 
-impl Walk<'_> {
-    fn view(&self, o: OutletId) -> Result<Array> {
-        Ok(self.tape.view(&self.model.typed, o)?.to_owned())
+impl<'a> Walk<'a> {
+    fn view(&self, o: OutletId) -> Result<ArrayViewD<'a, f32>> {
+        self.tape.view(&self.model.typed, o)
     }
 
     /// One layer unit: the rule's generic step. Returns the relevance of each part's input.
@@ -234,7 +251,7 @@ impl Walk<'_> {
         let step = rule.step();
         let e = step.stabilizer;
         let z = self.view(unit.output)?;
-        let xs: Vec<Array> = unit
+        let xs: Vec<ArrayViewD<f32>> = unit
             .parts
             .iter()
             .map(|p| self.view(p.input))
@@ -262,22 +279,22 @@ impl Walk<'_> {
         };
         let nonneg = xs.iter().all(|x| x.iter().all(|&v| v >= 0.0));
         // Each term input, per part (None: all zero, it contributes nothing).
-        let mut inputs: HashMap<In, Vec<Option<Cow<Array>>>> = HashMap::new();
+        let mut inputs: HashMap<In, Vec<Option<CowArray<f32, IxDyn>>>> = HashMap::new();
         // (a itself too: a+ is a when a >= 0.)
         for i in step.terms.iter().map(|t| t.input).chain([In::A]) {
             inputs.entry(i).or_insert_with(|| {
                 xs.iter()
                     .enumerate()
                     .map(|(p, x)| {
-                        let a = match i {
-                            In::A => Cow::Borrowed(x),
-                            In::Pos if nonneg => Cow::Borrowed(x),
+                        let a: CowArray<f32, IxDyn> = match i {
+                            In::A => x.view().into(),
+                            In::Pos if nonneg => x.view().into(),
                             In::Neg if nonneg => return None,
-                            In::Pos => Cow::Owned(x.mapv(|v| v.max(0.0))),
-                            In::Neg => Cow::Owned(x.mapv(|v| v.min(0.0))),
-                            In::Ones => Cow::Owned(x.mapv(|_| 1.0)),
-                            In::Low => Cow::Borrowed(&zbox.as_ref().expect("zbox bounds")[p].0),
-                            In::High => Cow::Borrowed(&zbox.as_ref().expect("zbox bounds")[p].1),
+                            In::Pos => x.mapv(|v| v.max(0.0)).into(),
+                            In::Neg => x.mapv(|v| v.min(0.0)).into(),
+                            In::Ones => x.mapv(|_| 1.0).into(),
+                            In::Low => zbox.as_ref().expect("zbox bounds")[p].0.view().into(),
+                            In::High => zbox.as_ref().expect("zbox bounds")[p].1.view().into(),
                         };
                         (!a.iter().all(|&v| v == 0.0)).then_some(a)
                     })
@@ -318,9 +335,7 @@ impl Walk<'_> {
                 d.scaled_add(t.sign, &z);
                 continue;
             }
-            if t.bias != Bias::Zero {
-                d.scaled_add(t.sign, &modify_bias(&unit.bias, t.bias));
-            }
+            add_bias(d, &unit.bias, t.bias, t.sign);
             // (Where a has both signs, a rule with its own weights gets direct passes: no
             // cancellation in its all-positive or all-negative sums.)
             let parts = match t.weight.basis() {
@@ -601,7 +616,8 @@ impl Walk<'_> {
                 vec![Some(s * &x0)]
             }
             _ => {
-                let xs: Vec<Array> = (0..node.inputs.len()).map(x).collect::<Result<_>>()?;
+                let xs: Vec<ArrayViewD<f32>> =
+                    (0..node.inputs.len()).map(x).collect::<Result<_>>()?;
                 let y = y()?;
                 let views: Vec<_> = xs.iter().map(|x| Some(x.view())).collect();
                 let ctx = Ctx {
