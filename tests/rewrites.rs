@@ -13,6 +13,7 @@ use saliency::engine::maxpool2::{self, MaxPool2};
 use saliency::engine::winograd::{self, Winograd};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
+use tract_onnx::tract_core::ops::binary::TypedBinOp;
 use tract_onnx::tract_core::ops::cnn::{Conv, MaxPool, PaddingSpec, PoolSpec};
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
@@ -255,4 +256,174 @@ fn maxpool2_matches_tract() -> TractResult<()> {
         }
     }
     Ok(())
+}
+
+/// The narrow 1x1 product (`src/engine/mix.rs`) against tract's einsum: both operand orders and
+/// weight layouts, transposed products, row counts that are not a multiple of the tile, pixel
+/// counts with a tail, a per-row or scalar bias taken over from the `Add` after it, a bias it
+/// must leave to tract; and which products are taken.
+#[test]
+fn mix_matches_tract_einsum() -> TractResult<()> {
+    use saliency::engine::mix::{self, Mix};
+    use tract_onnx::tract_core::ops::einsum::EinSum;
+    use tract_onnx::tract_core::ops::math;
+    struct Product {
+        expr: &'static str,
+        x: Vec<usize>,
+        w: Vec<usize>,
+        /// The weights are the first operand.
+        w_first: bool,
+        bias: Option<Vec<usize>>,
+        taken: bool,
+        fused: bool,
+    }
+    let p =
+        |expr, x: &[usize], w: &[usize], w_first, bias: Option<&[usize]>, taken, fused| Product {
+            expr,
+            x: x.to_vec(),
+            w: w.to_vec(),
+            w_first,
+            bias: bias.map(|b| b.to_vec()),
+            taken,
+            fused,
+        };
+    let cases = [
+        p(
+            "nihw,oi->nohw",
+            &[1, 16, 60, 60],
+            &[8, 16],
+            false,
+            Some(&[1, 8, 1, 1]),
+            true,
+            true,
+        ),
+        p(
+            "nohw,oi->nihw",
+            &[1, 8, 20, 20],
+            &[8, 16],
+            false,
+            None,
+            true,
+            false,
+        ),
+        p(
+            "ihw,oi->nohw",
+            &[16, 9, 9],
+            &[5, 16],
+            false,
+            Some(&[1, 5, 1, 1]),
+            true,
+            true,
+        ),
+        p(
+            "oi,nihw->nohw",
+            &[1, 3, 7, 5],
+            &[6, 3],
+            true,
+            Some(&[1, 1, 1, 1]),
+            true,
+            true,
+        ),
+        p(
+            "nihw,io->nohw",
+            &[1, 7, 11, 13],
+            &[7, 9],
+            false,
+            Some(&[1, 9, 1, 1]),
+            true,
+            true,
+        ),
+        p(
+            "nihw,oi->ohw",
+            &[1, 24, 28, 28],
+            &[40, 24],
+            false,
+            None,
+            true,
+            false,
+        ),
+        // A bias along the pixels: the product is taken, the Add left to tract.
+        p(
+            "nihw,oi->nohw",
+            &[1, 4, 6, 6],
+            &[4, 4],
+            false,
+            Some(&[1, 1, 1, 6]),
+            true,
+            false,
+        ),
+        // Not this op's: a batch, fewer pixels than a tile, a dense layer.
+        p(
+            "nihw,oi->nohw",
+            &[2, 8, 8, 8],
+            &[8, 8],
+            false,
+            None,
+            false,
+            false,
+        ),
+        p(
+            "nihw,oi->nohw",
+            &[1, 16, 3, 3],
+            &[8, 16],
+            false,
+            None,
+            false,
+            false,
+        ),
+        p(
+            "mk,nk->mn",
+            &[1, 128],
+            &[10, 128],
+            false,
+            None,
+            false,
+            false,
+        ),
+    ];
+    for (i, c) in cases.iter().enumerate() {
+        let mut m = TypedModel::default();
+        let x = m.add_source("x", f32::fact(&c.x))?;
+        let wn: usize = c.w.iter().product();
+        let w = tract_ndarray::ArrayD::from_shape_vec(c.w.clone(), values(wn, 3 + i))?;
+        let w = m.add_const("w", w.into_tensor())?;
+        let axes: AxesMapping = c.expr.parse()?;
+        let ins = if c.w_first { [w, x] } else { [x, w] };
+        let mut y = m.wire_node("product", EinSum::new(axes, f32::datum_type()), &ins)?;
+        if let Some(shape) = &c.bias {
+            let n: usize = shape.iter().product();
+            let b = tract_ndarray::ArrayD::from_shape_vec(shape.clone(), values(n, 40 + i))?;
+            let b = m.add_const("b", b.into_tensor())?;
+            y = m.wire_node("bias", TypedBinOp(Box::new(math::Add), None), &[y[0], b])?;
+        }
+        m.select_output_outlets(&y)?;
+        let n: usize = c.x.iter().product();
+        let xv =
+            tract_ndarray::ArrayD::from_shape_vec(c.x.clone(), values(n, 7 + i))?.into_tensor();
+        let mut rewritten = m.clone();
+        mix::rewrite(&mut rewritten)?;
+        let taken = rewritten.nodes().iter().any(|n| n.op_is::<Mix>());
+        assert_eq!(taken, c.taken, "{}: {:?} x {:?}", c.expr, c.x, c.w);
+        let fused = rewritten.node(y[0].node).op_is::<Mix>() && c.bias.is_some();
+        assert_eq!(fused, c.fused, "{}: {:?} bias {:?}", c.expr, c.x, c.bias);
+        let (want, got) = (run(m, &xv)?, run(rewritten, &xv)?);
+        assert_eq!(want.len(), got.len());
+        let scale = want.iter().fold(0f32, |a, v| a.max(v.abs()));
+        for (a, b) in want.iter().zip(&got) {
+            assert!((a - b).abs() <= 1e-5 * scale, "{}: {a} vs {b}", c.expr);
+        }
+    }
+    Ok(())
+}
+
+/// Which sizes the product is taken at, on this build (see `mix.rs`).
+#[test]
+fn mix_thresholds() {
+    use saliency::engine::mix::takes;
+    assert!(takes(16, 8, 3600));
+    assert!(takes(8, 16, 3600));
+    assert!(takes(96, 16, 3136));
+    assert!(!takes(16, 8, 9));
+    assert!(!takes(10, 128, 1));
+    assert!(!takes(1152, 192, 49));
 }

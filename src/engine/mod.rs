@@ -11,6 +11,7 @@
 
 pub(crate) mod linear;
 pub mod maxpool2;
+pub mod mix;
 mod pool;
 pub mod rules;
 pub mod winograd;
@@ -27,11 +28,12 @@ use tract_onnx::tract_core::internal::*;
 pub type Array = ArrayD<f32>;
 
 /// How every plan of this crate is built: `model`'s dense 3x3 convolutions rewritten as
-/// [`winograd`] where that pays and its 2x2 max pools as [`maxpool2`] (both in place, so the
-/// outlets keep their ids), then tract's optimiser.
+/// [`winograd`] where that pays, its 2x2 max pools as [`maxpool2`] and its narrow 1x1 products
+/// as [`mix`] (all in place, so the outlets keep their ids), then tract's optimiser.
 pub fn optimize(mut model: TypedModel) -> TractResult<TypedModel> {
     winograd::rewrite(&mut model)?;
     maxpool2::rewrite(&mut model)?;
+    mix::rewrite(&mut model)?;
     model.into_optimized()
 }
 

@@ -1,0 +1,96 @@
+//! One 1x1 product of a constant matrix with channels-first activations, tract's own plan
+//! against the [`Mix`] op (`src/engine/mix.rs`), per shape: where the op pays.
+//!     cargo run --release --example bench_mix [-- RUNS]
+use saliency::engine::mix::{self, Mix};
+use std::time::Instant;
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::internal::*;
+use tract_onnx::tract_core::ops::einsum::EinSum;
+
+fn product(m: usize, k: usize, h: usize) -> TractResult<TypedModel> {
+    let mut g = TypedModel::default();
+    let x = g.add_source("x", f32::fact([1, k, h, h]))?;
+    let w: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 - 3.0).collect();
+    let w = g.add_const(
+        "w",
+        tract_ndarray::Array2::from_shape_vec((m, k), w)?.into_tensor(),
+    )?;
+    let axes: AxesMapping = "nihw,oi->nohw".parse()?;
+    let y = g.wire_node("product", EinSum::new(axes, f32::datum_type()), &[x, w])?;
+    g.select_output_outlets(&y)?;
+    Ok(g)
+}
+
+/// Median over `runs` rounds of 20 runs, in microseconds.
+fn time(plan: &std::sync::Arc<TypedSimplePlan>, x: &TValue, runs: usize) -> TractResult<f64> {
+    plan.run(tvec!(x.clone()))?;
+    let mut t = vec![];
+    for _ in 0..runs {
+        let t0 = Instant::now();
+        for _ in 0..20 {
+            plan.run(tvec!(x.clone()))?;
+        }
+        t.push(t0.elapsed().as_secs_f64() * 1e6 / 20.0);
+    }
+    t.sort_by(f64::total_cmp);
+    Ok(t[runs / 2])
+}
+
+fn main() -> TractResult<()> {
+    let runs: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(15);
+    println!(
+        "{:>6} {:>6} {:>8} {:>8} {:>10} {:>10} {:>6} {:>6}",
+        "m", "k", "pixels", "MMAC", "tract us", "mix us", "ratio", "taken"
+    );
+    for (m, k, h) in [
+        (16, 8, 60),
+        (8, 16, 60),
+        (16, 16, 60),
+        (32, 16, 30),
+        (32, 32, 30),
+        (64, 32, 15),
+        (64, 64, 15),
+        (128, 64, 7),
+        (16, 32, 56),
+        (96, 16, 56),
+        (24, 96, 28),
+        (40, 240, 28),
+        (240, 40, 28),
+        (80, 480, 14),
+        (480, 80, 14),
+        (192, 1152, 7),
+        (1152, 192, 7),
+        (128, 64, 28),
+        (64, 128, 28),
+    ] {
+        let g = product(m, k, h)?;
+        let plain = SimplePlan::new(g.clone().into_optimized()?)?;
+        let mut r = g.clone();
+        let id = r
+            .nodes()
+            .iter()
+            .position(|n| n.op_is::<EinSum>())
+            .expect("product");
+        let op = Mix::for_einsum(
+            &r,
+            r.node(id),
+            r.node(id).op_as::<EinSum>().expect("einsum"),
+        )?
+        .expect("a 1x1 product");
+        r.node_mut(id).op = Box::new(op);
+        let mixed = SimplePlan::new(r.into_optimized()?)?;
+        let x = tract_ndarray::ArrayD::<f32>::from_elem(vec![1, k, h, h], 0.5).into_tvalue();
+        let (a, b) = (time(&plain, &x, runs)?, time(&mixed, &x, runs)?);
+        println!(
+            "{m:>6} {k:>6} {:>8} {:>8.2} {a:>10.1} {b:>10.1} {:>6.2} {:>6}",
+            h * h,
+            (m * k * h * h) as f64 / 1e6,
+            b / a,
+            mix::takes(m, k, h * h)
+        );
+    }
+    Ok(())
+}
