@@ -4,6 +4,7 @@
 //! MaxPool in place ([`super::optimize`]), like [`super::winograd::rewrite`]; the engine's backward rule still reads
 //! tract's op in the decluttered graph.
 
+use super::max;
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::cnn::MaxPool;
 
@@ -99,7 +100,7 @@ impl EvalOp for MaxPool2 {
                         .zip(r0.chunks_exact(2))
                         .zip(r1.chunks_exact(2))
                     {
-                        *o = a[0].max(a[1]).max(b[0].max(b[1]));
+                        *o = max(max(a[0], a[1]), max(b[0], b[1]));
                     }
                 }
             }

@@ -27,6 +27,37 @@ use tract_onnx::tract_core::internal::*;
 
 pub type Array = ArrayD<f32>;
 
+/// max(v, 0) as a compare and a select: `f32::max` is a call to libm's fmaxf in wasm, once per
+/// element. The same for NaN (0).
+#[inline(always)]
+pub fn pos(v: f32) -> f32 {
+    if v > 0.0 {
+        v
+    } else {
+        0.0
+    }
+}
+
+/// min(v, 0), likewise.
+#[inline(always)]
+pub fn neg(v: f32) -> f32 {
+    if v < 0.0 {
+        v
+    } else {
+        0.0
+    }
+}
+
+/// `a.max(b)` (the other one when one is NaN), likewise.
+#[inline(always)]
+pub fn max(a: f32, b: f32) -> f32 {
+    if a > b || b.is_nan() {
+        a
+    } else {
+        b
+    }
+}
+
 /// How every plan of this crate is built: `model`'s dense 3x3 convolutions rewritten as
 /// [`winograd`] where that pays, its 2x2 max pools as [`maxpool2`] and its narrow 1x1 products
 /// as [`mix`] (all in place, so the outlets keep their ids), then tract's optimiser.

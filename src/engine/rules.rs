@@ -684,7 +684,7 @@ fn select(
     let pass = |g: f32, a: f32, b: f32| {
         let keep = if wins(a, b) { 1.0 } else { 0.0 };
         if guided {
-            g.max(0.0) * keep
+            super::pos(g) * keep
         } else {
             g * keep
         }

@@ -20,7 +20,7 @@ use super::rules::{Bias, Bounds, In, LrpRule, Mask, Weight, STABILIZER};
 use super::{Conservation, LayerRelevance};
 use crate::engine::rules::unbroadcast;
 use crate::engine::rules::{Ctx, Rule};
-use crate::engine::{Array, Engine, Mode, Tape};
+use crate::engine::{neg, pos, Array, Engine, Mode, Tape};
 use crate::err;
 use crate::error::Result;
 use crate::model::Model;
@@ -86,10 +86,10 @@ fn add_bias(d: &mut Array, b: &Array, m: Bias, sign: f32) {
     match m {
         Bias::B => d.scaled_add(sign, b),
         Bias::Zero => {}
-        Bias::Pos => d.zip_mut_with(b, |d, &b| *d += sign * b.max(0.0)),
-        Bias::Neg => d.zip_mut_with(b, |d, &b| *d += sign * b.min(0.0)),
-        Bias::PlusPos(g) => d.zip_mut_with(b, |d, &b| *d += sign * (b + g * b.max(0.0))),
-        Bias::PlusNeg(g) => d.zip_mut_with(b, |d, &b| *d += sign * (b + g * b.min(0.0))),
+        Bias::Pos => d.zip_mut_with(b, |d, &b| *d += sign * pos(b)),
+        Bias::Neg => d.zip_mut_with(b, |d, &b| *d += sign * neg(b)),
+        Bias::PlusPos(g) => d.zip_mut_with(b, |d, &b| *d += sign * (b + g * pos(b))),
+        Bias::PlusNeg(g) => d.zip_mut_with(b, |d, &b| *d += sign * (b + g * neg(b))),
         Bias::Square => d.zip_mut_with(b, |d, &b| *d += sign * b * b),
     }
 }
@@ -290,8 +290,8 @@ impl<'a> Walk<'a> {
                             In::A => x.view().into(),
                             In::Pos if nonneg => x.view().into(),
                             In::Neg if nonneg => return None,
-                            In::Pos => x.mapv(|v| v.max(0.0)).into(),
-                            In::Neg => x.mapv(|v| v.min(0.0)).into(),
+                            In::Pos => x.mapv(pos).into(),
+                            In::Neg => x.mapv(neg).into(),
                             In::Ones => x.mapv(|_| 1.0).into(),
                             In::Low => zbox.as_ref().expect("zbox bounds")[p].0.view().into(),
                             In::High => zbox.as_ref().expect("zbox bounds")[p].1.view().into(),
