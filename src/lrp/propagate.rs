@@ -159,6 +159,12 @@ struct Products<'a, 'b> {
 impl Products<'_, '_> {
     /// `W' in`; None when the input is all zero.
     fn get(&mut self, w: Weight, i: In) -> Result<Option<&Array>> {
+        // a+ is a when a >= 0: one entry, not a copy.
+        let i = if self.nonneg && i == In::Pos {
+            In::A
+        } else {
+            i
+        };
         let k = (key(w), i);
         if !self.memo.contains_key(&k) {
             let v = self.compute(w, i)?;
@@ -172,7 +178,6 @@ impl Products<'_, '_> {
         Ok(match i {
             // The recorded output minus the bias.
             In::A if is_w => Some(self.z - self.bias),
-            In::Pos if self.nonneg => self.get(w, In::A)?.cloned(),
             In::Neg if self.nonneg => None,
             // W a- = W a - W a+.
             In::Neg if is_w => {
