@@ -209,101 +209,68 @@ impl Mix {
         #[cfg(target_arch = "x86_64")]
         if fma() {
             // SAFETY: the CPU has AVX2 and FMA (checked just above).
-            unsafe {
-                run_fma(
-                    &self.packed,
-                    self.bias.as_ref().map(|b| b.as_slice()),
-                    x,
-                    out,
-                    self.m,
-                    self.k,
-                    self.p,
-                )
-            };
+            unsafe { run_fma(self, x, out) };
             return;
         }
-        kernel::<false>(
-            &self.packed,
-            self.bias.as_ref().map(|b| b.as_slice()),
-            x,
-            out,
-            self.m,
-            self.k,
-            self.p,
-        )
+        self.tiles::<false>(x, out)
+    }
+
+    /// The tiles: for each block of MR rows, NR pixels at a time, `acc += w[r, k] x[k, pixels]`
+    /// over k (plain code the compiler vectorises: SSE, AVX2 or wasm SIMD128).
+    #[inline(always)]
+    fn tiles<const FMA: bool>(&self, x: &[f32], out: &mut [f32]) {
+        let (m, k, p) = (self.m, self.k, self.p);
+        let full = p / NR * NR;
+        for (b, wb) in self.packed.chunks_exact(k * MR).enumerate() {
+            let m0 = b * MR;
+            let rows = MR.min(m - m0);
+            let mut b0 = [0f32; MR];
+            if let Some(bias) = &self.bias {
+                b0.copy_from_slice(&bias[m0..m0 + MR]);
+            }
+            for start in (0..full).step_by(NR) {
+                let mut acc = [[0f32; NR]; MR];
+                for (ki, wk) in wb.chunks_exact(MR).enumerate() {
+                    let xr: &[f32; NR] = x[ki * p + start..][..NR].try_into().expect("NR values");
+                    for r in 0..MR {
+                        let wr = wk[r];
+                        for j in 0..NR {
+                            acc[r][j] = if FMA {
+                                wr.mul_add(xr[j], acc[r][j])
+                            } else {
+                                acc[r][j] + wr * xr[j]
+                            };
+                        }
+                    }
+                }
+                // The bias after the sum, as a separate Add would: the same result to the bit
+                // whether or not the op took the Add over.
+                for (r, a) in acc.iter().enumerate().take(rows) {
+                    for (o, v) in out[(m0 + r) * p + start..][..NR].iter_mut().zip(a) {
+                        *o = v + b0[r];
+                    }
+                }
+            }
+            for j in full..p {
+                let mut acc = [0f32; MR];
+                for (ki, wk) in wb.chunks_exact(MR).enumerate() {
+                    let xv = x[ki * p + j];
+                    for r in 0..MR {
+                        acc[r] += wk[r] * xv;
+                    }
+                }
+                for (r, a) in acc.iter().enumerate().take(rows) {
+                    out[(m0 + r) * p + j] = a + b0[r];
+                }
+            }
+        }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn run_fma(
-    packed: &[f32],
-    bias: Option<&[f32]>,
-    x: &[f32],
-    out: &mut [f32],
-    m: usize,
-    k: usize,
-    p: usize,
-) {
-    kernel::<true>(packed, bias, x, out, m, k, p)
-}
-
-/// The tiles: for each block of MR rows, NR pixels at a time, `acc += w[r, k] x[k, pixels]`
-/// over k (plain code the compiler vectorises: SSE, AVX2 or wasm SIMD128).
-#[inline(always)]
-fn kernel<const FMA: bool>(
-    packed: &[f32],
-    bias: Option<&[f32]>,
-    x: &[f32],
-    out: &mut [f32],
-    m: usize,
-    k: usize,
-    p: usize,
-) {
-    let full = p / NR * NR;
-    for (b, wb) in packed.chunks_exact(k * MR).enumerate() {
-        let m0 = b * MR;
-        let rows = MR.min(m - m0);
-        let mut b0 = [0f32; MR];
-        if let Some(bias) = bias {
-            b0.copy_from_slice(&bias[m0..m0 + MR]);
-        }
-        for start in (0..full).step_by(NR) {
-            let mut acc = [[0f32; NR]; MR];
-            for (ki, wk) in wb.chunks_exact(MR).enumerate() {
-                let xr: &[f32; NR] = x[ki * p + start..][..NR].try_into().expect("NR values");
-                for r in 0..MR {
-                    let wr = wk[r];
-                    for j in 0..NR {
-                        acc[r][j] = if FMA {
-                            wr.mul_add(xr[j], acc[r][j])
-                        } else {
-                            acc[r][j] + wr * xr[j]
-                        };
-                    }
-                }
-            }
-            // The bias after the sum, as a separate Add would: the same result to the bit
-            // whether or not the op took the Add over.
-            for (r, a) in acc.iter().enumerate().take(rows) {
-                for (o, v) in out[(m0 + r) * p + start..][..NR].iter_mut().zip(a) {
-                    *o = v + b0[r];
-                }
-            }
-        }
-        for j in full..p {
-            let mut acc = [0f32; MR];
-            for (ki, wk) in wb.chunks_exact(MR).enumerate() {
-                let xv = x[ki * p + j];
-                for r in 0..MR {
-                    acc[r] += wk[r] * xv;
-                }
-            }
-            for (r, a) in acc.iter().enumerate().take(rows) {
-                out[(m0 + r) * p + j] = a + b0[r];
-            }
-        }
-    }
+unsafe fn run_fma(op: &Mix, x: &[f32], out: &mut [f32]) {
+    op.tiles::<true>(x, out)
 }
 
 impl Op for Mix {

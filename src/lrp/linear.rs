@@ -68,6 +68,9 @@ pub fn modify(w: &Array, m: Weight) -> Array {
     }
 }
 
+/// (unit, weight modification, constant input, what identifies the z-box bounds).
+type KonstKey = (usize, (u8, u32), In, String);
+
 /// Per unit, the z-box bounds of each part's input (low, high).
 type ZBoxBounds = Arc<Vec<(Array, Array)>>;
 
@@ -76,7 +79,7 @@ pub struct Plans {
     map: HashMap<(usize, usize, (u8, u32)), PartPlans>,
     /// Layer products with constant inputs (z-box bounds, ones), by (unit, weight, input,
     /// bounds).
-    pub(super) konst: HashMap<(usize, (u8, u32), In, String), Option<Array>>,
+    pub(super) konst: HashMap<KonstKey, Option<Array>>,
     zbox: HashMap<(usize, String), ZBoxBounds>,
 }
 

@@ -221,6 +221,10 @@ impl Products<'_, '_> {
     }
 }
 
+/// One transposed pass of a step: the weights, the combination of the groups' normalised
+/// relevances it runs on, and the inputs its result multiplies (with their factors).
+type Pass = (Weight, Vec<f32>, Vec<(In, f32)>);
+
 struct Walk<'a> {
     model: &'a Model,
     engine: &'a Engine,
@@ -415,7 +419,7 @@ impl<'a> Walk<'a> {
             }
         }
         // One transposed pass per weight and combination, up to a factor.
-        let mut passes: Vec<(Weight, Vec<f32>, Vec<(In, f32)>)> = vec![];
+        let mut passes: Vec<Pass> = vec![];
         for (i, w, k) in need {
             if k.iter().all(|&c| c == 0.0) {
                 continue;
