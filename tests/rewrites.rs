@@ -1,7 +1,7 @@
 //! The ops that every plan is rewritten with, against tract's own: the Winograd form of 3x3
 //! convolutions (`src/engine/winograd.rs`) on shapes that exercise its edges (odd sizes, a last
 //! tile half outside, padding on one side only or none, a batch, a scalar bias, one channel),
-//! and the 2x2 max pool (`src/engine/maxpool2.rs`). Natively and, through
+//! the max pool (`src/engine/maxpool.rs`) and the narrow 1x1 product (`src/engine/mix.rs`). Natively and, through
 //! scripts/test-wasm.sh, in WebAssembly in Chromium.
 
 #[cfg(target_arch = "wasm32")]
@@ -9,7 +9,7 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
-use saliency::engine::maxpool2::{self, MaxPool2};
+use saliency::engine::maxpool::{self, FastMaxPool};
 use saliency::engine::winograd::{self, Winograd};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
@@ -201,15 +201,16 @@ fn only_large_dense_stride_one_convolutions_are_rewritten() -> TractResult<()> {
     Ok(())
 }
 
-/// The 2x2 stride-2 max pool against tract's, on even and odd sizes (the last row and column
-/// dropped), a batch, 3-D (CHW) input, negative values; and which pools are taken.
+/// The max pool against tract's: 2x2 stride 2 on even and odd sizes (the last row and column
+/// dropped), a batch, 3-D (CHW) input, negative values; other windows, strides and padding
+/// (explicit, and Keras' "same" on odd and even sizes); and which pools are taken.
 #[test]
-fn maxpool2_matches_tract() -> TractResult<()> {
-    let pool = |c, kernel: usize, stride: usize, pad: usize, format| MaxPool {
+fn maxpool_matches_tract() -> TractResult<()> {
+    let pool = |c, kernel: usize, stride: usize, padding: PaddingSpec, format| MaxPool {
         pool_spec: PoolSpec::new(
             format,
             tvec!(kernel, kernel),
-            PaddingSpec::Explicit(tvec!(pad, pad), tvec!(pad, pad)),
+            padding,
             None,
             Some(tvec!(stride, stride)),
             c,
@@ -217,14 +218,20 @@ fn maxpool2_matches_tract() -> TractResult<()> {
         ),
         with_index_outputs: None,
     };
-    for (shape, kernel, stride, pad, taken) in [
-        (vec![1, 3, 8, 8], 2, 2, 0, true),
-        (vec![2, 4, 7, 9], 2, 2, 0, true),
-        (vec![1, 1, 1, 1], 2, 2, 0, false), // an empty output: tract's own
-        (vec![5, 6, 6], 2, 2, 0, true),
-        (vec![1, 2, 8, 8], 3, 2, 1, false),
-        (vec![1, 2, 8, 8], 2, 1, 0, false),
-        (vec![1, 2, 8, 8], 2, 2, 1, false),
+    let pad = |p: usize| PaddingSpec::Explicit(tvec!(p, p), tvec!(p, p));
+    for (shape, kernel, stride, padding, taken) in [
+        (vec![1, 3, 8, 8], 2, 2, pad(0), true),
+        (vec![2, 4, 7, 9], 2, 2, pad(0), true),
+        (vec![1, 1, 1, 1], 2, 2, pad(0), false), // an empty output: tract's own
+        (vec![5, 6, 6], 2, 2, pad(0), true),
+        (vec![1, 2, 8, 8], 3, 2, pad(1), true),
+        (vec![1, 2, 8, 8], 2, 1, pad(0), true),
+        (vec![1, 2, 8, 8], 2, 2, pad(1), true),
+        (vec![1, 3, 15, 15], 3, 2, PaddingSpec::SameUpper, true),
+        (vec![1, 3, 16, 14], 3, 2, PaddingSpec::SameUpper, true),
+        (vec![2, 2, 9, 11], 3, 1, pad(1), true),
+        (vec![1, 2, 12, 10], 5, 3, pad(2), true),
+        (vec![1, 1, 2, 2], 3, 1, pad(1), true),
     ] {
         let format = if shape.len() == 3 {
             DataFormat::CHW
@@ -234,21 +241,25 @@ fn maxpool2_matches_tract() -> TractResult<()> {
         let c = shape[shape.len() - 3];
         let mut m = TypedModel::default();
         let x = m.add_source("x", f32::fact(&shape))?;
-        let y = m.wire_node("pool", pool(c, kernel, stride, pad, format), &[x])?;
+        let y = m.wire_node(
+            "pool",
+            pool(c, kernel, stride, padding.clone(), format),
+            &[x],
+        )?;
         m.select_output_outlets(&y)?;
         let n: usize = shape.iter().product();
         let x = tract_ndarray::ArrayD::from_shape_vec(shape.clone(), values(n, 5))?.into_tensor();
         let id = y[0].node;
-        let op = MaxPool2::for_pool(&m, m.node(id), m.node(id).op_as::<MaxPool>().unwrap())?;
+        let op = FastMaxPool::for_pool(&m, m.node(id), m.node(id).op_as::<MaxPool>().unwrap())?;
         assert_eq!(
             op.is_some(),
             taken,
-            "{shape:?} kernel {kernel} stride {stride} pad {pad}"
+            "{shape:?} kernel {kernel} stride {stride} {padding:?}"
         );
         let mut rewritten = m.clone();
-        maxpool2::rewrite(&mut rewritten)?;
+        maxpool::rewrite(&mut rewritten)?;
         assert_eq!(
-            rewritten.nodes().iter().any(|n| n.op_is::<MaxPool2>()),
+            rewritten.nodes().iter().any(|n| n.op_is::<FastMaxPool>()),
             taken
         );
         if taken {
@@ -426,4 +437,52 @@ fn mix_thresholds() {
     assert!(!takes(16, 8, 9));
     assert!(!takes(10, 128, 1));
     assert!(!takes(1152, 192, 49));
+}
+
+/// The strided slice (`src/engine/downsample.rs`) against tract's Downsample: each axis, strides
+/// 1 to 3, an offset, odd lengths; a backward stride is left to tract.
+#[test]
+fn downsample_matches_tract() -> TractResult<()> {
+    use saliency::engine::downsample::{self, FastDownsample};
+    use tract_onnx::tract_core::ops::Downsample;
+    for (shape, axis, stride, modulo, taken) in [
+        (vec![1, 8, 15, 15], 2, 2, 0, true),
+        (vec![1, 8, 15, 15], 3, 2, 0, true),
+        (vec![2, 3, 7, 9], 3, 3, 1, true),
+        (vec![2, 3, 7, 9], 1, 2, 1, true),
+        (vec![4, 5], 0, 3, 0, true),
+        (vec![3, 6, 6], 2, 1, 0, true),
+        (vec![1, 4, 6, 6], 3, -1, 0, false),
+    ] {
+        let mut m = TypedModel::default();
+        let x = m.add_source("x", f32::fact(&shape))?;
+        let y = m.wire_node(
+            "down",
+            Downsample {
+                axis,
+                stride,
+                modulo,
+            },
+            &[x],
+        )?;
+        m.select_output_outlets(&y)?;
+        let n: usize = shape.iter().product();
+        let x = tract_ndarray::ArrayD::from_shape_vec(shape.clone(), values(n, 9))?.into_tensor();
+        let mut rewritten = m.clone();
+        downsample::rewrite(&mut rewritten)?;
+        assert_eq!(
+            rewritten
+                .nodes()
+                .iter()
+                .any(|n| n.op_is::<FastDownsample>()),
+            taken,
+            "{shape:?} axis {axis} stride {stride}"
+        );
+        assert_eq!(
+            run(m, &x)?,
+            run(rewritten, &x)?,
+            "{shape:?} axis {axis} stride {stride} modulo {modulo}"
+        );
+    }
+    Ok(())
 }

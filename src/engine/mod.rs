@@ -7,10 +7,11 @@
 //! small tract plans that transpose convolutions and matrix products — is built once in
 //! [`Engine::new`] and reused for every image, class and method. Every plan goes through
 //! [`optimize`], which first swaps two of tract's operators for faster ones of ours
-//! ([`winograd`] convolutions, [`maxpool2`] pools).
+//! ([`winograd`] convolutions, [`maxpool`] pools, [`mix`] 1x1 products, [`downsample`]).
 
+pub mod downsample;
 pub(crate) mod linear;
-pub mod maxpool2;
+pub mod maxpool;
 pub mod mix;
 mod pool;
 pub mod rules;
@@ -59,12 +60,14 @@ pub fn max(a: f32, b: f32) -> f32 {
 }
 
 /// How every plan of this crate is built: `model`'s dense 3x3 convolutions rewritten as
-/// [`winograd`] where that pays, its 2x2 max pools as [`maxpool2`] and its narrow 1x1 products
-/// as [`mix`] (all in place, so the outlets keep their ids), then tract's optimiser.
+/// [`winograd`] where that pays, its max pools as [`maxpool`], its narrow 1x1 products as
+/// [`mix`] and its strided slices as [`downsample`] (all in place, so the outlets keep their
+/// ids), then tract's optimiser.
 pub fn optimize(mut model: TypedModel) -> TractResult<TypedModel> {
     winograd::rewrite(&mut model)?;
-    maxpool2::rewrite(&mut model)?;
+    maxpool::rewrite(&mut model)?;
     mix::rewrite(&mut model)?;
+    downsample::rewrite(&mut model)?;
     model.into_optimized()
 }
 
