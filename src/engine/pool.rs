@@ -1,5 +1,5 @@
 //! Pooling windows, for the backward rules of MaxPool and AveragePool (tract's `SumPool`).
-//! Plain loops: pools are cheap next to convolutions.
+//! Plain loops, with the max pool's argmax found row by row where windows lie inside the input.
 
 use super::Array;
 use tract_onnx::prelude::tract_ndarray::{ArrayViewD, IxDyn};
@@ -148,23 +148,106 @@ impl Window {
             .windows(2)
             .map(|s| &self.taps[s[0] as usize..s[1] as usize])
             .collect();
+        // The columns whose windows lie inside the input across: their taps are at fixed
+        // offsets, and the first maximum is found tap by tap for a whole output row with
+        // compare-and-select (no index table, no branch); the others read their taps.
+        let (_, kw, sw, dw, left, _) = self.axes[1];
+        let inside = |ox: usize| ox * sw >= left && ox * sw + (kw - 1) * dw < left + w;
+        let lo = (0..ow).find(|&ox| inside(ox)).unwrap_or(ow);
+        let hi = (lo..ow).find(|&ox| !inside(ox)).unwrap_or(ow);
+        let (mut best_v, mut best_i) = (vec![0f32; hi - lo], vec![0u32; hi - lo]);
+        let first_window = |window: &[u32], xp: &[f32]| -> Option<usize> {
+            let (&first, rest) = window.split_first()?;
+            let (mut bi, mut bv) = (first as usize, xp[first as usize]);
+            for &i in rest {
+                let v = xp[i as usize];
+                if v > bv {
+                    (bi, bv) = (i as usize, v);
+                }
+            }
+            Some(bi)
+        };
+        // With stride s across, the taps of consecutive windows are s apart: each plane is
+        // split into its s column phases first, so that they are contiguous (and the compares
+        // vectorise).
+        let cols = w.div_ceil(sw);
+        let mut phases = vec![0f32; sw * h * cols];
+        // Per column tap kx of the first inside window: its input column, phase and offset.
+        let tap_cols: Vec<(usize, usize, usize)> = (0..kw)
+            .map(|kx| {
+                let c = (lo * sw + kx * dw).saturating_sub(left);
+                (c, c % sw, c / sw)
+            })
+            .collect();
         for ((xp, op), gp) in xs
             .chunks_exact(plane)
             .zip(out.chunks_exact_mut(plane))
             .zip(gs.chunks_exact(outs))
         {
-            for (taps, &gv) in windows.iter().zip(gp) {
-                let Some((&first, rest)) = taps.split_first() else {
-                    continue;
-                };
-                let (mut bi, mut bv) = (first as usize, xp[first as usize]);
-                for &i in rest {
-                    let v = xp[i as usize];
-                    if v > bv {
-                        (bi, bv) = (i as usize, v);
+            if lo < hi {
+                for (y, row) in xp.chunks_exact(w).enumerate() {
+                    for p in 0..sw.min(w) {
+                        let dst = &mut phases[(p * h + y) * cols..][..cols];
+                        for (d, &v) in dst.iter_mut().zip(row[p..].iter().step_by(sw)) {
+                            *d = v;
+                        }
                     }
                 }
-                op[bi] += gv;
+            }
+            for oy in 0..oh {
+                let row = &windows[oy * ow..][..ow];
+                let grow = &gp[oy * ow..][..ow];
+                for ox in (0..lo).chain(hi..ow) {
+                    if let Some(bi) = first_window(row[ox], xp) {
+                        op[bi] += grow[ox];
+                    }
+                }
+                if lo == hi {
+                    continue;
+                }
+                // The window's rows inside the input.
+                let (_, kh, sh, dh, top, _) = self.axes[0];
+                let rows: Vec<usize> = (0..kh)
+                    .map(|ky| (oy * sh + ky * dh) as isize - top as isize)
+                    .filter(|&iy| iy >= 0 && (iy as usize) < h)
+                    .map(|iy| iy as usize)
+                    .collect();
+                let Some(&r0) = rows.first() else { continue };
+                let n = hi - lo;
+                // Tap (iy, kx) of window lo + j is input column c + j * sw, c = lo sw + kx dw
+                // - left: phase c % sw, offset c / sw + j.
+                let taps = |iy: usize, kx: usize| {
+                    let (c, phase, offset) = tap_cols[kx];
+                    let at = (phase * h + iy) * cols + offset;
+                    (&phases[at..at + n], (iy * w + c) as u32)
+                };
+                let (first, base) = taps(r0, 0);
+                best_v.copy_from_slice(first);
+                for (j, i) in best_i.iter_mut().enumerate() {
+                    *i = base + (j * sw) as u32;
+                }
+                for &iy in &rows {
+                    for kx in 0..kw {
+                        if iy == r0 && kx == 0 {
+                            continue;
+                        }
+                        let (vals, base) = taps(iy, kx);
+                        for (j, ((v, i), &c)) in best_v
+                            .iter_mut()
+                            .zip(best_i.iter_mut())
+                            .zip(vals)
+                            .enumerate()
+                        {
+                            // As masks, not branches (random data mispredicts them).
+                            let mask = 0u32.wrapping_sub((c > *v) as u32);
+                            *v = f32::from_bits((v.to_bits() & !mask) | (c.to_bits() & mask));
+                            *i = (*i & !mask) | ((base + (j * sw) as u32) & mask);
+                        }
+                    }
+                }
+                for (&i, &gv) in best_i.iter().zip(&grow[lo..hi]) {
+                    op[i as usize] += gv;
+                }
             }
         }
         Array::from_shape_vec(IxDyn(&self.input), out).expect("pool shape")
@@ -202,5 +285,84 @@ impl Window {
             }
         }
         Array::from_shape_vec(IxDyn(&self.input), out).expect("pool shape")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tract_onnx::tract_core::ops::cnn::PaddingSpec;
+    use tract_onnx::tract_core::ops::nn::DataFormat;
+
+    /// The row-by-row argmax against each window's tap list, on windows with edges in the
+    /// padding, strides, dilation, ceil-mode overhang, and many ties (values on a coarse grid).
+    #[test]
+    fn max_backward_takes_each_windows_first_maximum() -> TractResult<()> {
+        for (hw, k, s, d, before, after, ceil) in [
+            ([15, 15], 3, 2, 1, 1, 1, false),
+            ([16, 14], 3, 2, 1, 0, 1, false),
+            ([9, 11], 3, 1, 1, 1, 1, false),
+            ([12, 10], 5, 3, 1, 2, 2, false),
+            ([10, 10], 3, 2, 2, 2, 2, false),
+            ([7, 7], 3, 2, 1, 1, 1, true),
+            ([4, 4], 2, 1, 1, 0, 0, false),
+        ] {
+            let spec = PoolSpec::new(
+                DataFormat::NCHW,
+                tvec!(k, k),
+                PaddingSpec::Explicit(tvec!(before, before), tvec!(after, after)),
+                Some(tvec!(d, d)),
+                Some(tvec!(s, s)),
+                2,
+                2,
+            );
+            let out = |n: usize| {
+                let span = n + before + after - d * (k - 1) - 1;
+                if ceil {
+                    span.div_ceil(s) + 1
+                } else {
+                    span / s + 1
+                }
+            };
+            let (oh, ow) = (out(hw[0]), out(hw[1]));
+            let input = [2, 2, hw[0], hw[1]];
+            let win = Window::new(&spec, &input, &[2, 2, oh, ow])?;
+            let n: usize = input.iter().product();
+            let x = Array::from_shape_vec(
+                IxDyn(&input),
+                (0..n).map(|i| ((i * 7919) % 5) as f32).collect(),
+            )
+            .expect("x");
+            let g = Array::from_shape_vec(
+                IxDyn(&[2, 2, oh, ow]),
+                (0..4 * oh * ow).map(|i| 1.0 + i as f32).collect(),
+            )
+            .expect("g");
+            let got = win.max_backward(&x.view(), &g);
+            let mut want = vec![0f32; n];
+            let plane = hw[0] * hw[1];
+            let xs = x.as_slice().expect("x");
+            for p in 0..4 {
+                for o in 0..oh * ow {
+                    let taps = &win.taps[win.starts[o] as usize..win.starts[o + 1] as usize];
+                    let Some((&first, rest)) = taps.split_first() else {
+                        continue;
+                    };
+                    let mut bi = first as usize;
+                    for &i in rest {
+                        if xs[p * plane + i as usize] > xs[p * plane + bi] {
+                            bi = i as usize;
+                        }
+                    }
+                    want[p * plane + bi] += g.as_slice().expect("g")[p * oh * ow + o];
+                }
+            }
+            assert_eq!(
+                got.as_slice().expect("got"),
+                &want[..],
+                "{hw:?} k {k} s {s} d {d}"
+            );
+        }
+        Ok(())
     }
 }
