@@ -120,14 +120,7 @@ impl TypedOp for FastDownsample {
 
 /// Replaces every Downsample of `model` that [`FastDownsample::for_downsample`] takes, in place.
 pub fn rewrite(model: &mut TypedModel) -> TractResult<()> {
-    for id in 0..model.nodes().len() {
-        let node = &model.nodes()[id];
-        let Some(op) = node.op_as::<Downsample>() else {
-            continue;
-        };
-        if let Some(fast) = FastDownsample::for_downsample(model, node, op)? {
-            model.node_mut(id).op = Box::new(fast);
-        }
-    }
-    Ok(())
+    super::swap_ops::<Downsample>(model, |m, node, op| {
+        Ok(FastDownsample::for_downsample(m, node, op)?.map(|op| Box::new(op) as _))
+    })
 }

@@ -203,14 +203,7 @@ impl TypedOp for FastMaxPool {
 
 /// Replaces every MaxPool of `model` that [`FastMaxPool::for_pool`] takes, in place.
 pub fn rewrite(model: &mut TypedModel) -> TractResult<()> {
-    for id in 0..model.nodes().len() {
-        let node = &model.nodes()[id];
-        let Some(pool) = node.op_as::<MaxPool>() else {
-            continue;
-        };
-        if let Some(op) = FastMaxPool::for_pool(model, node, pool)? {
-            model.node_mut(id).op = Box::new(op);
-        }
-    }
-    Ok(())
+    super::swap_ops::<MaxPool>(model, |m, node, pool| {
+        Ok(FastMaxPool::for_pool(m, node, pool)?.map(|op| Box::new(op) as _))
+    })
 }

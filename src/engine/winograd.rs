@@ -412,26 +412,19 @@ pub fn conv3x3(c: usize, o: usize, before: [usize; 2], after: [usize; 2], stride
 
 /// Replaces every convolution of `model` that [`accepts`] takes, in place.
 pub fn rewrite(model: &mut TypedModel) -> TractResult<()> {
-    for id in 0..model.nodes().len() {
-        let node = &model.nodes()[id];
-        let Some(conv) = node.op_as::<Conv>() else {
-            continue;
-        };
+    super::swap_ops::<Conv>(model, |m, node, conv| {
         if node.inputs.len() != 3 {
-            continue;
+            return Ok(None);
         }
         let (Some(k), Some(y)) = (
-            model.outlet_fact(node.inputs[1])?.shape.as_concrete(),
+            m.outlet_fact(node.inputs[1])?.shape.as_concrete(),
             node.outputs[0].fact.shape.as_concrete(),
         ) else {
-            continue;
+            return Ok(None);
         };
         if y.len() != 4 || !accepts(conv, k, &y[2..]) {
-            continue;
+            return Ok(None);
         }
-        if let Some(op) = Winograd::for_conv(model, node, conv)? {
-            model.node_mut(id).op = Box::new(op);
-        }
-    }
-    Ok(())
+        Ok(Winograd::for_conv(m, node, conv)?.map(|op| Box::new(op) as _))
+    })
 }
