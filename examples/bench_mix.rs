@@ -2,7 +2,8 @@
 //! against the [`Mix`] op (`src/engine/mix.rs`), per shape: where the op pays.
 //!     cargo run --release --example bench_mix [-- RUNS]
 use saliency::engine::mix::{self, Mix};
-use std::time::Instant;
+#[path = "support/timing.rs"]
+mod timing;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::einsum::EinSum;
@@ -19,21 +20,6 @@ fn product(m: usize, k: usize, h: usize) -> TractResult<TypedModel> {
     let y = g.wire_node("product", EinSum::new(axes, f32::datum_type()), &[x, w])?;
     g.select_output_outlets(&y)?;
     Ok(g)
-}
-
-/// Median over `runs` rounds of 20 runs, in microseconds.
-fn time(plan: &std::sync::Arc<TypedSimplePlan>, x: &TValue, runs: usize) -> TractResult<f64> {
-    plan.run(tvec!(x.clone()))?;
-    let mut t = vec![];
-    for _ in 0..runs {
-        let t0 = Instant::now();
-        for _ in 0..20 {
-            plan.run(tvec!(x.clone()))?;
-        }
-        t.push(t0.elapsed().as_secs_f64() * 1e6 / 20.0);
-    }
-    t.sort_by(f64::total_cmp);
-    Ok(t[runs / 2])
 }
 
 fn main() -> TractResult<()> {
@@ -83,7 +69,10 @@ fn main() -> TractResult<()> {
         r.node_mut(id).op = Box::new(op);
         let mixed = SimplePlan::new(r.into_optimized()?)?;
         let x = tract_ndarray::ArrayD::<f32>::from_elem(vec![1, k, h, h], 0.5).into_tvalue();
-        let (a, b) = (time(&plain, &x, runs)?, time(&mixed, &x, runs)?);
+        let (a, b) = (
+            timing::median_us(&plain, &x, runs, 20)?,
+            timing::median_us(&mixed, &x, runs, 20)?,
+        );
         println!(
             "{m:>6} {k:>6} {:>8} {:>8.2} {a:>10.1} {b:>10.1} {:>6.2} {:>6}",
             h * h,

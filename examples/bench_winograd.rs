@@ -2,7 +2,8 @@
 //! (`src/engine/winograd.rs`), per shape: where the rewrite pays.
 //!     cargo run --release --example bench_winograd [-- RUNS]
 use saliency::engine::winograd::{self, Winograd};
-use std::time::Instant;
+#[path = "support/timing.rs"]
+mod timing;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::cnn::Conv;
@@ -22,18 +23,6 @@ fn conv_model(c: usize, o: usize, h: usize) -> TractResult<TypedModel> {
     let y = m.wire_node("conv", op, &[x, k, b])?;
     m.select_output_outlets(&y)?;
     Ok(m)
-}
-
-fn time(plan: &std::sync::Arc<TypedSimplePlan>, x: &Tensor, runs: usize) -> TractResult<f64> {
-    plan.run(tvec!(x.clone().into()))?;
-    let mut t = vec![];
-    for _ in 0..runs {
-        let t0 = Instant::now();
-        plan.run(tvec!(x.clone().into()))?;
-        t.push(t0.elapsed().as_secs_f64() * 1e3);
-    }
-    t.sort_by(f64::total_cmp);
-    Ok(t[runs / 2])
 }
 
 fn main() -> TractResult<()> {
@@ -92,7 +81,13 @@ fn main() -> TractResult<()> {
             .map(|(p, q)| (p - q).abs())
             .fold(0f32, f32::max)
             / a.iter().map(|p| p.abs()).fold(0f32, f32::max);
-        let (td, tw) = (time(&direct, &x, runs)?, time(&wino, &x, runs)?);
+        let (td, tw) = {
+            let x = x.clone().into_tvalue();
+            (
+                timing::median_us(&direct, &x, runs, 1)? / 1e3,
+                timing::median_us(&wino, &x, runs, 1)? / 1e3,
+            )
+        };
         println!(
             "{c:>5} {o:>5} {h:>5} {td:>10.3} {tw:>10.3} {:>7.2} {err:>9.1e}  {}",
             tw / td,

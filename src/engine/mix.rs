@@ -152,18 +152,14 @@ impl Mix {
             return Ok(None);
         };
         // Drop the axes of size 1 (but k and m): what remains must be [k, rest] and [m, rest].
-        let dn: Vec<(char, usize)> = d
-            .iter()
-            .zip(xs)
-            .filter(|(c, n)| **n != 1 || **c == kc)
-            .map(|(c, n)| (*c, *n))
-            .collect();
-        let on: Vec<(char, usize)> = out
-            .iter()
-            .zip(ys)
-            .filter(|(c, n)| **n != 1 || **c == mc)
-            .map(|(c, n)| (*c, *n))
-            .collect();
+        let sized = |axes: &[char], dims: &[usize], keep: char| -> Vec<(char, usize)> {
+            axes.iter()
+                .zip(dims)
+                .filter(|(c, n)| **n != 1 || **c == keep)
+                .map(|(c, n)| (*c, *n))
+                .collect()
+        };
+        let (dn, on) = (sized(d, xs, kc), sized(&out, ys, mc));
         if dn.first().map(|x| x.0) != Some(kc)
             || on.first().map(|x| x.0) != Some(mc)
             || dn[1..] != on[1..]

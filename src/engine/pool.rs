@@ -143,11 +143,7 @@ impl Window {
             }
             return Array::from_shape_vec(IxDyn(&self.input), out).expect("pool shape");
         }
-        let windows: Vec<&[u32]> = self
-            .starts
-            .windows(2)
-            .map(|s| &self.taps[s[0] as usize..s[1] as usize])
-            .collect();
+        let window = |o: usize| &self.taps[self.starts[o] as usize..self.starts[o + 1] as usize];
         // The columns whose windows lie inside the input across: their taps are at fixed
         // offsets, and the first maximum is found tap by tap for a whole output row with
         // compare-and-select (no index table, no branch); the others read their taps.
@@ -156,7 +152,7 @@ impl Window {
         let lo = (0..ow).find(|&ox| inside(ox)).unwrap_or(ow);
         let hi = (lo..ow).find(|&ox| !inside(ox)).unwrap_or(ow);
         let (mut best_v, mut best_i) = (vec![0f32; hi - lo], vec![0u32; hi - lo]);
-        let first_window = |window: &[u32], xp: &[f32]| -> Option<usize> {
+        let first_max = |window: &[u32], xp: &[f32]| -> Option<usize> {
             let (&first, rest) = window.split_first()?;
             let (mut bi, mut bv) = (first as usize, xp[first as usize]);
             for &i in rest {
@@ -179,6 +175,17 @@ impl Window {
                 (c, c % sw, c / sw)
             })
             .collect();
+        // Per output row: the rows of its windows inside the input (the same for every plane).
+        let (_, kh, sh, dh, top, _) = self.axes[0];
+        let window_rows: Vec<Vec<usize>> = (0..oh)
+            .map(|oy| {
+                (0..kh)
+                    .map(|ky| (oy * sh + ky * dh) as isize - top as isize)
+                    .filter(|&iy| iy >= 0 && (iy as usize) < h)
+                    .map(|iy| iy as usize)
+                    .collect()
+            })
+            .collect();
         for ((xp, op), gp) in xs
             .chunks_exact(plane)
             .zip(out.chunks_exact_mut(plane))
@@ -195,23 +202,16 @@ impl Window {
                 }
             }
             for oy in 0..oh {
-                let row = &windows[oy * ow..][..ow];
                 let grow = &gp[oy * ow..][..ow];
                 for ox in (0..lo).chain(hi..ow) {
-                    if let Some(bi) = first_window(row[ox], xp) {
+                    if let Some(bi) = first_max(window(oy * ow + ox), xp) {
                         op[bi] += grow[ox];
                     }
                 }
                 if lo == hi {
                     continue;
                 }
-                // The window's rows inside the input.
-                let (_, kh, sh, dh, top, _) = self.axes[0];
-                let rows: Vec<usize> = (0..kh)
-                    .map(|ky| (oy * sh + ky * dh) as isize - top as isize)
-                    .filter(|&iy| iy >= 0 && (iy as usize) < h)
-                    .map(|iy| iy as usize)
-                    .collect();
+                let rows = &window_rows[oy];
                 let Some(&r0) = rows.first() else { continue };
                 let n = hi - lo;
                 // Tap (iy, kx) of window lo + j is input column c + j * sw, c = lo sw + kx dw
@@ -226,7 +226,7 @@ impl Window {
                 for (j, i) in best_i.iter_mut().enumerate() {
                     *i = base + (j * sw) as u32;
                 }
-                for &iy in &rows {
+                for &iy in rows {
                     for kx in 0..kw {
                         if iy == r0 && kx == 0 {
                             continue;
