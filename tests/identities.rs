@@ -174,6 +174,104 @@ fn every_bundled_model_supports_the_gradient() {
 
 /// Shards of integrated gradients and SmoothGrad add up to the whole explanation (the browser
 /// spreads them over workers).
+fn rel_l2(a: &ArrayD<f32>, b: &ArrayD<f32>) -> f32 {
+    let num: f32 = a.iter().zip(b).map(|(p, q)| (p - q) * (p - q)).sum();
+    let den: f32 = b.iter().map(|q| q * q).sum();
+    (num / den).sqrt()
+}
+
+/// The engine splits off the input's affine prefix (a first convolution, say) for integrated
+/// gradients and SmoothGrad: running the rest from the prefix's value must give the same scores,
+/// and the prefix's backward applied to the gradient at its end the same gradient.
+#[test]
+fn splitting_off_the_affine_prefix_changes_nothing() {
+    use saliency::engine::{Engine, Mode};
+    let probes = Path::new(ROOT).join("tests/fixtures/probes");
+    let mut nets: Vec<(String, Explainer, ArrayD<f32>)> = ["mnist_cam", "mnist_lrp", "emotion"]
+        .iter()
+        .map(|n| {
+            let (ex, x) = bundled(n);
+            (n.to_string(), ex, x)
+        })
+        .collect();
+    // A product after a product (a depthwise convolution after a dense one), and a matrix
+    // product whose operands are both in the graph.
+    for name in ["conv_depthwise_c4", "matmul_chain_bcast"] {
+        let m = Model::load(
+            &std::fs::read(probes.join(format!("{name}.onnx"))).unwrap(),
+            None,
+        )
+        .unwrap();
+        let n: usize = m.input_shape().iter().product();
+        let x = ArrayD::from_shape_vec(
+            m.input_shape().to_vec(),
+            (0..n)
+                .map(|i| ((i * 37 % 23) as f32 - 11.0) / 7.0)
+                .collect(),
+        )
+        .unwrap();
+        nets.push((name.to_string(), Explainer::new(m), x));
+    }
+    for (name, ex, x) in &mut nets {
+        let m = ex.model();
+        let e = Engine::new(m).unwrap();
+        let p = e
+            .prefix()
+            .unwrap_or_else(|| panic!("{name}: no affine prefix"));
+        assert_ne!(
+            p,
+            m.typed.input_outlets().unwrap()[0],
+            "{name}: the prefix is the input"
+        );
+        let tape = e.forward(x).unwrap();
+        let split = e
+            .forward_from_prefix(m, e.prefix_value(m, x).unwrap())
+            .unwrap();
+        let (l, ls) = (tape.logits().unwrap(), split.logits().unwrap());
+        for (a, b) in l.iter().zip(&ls) {
+            assert!(
+                (a - b).abs() <= 1e-5 * (1.0 + a.abs()),
+                "{name}: logits {l:?} vs {ls:?}"
+            );
+        }
+        let class = saliency::methods::argmax(&l);
+        let g = e.gradient(m, &tape, class, None, Mode::Gradient).unwrap();
+        let gp = e
+            .gradient(m, &split, class, Some(p), Mode::Gradient)
+            .unwrap();
+        let back = e.prefix_backward(m, gp).unwrap();
+        let err = rel_l2(&back, &g);
+        assert!(
+            err <= 1e-5,
+            "{name}: gradient through the split moved by {err}"
+        );
+    }
+    // Integrated gradients over the split equal the plain loop of forward and backward passes
+    // (with a rule whose points are not symmetric about the middle of the path).
+    let (name, ex, x) = &mut nets[0];
+    let e = ex
+        .explain(
+            x,
+            &Method::IntegratedGradients {
+                steps: 16,
+                rule: IgRule::RiemannRight,
+                baseline: Baseline::Constant(0.0),
+            },
+            Some(3),
+        )
+        .unwrap();
+    let m = ex.model();
+    let engine = Engine::new(m).unwrap();
+    let mut sum = x.mapv(|_| 0.0);
+    for (a, w) in IgRule::RiemannRight.points(16) {
+        let tape = engine.forward(&x.mapv(|v| v * a as f32)).unwrap();
+        let g = engine.gradient(m, &tape, 3, None, Mode::Gradient).unwrap();
+        sum.scaled_add(w as f32, &g);
+    }
+    let err = rel_l2(&e.attribution, &(sum * &*x));
+    assert!(err <= 1e-5, "{name}: IG over the split moved by {err}");
+}
+
 #[test]
 fn shards_add_up_to_the_whole() {
     use saliency::methods::Part;

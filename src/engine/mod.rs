@@ -190,6 +190,19 @@ pub struct Engine {
     capture: Arc<TypedSimplePlan>,
     /// Capturing plans that also keep one more outlet (a layer for Grad-CAM), built on demand.
     keeping: Mutex<HashMap<OutletId, (Vec<OutletId>, Arc<TypedSimplePlan>)>>,
+    /// Where the input's affine prefix ends ([`Engine::prefix`]).
+    prefix: Option<OutletId>,
+    /// The forward plans split at `prefix`, built on demand.
+    split: Mutex<Option<Arc<Split>>>,
+}
+
+/// The forward pass cut in two at the end of the affine prefix.
+struct Split {
+    /// The input to the prefix's end.
+    head: Arc<TypedSimplePlan>,
+    /// The prefix's end to the captured outlets (`outlets`).
+    tail: Arc<TypedSimplePlan>,
+    outlets: Vec<OutletId>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -303,6 +316,7 @@ impl Engine {
         let mut seen = std::collections::HashSet::new();
         captured.retain(|o| seen.insert(*o));
         let capture = Self::capture_plan(typed, &captured)?;
+        let prefix = affine_prefix(typed, &steps, source, output);
         Ok(Engine {
             steps,
             order,
@@ -312,7 +326,127 @@ impl Engine {
             captured,
             capture,
             keeping: Mutex::new(HashMap::new()),
+            prefix,
+            split: Mutex::new(None),
         })
+    }
+
+    /// The end of the input's affine prefix: the outlet after the chain of nodes the input
+    /// goes through first that are affine in it and whose backward reads no activation (a
+    /// first convolution with its bias, a normalisation by constants), or None.
+    ///
+    /// Methods that run many passes use it twice. Along a line x' + a (x - x') (integrated
+    /// gradients) the prefix's value is (1 - a) p(x') + a p(x), so the prefix runs twice instead
+    /// of once per step ([`Engine::prefix_value`], [`Engine::forward_from_prefix`]). And a sum
+    /// of gradients at the input is the prefix's transpose applied to the sum of the gradients
+    /// at its end, so the prefix's backward runs once ([`Engine::prefix_backward`]).
+    pub fn prefix(&self) -> Option<OutletId> {
+        self.prefix
+    }
+
+    fn split(&self, model: &Model) -> Result<Arc<Split>> {
+        let p = self
+            .prefix
+            .ok_or_else(|| err!(Runtime, "internal: this model has no affine prefix"))?;
+        let mut cache = self
+            .split
+            .lock()
+            .map_err(|_| err!(Runtime, "a previous forward pass panicked"))?;
+        if let Some(s) = &*cache {
+            return Ok(s.clone());
+        }
+        let typed = &model.typed;
+        let mut head = typed.clone();
+        head.select_output_outlets(&[p])
+            .map_err(tract_err("planning the forward pass"))?;
+        let head = optimize(head).map_err(tract_err("optimizing the forward pass"))?;
+        let head = SimplePlan::new(head).map_err(tract_err("planning the forward pass"))?;
+        // The tail: a copy of the model whose input is a new source in place of p. What the
+        // prefix computed before p is dropped by the optimiser as unreachable.
+        let mut prefix_nodes = vec![false; typed.nodes().len()];
+        let mut o = p;
+        while o != self.source {
+            prefix_nodes[o.node] = true;
+            o = typed.nodes()[o.node]
+                .inputs
+                .iter()
+                .copied()
+                .find(|i| self.on_path[i.node])
+                .ok_or_else(|| err!(Runtime, "internal: broken affine prefix"))?;
+        }
+        let outlets: Vec<OutletId> = self
+            .captured
+            .iter()
+            .copied()
+            .filter(|o| !prefix_nodes[o.node])
+            .collect();
+        let plan = (|| -> TractResult<_> {
+            let mut tail = typed.clone();
+            let fact = typed.outlet_fact(p)?.without_value();
+            let name = format!("{}.prefix", typed.nodes()[p.node].name);
+            let src = tail.add_source(name, fact)?;
+            for inlet in typed.outlet_successors(p).to_vec() {
+                tail.add_edge(src, inlet)?;
+            }
+            tail.set_input_outlets(&[src])?;
+            tail.select_output_outlets(&outlets)?;
+            SimplePlan::new(optimize(tail)?)
+        })()
+        .map_err(tract_err(
+            "planning the forward pass after the affine prefix",
+        ))?;
+        let split = Arc::new(Split {
+            head,
+            tail: plan,
+            outlets,
+        });
+        *cache = Some(split.clone());
+        Ok(split)
+    }
+
+    /// The value at [`Engine::prefix`] for the input `x`.
+    pub fn prefix_value(&self, model: &Model, x: &Array) -> Result<Array> {
+        let split = self.split(model)?;
+        let input = x.clone().into_tensor().into_tvalue();
+        let out = split
+            .head
+            .run(tvec!(input))
+            .map_err(tract_err("forward pass failed"))?;
+        let v = out[0]
+            .to_plain_array_view::<f32>()
+            .map_err(tract_err("reading an activation"))?;
+        Ok(v.to_owned())
+    }
+
+    /// The forward pass from the value `v` at [`Engine::prefix`] on, keeping what
+    /// [`Engine::gradient`] down to the prefix (`at = prefix()`) reads.
+    pub fn forward_from_prefix(&self, model: &Model, v: Array) -> Result<Tape> {
+        let split = self.split(model)?;
+        let p = self
+            .prefix
+            .ok_or_else(|| err!(Runtime, "internal: this model has no affine prefix"))?;
+        let input = v.into_tensor().into_tvalue();
+        let outs = split
+            .tail
+            .run(tvec!(input.clone()))
+            .map_err(tract_err("forward pass failed"))?;
+        let mut values: HashMap<OutletId, TValue> =
+            split.outlets.iter().copied().zip(outs).collect();
+        values.insert(p, input);
+        self.tape(values)
+    }
+
+    /// The gradient at the input given the gradient `g` at [`Engine::prefix`]: the prefix's
+    /// transpose, which reads no activation.
+    pub fn prefix_backward(&self, model: &Model, g: Array) -> Result<Array> {
+        let p = self
+            .prefix
+            .ok_or_else(|| err!(Runtime, "internal: this model has no affine prefix"))?;
+        let none = Tape {
+            values: HashMap::new(),
+            output: self.output,
+        };
+        self.walk(&model.typed, &none, p, g, self.source, Mode::Gradient)
     }
 
     fn capture_plan(typed: &TypedModel, outlets: &[OutletId]) -> Result<Arc<TypedSimplePlan>> {
@@ -363,6 +497,10 @@ impl Engine {
             .map_err(tract_err("forward pass failed"))?;
         let mut values: HashMap<OutletId, TValue> = outlets.iter().copied().zip(outs).collect();
         values.insert(self.source, input);
+        self.tape(values)
+    }
+
+    fn tape(&self, values: HashMap<OutletId, TValue>) -> Result<Tape> {
         let tape = Tape {
             values,
             output: self.output,
@@ -373,13 +511,13 @@ impl Engine {
         Ok(tape)
     }
 
-    /// d score[class] / d (the value at `at`, default: the input), for the run recorded in
-    /// `tape`.
     /// The backward rule of node `n` (None for constants and nodes off the input's path).
     pub(crate) fn rule(&self, n: usize) -> Option<&Rule> {
         self.steps[n].as_ref().map(|s| &s.rule)
     }
 
+    /// d score[class] / d (the value at `at`, default: the input), for the run recorded in
+    /// `tape`.
     pub fn gradient(
         &self,
         model: &Model,
@@ -399,8 +537,21 @@ impl Engine {
                 "target class {class} out of range (the model has {n} classes)"
             )
         })? = 1.0;
+        self.walk(typed, tape, self.output, seed, at, mode)
+    }
+
+    /// The gradient at `at` given the gradient `seed` at `from` (downstream of `at`).
+    fn walk(
+        &self,
+        typed: &TypedModel,
+        tape: &Tape,
+        from: OutletId,
+        seed: Array,
+        at: OutletId,
+        mode: Mode,
+    ) -> Result<Array> {
         let mut grads: HashMap<OutletId, Array> = HashMap::new();
-        grads.insert(self.output, seed);
+        grads.insert(from, seed);
         for &n in self.order.iter().rev() {
             if n == at.node {
                 break;
@@ -522,4 +673,46 @@ impl Engine {
             )),
         }
     }
+}
+
+/// See [`Engine::prefix`]: follows the input through nodes that are its only consumer, affine in
+/// it ([`Rule::affine`]) and read no activation backwards, never the scores' node; the outlet of
+/// the last convolution or matrix product among them, if any.
+fn affine_prefix(
+    typed: &TypedModel,
+    steps: &[Option<Step>],
+    source: OutletId,
+    output: OutletId,
+) -> Option<OutletId> {
+    let mut at = source;
+    // The end of the prefix's last product: what follows it (a reshape) saves nothing.
+    let mut end = None;
+    loop {
+        let [inlet] = typed.outlet_successors(at) else {
+            break;
+        };
+        let n = inlet.node;
+        let Some(step) = &steps[n] else { break };
+        let wanted: Vec<usize> = (0..step.wants.len()).filter(|&i| step.wants[i]).collect();
+        let reads_activation = step.reads.output
+            || step
+                .reads
+                .inputs
+                .iter()
+                .zip(&typed.nodes()[n].inputs)
+                .any(|(&r, &i)| r && typed.outlet_fact(i).map_or(true, |f| f.konst.is_none()));
+        if n == output.node
+            || typed.nodes()[n].outputs.len() != 1
+            || wanted != [inlet.slot]
+            || !step.rule.affine(inlet.slot)
+            || reads_activation
+        {
+            break;
+        }
+        at = OutletId::new(n, 0);
+        if matches!(step.rule, Rule::Conv(_) | Rule::EinSum(_)) {
+            end = Some(at);
+        }
+    }
+    end
 }

@@ -434,6 +434,33 @@ impl Rule {
         r
     }
 
+    /// Whether the node's output is affine in its operand `wanted` when the others are
+    /// constants.
+    pub fn affine(&self, wanted: usize) -> bool {
+        match self {
+            Rule::Conv(_)
+            | Rule::EinSum(_)
+            | Rule::Add
+            | Rule::Sub
+            | Rule::Mul
+            | Rule::SumPool { .. }
+            | Rule::ReduceSum
+            | Rule::Move(..)
+            | Rule::Reshape
+            | Rule::Concat(_)
+            | Rule::Pad(_)
+            | Rule::Slice { .. }
+            | Rule::Downsample { .. }
+            | Rule::Unary(Unary::Neg) => true,
+            Rule::Div => wanted == 0,
+            Rule::Max { .. }
+            | Rule::Min { .. }
+            | Rule::Unary(_)
+            | Rule::MaxPool(_)
+            | Rule::Softmax { .. } => false,
+        }
+    }
+
     pub fn backward(&self, c: &Ctx, g: Array) -> TractResult<Vec<Option<Array>>> {
         let n = c.shapes.len();
         let shape = |i: usize| c.shapes[i].clone();

@@ -30,20 +30,42 @@ pub(crate) fn explain(
         }
     };
     let delta = s.x - &x0;
-    let mut sum = Array::zeros(s.x.raw_dim());
-    for (_, (a, w)) in rule
-        .points(steps)
-        .into_iter()
-        .enumerate()
+    let points = rule.points(steps).into_iter().enumerate();
+    let points: Vec<(f64, f64)> = points
         .filter(|(i, _)| s.part.owns(*i))
-    {
-        let xi = &x0 + &(&delta * a as f32);
-        let tape = s.engine.forward(&xi)?;
-        let g = s
-            .engine
-            .gradient(s.model, &tape, s.target, None, Mode::Gradient)?;
-        sum.scaled_add(w as f32, &g);
-    }
+        .map(|(_, p)| p)
+        .collect();
+    let sum = match s.engine.prefix() {
+        // The steps start after the affine prefix, whose value moves along a line too, and
+        // the prefix's backward runs once on the weighted sum of the gradients at its end.
+        Some(p) if !points.is_empty() => {
+            let v0 = s.engine.prefix_value(s.model, &x0)?;
+            let v1 = s.engine.prefix_value(s.model, s.x)?;
+            let mut sum = Array::zeros(v0.raw_dim());
+            for (a, w) in points {
+                let a = a as f32;
+                let vi = &v0 * (1.0 - a) + &(&v1 * a);
+                let tape = s.engine.forward_from_prefix(s.model, vi)?;
+                let g = s
+                    .engine
+                    .gradient(s.model, &tape, s.target, Some(p), Mode::Gradient)?;
+                sum.scaled_add(w as f32, &g);
+            }
+            s.engine.prefix_backward(s.model, sum)?
+        }
+        _ => {
+            let mut sum = Array::zeros(s.x.raw_dim());
+            for (a, w) in points {
+                let xi = &x0 + &(&delta * a as f32);
+                let tape = s.engine.forward(&xi)?;
+                let g = s
+                    .engine
+                    .gradient(s.model, &tape, s.target, None, Mode::Gradient)?;
+                sum.scaled_add(w as f32, &g);
+            }
+            sum
+        }
+    };
     let attr = sum * &delta;
     let y = s.logits[s.target] as f64;
     let y0 = s.scores.logits(s.engine, &x0)?[s.target] as f64;
