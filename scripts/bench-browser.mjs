@@ -1,6 +1,6 @@
 // Browser benchmark (not a test): forward time per bundled model in headless Debian Chromium,
 // wasm size raw and gzipped, and time from page open to the first prediction.
-//   make build && node scripts/bench-browser.mjs
+//   make build && node scripts/bench-browser.mjs [--ig-only]
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { startServer, launch, WWW } from '../tests/browser/harness.mjs';
@@ -8,23 +8,25 @@ import { startServer, launch, WWW } from '../tests/browser/harness.mjs';
 const srv = await startServer();
 const b = await launch();
 const page = await b.context.newPage();
+const igOnly = process.argv.includes('--ig-only');
 const opens = [];
-for (let i = 0; i < 5; i++) {
+for (let i = 0; i < (igOnly ? 0 : 5); i++) {
   const t0 = Date.now();
   await page.goto(srv.url);
   await page.waitForFunction(() => document.body.dataset.top1 && document.body.dataset.busy === '0', null, { timeout: 120_000 });
   opens.push(Date.now() - t0);
 }
 opens.sort((a, b) => a - b);
-await page.goto(`${srv.url}bench.html`);
+await page.goto(`${srv.url}bench.html${igOnly ? '?only=ig' : ''}`);
 await page.waitForFunction(() => document.body.dataset.results, null, { timeout: 600_000 });
 const rows = JSON.parse(await page.evaluate(() => document.body.dataset.results));
 const parallel = JSON.parse(await page.evaluate(() => document.body.dataset.parallel));
 await b.close();
 srv.server.close();
-console.log('\nmodel                IG-32 one worker ms  all workers ms  workers  speed-up');
+console.log('\nmodel                IG-32 one worker ms  all workers ms  workers  speed-up  (in-worker clock, one worker)');
 for (const r of parallel.filter((x) => x.ig10000_seconds)) console.log(`IG 10 000 steps on ${r.model}: ${r.ig10000_seconds} s, wasm memory ${r.wasm_memory_mb_after_ig10} MB after IG-10 -> ${r.wasm_memory_mb_after_ig10000} MB after IG-10000, gap ${r.gap}`);
-for (const r of parallel.filter((x) => !x.ig10000_seconds)) console.log(`${r.model.padEnd(20)} ${String(r.ig32_one_worker_ms).padStart(19)} ${String(r.ig32_all_workers_ms).padStart(15)} ${String(r.workers).padStart(8)} ${String(r.speedup).padStart(9)}`);
+for (const r of parallel.filter((x) => !x.ig10000_seconds)) console.log(`${r.model.padEnd(20)} ${String(r.ig32_one_worker_ms).padStart(19)} ${String(r.ig32_all_workers_ms).padStart(15)} ${String(r.workers).padStart(8)} ${String(r.speedup).padStart(9)}  ${r.ig32_in_worker_ms}`);
+if (igOnly) process.exit(0);
 const wasm = fs.readFileSync(`${WWW}/pkg/saliency_bg.wasm`);
 console.log('simd     model                 load ms  forward ms  gradient ms  (x fwd)  cam ms   lrp-egb ms  (x fwd)  IG-50 (1 worker) ms');
 for (const r of rows) console.log(`${r.simd.padEnd(8)} ${r.model.padEnd(20)} ${String(r.load_ms).padStart(8)} ${String(r.forward_ms).padStart(11)} ${String(r.gradient_ms).padStart(12)} ${String(r.gradient_ratio).padStart(8)} ${String(r.cam_ms ?? '-').padStart(7)} ${String(r.lrp_ms).padStart(12)} ${String(r.lrp_ratio).padStart(8)} ${String(r.ig50_one_worker_ms).padStart(20)}`);

@@ -11,15 +11,19 @@ const rows = [];
 const catalog = await loadCatalog();
 const display = { reduce: 'sum', sign: 'signed', outlier_percent: 2, upsample: 'bilinear', colormap: 'blue-white-red' };
 
-async function median(fn, runs = 15) {
-  await fn();
-  const t = [];
-  for (let i = 0; i < runs; i++) t.push((await fn()) * 1000);
-  t.sort((a, b) => a - b);
-  return Number(t[Math.floor(t.length / 2)].toFixed(2));
+const middle = (t) => Number([...t].sort((a, b) => a - b)[Math.floor(t.length / 2)].toFixed(2));
+
+/// The medians (ms) of several timings (each returns seconds) run in turn, after a warm-up each.
+async function medians(fns, runs) {
+  for (const fn of fns) await fn();
+  const t = fns.map(() => []);
+  for (let i = 0; i < runs; i++) for (const [k, fn] of fns.entries()) t[k].push((await fn()) * 1000);
+  return t.map(middle);
 }
 
-for (const simd of ['plain', 'relaxed']) {
+// `?only=ig`: the IG table alone.
+const only = new URLSearchParams(location.search).get('only');
+for (const simd of only === 'ig' ? [] : ['plain', 'relaxed']) {
   const engine = new Engine(`?simd=${simd}`);
   const variant = await engine.call('simdVariant');
   for (const m of catalog.models) {
@@ -53,14 +57,17 @@ const parallel = [];
     const request = { method: 'integrated-gradients', steps: 32 };
     const runs = m.name === 'efficientnet_lite0' ? 5 : 9;
     // Both timed the same way, from the page (the pool's wall clock: messages, the sum of the
-    // shards): a pool of one worker against a pool of all.
+    // shards): a pool of one worker against a pool of all. The runs alternate, so that a slow
+    // spell of the shared machine falls on both alike.
     const single = new WorkerPool(engine, 1);
-    const one = await median(async () => (await single.explain(request, dims)).meta.seconds, runs);
-    // (The worker's own clock, as the one-worker number was before 2026-11-27.)
-    const inWorker = await median(async () => (await engine.call('explain', { request, ...dims })).meta.seconds, runs);
     const pool = new WorkerPool(engine);
     await pool.prepare(m.name, { url: m.url, sidecar: m.sidecarText }, 1, bytes);
-    const all = await median(async () => (await pool.explain(request, dims)).meta.seconds, runs);
+    const [one, inWorker, all] = await medians([
+      async () => (await single.explain(request, dims)).meta.seconds,
+      // (The worker's own clock, as the one-worker number was before 2026-11-27.)
+      async () => (await engine.call('explain', { request, ...dims })).meta.seconds,
+      async () => (await pool.explain(request, dims)).meta.seconds,
+    ], runs);
     parallel.push({ model: m.name, workers: pool.size, ig32_one_worker_ms: one, ig32_in_worker_ms: inWorker, ig32_all_workers_ms: all, speedup: Number((one / all).toFixed(2)) });
     for (const e of pool.extra) e.worker.terminate();
     out.textContent = [...rows, ...parallel].map((r) => JSON.stringify(r)).join('\n');
