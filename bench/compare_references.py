@@ -9,6 +9,11 @@ ResNet-18 with random weights at 224x224) it exports ONNX, then times on ONE thr
   reported times: the explanation alone, plans already built). Both sides are timed warm: one
   warm-up call, then the median of --runs calls in the same process (`explain --repeat`).
 
+EfficientNet-Lite0's LRP row times the same amount of work but not the same computation: its
+residual connections are plain `x + inputs` in the torch code, which Zennit cannot hook (it has
+no canonizer for this architecture), so there it hands on the gradient, duplicating relevance,
+where CONVENTIONS.md splits it in proportion to the summands.
+
     python3 -m venv /tmp/venv-bench && /tmp/venv-bench/bin/pip install -r bench/requirements.txt
     cargo build --release && /tmp/venv-bench/bin/python bench/compare_references.py [--runs 7]
 """
@@ -44,6 +49,10 @@ def last_conv_block(name, m):
         return m.conv2, "/conv2/Conv_output_0"
     if name == "resnet18":
         return m.layer4, None
+    if name == "efficientnet_lite0":
+        # The head convolution with its BatchNorm (folded into the Conv by the ONNX export), before
+        # the ReLU6: the module `_swish` is shared with the stem, so it cannot be hooked alone.
+        return m._bn1, "/_conv_head/Conv_output_0"
     return [mm for mm in m.modules() if isinstance(mm, nn.Conv2d)][-1], None
 
 
