@@ -292,9 +292,7 @@ impl LinearPlan {
         if self.reduced == self.shape {
             return Ok(v);
         }
-        Ok(v.broadcast(IxDyn(&self.shape))
-            .context("einsum gradient broadcast")?
-            .to_owned())
+        super::rules::spread(&v, &self.shape).context("einsum gradient broadcast")
     }
 }
 

@@ -18,7 +18,7 @@ use super::layers::{shape_of, Core, LrpGraph};
 use super::linear::{key, Plans};
 use super::rules::{Bias, Bounds, In, LrpRule, Mask, Weight, STABILIZER};
 use super::{Conservation, LayerRelevance};
-use crate::engine::rules::unbroadcast;
+use crate::engine::rules::{spread, unbroadcast};
 use crate::engine::rules::{Ctx, Rule};
 use crate::engine::{neg, pos, Array, Engine, Mode, Tape};
 use crate::err;
@@ -618,10 +618,7 @@ impl<'a> Walk<'a> {
                 }
                 let s = divide(&r * c, &(&y()? * c), STABILIZER);
                 let x0 = x(0)?;
-                let s = s
-                    .broadcast(IxDyn(x0.shape()))
-                    .ok_or_else(|| err!(Runtime, "LRP: reduce broadcast"))?
-                    .to_owned();
+                let s = spread(&s, x0.shape()).map_err(|e| err!(Runtime, "LRP: {e}"))?;
                 vec![Some(s * &x0)]
             }
             _ => {
