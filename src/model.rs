@@ -616,6 +616,16 @@ fn check_node_arity(graph: &pb::GraphProto) -> Result<()> {
                 node_label(n, i)
             ));
         }
+        // A reduction takes its data and at most its axes; tract-onnx reads a third input as
+        // its only operand besides the data and ignores the axes the checks read.
+        if n.op_type.starts_with("Reduce") && n.input.len() > 2 {
+            return Err(err!(
+                CorruptModel,
+                "cannot read model: {} has {} inputs (a reduction takes its data and at most its axes)",
+                node_label(n, i),
+                n.input.len()
+            ));
+        }
         if n.input.iter().all(|x| x.is_empty()) && !SOURCES.contains(&n.op_type.as_str()) {
             return Err(err!(
                 CorruptModel,

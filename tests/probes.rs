@@ -177,6 +177,11 @@ const FROM_THE_AUDIT: &[(&str, ErrorKind, &str)] = &[
         "ends its inputs with an empty name",
     ),
     (
+        "reducesum13_three_inputs",
+        ErrorKind::CorruptModel,
+        "has 3 inputs (a reduction takes its data and at most its axes)",
+    ),
+    (
         "reducemean13_attr_and_input",
         ErrorKind::CorruptModel,
         "axis 9, out of range",
