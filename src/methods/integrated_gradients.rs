@@ -1,6 +1,8 @@
 //! Integrated gradients (Sundararajan et al.): (x - x') * sum_i w_i dy_c/dx(x' + a_i (x - x')).
 //! One forward + backward per step, looped (batching is slower on CPU and memory would grow
-//! with the steps).
+//! with the steps), each starting after the input's affine prefix ([`Engine::prefix`]).
+//!
+//! [`Engine::prefix`]: crate::engine::Engine::prefix
 
 use super::quadrature::IgRule;
 use super::{Baseline, Subject};
