@@ -127,9 +127,9 @@ impl Plans {
                     continue;
                 }
                 // The step runs W and W+ for every weight that is a combination of the two
-                // (propagate.rs).
-                // (propagate.rs); a rule with its own weights runs those backward, and W+
-                // forward.
+                // (propagate.rs), and W + g W+ backward where the two merge (gamma when its
+                // z < 0 group carries no relevance); a rule with its own weights runs those
+                // backward, and W+ forward.
                 let weights = match t.weight.basis() {
                     Some((_, beta)) if step.own_weights => {
                         let mut v = vec![t.weight];
@@ -138,11 +138,17 @@ impl Plans {
                         }
                         v
                     }
-                    Some((alpha, beta)) => [(alpha, Weight::W), (beta, Weight::Pos)]
-                        .into_iter()
-                        .filter(|(c, _)| *c != 0.0)
-                        .map(|(_, w)| w)
-                        .collect(),
+                    Some((alpha, beta)) => {
+                        let mut v: Vec<Weight> = [(alpha, Weight::W), (beta, Weight::Pos)]
+                            .into_iter()
+                            .filter(|(c, _)| *c != 0.0)
+                            .map(|(_, w)| w)
+                            .collect();
+                        if matches!(t.weight, Weight::PlusPos(_)) {
+                            v.push(t.weight);
+                        }
+                        v
+                    }
                     None => vec![t.weight],
                 };
                 for w in weights {

@@ -310,8 +310,24 @@ impl<'a> Walk<'a> {
                     .collect()
             });
         }
+        // A group whose mask leaves no relevance has s = 0 and is skipped: e.g. gamma's z < 0
+        // group under a ReLU, whose relevance is zero wherever z <= 0 (the layer above
+        // multiplies by the ReLU's output). Its denominator and passes are then not computed.
+        let live = |mask: &Mask| -> bool {
+            let keep = |z: f32| match mask {
+                Mask::All => true,
+                Mask::Positive => z > 0.0,
+                Mask::Negative => z < 0.0,
+            };
+            match (r.as_slice(), z.as_slice()) {
+                (Some(r), Some(z)) => r.iter().zip(z).any(|(&r, &z)| r != 0.0 && keep(z)),
+                _ => r.iter().zip(z.iter()).any(|(&r, &z)| r != 0.0 && keep(z)),
+            }
+        };
         let used: Vec<bool> = (0..step.groups.len())
-            .map(|g| step.terms.iter().any(|t| t.group == g && t.coef != 0.0))
+            .map(|g| {
+                step.terms.iter().any(|t| t.group == g && t.coef != 0.0) && live(&step.groups[g])
+            })
             .collect();
         // Forward: each group's denominator.
         let mut products = Products {
@@ -433,6 +449,20 @@ impl<'a> Walk<'a> {
             match shared {
                 Some((members, l)) => members.push((i, l)),
                 None => passes.push((w, k, vec![(i, 1.0)])),
+            }
+        }
+        // A W pass and a W+ pass on proportional combinations for the same inputs (gamma on a
+        // non-negative input once its z < 0 group is skipped) are one pass with W + l W+.
+        if !step.own_weights {
+            let at = |w: Weight| passes.iter().position(|(pw, ..)| key(*pw) == key(w));
+            if let (Some(i), Some(j)) = (at(Weight::W), at(Weight::Pos)) {
+                let merged = (passes[i].2 == passes[j].2)
+                    .then(|| proportion(&passes[i].1, &passes[j].1))
+                    .flatten();
+                if let Some(l) = merged {
+                    passes[i].0 = Weight::PlusPos(l);
+                    passes.remove(j);
+                }
             }
         }
         let mut out: Vec<Option<Array>> = vec![None; xs.len()];
