@@ -1,5 +1,7 @@
 //! The forward and transposed maps of one layer part with modified weights, as small tract
-//! plans, built on first use and cached per (part, weight modification).
+//! plans, built on first use and cached per (part, weight modification, direction). The two
+//! directions are built apart: many weights are only ever used one way (W forward is the
+//! recorded output, W + g W+ runs only backward), and each plan holds its own packed weights.
 
 use super::layers::{Core, LrpGraph, Part};
 use super::rules::{Bounds, In, Weight};
@@ -12,22 +14,25 @@ use tract_onnx::prelude::tract_ndarray::{ArrayViewD, IxDyn};
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::einsum::EinSum;
 
-pub struct PartPlans {
-    forward: Arc<TypedSimplePlan>,
-    backward: LinearPlan,
+/// x -> W' x (no bias) for one part.
+pub struct Forward {
+    plan: Arc<TypedSimplePlan>,
     out_shape: Vec<usize>,
 }
 
-impl PartPlans {
+/// g -> W'^T g for one part.
+pub struct Backward(LinearPlan);
+
+impl Forward {
     /// W' x (no bias).
-    pub fn forward(&self, x: ArrayViewD<f32>) -> Result<Array> {
+    pub fn run(&self, x: ArrayViewD<f32>) -> Result<Array> {
         let x = match x.as_slice() {
             Some(v) => Tensor::from_shape(x.shape(), v),
             None => Ok(x.to_owned().into_tensor()),
         }
         .map_err(tract_err("LRP forward"))?;
         let out = self
-            .forward
+            .plan
             .run(tvec!(x.into_tvalue()))
             .map_err(tract_err("LRP forward"))?;
         let v = out[0]
@@ -37,10 +42,12 @@ impl PartPlans {
         v.into_shape_with_order(IxDyn(&self.out_shape))
             .map_err(|e| crate::err!(Runtime, "LRP forward shape: {e}"))
     }
+}
 
+impl Backward {
     /// W'^T g.
-    pub fn backward(&self, g: Array) -> Result<Array> {
-        self.backward.run(g, &[]).map_err(tract_err("LRP backward"))
+    pub fn run(&self, g: Array) -> Result<Array> {
+        self.0.run(g, &[]).map_err(tract_err("LRP backward"))
     }
 }
 
@@ -74,38 +81,72 @@ type KonstKey = (usize, (u8, u32), In, String);
 /// Per unit, the z-box bounds of each part's input (low, high).
 type ZBoxBounds = Arc<Vec<(Array, Array)>>;
 
+/// (unit, part, weight modification).
+type PlanKey = (usize, usize, (u8, u32));
+
 #[derive(Default)]
 pub struct Plans {
-    map: HashMap<(usize, usize, (u8, u32)), PartPlans>,
+    forward: HashMap<PlanKey, Forward>,
+    backward: HashMap<PlanKey, Backward>,
     /// Layer products with constant inputs (z-box bounds, ones), by (unit, weight, input,
     /// bounds).
     pub(super) konst: HashMap<KonstKey, Option<Array>>,
     zbox: HashMap<(usize, String), ZBoxBounds>,
 }
 
+/// The plan in `map` under `k`, built by `build` on first use.
+fn cached<'m, T>(
+    map: &'m mut HashMap<PlanKey, T>,
+    model: &TypedModel,
+    graph: &LrpGraph,
+    k: PlanKey,
+    build: impl FnOnce(&TypedModel, &Part) -> TractResult<T>,
+) -> Result<&'m mut T> {
+    match map.entry(k) {
+        std::collections::hash_map::Entry::Occupied(e) => Ok(e.into_mut()),
+        std::collections::hash_map::Entry::Vacant(e) => {
+            let p = &graph.units[k.0].parts[k.1];
+            let plan = build(model, p).map_err(|e| {
+                crate::err!(
+                    UnsupportedOperator,
+                    "LRP: cannot plan layer node '{}': {e:#}",
+                    model.nodes()[p.node].name
+                )
+            })?;
+            Ok(e.insert(plan))
+        }
+    }
+}
+
 impl Plans {
-    pub fn get(
+    /// x -> W' x for part `part` of unit `unit`, W' the weights modified by `m`.
+    pub fn forward(
         &mut self,
         model: &TypedModel,
         graph: &LrpGraph,
         unit: usize,
         part: usize,
         m: Weight,
-    ) -> Result<&PartPlans> {
-        match self.map.entry((unit, part, key(m))) {
-            std::collections::hash_map::Entry::Occupied(e) => Ok(e.into_mut()),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                let p = &graph.units[unit].parts[part];
-                let plans = build(model, p, m).map_err(|e| {
-                    crate::err!(
-                        UnsupportedOperator,
-                        "LRP: cannot plan layer node '{}': {e:#}",
-                        model.nodes()[p.node].name
-                    )
-                })?;
-                Ok(e.insert(plans))
-            }
-        }
+    ) -> Result<&Forward> {
+        let k = (unit, part, key(m));
+        Ok(cached(&mut self.forward, model, graph, k, |model, p| {
+            build_forward(model, p, m)
+        })?)
+    }
+
+    /// g -> W'^T g, likewise.
+    pub fn backward(
+        &mut self,
+        model: &TypedModel,
+        graph: &LrpGraph,
+        unit: usize,
+        part: usize,
+        m: Weight,
+    ) -> Result<&Backward> {
+        let k = (unit, part, key(m));
+        Ok(cached(&mut self.backward, model, graph, k, |model, p| {
+            build_backward(model, p, m)
+        })?)
     }
 }
 
@@ -117,7 +158,7 @@ impl Plans {
         graph: &LrpGraph,
         rules: &[super::LrpRule],
     ) -> Result<bool> {
-        let before = self.map.len();
+        let before = self.forward.len() + self.backward.len();
         for (u, unit) in graph.units.iter().enumerate() {
             let step = rules[unit.layer].step();
             for t in step.terms {
@@ -126,39 +167,47 @@ impl Plans {
                 if t.coef == 0.0 && !identity {
                     continue;
                 }
-                // The step runs W and W+ for every weight that is a combination of the two
-                // (propagate.rs), and W + g W+ backward where the two merge (gamma when its
-                // z < 0 group carries no relevance); a rule with its own weights runs those
-                // backward, and W+ forward.
-                let weights = match t.weight.basis() {
+                // (weights, forward, backward) on a non-negative input (propagate.rs): W and W+
+                // for every weight that is a combination of the two, W + g W+ backward where the
+                // two merge (gamma when its z < 0 group carries no relevance), W forward never
+                // (W a is the recorded output); a rule with its own weights runs those backward
+                // and W+ forward. What a mixed-sign input needs besides is built on first use.
+                let weights: Vec<(Weight, bool, bool)> = match t.weight.basis() {
                     Some((_, beta)) if step.own_weights => {
-                        let mut v = vec![t.weight];
+                        let mut v = vec![(t.weight, false, true)];
                         if beta != 0.0 {
-                            v.push(Weight::Pos);
+                            v.push((Weight::Pos, true, false));
                         }
                         v
                     }
                     Some((alpha, beta)) => {
-                        let mut v: Vec<Weight> = [(alpha, Weight::W), (beta, Weight::Pos)]
-                            .into_iter()
-                            .filter(|(c, _)| *c != 0.0)
-                            .map(|(_, w)| w)
-                            .collect();
+                        let mut v = vec![];
+                        if alpha != 0.0 {
+                            v.push((Weight::W, false, true));
+                        }
+                        if beta != 0.0 {
+                            v.push((Weight::Pos, true, true));
+                        }
                         if matches!(t.weight, Weight::PlusPos(_)) {
-                            v.push(t.weight);
+                            v.push((t.weight, false, true));
                         }
                         v
                     }
-                    None => vec![t.weight],
+                    None => vec![(t.weight, true, true)],
                 };
-                for w in weights {
+                for (w, fwd, bwd) in weights {
                     for p in 0..unit.parts.len() {
-                        self.get(model, graph, u, p, w)?;
+                        if fwd {
+                            self.forward(model, graph, u, p, w)?;
+                        }
+                        if bwd {
+                            self.backward(model, graph, u, p, w)?;
+                        }
                     }
                 }
             }
         }
-        Ok(self.map.len() > before)
+        Ok(self.forward.len() + self.backward.len() > before)
     }
 
     /// The z-box bounds of unit `u`'s inputs, made by `make` on first use.
@@ -178,51 +227,49 @@ impl Plans {
     }
 }
 
-fn build(model: &TypedModel, p: &Part, m: Weight) -> TractResult<PartPlans> {
+fn shape(f: &TypedFact) -> TractResult<Vec<usize>> {
+    Ok(f.shape.as_concrete().context("symbolic shape")?.to_vec())
+}
+
+fn build_forward(model: &TypedModel, p: &Part, m: Weight) -> TractResult<Forward> {
     let node = &model.nodes()[p.node];
     let w = modify(&p.weight, m).into_tensor().into_arc_tensor();
-    let x_shape = model
-        .outlet_fact(p.input)?
-        .shape
-        .as_concrete()
-        .context("symbolic shape")?
-        .to_vec();
-    let out_shape = node.outputs[0]
-        .fact
-        .shape
-        .as_concrete()
-        .context("symbolic shape")?
-        .to_vec();
+    let x_shape = shape(model.outlet_fact(p.input)?)?;
+    let out_shape = shape(&node.outputs[0].fact)?;
     let mut f = TypedModel::default();
     let x = f.add_source("x", f32::fact(&x_shape))?;
-    let (out, backward) = match &p.core {
+    let out = match &p.core {
         Core::Conv(conv) => {
-            let k = f.add_const("kernel", w.clone())?;
+            let k = f.add_const("kernel", w)?;
             let b = f.add_const("bias", Tensor::zero::<f32>(&[p.weight.shape()[0]])?)?;
-            let out = f.wire_node("conv", conv.clone(), &[x, k, b])?;
-            (out, LinearPlan::conv_with(model, node, conv, Some(w))?)
+            f.wire_node("conv", conv.clone(), &[x, k, b])?
         }
         Core::EinSum { es, x_slot, w_slot } => {
-            let k = f.add_const("weight", w.clone())?;
+            let k = f.add_const("weight", w)?;
             let mut wires = [x, x];
             wires[*x_slot] = x;
             wires[*w_slot] = k;
-            let out = f.wire_node(
+            f.wire_node(
                 "einsum",
                 EinSum::new(es.axes.clone(), f32::datum_type()),
                 &wires,
-            )?;
-            (
-                out,
-                LinearPlan::einsum_with(model, node, es, *x_slot, Some((*w_slot, w)))?,
-            )
+            )?
         }
     };
     f.select_output_outlets(&out)?;
-    let forward = SimplePlan::new(crate::engine::optimize(f)?)?;
-    Ok(PartPlans {
-        forward,
-        backward,
+    Ok(Forward {
+        plan: SimplePlan::new(crate::engine::optimize(f)?)?,
         out_shape,
     })
+}
+
+fn build_backward(model: &TypedModel, p: &Part, m: Weight) -> TractResult<Backward> {
+    let node = &model.nodes()[p.node];
+    let w = modify(&p.weight, m).into_tensor().into_arc_tensor();
+    Ok(Backward(match &p.core {
+        Core::Conv(conv) => LinearPlan::conv_with(model, node, conv, Some(w))?,
+        Core::EinSum { es, x_slot, w_slot } => {
+            LinearPlan::einsum_with(model, node, es, *x_slot, Some((*w_slot, w)))?
+        }
+    }))
 }

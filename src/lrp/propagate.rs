@@ -208,8 +208,8 @@ impl Products<'_, '_> {
             let Some(a) = a else { continue };
             let y = self
                 .plans
-                .get(self.typed, self.graph, self.u, p, w)?
-                .forward(a.view())?
+                .forward(self.typed, self.graph, self.u, p, w)?
+                .run(a.view())?
                 .into_shape_with_order(IxDyn(self.z.shape()))
                 .map_err(|e| err!(Runtime, "LRP: layer output shape: {e}"))?;
             acc = Some(match acc {
@@ -496,7 +496,7 @@ impl<'a> Walk<'a> {
                     .clone()
                     .into_shape_with_order(IxDyn(&part_shape))
                     .map_err(|e| err!(Runtime, "LRP: part shape: {e}"))?;
-                let back = plans.get(typed, self.graph, u, p, *w)?.backward(g)?;
+                let back = plans.backward(typed, self.graph, u, p, *w)?.run(g)?;
                 for (i, l) in members {
                     let Some(a) = &inputs[i][p] else { continue };
                     match acc {
