@@ -282,7 +282,7 @@ impl LinearPlan {
             let x = inputs[j]
                 .as_ref()
                 .with_context(|| format!("einsum operand {j} was not kept"))?;
-            feed.push(x.to_owned().into_tensor().into_tvalue());
+            feed.push(super::tensor_of(x.view())?.into_tvalue());
         }
         let out = self.plan.run(feed)?;
         let v = out[0]

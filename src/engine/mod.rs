@@ -89,6 +89,15 @@ pub fn optimize(mut model: TypedModel) -> TractResult<TypedModel> {
     model.into_optimized()
 }
 
+/// A tensor holding a copy of `x`: one copy (`Array::into_tensor` copies as well, so cloning
+/// the array first copied it twice).
+pub(crate) fn tensor_of(x: ArrayViewD<f32>) -> TractResult<Tensor> {
+    match x.as_slice() {
+        Some(v) => Tensor::from_shape(x.shape(), v),
+        None => Ok(x.to_owned().into_tensor()),
+    }
+}
+
 pub(crate) fn tract_err(what: &str) -> impl FnOnce(TractError) -> Error + '_ {
     move |e| Error::tract(ErrorKind::Runtime, what, e)
 }
@@ -344,10 +353,13 @@ impl Engine {
         self.prefix
     }
 
+    fn prefix_at(&self) -> Result<OutletId> {
+        self.prefix
+            .ok_or_else(|| err!(Runtime, "internal: this model has no affine prefix"))
+    }
+
     fn split(&self, model: &Model) -> Result<Arc<Split>> {
-        let p = self
-            .prefix
-            .ok_or_else(|| err!(Runtime, "internal: this model has no affine prefix"))?;
+        let p = self.prefix_at()?;
         let mut cache = self
             .split
             .lock()
@@ -356,11 +368,7 @@ impl Engine {
             return Ok(s.clone());
         }
         let typed = &model.typed;
-        let mut head = typed.clone();
-        head.select_output_outlets(&[p])
-            .map_err(tract_err("planning the forward pass"))?;
-        let head = optimize(head).map_err(tract_err("optimizing the forward pass"))?;
-        let head = SimplePlan::new(head).map_err(tract_err("planning the forward pass"))?;
+        let head = Self::capture_plan(typed, &[p])?;
         // The tail: a copy of the model whose input is a new source in place of p. What the
         // prefix computed before p is dropped by the optimiser as unreachable.
         let mut prefix_nodes = vec![false; typed.nodes().len()];
@@ -407,7 +415,9 @@ impl Engine {
     /// The value at [`Engine::prefix`] for the input `x`.
     pub fn prefix_value(&self, model: &Model, x: &Array) -> Result<Array> {
         let split = self.split(model)?;
-        let input = x.clone().into_tensor().into_tvalue();
+        let input = tensor_of(x.view())
+            .map_err(tract_err("reading the input"))?
+            .into_tvalue();
         let out = split
             .head
             .run(tvec!(input))
@@ -422,9 +432,7 @@ impl Engine {
     /// [`Engine::gradient`] down to the prefix (`at = prefix()`) reads.
     pub fn forward_from_prefix(&self, model: &Model, v: Array) -> Result<Tape> {
         let split = self.split(model)?;
-        let p = self
-            .prefix
-            .ok_or_else(|| err!(Runtime, "internal: this model has no affine prefix"))?;
+        let p = self.prefix_at()?;
         let input = v.into_tensor().into_tvalue();
         let outs = split
             .tail
@@ -439,9 +447,7 @@ impl Engine {
     /// The gradient at the input given the gradient `g` at [`Engine::prefix`]: the prefix's
     /// transpose, which reads no activation.
     pub fn prefix_backward(&self, model: &Model, g: Array) -> Result<Array> {
-        let p = self
-            .prefix
-            .ok_or_else(|| err!(Runtime, "internal: this model has no affine prefix"))?;
+        let p = self.prefix_at()?;
         let none = Tape {
             values: HashMap::new(),
             output: self.output,
@@ -491,7 +497,9 @@ impl Engine {
         outlets: &[OutletId],
         x: &Array,
     ) -> Result<Tape> {
-        let input = x.clone().into_tensor().into_tvalue();
+        let input = tensor_of(x.view())
+            .map_err(tract_err("reading the input"))?
+            .into_tvalue();
         let outs = plan
             .run(tvec!(input.clone()))
             .map_err(tract_err("forward pass failed"))?;

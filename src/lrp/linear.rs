@@ -26,11 +26,7 @@ pub struct Backward(LinearPlan);
 impl Forward {
     /// W' x (no bias).
     pub fn run(&self, x: ArrayViewD<f32>) -> Result<Array> {
-        let x = match x.as_slice() {
-            Some(v) => Tensor::from_shape(x.shape(), v),
-            None => Ok(x.to_owned().into_tensor()),
-        }
-        .map_err(tract_err("LRP forward"))?;
+        let x = crate::engine::tensor_of(x).map_err(tract_err("LRP forward"))?;
         let out = self
             .plan
             .run(tvec!(x.into_tvalue()))
@@ -94,19 +90,19 @@ pub struct Plans {
     zbox: HashMap<(usize, String), ZBoxBounds>,
 }
 
-/// The plan in `map` under `k`, built by `build` on first use.
+/// The plan in `map` for part `part` of unit `unit` with weights modified by `m`, built by
+/// `build` on first use.
 fn cached<'m, T>(
     map: &'m mut HashMap<PlanKey, T>,
-    model: &TypedModel,
-    graph: &LrpGraph,
-    k: PlanKey,
-    build: impl FnOnce(&TypedModel, &Part) -> TractResult<T>,
-) -> Result<&'m mut T> {
-    match map.entry(k) {
+    (model, graph): (&TypedModel, &LrpGraph),
+    (unit, part, m): (usize, usize, Weight),
+    build: fn(&TypedModel, &Part, Weight) -> TractResult<T>,
+) -> Result<&'m T> {
+    match map.entry((unit, part, key(m))) {
         std::collections::hash_map::Entry::Occupied(e) => Ok(e.into_mut()),
         std::collections::hash_map::Entry::Vacant(e) => {
-            let p = &graph.units[k.0].parts[k.1];
-            let plan = build(model, p).map_err(|e| {
+            let p = &graph.units[unit].parts[part];
+            let plan = build(model, p, m).map_err(|e| {
                 crate::err!(
                     UnsupportedOperator,
                     "LRP: cannot plan layer node '{}': {e:#}",
@@ -128,10 +124,12 @@ impl Plans {
         part: usize,
         m: Weight,
     ) -> Result<&Forward> {
-        let k = (unit, part, key(m));
-        Ok(cached(&mut self.forward, model, graph, k, |model, p| {
-            build_forward(model, p, m)
-        })?)
+        cached(
+            &mut self.forward,
+            (model, graph),
+            (unit, part, m),
+            build_forward,
+        )
     }
 
     /// g -> W'^T g, likewise.
@@ -143,10 +141,12 @@ impl Plans {
         part: usize,
         m: Weight,
     ) -> Result<&Backward> {
-        let k = (unit, part, key(m));
-        Ok(cached(&mut self.backward, model, graph, k, |model, p| {
-            build_backward(model, p, m)
-        })?)
+        cached(
+            &mut self.backward,
+            (model, graph),
+            (unit, part, m),
+            build_backward,
+        )
     }
 }
 

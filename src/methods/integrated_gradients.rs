@@ -37,36 +37,37 @@ pub(crate) fn explain(
         .filter(|(i, _)| s.part.owns(*i))
         .map(|(_, p)| p)
         .collect();
-    let sum = match s.engine.prefix() {
-        // The steps start after the affine prefix, whose value moves along a line too, and
-        // the prefix's backward runs once on the weighted sum of the gradients at its end.
-        Some(p) if !points.is_empty() => {
-            let v0 = s.engine.prefix_value(s.model, &x0)?;
-            let v1 = s.engine.prefix_value(s.model, s.x)?;
-            let mut sum = Array::zeros(v0.raw_dim());
-            for (a, w) in points {
-                let a = a as f32;
-                let vi = &v0 * (1.0 - a) + &(&v1 * a);
-                let tape = s.engine.forward_from_prefix(s.model, vi)?;
-                let g = s
-                    .engine
-                    .gradient(s.model, &tape, s.target, Some(p), Mode::Gradient)?;
-                sum.scaled_add(w as f32, &g);
-            }
-            s.engine.prefix_backward(s.model, sum)?
+    // Each step starts after the affine prefix, whose value moves along a line too, and the
+    // gradients are summed at its end: its backward runs once, on the sum.
+    let at = s.engine.prefix().filter(|_| !points.is_empty());
+    let ends = match at {
+        Some(_) => Some((
+            s.engine.prefix_value(s.model, &x0)?,
+            s.engine.prefix_value(s.model, s.x)?,
+        )),
+        None => None,
+    };
+    let mut sum: Option<Array> = None;
+    for (a, w) in points {
+        let a = a as f32;
+        let tape = match &ends {
+            Some((v0, v1)) => s
+                .engine
+                .forward_from_prefix(s.model, v0 * (1.0 - a) + &(v1 * a))?,
+            None => s.engine.forward(&(&x0 + &(&delta * a)))?,
+        };
+        let g = s
+            .engine
+            .gradient(s.model, &tape, s.target, at, Mode::Gradient)?;
+        match &mut sum {
+            Some(acc) => acc.scaled_add(w as f32, &g),
+            None => sum = Some(g * w as f32),
         }
-        _ => {
-            let mut sum = Array::zeros(s.x.raw_dim());
-            for (a, w) in points {
-                let xi = &x0 + &(&delta * a as f32);
-                let tape = s.engine.forward(&xi)?;
-                let g = s
-                    .engine
-                    .gradient(s.model, &tape, s.target, None, Mode::Gradient)?;
-                sum.scaled_add(w as f32, &g);
-            }
-            sum
-        }
+    }
+    let sum = match (sum, at) {
+        (None, _) => Array::zeros(s.x.raw_dim()),
+        (Some(g), None) => g,
+        (Some(g), Some(_)) => s.engine.prefix_backward(s.model, g)?,
     };
     let attr = sum * &delta;
     let y = s.logits[s.target] as f64;
