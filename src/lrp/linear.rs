@@ -56,6 +56,7 @@ pub(super) fn key(w: Weight) -> (u8, u32) {
         Weight::PlusNeg(g) => (4, g.to_bits()),
         Weight::Square => (5, 0),
         Weight::Ones => (6, 0),
+        Weight::Abs => (7, 0),
     }
 }
 
@@ -68,6 +69,7 @@ pub fn modify(w: &Array, m: Weight) -> Array {
         Weight::PlusNeg(g) => w.mapv(|v| v + g * v.min(0.0)),
         Weight::Square => w.mapv(|v| v * v),
         Weight::Ones => w.mapv(|_| 1.0),
+        Weight::Abs => w.mapv(f32::abs),
     }
 }
 

@@ -16,7 +16,7 @@
 
 use super::layers::{shape_of, Core, LrpGraph};
 use super::linear::{key, Plans};
-use super::rules::{Bias, Bounds, In, LrpRule, Mask, Weight, STABILIZER};
+use super::rules::{Bias, Bounds, In, LrpRule, Mask, Step, Term, Weight, STABILIZER};
 use super::{Conservation, LayerRelevance};
 use crate::engine::rules::{spread, unbroadcast};
 use crate::engine::rules::{Ctx, Rule};
@@ -141,6 +141,31 @@ fn proportion(rep: &[f32], k: &[f32]) -> Option<f32> {
         .then_some(l)
 }
 
+/// A term on a+ or a- whose weights are alpha W + beta W+.
+fn folded(t: &Term) -> bool {
+    matches!(t.input, In::Pos | In::Neg) && t.weight.basis().is_some()
+}
+
+/// Group `g`'s a+ / a- terms as `x W a + y |W| |a|`, if they are that (gamma's groups are).
+///
+/// Their sum is c1 W a+ + c2 W a- + c3 W+ a+ + c4 W+ a-, and |W| |a| = (2 W+ - W)(a+ - a-) =
+/// 2 W+ a+ - 2 W+ a- - W a+ + W a-, so it is x W a + y |W| |a| when c3 = -c4 = 2y and
+/// c1 = x - y, c2 = x + y. On a mixed-sign input that is one pass (W a is recorded) instead
+/// of three (W a+, W+ a+, W+ a-); the rounding is of the same order, as those passes'
+/// mixed-sign weights cancel too.
+fn fold(step: &Step, g: usize, by: fn(&Term) -> f32) -> Option<(f32, f32)> {
+    let mut c = [0f32; 4];
+    for t in step.terms.iter().filter(|t| t.group == g && folded(t)) {
+        let (alpha, beta) = t.weight.basis()?;
+        let at = if t.input == In::Pos { 0 } else { 1 };
+        c[at] += by(t) * alpha;
+        c[at + 2] += by(t) * beta;
+    }
+    let close = |a: f32, b: f32| (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0);
+    (c[2] != 0.0 && close(c[3], -c[2]) && close(c[1] - c[0], c[2]))
+        .then_some((c[0] + c[2] / 2.0, c[2] / 2.0))
+}
+
 /// The products `W' in` (summed over the unit's parts) one step needs, each computed once.
 struct Products<'a, 'b> {
     plans: &'a mut Plans,
@@ -242,12 +267,14 @@ impl<'a> Walk<'a> {
     /// Every weight modification but w² and 1 is alpha W + beta W+, and the terms' inputs are a,
     /// a+, a- (= a - a+) or constants, so the step needs few passes of the layer:
     ///
-    /// - forward: W a is the recorded output minus the bias; W+ a (or, when a has both signs,
-    ///   W a+, W+ a+ and W+ a-) are one pass each; products with the z-box bounds or an all-ones
-    ///   input do not depend on the input and are cached;
+    /// - forward: W a is the recorded output minus the bias; W+ a is one pass; when a has both
+    ///   signs, a group whose terms fold ([`fold`], gamma's) needs only |W| |a|, one pass for
+    ///   both groups, and other rules W a+, W+ a+ and W+ a-; products with the z-box bounds or
+    ///   an all-ones input do not depend on the input and are cached;
     /// - backward: `R_in = sum_in in * (W^T v_in + W+^T u_in)` where v and u are combinations
-    ///   of the groups' normalised relevances; entries with proportional combinations share one
-    ///   transposed pass (gamma on a >= 0: two passes; z-box: two; gamma with both signs: three).
+    ///   of the groups' normalised relevances, or for folded groups `a * W^T v + |a| * |W|^T u`;
+    ///   entries with proportional combinations share one transposed pass (gamma: one pass on
+    ///   a >= 0 with one group, two otherwise; z-box: two).
     fn unit(
         &self,
         plans: &mut Plans,
@@ -287,10 +314,30 @@ impl<'a> Walk<'a> {
             _ => None,
         };
         let nonneg = xs.iter().all(|x| x.iter().all(|&v| v >= 0.0));
+        // Forward (by the terms' signs) and backward (by their factors) folds.
+        let folds = |by: fn(&Term) -> f32| -> Vec<Option<(f32, f32)>> {
+            (0..step.groups.len())
+                .map(|g| {
+                    (!nonneg && !step.own_weights)
+                        .then(|| fold(&step, g, by))
+                        .flatten()
+                })
+                .collect()
+        };
+        let (fold_den, fold_back) = (folds(|t| t.sign), folds(|t| t.coef));
         // Each term input, per part (None: all zero, it contributes nothing).
         let mut inputs: HashMap<In, Vec<Option<CowArray<f32, IxDyn>>>> = HashMap::new();
-        // (a itself too: a+ is a when a >= 0.)
-        for i in step.terms.iter().map(|t| t.input).chain([In::A]) {
+        // (a itself too: a+ is a when a >= 0; and |a| for a folded group.)
+        let extra = (fold_den.iter().chain(&fold_back))
+            .any(Option::is_some)
+            .then_some(In::Abs);
+        for i in step
+            .terms
+            .iter()
+            .map(|t| t.input)
+            .chain([In::A])
+            .chain(extra)
+        {
             inputs.entry(i).or_insert_with(|| {
                 xs.iter()
                     .enumerate()
@@ -301,6 +348,7 @@ impl<'a> Walk<'a> {
                             In::Neg if nonneg => return None,
                             In::Pos => x.mapv(pos).into(),
                             In::Neg => x.mapv(neg).into(),
+                            In::Abs => x.mapv(f32::abs).into(),
                             In::Ones => x.mapv(|_| 1.0).into(),
                             In::Low => zbox.as_ref().expect("zbox bounds")[p].0.view().into(),
                             In::High => zbox.as_ref().expect("zbox bounds")[p].1.view().into(),
@@ -361,6 +409,9 @@ impl<'a> Walk<'a> {
                 continue;
             }
             add_bias(d, &unit.bias, t.bias, t.sign);
+            if fold_den[t.group].is_some() && folded(t) {
+                continue;
+            }
             // (Where a has both signs, a rule with its own weights gets direct passes: no
             // cancellation in its all-positive or all-negative sums.)
             let parts = match t.weight.basis() {
@@ -374,6 +425,16 @@ impl<'a> Walk<'a> {
                     if let Some(p) = products.get(w, t.input)? {
                         d.scaled_add(t.sign * c, p);
                     }
+                }
+            }
+        }
+        for (g, f) in fold_den.iter().enumerate() {
+            let (Some((x, y)), true) = (f, used[g]) else {
+                continue;
+            };
+            for (c, w, i) in [(x, Weight::W, In::A), (y, Weight::Abs, In::Abs)] {
+                if let Some(p) = products.get(w, i)? {
+                    den[g].scaled_add(*c, p);
                 }
             }
         }
@@ -426,12 +487,21 @@ impl<'a> Walk<'a> {
             if t.coef == 0.0 || !used[t.group] || inputs[&t.input].iter().all(Option::is_none) {
                 continue;
             }
+            if fold_back[t.group].is_some() && folded(t) {
+                continue;
+            }
             match t.weight.basis() {
                 Some((alpha, beta)) if !step.own_weights => {
                     add(t.input, Weight::W, t.group, t.coef * alpha);
                     add(t.input, Weight::Pos, t.group, t.coef * beta);
                 }
                 _ => add(t.input, t.weight, t.group, t.coef),
+            }
+        }
+        for (g, f) in fold_back.iter().enumerate() {
+            if let (Some((x, y)), true) = (f, used[g]) {
+                add(In::A, Weight::W, g, *x);
+                add(In::Abs, Weight::Abs, g, *y);
             }
         }
         // One transposed pass per weight and combination, up to a factor.
@@ -810,4 +880,36 @@ pub fn explain(
             per_layer,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gammas_groups_fold_and_others_do_not() {
+        let g = 0.25;
+        let step = LrpRule::Gamma { gamma: g }.step();
+        let by_sign: fn(&Term) -> f32 = |t| t.sign;
+        // z > 0: W a + g (W+ a+ + W- a-) = (1 + g/2) W a + g/2 |W| |a|; z < 0: the mirror.
+        assert_eq!(fold(&step, 0, by_sign), Some((1.0 + g / 2.0, g / 2.0)));
+        assert_eq!(fold(&step, 1, by_sign), Some((1.0 + g / 2.0, -g / 2.0)));
+        // Epsilon's term is on a itself.
+        let eps = LrpRule::Epsilon { epsilon: 1e-6 }.step();
+        assert_eq!(fold(&eps, 0, by_sign), None);
+        // Alpha-beta's sums fold too (W+ a+ + W- a- = (W a + |W| |a|) / 2), but the walk keeps
+        // its own weights: its beta denominator can vanish.
+        let ab = LrpRule::AlphaBeta {
+            alpha: 2.0,
+            beta: 1.0,
+        }
+        .step();
+        assert!(ab.own_weights);
+        assert_eq!(fold(&ab, 0, by_sign), Some((0.5, 0.5)));
+        assert_eq!(fold(&ab, 1, by_sign), Some((0.5, -0.5)));
+        // A term on a+ alone is not a combination of W a and |W| |a|.
+        let mut one = step.clone();
+        one.terms.retain(|t| t.group == 0 && t.input == In::Pos);
+        assert_eq!(fold(&one, 0, by_sign), None);
+    }
 }

@@ -60,6 +60,8 @@ pub enum In {
     /// The z-box lowest / highest input.
     Low,
     High,
+    /// |a|: no rule's term, but the walk's shortcut for gamma on a mixed-sign input.
+    Abs,
 }
 
 /// How a term modifies the weights (and the same for the bias, with [`Bias`]).
@@ -74,6 +76,8 @@ pub enum Weight {
     PlusNeg(f32),
     Square,
     Ones,
+    /// |w|: no rule's term, but the walk's shortcut for gamma on a mixed-sign input.
+    Abs,
 }
 
 impl Weight {
@@ -85,7 +89,7 @@ impl Weight {
             Weight::Neg => Some((1.0, -1.0)),
             Weight::PlusPos(g) => Some((1.0, g)),
             Weight::PlusNeg(g) => Some((1.0 + g, -g)),
-            Weight::Square | Weight::Ones => None,
+            Weight::Square | Weight::Ones | Weight::Abs => None,
         }
     }
 }
