@@ -290,8 +290,10 @@ impl Model {
                 }
             }
         }
-        let typed = typed
+        let mut typed = typed
             .into_decluttered()
+            .map_err(|e| Error::tract(ErrorKind::Runtime, "cannot simplify the model", e))?;
+        crate::engine::flush::rewrite(&mut typed)
             .map_err(|e| Error::tract(ErrorKind::Runtime, "cannot simplify the model", e))?;
         let out_fact = typed
             .output_fact(0)

@@ -10,6 +10,7 @@
 //! ([`winograd`] convolutions, [`maxpool`] pools, [`mix`] 1x1 products, [`downsample`]).
 
 pub mod downsample;
+pub mod flush;
 pub(crate) mod linear;
 pub mod maxpool;
 pub mod mix;
