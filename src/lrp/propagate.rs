@@ -16,7 +16,7 @@
 
 use super::layers::{shape_of, Core, LrpGraph};
 use super::linear::{key, Plans};
-use super::rules::{Bias, Bounds, In, LrpRule, Mask, Step, Term, Weight, STABILIZER};
+use super::rules::{Bounds, In, LrpRule, Mask, Step, Term, Weight, STABILIZER};
 use super::{Conservation, LayerRelevance};
 use crate::engine::rules::{spread, unbroadcast};
 use crate::engine::rules::{Ctx, Rule};
@@ -42,6 +42,59 @@ fn divide<S: Data<Elem = f32>>(num: Array, den: &ArrayBase<S, IxDyn>, e: f32) ->
         *o = if s == 0.0 { 0.0 } else { *o / s };
     });
     out
+}
+
+/// One group's normalised relevance `mask(z) R / stab(d)` with the denominator
+/// `d = cz z + k0 b + k1 b+ + k2 b^2 + sum c P` (a zero stab(d) gives 0): over flat slices,
+/// one simple loop per term, which vectorise (ndarray's Zip over four or more dynamic-rank
+/// arrays measured slower than the separate passes it replaced).
+#[allow(clippy::too_many_arguments)]
+fn normalised(
+    r: &Array,
+    z: &ArrayViewD<f32>,
+    b: &Array,
+    cz: f32,
+    k: [f32; 3],
+    prods: &[(f32, &Array)],
+    e: f32,
+    mask: Mask,
+) -> Array {
+    let (zs, bs, rs) = (
+        z.as_standard_layout(),
+        b.as_standard_layout(),
+        r.as_standard_layout(),
+    );
+    let [zs, bs, rs] = [&zs, &bs, &rs].map(|a| a.as_slice().expect("standard layout"));
+    // (b^2 only where it is wanted: a bias near 1e-20 would make it subnormal, and every
+    // later operation on it slow.)
+    let zb = zs.iter().zip(bs);
+    let mut d: Vec<f32> = match k {
+        [k0, 0.0, 0.0] => zb.map(|(&z, &b)| cz * z + k0 * b).collect(),
+        [k0, k1, 0.0] => zb.map(|(&z, &b)| cz * z + k0 * b + k1 * pos(b)).collect(),
+        [k0, k1, k2] => zb
+            .map(|(&z, &b)| cz * z + k0 * b + k1 * pos(b) + k2 * b * b)
+            .collect(),
+    };
+    for (c, p) in prods {
+        let ps = p.as_standard_layout();
+        for (d, &p) in d.iter_mut().zip(ps.as_slice().expect("standard layout")) {
+            *d += c * p;
+        }
+    }
+    // Branch-free (z's sign is a coin toss for the branch predictor), one loop per mask.
+    fn finish(d: &mut [f32], rs: &[f32], zs: &[f32], e: f32, keep: impl Fn(f32) -> bool) {
+        for ((d, &r), &z) in d.iter_mut().zip(rs).zip(zs) {
+            let s = stab(*d, e);
+            let q = r / s;
+            *d = if keep(z) & (s != 0.0) { q } else { 0.0 };
+        }
+    }
+    match mask {
+        Mask::All => finish(&mut d, rs, zs, e, |_| true),
+        Mask::Positive => finish(&mut d, rs, zs, e, |z| z > 0.0),
+        Mask::Negative => finish(&mut d, rs, zs, e, |z| z < 0.0),
+    }
+    Array::from_shape_vec(z.raw_dim(), d).expect("same size")
 }
 
 /// The sum in f64 (of f32 partial sums over short runs, which vectorise).
@@ -79,19 +132,6 @@ fn passes_through(rule: &Rule, vars: usize) -> bool {
                 | Rule::Min { .. }
                 | Rule::Unary(_)
         )
-}
-
-/// `d += sign * m(b)`, with `m` the bias modification (matched once, not per element).
-fn add_bias(d: &mut Array, b: &Array, m: Bias, sign: f32) {
-    match m {
-        Bias::B => d.scaled_add(sign, b),
-        Bias::Zero => {}
-        Bias::Pos => d.zip_mut_with(b, |d, &b| *d += sign * pos(b)),
-        Bias::Neg => d.zip_mut_with(b, |d, &b| *d += sign * neg(b)),
-        Bias::PlusPos(g) => d.zip_mut_with(b, |d, &b| *d += sign * (b + g * pos(b))),
-        Bias::PlusNeg(g) => d.zip_mut_with(b, |d, &b| *d += sign * (b + g * neg(b))),
-        Bias::Square => d.zip_mut_with(b, |d, &b| *d += sign * b * b),
-    }
 }
 
 /// The z-box bounds as arrays of the shape of a layer input (`channel_axis`: its channel axis).
@@ -141,6 +181,54 @@ fn proportion(rep: &[f32], k: &[f32]) -> Option<f32> {
         .then_some(l)
 }
 
+/// `acc += l * back * a` (`acc` starts as the first product), over flat slices where all
+/// three are in standard layout.
+fn accumulate(acc: &mut Option<Array>, back: &Array, a: &ArrayViewD<f32>, l: f32) {
+    match (acc.as_mut(), back.as_slice(), a.as_slice()) {
+        (Some(acc), Some(b), Some(x)) if acc.is_standard_layout() => {
+            let o = acc.as_slice_mut().expect("standard layout");
+            for ((o, &b), &x) in o.iter_mut().zip(b).zip(x) {
+                *o += b * x * l;
+            }
+        }
+        (None, Some(b), Some(x)) => {
+            let v: Vec<f32> = b.iter().zip(x).map(|(&b, &x)| b * x * l).collect();
+            *acc = Some(Array::from_shape_vec(a.raw_dim(), v).expect("same size"));
+        }
+        (Some(acc), ..) => Zip::from(acc)
+            .and(back)
+            .and(a)
+            .for_each(|o, &b, &x| *o += b * x * l),
+        (None, ..) => *acc = Some(Zip::from(back).and(a).map_collect(|&b, &x| b * x * l)),
+    }
+}
+
+/// Whether some output with nonzero relevance exists at all, has z > 0, has z < 0 (one
+/// branch-free pass, stopping once both signs are seen).
+fn reached<S: Data<Elem = f32>>(r: &ArrayBase<S, IxDyn>, z: &ArrayViewD<f32>) -> [bool; 3] {
+    fn visit(f: &mut [bool; 3], r: f32, z: f32) {
+        let nz = r != 0.0;
+        f[0] |= nz;
+        f[1] |= nz & (z > 0.0);
+        f[2] |= nz & (z < 0.0);
+    }
+    let mut f = [false; 3];
+    match (r.as_slice(), z.as_slice()) {
+        (Some(r), Some(z)) => {
+            for (rc, zc) in r.chunks(1024).zip(z.chunks(1024)) {
+                for (&r, &z) in rc.iter().zip(zc) {
+                    visit(&mut f, r, z);
+                }
+                if f[1] && f[2] {
+                    break;
+                }
+            }
+        }
+        _ => Zip::from(r).and(z).for_each(|&r, &z| visit(&mut f, r, z)),
+    }
+    f
+}
+
 /// A term on a+ or a- whose weights are alpha W + beta W+.
 fn folded(t: &Term) -> bool {
     matches!(t.input, In::Pos | In::Neg) && t.weight.basis().is_some()
@@ -172,8 +260,7 @@ struct Products<'a, 'b> {
     typed: &'a TypedModel,
     graph: &'a LrpGraph,
     u: usize,
-    z: &'a ArrayViewD<'b, f32>,
-    bias: &'a Array,
+    z_shape: &'a [usize],
     nonneg: bool,
     inputs: &'a HashMap<In, Vec<Option<CowArray<'b, f32, IxDyn>>>>,
     /// What identifies the constant inputs (the z-box bounds) in [`Plans`]' cache.
@@ -198,20 +285,27 @@ impl Products<'_, '_> {
         Ok(self.memo[&k].as_ref())
     }
 
-    fn compute(&mut self, w: Weight, i: In) -> Result<Option<Array>> {
+    /// `W' in` as a combination of z - b (None: W a, the recorded output minus the bias) and
+    /// products that need a pass.
+    fn terms_of(&self, w: Weight, i: In) -> Vec<(f32, Option<(Weight, In)>)> {
+        let i = if self.nonneg && i == In::Pos {
+            In::A
+        } else {
+            i
+        };
         let is_w = key(w) == key(Weight::W);
-        Ok(match i {
-            // The recorded output minus the bias.
-            In::A if is_w => Some(self.z - self.bias),
-            In::Neg if self.nonneg => None,
+        match i {
+            In::A if is_w => vec![(1.0, None)],
+            In::Neg if self.nonneg => vec![],
             // W a- = W a - W a+.
-            In::Neg if is_w => {
-                let a = self.get(w, In::A)?.cloned().expect("W a is recorded");
-                match self.get(w, In::Pos)? {
-                    Some(p) => Some(a - p),
-                    None => Some(a),
-                }
-            }
+            In::Neg if is_w => vec![(1.0, None), (-1.0, Some((Weight::W, In::Pos)))],
+            _ => vec![(1.0, Some((w, i)))],
+        }
+    }
+
+    fn compute(&mut self, w: Weight, i: In) -> Result<Option<Array>> {
+        Ok(match i {
+            In::Neg if self.nonneg => None,
             // Products with constant inputs do not depend on the input: cached across calls.
             In::Low | In::High | In::Ones => {
                 let ck = (self.u, key(w), i, self.konst.clone());
@@ -235,7 +329,7 @@ impl Products<'_, '_> {
                 .plans
                 .forward(self.typed, self.graph, self.u, p, w)?
                 .run(a.view())?
-                .into_shape_with_order(IxDyn(self.z.shape()))
+                .into_shape_with_order(IxDyn(self.z_shape))
                 .map_err(|e| err!(Runtime, "LRP: layer output shape: {e}"))?;
             acc = Some(match acc {
                 Some(s) => s + &y,
@@ -325,30 +419,56 @@ impl<'a> Walk<'a> {
                 .collect()
         };
         let (fold_den, fold_back) = (folds(|t| t.sign), folds(|t| t.coef));
-        // Each term input, per part (None: all zero, it contributes nothing).
-        let mut inputs: HashMap<In, Vec<Option<CowArray<f32, IxDyn>>>> = HashMap::new();
-        // (a itself too: a+ is a when a >= 0; and |a| for a folded group.)
-        let extra = (fold_den.iter().chain(&fold_back))
-            .any(Option::is_some)
-            .then_some(In::Abs);
-        for i in step
-            .terms
-            .iter()
-            .map(|t| t.input)
-            .chain([In::A])
-            .chain(extra)
+        // A group whose mask leaves no relevance has s = 0 and is skipped: e.g. gamma's z < 0
+        // group under a ReLU, whose relevance is zero wherever z <= 0 (the layer above
+        // multiplies by the ReLU's output). Its denominator and passes are then not computed.
+        let [any, above, below] = reached(r, &z);
+        let used: Vec<bool> = (0..step.groups.len())
+            .map(|g| {
+                step.terms.iter().any(|t| t.group == g && t.coef != 0.0)
+                    && match step.groups[g] {
+                        Mask::All => any,
+                        Mask::Positive => above,
+                        Mask::Negative => below,
+                    }
+            })
+            .collect();
+        // The term inputs the denominators or the transposed passes read (a folded group's
+        // terms read only a and |a|), a itself, and |a| if a group folds.
+        let reads = |t: &Term| {
+            let folds_den = fold_den[t.group].is_some() && folded(t);
+            let folds_back = fold_back[t.group].is_some() && folded(t);
+            used[t.group] && (!folds_den || (t.coef != 0.0 && !folds_back))
+        };
+        let mut wanted: Vec<In> = vec![In::A];
+        for t in step.terms.iter().filter(|t| reads(t)) {
+            // (W a- is W a - W a+.)
+            let with = if t.input == In::Neg {
+                vec![In::Pos, In::Neg]
+            } else {
+                vec![t.input]
+            };
+            wanted.extend(with);
+        }
+        if (0..step.groups.len())
+            .any(|g| used[g] && (fold_den[g].is_some() || fold_back[g].is_some()))
         {
+            wanted.push(In::Abs);
+        }
+        // Each, per part (None: all zero, it contributes nothing; a and |a| are not checked).
+        let mut inputs: HashMap<In, Vec<Option<CowArray<f32, IxDyn>>>> = HashMap::new();
+        for i in wanted {
             inputs.entry(i).or_insert_with(|| {
                 xs.iter()
                     .enumerate()
                     .map(|(p, x)| {
                         let a: CowArray<f32, IxDyn> = match i {
-                            In::A => x.view().into(),
+                            In::A => return Some(x.view().into()),
+                            In::Abs => return Some(x.mapv(f32::abs).into()),
                             In::Pos if nonneg => x.view().into(),
                             In::Neg if nonneg => return None,
                             In::Pos => x.mapv(pos).into(),
                             In::Neg => x.mapv(neg).into(),
-                            In::Abs => x.mapv(f32::abs).into(),
                             In::Ones => x.mapv(|_| 1.0).into(),
                             In::Low => zbox.as_ref().expect("zbox bounds")[p].0.view().into(),
                             In::High => zbox.as_ref().expect("zbox bounds")[p].1.view().into(),
@@ -358,33 +478,13 @@ impl<'a> Walk<'a> {
                     .collect()
             });
         }
-        // A group whose mask leaves no relevance has s = 0 and is skipped: e.g. gamma's z < 0
-        // group under a ReLU, whose relevance is zero wherever z <= 0 (the layer above
-        // multiplies by the ReLU's output). Its denominator and passes are then not computed.
-        let live = |mask: &Mask| -> bool {
-            let keep = |z: f32| match mask {
-                Mask::All => true,
-                Mask::Positive => z > 0.0,
-                Mask::Negative => z < 0.0,
-            };
-            match (r.as_slice(), z.as_slice()) {
-                (Some(r), Some(z)) => r.iter().zip(z).any(|(&r, &z)| r != 0.0 && keep(z)),
-                _ => r.iter().zip(z.iter()).any(|(&r, &z)| r != 0.0 && keep(z)),
-            }
-        };
-        let used: Vec<bool> = (0..step.groups.len())
-            .map(|g| {
-                step.terms.iter().any(|t| t.group == g && t.coef != 0.0) && live(&step.groups[g])
-            })
-            .collect();
         // Forward: each group's denominator.
         let mut products = Products {
             plans,
             typed,
             graph: self.graph,
             u,
-            z: &z,
-            bias: &unit.bias,
+            z_shape: z.shape(),
             nonneg,
             inputs: &inputs,
             konst: match rule {
@@ -393,77 +493,66 @@ impl<'a> Walk<'a> {
             },
             memo: HashMap::new(),
         };
-        let mut den: Vec<Array> = step
-            .groups
-            .iter()
-            .map(|_| Array::zeros(z.raw_dim()))
-            .collect();
-        for t in &step.terms {
-            if !used[t.group] {
+        // Each used group's denominator as cz z + (kb b + kp b+ + ks b^2) + sum c P over
+        // products that need a pass (W a is z - b), then its normalised relevance in one pass.
+        let mut s: Vec<Option<Array>> = vec![None; step.groups.len()];
+        for (g, mask) in step.groups.iter().enumerate() {
+            if !used[g] {
                 continue;
             }
-            let d = &mut den[t.group];
-            if (t.input, t.weight, t.bias) == (In::A, Weight::W, Bias::B) {
-                // The recorded output itself.
-                d.scaled_add(t.sign, &z);
-                continue;
-            }
-            add_bias(d, &unit.bias, t.bias, t.sign);
-            if fold_den[t.group].is_some() && folded(t) {
-                continue;
-            }
-            // (Where a has both signs, a rule with its own weights gets direct passes: no
-            // cancellation in its all-positive or all-negative sums.)
-            let parts = match t.weight.basis() {
-                Some((alpha, beta)) if nonneg || !step.own_weights => {
-                    vec![(alpha, Weight::W), (beta, Weight::Pos)]
-                }
-                _ => vec![(1.0, t.weight)],
-            };
-            for (c, w) in parts {
-                if c != 0.0 {
-                    if let Some(p) = products.get(w, t.input)? {
-                        d.scaled_add(t.sign * c, p);
+            let mut cz = 0.0;
+            let mut k = [0f32; 3];
+            let mut wanted: Vec<(f32, (Weight, In))> = vec![];
+            let mut add = |c: f32, w: Weight, i: In, k: &mut [f32; 3]| {
+                for (m, p) in products.terms_of(w, i) {
+                    match p {
+                        None => {
+                            cz += c * m;
+                            k[0] -= c * m;
+                        }
+                        Some(p) => wanted.push((c * m, p)),
                     }
                 }
-            }
-        }
-        for (g, f) in fold_den.iter().enumerate() {
-            let (Some((x, y)), true) = (f, used[g]) else {
-                continue;
             };
-            for (c, w, i) in [(x, Weight::W, In::A), (y, Weight::Abs, In::Abs)] {
-                if let Some(p) = products.get(w, i)? {
-                    den[g].scaled_add(*c, p);
+            for t in step.terms.iter().filter(|t| t.group == g) {
+                let (kb, kp, ks) = t.bias.coefs();
+                k[0] += t.sign * kb;
+                k[1] += t.sign * kp;
+                k[2] += t.sign * ks;
+                if fold_den[g].is_some() && folded(t) {
+                    continue;
+                }
+                // (Where a has both signs, a rule with its own weights gets direct passes: no
+                // cancellation in its all-positive or all-negative sums.)
+                match t.weight.basis() {
+                    Some((alpha, beta)) if nonneg || !step.own_weights => {
+                        if alpha != 0.0 {
+                            add(t.sign * alpha, Weight::W, t.input, &mut k);
+                        }
+                        if beta != 0.0 {
+                            add(t.sign * beta, Weight::Pos, t.input, &mut k);
+                        }
+                    }
+                    _ => add(t.sign, t.weight, t.input, &mut k),
                 }
             }
+            if let Some((x, y)) = fold_den[g] {
+                add(x, Weight::W, In::A, &mut k);
+                add(y, Weight::Abs, In::Abs, &mut k);
+            }
+            let mut present = vec![];
+            for (c, (w, i)) in wanted {
+                if products.get(w, i)?.is_some() {
+                    present.push((c, (w, i)));
+                }
+            }
+            let prods: Vec<(f32, &Array)> = present
+                .iter()
+                .map(|&(c, (w, i))| (c, products.memo[&(key(w), i)].as_ref().expect("present")))
+                .collect();
+            s[g] = Some(normalised(r, &z, &unit.bias, cz, k, &prods, e, *mask));
         }
         let plans = products.plans;
-        // Each group's normalised relevance.
-        let s: Vec<Option<Array>> = step
-            .groups
-            .iter()
-            .enumerate()
-            .map(|(g, mask)| {
-                if !used[g] {
-                    return None;
-                }
-                let masked = match mask {
-                    Mask::All => r.clone(),
-                    Mask::Positive => {
-                        Zip::from(r)
-                            .and(&z)
-                            .map_collect(|&r, &z| if z > 0.0 { r } else { 0.0 })
-                    }
-                    Mask::Negative => {
-                        Zip::from(r)
-                            .and(&z)
-                            .map_collect(|&r, &z| if z < 0.0 { r } else { 0.0 })
-                    }
-                };
-                Some(divide(masked, &den[g], e))
-            })
-            .collect();
         // Backward: which transposed products each input is multiplied by, as coefficients
         // over the groups' s.
         let mut need: Vec<(In, Weight, Vec<f32>)> = vec![];
@@ -484,10 +573,10 @@ impl<'a> Walk<'a> {
             need[at].2[g] += c;
         };
         for t in &step.terms {
-            if t.coef == 0.0 || !used[t.group] || inputs[&t.input].iter().all(Option::is_none) {
+            if t.coef == 0.0 || !used[t.group] || fold_back[t.group].is_some() && folded(t) {
                 continue;
             }
-            if fold_back[t.group].is_some() && folded(t) {
+            if inputs[&t.input].iter().all(Option::is_none) {
                 continue;
             }
             match t.weight.basis() {
@@ -552,10 +641,18 @@ impl<'a> Walk<'a> {
                 });
             }
             let Some(v) = v else { continue };
-            for (p, acc) in out.iter_mut().enumerate() {
-                if members.iter().all(|(i, _)| inputs[i][p].is_none()) {
-                    continue;
-                }
+            let parts: Vec<usize> = (0..xs.len())
+                .filter(|&p| members.iter().any(|(i, _)| inputs[i][p].is_some()))
+                .collect();
+            let mut v = Some(v);
+            for &p in &parts {
+                let acc = &mut out[p];
+                // (The last part takes v itself.)
+                let v = if Some(&p) == parts.last() {
+                    v.take().expect("v")
+                } else {
+                    v.clone().expect("v")
+                };
                 let part_shape = typed.nodes()[unit.parts[p].node].outputs[0]
                     .fact
                     .shape
@@ -563,20 +660,12 @@ impl<'a> Walk<'a> {
                     .map(|s| s.to_vec())
                     .unwrap_or_default();
                 let g = v
-                    .clone()
                     .into_shape_with_order(IxDyn(&part_shape))
                     .map_err(|e| err!(Runtime, "LRP: part shape: {e}"))?;
                 let back = plans.backward(typed, self.graph, u, p, *w)?.run(g)?;
                 for (i, l) in members {
-                    let Some(a) = &inputs[i][p] else { continue };
-                    match acc {
-                        Some(acc) => Zip::from(acc)
-                            .and(&back)
-                            .and(&**a)
-                            .for_each(|o, &b, &a| *o += b * a * l),
-                        None => {
-                            *acc = Some(Zip::from(&back).and(&**a).map_collect(|&b, &a| b * a * l))
-                        }
+                    if let Some(a) = &inputs[i][p] {
+                        accumulate(acc, &back, &a.view(), *l);
                     }
                 }
             }

@@ -105,6 +105,21 @@ pub enum Bias {
     Square,
 }
 
+impl Bias {
+    /// The modification as kb b + kp b+ + ks b^2: (kb, kp, ks).
+    pub fn coefs(self) -> (f32, f32, f32) {
+        match self {
+            Bias::B => (1.0, 0.0, 0.0),
+            Bias::Zero => (0.0, 0.0, 0.0),
+            Bias::Pos => (0.0, 1.0, 0.0),
+            Bias::Neg => (1.0, -1.0, 0.0),
+            Bias::PlusPos(g) => (1.0, g, 0.0),
+            Bias::PlusNeg(g) => (1.0 + g, -g, 0.0),
+            Bias::Square => (0.0, 0.0, 1.0),
+        }
+    }
+}
+
 /// Which outputs a group's relevance reaches, by the sign of the layer's real output z.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Mask {
