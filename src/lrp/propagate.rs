@@ -203,6 +203,17 @@ fn accumulate(acc: &mut Option<Array>, back: &Array, a: &ArrayViewD<f32>, l: f32
     }
 }
 
+/// Whether `f` holds for every element (over a slice where the array is contiguous:
+/// ndarray's dynamic-rank iterator is several times slower).
+fn all(a: &ArrayViewD<f32>, f: impl Fn(f32) -> bool) -> bool {
+    match a.as_slice_memory_order() {
+        Some(v) => v
+            .chunks(1024)
+            .all(|c| c.iter().fold(true, |ok, &x| ok & f(x))),
+        None => a.iter().all(|&x| f(x)),
+    }
+}
+
 /// Whether some output with nonzero relevance exists at all, has z > 0, has z < 0 (one
 /// branch-free pass, stopping once both signs are seen).
 fn reached<S: Data<Elem = f32>>(r: &ArrayBase<S, IxDyn>, z: &ArrayViewD<f32>) -> [bool; 3] {
@@ -407,7 +418,7 @@ impl<'a> Walk<'a> {
             })?),
             _ => None,
         };
-        let nonneg = xs.iter().all(|x| x.iter().all(|&v| v >= 0.0));
+        let nonneg = xs.iter().all(|x| all(x, |v| v >= 0.0));
         // Forward (by the terms' signs) and backward (by their factors) folds.
         let folds = |by: fn(&Term) -> f32| -> Vec<Option<(f32, f32)>> {
             (0..step.groups.len())
@@ -473,7 +484,7 @@ impl<'a> Walk<'a> {
                             In::Low => zbox.as_ref().expect("zbox bounds")[p].0.view().into(),
                             In::High => zbox.as_ref().expect("zbox bounds")[p].1.view().into(),
                         };
-                        (!a.iter().all(|&v| v == 0.0)).then_some(a)
+                        (!all(&a.view(), |v| v == 0.0)).then_some(a)
                     })
                     .collect()
             });
