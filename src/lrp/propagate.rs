@@ -505,7 +505,8 @@ impl<'a> Walk<'a> {
             memo: HashMap::new(),
         };
         // Each used group's denominator as cz z + (kb b + kp b+ + ks b^2) + sum c P over
-        // products that need a pass (W a is z - b), then its normalised relevance in one pass.
+        // products that need a pass (W a is z - b), and from it the group's normalised
+        // relevance ([`normalised`]): no denominator array, no z - b, no masked copy of R.
         let mut s: Vec<Option<Array>> = vec![None; step.groups.len()];
         for (g, mask) in step.groups.iter().enumerate() {
             if !used[g] {
