@@ -1,17 +1,17 @@
 //! Weights too small to matter, set to zero once at load time ([`rewrite`], on the decluttered
 //! model every plan and every explanation reads its weights from).
 //!
-//! A trained net can hold filters that weight decay drove to ~1e-35 (mini-Xception's second
-//! convolution: 2 of its 8 filters, 144 weights between 6e-36 and 1e-20). Their products with
+//! A trained net can hold filters that weight decay drove to ~1e-35 (mini-Xception's first two
+//! convolutions: 2 of 8 filters each, 162 weights between 6e-36 and 1e-20). Their products with
 //! activations or gradients are subnormal floats, which x86 CPUs, natively and in wasm alike,
-//! handle through a slow microcode path: that one layer's transposed pass for LRP took 1.8 ms
+//! handle through a slow microcode path: the second one's transposed pass for LRP took 1.8 ms
 //! instead of 0.5 ms natively, and 3.2 ms in V8, a quarter of the whole explanation.
 //!
 //! A weight below [`RELATIVE`] times the largest magnitude of its tensor contributes to a sum
 //! that a larger weight of the tensor enters some 13 orders of magnitude less than f32 resolves
 //! (6e-8), for inputs of like magnitude; where a whole filter is that small, its output is its
-//! bias up to the same factor. Only the constant operands of convolutions and matrix products
-//! are touched.
+//! bias up to the same factor. Only constants whose every use is a convolution's kernel or an
+//! einsum operand are touched (one also read by, say, a Div keeps its values).
 
 use tract_onnx::prelude::tract_ndarray::ArrayViewD;
 use tract_onnx::tract_core::internal::*;
@@ -33,23 +33,30 @@ fn flushed(w: ArrayViewD<f32>) -> Option<Tensor> {
     Some(v.into_tensor())
 }
 
-/// Sets the negligible weights of every convolution kernel and constant einsum operand to 0;
-/// returns how many constants changed.
+/// Sets the negligible weights of every constant used only as convolution kernels and einsum
+/// operands to 0; returns how many constants changed.
 pub fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
+    // Whether input `slot` of `node` reads a weight.
+    let weight_slot = |node: &TypedNode, slot: usize| {
+        (node.op_is::<Conv>() && slot == 1) || node.op_is::<EinSum>()
+    };
     let mut consts = vec![];
     for node in model.nodes() {
-        let slots: Vec<usize> = if node.op_is::<Conv>() {
-            vec![1]
-        } else if node.op_is::<EinSum>() {
-            (0..node.inputs.len()).collect()
-        } else {
-            continue;
-        };
-        for s in slots {
-            if let Some(&i) = node.inputs.get(s) {
-                if model.nodes()[i.node].op_is::<Const>() && !consts.contains(&i.node) {
-                    consts.push(i.node);
-                }
+        for (slot, &i) in node.inputs.iter().enumerate() {
+            if !weight_slot(node, slot)
+                || !model.nodes()[i.node].op_is::<Const>()
+                || consts.contains(&i.node)
+            {
+                continue;
+            }
+            let only_weights = model.nodes().iter().all(|n| {
+                n.inputs
+                    .iter()
+                    .enumerate()
+                    .all(|(s, j)| j.node != i.node || weight_slot(n, s))
+            }) && !model.output_outlets()?.iter().any(|o| o.node == i.node);
+            if only_weights {
+                consts.push(i.node);
             }
         }
     }
@@ -97,5 +104,41 @@ mod tests {
             tract_onnx::prelude::tract_ndarray::ArrayD::<f32>::zeros(IxDyn(&[3])).view()
         )
         .is_none());
+    }
+
+    /// A constant that something other than a weight slot also reads keeps its values.
+    #[test]
+    fn shared_constants_are_left_alone() -> TractResult<()> {
+        use tract_onnx::tract_core::ops::math;
+        let mut m = TypedModel::default();
+        let x = m.add_source("x", f32::fact([2]))?;
+        let tiny = |v: f32| tract_ndarray::arr2(&[[1.0f32, 1e-30], [v, -2.0]]).into_tensor();
+        let w1 = m.add_const("w1", tiny(0.5))?;
+        let w2 = m.add_const("w2", tiny(0.25))?;
+        let es = || -> TractResult<EinSum> {
+            Ok(EinSum::new(
+                AxesMapping::from_strs(&["ij", "j"], &["i"])?,
+                f32::datum_type(),
+            ))
+        };
+        let y1 = m.wire_node("y1", es()?, &[w1, x])?[0];
+        let y2 = m.wire_node("y2", es()?, &[w2, x])?[0];
+        // (An Add of two constants would be folded into one when wired.)
+        let x2 = m.add_source("x2", f32::fact([2, 2]))?;
+        let s = m.wire_node("s", math::add(), &[w2, x2])?[0];
+        m.select_output_outlets(&[y1, y2, s])?;
+        assert_eq!(rewrite(&mut m)?, 1);
+        let value = |o: OutletId| -> TractResult<Vec<f32>> {
+            let k = m
+                .node(o.node)
+                .op_as::<Const>()
+                .expect("a Const")
+                .val()
+                .clone();
+            Ok(k.to_plain_array_view::<f32>()?.iter().copied().collect())
+        };
+        assert_eq!(value(w1)?, vec![1.0, 0.0, 0.5, -2.0]);
+        assert_eq!(value(w2)?, vec![1.0, 1e-30, 0.25, -2.0]);
+        Ok(())
     }
 }

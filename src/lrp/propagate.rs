@@ -280,7 +280,8 @@ struct Products<'a, 'b> {
 }
 
 impl Products<'_, '_> {
-    /// `W' in`; None when the input is all zero.
+    /// `W' in`; None when the input is all zero (checked for a+, a-, ones and the z-box
+    /// bounds; a and |a| are taken as they are).
     fn get(&mut self, w: Weight, i: In) -> Result<Option<&Array>> {
         // a+ is a when a >= 0: one entry, not a copy.
         let i = if self.nonneg && i == In::Pos {
