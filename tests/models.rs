@@ -38,6 +38,11 @@ fn load(sc: &Sidecar) -> Model {
     Model::load_with(&bytes, Some(sc.clone())).unwrap_or_else(|e| panic!("{}: {e}", sc.name))
 }
 
+/// The bundled model `name`, loaded with its sidecar.
+fn named(name: &str) -> Model {
+    load(&sidecars().into_iter().find(|s| s.name == name).unwrap())
+}
+
 fn fixture(name: &str) -> Option<ArrayD<f32>> {
     let p = root().join("tests/fixtures").join(name);
     p.exists()
@@ -105,11 +110,7 @@ fn every_bundled_image_is_listed_with_a_licence() {
 
 #[test]
 fn bn_is_kept_as_nodes_in_the_fashion_model() {
-    let sc = sidecars()
-        .into_iter()
-        .find(|s| s.name == "fashion_bn")
-        .unwrap();
-    let m = load(&sc);
+    let m = named("fashion_bn");
     assert!(
         m.nodes.iter().any(|n| n.op_type == "BatchNormalization"),
         "the Fashion net must keep BatchNormalization nodes"
@@ -125,11 +126,7 @@ fn emotions_dead_filters_are_flushed_to_zero() {
     // and the logits still match onnxruntime (the test above).
     use tract_onnx::prelude::*;
     use tract_onnx::tract_core::ops::{cnn::Conv, konst::Const};
-    let sc = sidecars()
-        .into_iter()
-        .find(|s| s.name == "emotion")
-        .unwrap();
-    let m = load(&sc);
+    let m = named("emotion");
     let mut zeros = 0;
     let mut tiny = 0;
     for node in m.typed.nodes().iter().filter(|n| n.op_is::<Conv>()) {

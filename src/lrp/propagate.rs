@@ -282,13 +282,9 @@ struct Products<'a, 'b> {
 impl Products<'_, '_> {
     /// `W' in`; None when the input is all zero (checked for a+, a-, ones and the z-box
     /// bounds; a and |a| are taken as they are).
+    /// (`(w, i)` comes from [`Products::terms_of`], which maps a+ to a and drops a- on a
+    /// non-negative input.)
     fn get(&mut self, w: Weight, i: In) -> Result<Option<&Array>> {
-        // a+ is a when a >= 0: one entry, not a copy.
-        let i = if self.nonneg && i == In::Pos {
-            In::A
-        } else {
-            i
-        };
         let k = (key(w), i);
         if !self.memo.contains_key(&k) {
             let v = self.compute(w, i)?;
@@ -300,6 +296,7 @@ impl Products<'_, '_> {
     /// `W' in` as a combination of z - b (None: W a, the recorded output minus the bias) and
     /// products that need a pass.
     fn terms_of(&self, w: Weight, i: In) -> Vec<(f32, Option<(Weight, In)>)> {
+        // a+ is a when a >= 0: one entry, not a copy.
         let i = if self.nonneg && i == In::Pos {
             In::A
         } else {
@@ -317,7 +314,6 @@ impl Products<'_, '_> {
 
     fn compute(&mut self, w: Weight, i: In) -> Result<Option<Array>> {
         Ok(match i {
-            In::Neg if self.nonneg => None,
             // Products with constant inputs do not depend on the input: cached across calls.
             In::Low | In::High | In::Ones => {
                 let ck = (self.u, key(w), i, self.konst.clone());
