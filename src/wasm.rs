@@ -4,7 +4,6 @@
 use crate::request::Request;
 use crate::{info, npy, preprocess, Error, Explainer, Model, Prediction};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
 #[wasm_bindgen(start)]
 pub fn start() {
@@ -27,13 +26,13 @@ pub struct SaliencyModel {
     ex: Explainer,
 }
 
-/// Milliseconds from the page's (or worker's) `performance.now()`.
-fn now_ms() -> f64 {
-    js_sys::Reflect::get(&js_sys::global(), &"performance".into())
-        .ok()
-        .and_then(|p| p.dyn_into::<web_sys::Performance>().ok())
-        .map(|p| p.now())
-        .unwrap_or_else(js_sys::Date::now)
+#[wasm_bindgen]
+extern "C" {
+    /// Milliseconds from the page's (or worker's) `performance.now()`: one direct import call
+    /// (looking `performance` up on the global object each time cost 1 % of a 0.3 ms
+    /// explanation in V8).
+    #[wasm_bindgen(js_namespace = performance, js_name = now)]
+    fn now_ms() -> f64;
 }
 
 /// One explanation: `shape()`, `data()` (flat float32) and `meta()` JSON
