@@ -29,6 +29,11 @@ def build(cfg):
     profile = cfg["profile"]
     subprocess.run(["cargo", "build", "--lib", "--target", "wasm32-unknown-unknown", "--profile", profile], cwd=root, env=env, check=True)
     wasm = target_dir / "wasm32-unknown-unknown" / ("release" if profile == "release" else profile) / "saliency.wasm"
+    # The module must not be a linker "command", which runs tract's ~150 static constructors
+    # again at the start of every exported function (src/wasm.rs: init).
+    if b".command_export" in wasm.read_bytes():
+        sys.exit(f"{wasm}: exports are wrapped to run the static constructors on every call; "
+                 "src/wasm.rs must call __wasm_call_ctors itself (init)")
     out = root / cfg["out-dir"]
     out.mkdir(parents=True, exist_ok=True)
     subprocess.run(["wasm-bindgen", "--target", cfg["target"], "--out-dir", str(out), "--out-name", cfg["out-name"], "--no-typescript",

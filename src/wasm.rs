@@ -7,7 +7,29 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(start)]
 pub fn start() {
-    console_error_panic_hook::set_once();
+    init();
+}
+
+extern "C" {
+    /// The linker's function that runs every static constructor (tract registers its kernels
+    /// and operators in ~150 of them).
+    fn __wasm_call_ctors();
+}
+
+/// Runs the static constructors and installs the panic hook, once per instance. Called from
+/// the start function and from every entry point that does not need an object made by another
+/// (wasm-bindgen-test does not run the start function). Without an explicit call the linker
+/// treats the module as a command and runs all the constructors again at the start of every
+/// exported function, wasm-bindgen's malloc and free included: every call from JS paid for
+/// them, 3-5 % of a 0.3 ms explanation in V8. Rust code linked into another wasm binary that
+/// uses tract directly (the wasm tests) calls it first.
+pub fn init() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: runs once, before anything reads what the constructors register.
+        unsafe { __wasm_call_ctors() };
+        console_error_panic_hook::set_once();
+    });
 }
 
 fn js_err(e: Error) -> JsValue {
@@ -87,6 +109,7 @@ impl SanityCheck {
 impl SaliencyModel {
     #[wasm_bindgen(constructor)]
     pub fn new(onnx: &[u8], sidecar_json: Option<String>) -> Result<SaliencyModel, JsValue> {
+        init();
         Model::load(onnx, sidecar_json.as_deref())
             .map(|model| SaliencyModel {
                 ex: Explainer::new(model),
@@ -103,6 +126,7 @@ impl SaliencyModel {
         layer: usize,
         factor: f32,
     ) -> Result<SaliencyModel, JsValue> {
+        init();
         let sidecar = sidecar_json
             .as_deref()
             .map(crate::Sidecar::from_json)
@@ -334,6 +358,7 @@ pub fn render_heatmap(
     width: usize,
     display_json: &str,
 ) -> Result<RenderedHeatmap, JsValue> {
+    init();
     let display: crate::render::Display = serde_json::from_str(display_json)
         .map_err(|e| js_err(crate::err!(Parameter, "bad display settings: {e}")))?;
     if height == 0 || width == 0 || height > 4096 || width > 4096 {
@@ -350,6 +375,7 @@ pub fn render_heatmap(
 /// `n` colours of a colormap as RGBA (a legend strip).
 #[wasm_bindgen]
 pub fn colormap_strip(name: &str, n: usize) -> Result<Vec<u8>, JsValue> {
+    init();
     let cmap: crate::render::Colormap =
         serde_json::from_value(serde_json::Value::String(name.into()))
             .map_err(|_| js_err(crate::err!(Parameter, "unknown colormap '{name}'")))?;
@@ -365,6 +391,7 @@ pub fn colormap_strip(name: &str, n: usize) -> Result<Vec<u8>, JsValue> {
 /// A float32 (or float64) `.npy` file's values, flat (its shape must be known to the caller).
 #[wasm_bindgen]
 pub fn read_npy(bytes: &[u8]) -> Result<Vec<f32>, JsValue> {
+    init();
     npy::read_f32(bytes)
         .map(|a| a.into_raw_vec_and_offset().0)
         .map_err(js_err)
@@ -380,6 +407,7 @@ pub fn localize(
     width: usize,
     request_json: &str,
 ) -> Result<String, JsValue> {
+    init();
     if height == 0 || width == 0 || height > 4096 || width > 4096 {
         return Err(js_err(crate::err!(
             Parameter,

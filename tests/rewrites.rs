@@ -9,6 +9,14 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
+/// In wasm, tract's kernels are registered by static constructors, which run once per instance
+/// from `saliency::wasm::init` (the module is no longer a linker "command" that runs them on
+/// every call).
+fn init() {
+    #[cfg(target_arch = "wasm32")]
+    saliency::wasm::init();
+}
+
 use saliency::engine::maxpool::{self, FastMaxPool};
 use saliency::engine::winograd::{self, Winograd};
 use tract_onnx::prelude::*;
@@ -68,6 +76,7 @@ fn conv_node(m: &TypedModel) -> usize {
 
 #[test]
 fn winograd_matches_tract_convolution() -> TractResult<()> {
+    init();
     let case = |n, c, o, h, w, before, after, scalar_bias| Case {
         n,
         c,
@@ -132,6 +141,7 @@ fn assert_matches(k: &Case) -> TractResult<()> {
 /// see only padding), a batch of 1 or 2.
 #[test]
 fn winograd_matches_tract_on_random_shapes() -> TractResult<()> {
+    init();
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let mut next = |n: usize| {
         state ^= state << 13;
@@ -163,6 +173,7 @@ fn winograd_matches_tract_on_random_shapes() -> TractResult<()> {
 
 #[test]
 fn only_large_dense_stride_one_convolutions_are_rewritten() -> TractResult<()> {
+    init();
     let case = |c, o, h, stride| Case {
         n: 1,
         c,
@@ -206,6 +217,7 @@ fn only_large_dense_stride_one_convolutions_are_rewritten() -> TractResult<()> {
 /// (explicit, and Keras' "same" on odd and even sizes); and which pools are taken.
 #[test]
 fn maxpool_matches_tract() -> TractResult<()> {
+    init();
     let pool = |c, kernel: usize, stride: usize, padding: PaddingSpec, format| MaxPool {
         pool_spec: PoolSpec::new(
             format,
@@ -275,6 +287,7 @@ fn maxpool_matches_tract() -> TractResult<()> {
 /// must leave to tract; and which products are taken.
 #[test]
 fn mix_matches_tract_einsum() -> TractResult<()> {
+    init();
     use saliency::engine::mix::{self, Mix};
     use tract_onnx::tract_core::ops::einsum::EinSum;
     use tract_onnx::tract_core::ops::math;
@@ -430,6 +443,7 @@ fn mix_matches_tract_einsum() -> TractResult<()> {
 /// Which sizes the product is taken at, on this build (see `mix.rs`).
 #[test]
 fn mix_thresholds() {
+    init();
     use saliency::engine::mix::takes;
     assert!(takes(16, 8, 3600));
     assert!(takes(8, 16, 3600));
@@ -443,6 +457,7 @@ fn mix_thresholds() {
 /// 1 to 3, an offset, odd lengths; a backward stride is left to tract.
 #[test]
 fn downsample_matches_tract() -> TractResult<()> {
+    init();
     use saliency::engine::downsample::{self, FastDownsample};
     use tract_onnx::tract_core::ops::Downsample;
     for (shape, axis, stride, modulo, taken) in [

@@ -40,6 +40,7 @@ fn cases() -> Vec<(
 
 #[wasm_bindgen_test]
 fn wasm_logits_equal_native_logits() {
+    saliency::wasm::init();
     for (name, onnx, sidecar, input, pinned) in cases() {
         let m = Model::load(onnx, Some(sidecar)).unwrap_or_else(|e| panic!("{name}: {e}"));
         let x = npy::read_f32(input).unwrap();
@@ -57,6 +58,7 @@ fn wasm_logits_equal_native_logits() {
 
 #[wasm_bindgen_test]
 fn errors_are_exceptions_and_the_module_survives() {
+    saliency::wasm::init();
     let (_, onnx, sidecar, input, _) = cases()[1];
     for bad in [&b""[..], &b"garbage bytes"[..], &onnx[..onnx.len() / 3]] {
         let e = SaliencyModel::new(bad, None)
@@ -92,6 +94,7 @@ fn errors_are_exceptions_and_the_module_survives() {
 /// (tests/pinned_explanations.rs) within 1e-5 relative L2 (one ill-conditioned case: see its `why`).
 #[wasm_bindgen_test]
 fn wasm_explanations_equal_native_ones() {
+    saliency::wasm::init();
     let cases: serde_json::Value =
         serde_json::from_str(include_str!("fixtures/explain/cases.json")).unwrap();
     assert_eq!(cases["model"], "mnist_cam");
@@ -248,6 +251,7 @@ fn bad_file(name: &str) -> &'static [u8] {
 /// case's error kind, with a message; after each one the same module instance still explains.
 #[wasm_bindgen_test]
 fn bad_input_corpus_through_the_js_api() {
+    saliency::wasm::init();
     let (_, onnx, sidecar, input, _) = cases()[1]; // mnist_lrp
     let cases: serde_json::Value =
         serde_json::from_str(include_str!("fixtures/bad/cases.json")).unwrap();
