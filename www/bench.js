@@ -80,6 +80,23 @@ const parallel = [];
   }
   engine.worker.terminate();
 }
+// Control: this browser's own two-worker scaling, on a plain JS loop (no wasm, one message
+// each way) of about the sizes of the small nets' IG-32 (~4 and ~30 ms on one worker), timed
+// as the IG rows are. What the pool reaches is bounded by it.
+{
+  const spin = [0, 1].map(() => new Worker('bench-spin.js'));
+  const run = (w, rounds) => new Promise((resolve) => { w.onmessage = () => resolve(); w.postMessage(rounds); });
+  const time = async (f) => { const t0 = performance.now(); await f(); return (performance.now() - t0) / 1000; };
+  for (const rounds of [800, 6000]) {
+    const [one, all] = await medians([
+      () => time(() => run(spin[0], rounds)),
+      () => time(() => Promise.all([run(spin[0], rounds / 2), run(spin[1], rounds / 2)])),
+    ], 9);
+    parallel.push({ model: `JS loop ${rounds} (control)`, workers: 2, ig32_one_worker_ms: one, ig32_in_worker_ms: '-', ig32_all_workers_ms: all, speedup: Number((one / all).toFixed(2)) });
+    out.textContent = [...rows, ...parallel].map((r) => JSON.stringify(r)).join('\n');
+  }
+  for (const w of spin) w.terminate();
+}
 // Memory of integrated gradients with 10 000 steps (MNIST CAM net, one worker): the wasm
 // memory only grows, so its size after the run is the peak.
 {
