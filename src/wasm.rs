@@ -21,7 +21,7 @@ extern "C" {
 /// (wasm-bindgen-test does not run the start function). Without an explicit call the linker
 /// treats the module as a command and runs all the constructors again at the start of every
 /// exported function, wasm-bindgen's malloc and free included: every call from JS paid for
-/// them, 3-5 % of a 0.3 ms explanation in V8. Rust code linked into another wasm binary that
+/// them, about 3 % of a 0.4 ms explanation in V8. Rust code linked into another wasm binary that
 /// uses tract directly (the wasm tests) calls it first.
 pub fn init() {
     static ONCE: std::sync::Once = std::sync::Once::new();
