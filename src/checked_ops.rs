@@ -5,6 +5,7 @@
 //! Found by fuzzing `onnx_load` (fuzz/RESULTS.md); the others are checked before tract sees
 //! the graph (`model.rs`).
 
+use crate::activations::Activation;
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
@@ -12,11 +13,49 @@ use tract_onnx::tract_hir::ops::array::Flatten;
 use tract_onnx::tract_hir::ops::expandable::expand;
 use tract_onnx::Onnx;
 
-/// `tract_onnx::onnx()` with the checked operators.
+/// `tract_onnx::onnx()` with the checked operators, and the activations kept as one op
+/// ([`crate::activations`]).
 pub(crate) fn onnx() -> Onnx {
     let mut onnx = tract_onnx::onnx();
     onnx.op_register.insert("Flatten", flatten);
+    onnx.op_register.insert("HardSigmoid", hard_sigmoid);
+    onnx.op_register.insert("Gelu", gelu);
+    onnx.op_register.insert("Softplus", |_, _| {
+        Ok((Activation::Softplus.op().into_hir(), vec![]))
+    });
+    onnx.op_register.insert("Mish", |_, _| {
+        Ok((Activation::Mish.op().into_hir(), vec![]))
+    });
     onnx
+}
+
+/// ONNX HardSigmoid: `max(0, min(1, alpha x + beta))`, alpha 0.2 and beta 0.5 by default.
+fn hard_sigmoid(
+    _ctx: &ParsingContext,
+    node: &NodeProto,
+) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+    let alpha = node.get_attr_opt("alpha")?.unwrap_or(0.2);
+    let beta = node.get_attr_opt("beta")?.unwrap_or(0.5);
+    Ok((
+        Activation::HardSigmoid { alpha, beta }.op().into_hir(),
+        vec![],
+    ))
+}
+
+/// ONNX Gelu (opset 20): exact, or with `approximate = "tanh"` tract's own op.
+fn gelu(
+    _ctx: &ParsingContext,
+    node: &NodeProto,
+) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+    let approximate: String = node.get_attr_opt("approximate")?.unwrap_or_default();
+    Ok(match approximate.as_str() {
+        "tanh" => (
+            tract_onnx::tract_core::ops::nn::gelu_approximate::gelu_approximate(false).into_hir(),
+            vec![],
+        ),
+        "" | "none" => (Activation::Gelu.op().into_hir(), vec![]),
+        a => bail!("Gelu approximate = '{a}' is not 'none' or 'tanh'"),
+    })
 }
 
 /// ONNX Flatten: one input, one output, `axis` in [-rank, rank]. tract's `Flatten::compute_shape` slices the shape at

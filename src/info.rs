@@ -40,6 +40,8 @@ pub struct ModelInfo {
     pub input_name: String,
     pub input_shape: Vec<usize>,
     pub color: crate::sidecar::Color,
+    /// How the model lays out its input (`input_shape` is always [1, C, H, W]).
+    pub layout: crate::sidecar::Layout,
     pub preprocess: crate::sidecar::Preprocess,
     pub sidecar_given: bool,
     pub classes: usize,
@@ -68,6 +70,29 @@ const PASS_THROUGH: [&str; 6] = [
     "Unsqueeze",
 ];
 
+/// A global average pool in any of the forms exporters write: `GlobalAveragePool`, or a
+/// `ReduceMean` (torch's `.mean((2, 3))`, `adaptive_avg_pool2d(x, 1)` through torch.export) that
+/// takes a [1, C, H, W] tensor to C values, whatever its axes input or attribute and `keepdims`.
+fn is_global_average_pool(model: &Model, n: &crate::model::OnnxNode) -> bool {
+    match n.op_type.as_str() {
+        "GlobalAveragePool" => true,
+        "ReduceMean" => {
+            let shape = |t: Option<&String>| t.and_then(|t| model.shapes.get(t));
+            match (shape(n.inputs.first()), shape(n.outputs.first())) {
+                (Some(i), Some(o)) => {
+                    i.len() == 4
+                        && i[0] == 1
+                        && i[2] * i[3] > 1
+                        && o.iter().product::<usize>() == i[1]
+                        && o.get(1) == Some(&i[1])
+                }
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
 /// Finds the CAM structure: a global average pool whose output, through reshapes only, feeds a
 /// dense layer producing the scores, or is itself the scores (a conv with one channel per
 /// class). Returns the pooled feature map's tensor name, or why CAM does not apply.
@@ -79,9 +104,12 @@ pub fn cam_layer(model: &Model) -> Result<String, String> {
             .filter(|n| n.inputs.iter().any(|i| i == t))
             .collect::<Vec<_>>()
     };
-    let is_gap = |n: &crate::model::OnnxNode| n.op_type == "GlobalAveragePool";
-    let Some(gap) = nodes.iter().rev().find(|n| is_gap(n)) else {
-        return Err("CAM needs a global average pool feeding a dense layer; this model has no GlobalAveragePool".into());
+    let Some(gap) = nodes
+        .iter()
+        .rev()
+        .find(|n| is_global_average_pool(model, n))
+    else {
+        return Err("CAM needs a global average pool feeding a dense layer; this model has none (no GlobalAveragePool, nor a ReduceMean over the spatial axes)".into());
     };
     let mut t = gap.outputs[0].clone();
     loop {
@@ -207,6 +235,7 @@ pub fn describe(model: &Model) -> ModelInfo {
         input_name: model.input_name.clone(),
         input_shape: model.input_shape().to_vec(),
         color: model.sidecar.input.color,
+        layout: model.sidecar.input.layout,
         preprocess: model.sidecar.preprocess.clone(),
         sidecar_given: model.sidecar_given,
         classes: model.classes,
@@ -247,8 +276,14 @@ impl ModelInfo {
         );
         let _ = writeln!(
             s,
-            "input: '{}' {:?} {:?}",
-            self.input_name, self.input_shape, self.color
+            "input: '{}' {:?} {:?}{}",
+            self.input_name,
+            self.input_shape,
+            self.color,
+            match self.layout {
+                crate::sidecar::Layout::Nchw => "",
+                crate::sidecar::Layout::Nhwc => " (the model takes it channels-last, [1, H, W, C])",
+            }
         );
         let p = &self.preprocess;
         let _ = writeln!(

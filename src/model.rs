@@ -7,7 +7,7 @@
 
 use crate::err;
 use crate::error::{Error, ErrorKind, Result};
-use crate::sidecar::Sidecar;
+use crate::sidecar::{Layout, Sidecar};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tract_onnx::pb;
@@ -15,8 +15,17 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::unimpl::UnimplementedOp;
 use tract_onnx::tract_hir::infer::Factoid;
 
-/// Largest model file accepted (bytes).
-pub const MAX_MODEL_BYTES: usize = 256 * 1024 * 1024;
+/// A parsed ONNX model (tract-onnx's protobuf type).
+pub type Proto = pb::ModelProto;
+
+/// Largest model accepted (bytes, the `.onnx` and its external data together). Natively 1 GiB:
+/// VGG-16 is 528 MB, and a 24 GiB laptop explains it. In wasm 256 MiB: a wasm32 page has at most
+/// 4 GiB of memory, and tract holds the weights twice (as read, and packed for its kernels)
+/// beside the activations an explanation keeps.
+#[cfg(not(target_arch = "wasm32"))]
+pub const MAX_MODEL_BYTES: usize = 1 << 30;
+#[cfg(target_arch = "wasm32")]
+pub const MAX_MODEL_BYTES: usize = 256 << 20;
 /// Largest number of ONNX nodes accepted.
 pub const MAX_NODES: usize = 20_000;
 /// Largest tensor (elements) any node may produce: 2^28 float32 values are 1 GiB. A file can
@@ -110,9 +119,10 @@ impl Model {
         if bytes.len() > MAX_MODEL_BYTES {
             return Err(err!(
                 Limit,
-                "model too large: {} MiB (at most {} MiB)",
+                "model too large: {} MiB (at most {} MiB here; loading it would need about {} MiB of memory)",
                 bytes.len() >> 20,
-                MAX_MODEL_BYTES >> 20
+                MAX_MODEL_BYTES >> 20,
+                2 * (bytes.len() >> 20)
             ));
         }
         tract_onnx::onnx()
@@ -124,6 +134,17 @@ impl Model {
                     e,
                 )
             })
+    }
+
+    /// The ONNX protobuf of a model file whose tensors may live in other files
+    /// ([`crate::external`]): `file` gives the bytes of each file the model names.
+    pub fn read_proto_with<'a>(
+        bytes: &[u8],
+        file: &dyn Fn(&str) -> Option<&'a [u8]>,
+    ) -> Result<pb::ModelProto> {
+        let mut proto = Model::read_proto(bytes)?;
+        crate::external::inline(&mut proto, bytes.len(), file)?;
+        Ok(proto)
     }
 
     /// Loads a model from its parsed protobuf (e.g. one whose weights were rewritten).
@@ -180,32 +201,56 @@ impl Model {
         let input_name = real_inputs[0].name.clone();
         let declared = dims_of(real_inputs[0]);
 
-        // The input shape: the sidecar's, checked against what the file declares.
+        // The input shape: the sidecar's, checked against what the file declares (in the
+        // model's own layout); without a sidecar, the file's, its layout read from the graph.
         let (sidecar, sidecar_given) = match sidecar {
             Some(s) => {
                 if let Some(d) = &declared {
-                    let ok = d.len() == s.input.shape.len()
-                        && d.iter()
-                            .zip(&s.input.shape)
-                            .all(|(a, b)| a.is_none_or(|a| a == *b));
+                    let want = s.input.layout.model_shape(&s.input.shape);
+                    let ok = d.len() == want.len()
+                        && d.iter().zip(&want).all(|(a, b)| a.is_none_or(|a| a == *b));
                     if !ok {
                         return Err(err!(
                             Shape,
-                            "wrong input shape: the model declares {} but its sidecar says {:?}",
+                            "wrong input shape: the model declares {} but its sidecar says {:?}{}",
                             fmt_dims(d),
-                            s.input.shape
+                            s.input.shape,
+                            match s.input.layout {
+                                Layout::Nchw => String::new(),
+                                Layout::Nhwc => format!(" (channels-last: {want:?})"),
+                            }
                         ));
                     }
                 }
                 (s, true)
             }
             None => {
-                let d = declared.ok_or_else(|| err!(Shape, "the model does not declare its input shape; give a sidecar JSON with input.shape"))?;
+                let d = declared.clone().ok_or_else(|| err!(Shape, "the model does not declare its input shape; give a sidecar JSON with input.shape"))?;
                 let shape: Vec<usize> = d.iter().enumerate().map(|(i, v)| if i == 0 { Some(v.unwrap_or(1)) } else { *v }).collect::<Option<_>>().ok_or_else(|| {
                     err!(Shape, "the model's input shape {} has unknown sizes; give a sidecar JSON with input.shape", fmt_dims(&d))
                 })?;
-                (Sidecar::default_for(&shape)?, false)
+                if shape.len() != 4 {
+                    return Err(err!(
+                        Shape,
+                        "model input has rank {} ({shape:?}); an image classifier takes [1, C, H, W] or [1, H, W, C]",
+                        shape.len()
+                    ));
+                }
+                let layout = detect_layout(graph, &input_name, &shape);
+                let mut s = Sidecar::default_for(&layout.nchw_shape(&shape))?;
+                s.input.layout = layout;
+                (s, false)
             }
+        };
+        // A channels-last model gets a Transpose in front, so that the rest of the crate (the
+        // preprocessing, the explanations, the drawing) sees [1, C, H, W] as for any other.
+        let nchw_proto;
+        let (proto, graph) = if sidecar.input.layout == Layout::Nhwc {
+            nchw_proto = channels_first(proto, &input_name, &sidecar.input.shape);
+            let g = nchw_proto.graph.as_ref().expect("a graph, checked above");
+            (&nchw_proto, g)
+        } else {
+            (proto, graph)
         };
 
         check_graph_outputs(graph)?;
@@ -340,6 +385,23 @@ impl Model {
         &self.sidecar.input.shape
     }
 
+    /// A tensor given in the model's own layout as `[1, C, H, W]`: a channels-last model's
+    /// `[1, H, W, C]` input is transposed; anything else is returned as it is (and checked by
+    /// [`Model::check_input`]).
+    pub fn to_nchw(&self, x: tract_ndarray::ArrayD<f32>) -> tract_ndarray::ArrayD<f32> {
+        let input = &self.sidecar.input;
+        if input.layout == Layout::Nhwc
+            && x.shape() == input.layout.model_shape(&input.shape).as_slice()
+            && x.shape() != input.shape.as_slice()
+        {
+            x.permuted_axes(vec![0, 3, 1, 2])
+                .as_standard_layout()
+                .into_owned()
+        } else {
+            x
+        }
+    }
+
     /// Checks that `x` has the model's input shape and finite values.
     pub fn check_input(&self, x: &tract_ndarray::ArrayD<f32>) -> Result<()> {
         if x.shape() != self.input_shape() {
@@ -381,6 +443,65 @@ impl Model {
             self.sidecar.label(i)
         }))
     }
+}
+
+/// The layout of a model input `[1, a, b, c]` without a sidecar: channels-last when the input
+/// goes straight into a Transpose to channels-first (`perm` 0, 3, 1, 2; Keras and tf2onnx
+/// exports), or when its last axis is a plausible channel count (1 to 4) and the second is not
+/// (a 224x224x3 image); channels-first otherwise.
+pub fn detect_layout(graph: &pb::GraphProto, input: &str, shape: &[usize]) -> Layout {
+    let to_nchw = graph.node.iter().any(|n| {
+        n.op_type == "Transpose"
+            && n.input.first().is_some_and(|i| i == input)
+            && n.attribute
+                .iter()
+                .any(|a| a.name == "perm" && a.ints == [0, 3, 1, 2])
+    });
+    if to_nchw || (shape[3] <= 4 && shape[1] > 4 && shape[2] > 4) {
+        Layout::Nhwc
+    } else {
+        Layout::Nchw
+    }
+}
+
+/// The model with a channels-first input: a new input `[1, C, H, W]`, transposed into the
+/// original (channels-last) one by a node at the end of the list (tract wires nodes by name,
+/// and the ONNX node numbering that layers are named by stays as in the file).
+fn channels_first(proto: &pb::ModelProto, input: &str, nchw: &[usize]) -> pb::ModelProto {
+    use pb::tensor_shape_proto::{dimension::Value, Dimension};
+    let mut p = proto.clone();
+    let g = p.graph.as_mut().expect("a graph, checked by the caller");
+    let new_name = format!("{input}.nchw");
+    for vi in g.input.iter_mut().filter(|vi| vi.name == input) {
+        vi.name = new_name.clone();
+        if let Some(pb::type_proto::Value::TensorType(t)) =
+            vi.r#type.as_mut().and_then(|t| t.value.as_mut())
+        {
+            t.shape = Some(pb::TensorShapeProto {
+                dim: nchw
+                    .iter()
+                    .map(|&d| Dimension {
+                        value: Some(Value::DimValue(d as i64)),
+                        ..Default::default()
+                    })
+                    .collect(),
+            });
+        }
+    }
+    g.node.push(pb::NodeProto {
+        name: format!("{input}.to_channels_last"),
+        op_type: "Transpose".into(),
+        input: vec![new_name],
+        output: vec![input.to_string()],
+        attribute: vec![pb::AttributeProto {
+            name: "perm".into(),
+            r#type: pb::attribute_proto::AttributeType::Ints as i32,
+            ints: vec![0, 2, 3, 1],
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    p
 }
 
 /// Every graph output must name a tensor of the graph: tract's ONNX parser indexes its tensor

@@ -75,7 +75,7 @@ pub fn resized_size(width: u32, height: u32, target: u32) -> (u32, u32) {
 }
 
 /// The image resized and centre-cropped to the model's input size, as 8-bit channels
-/// (1 for gray, 3 for RGB), row-major HxWxC. This is also what the viewer draws under a heatmap.
+/// (1 for gray, 3 for RGB, 4 for RGBA), row-major HxWxC. This is also what the viewer draws under a heatmap.
 ///
 /// A very elongated image is refused: resizing its shorter side would make the longer one huge
 /// (a 112-byte 1x16384 PNG became 224x3670016 RGB pixels, 2.5 GB and minutes of work), so the
@@ -95,37 +95,43 @@ pub fn resize_and_crop(img: &DynamicImage, sc: &Sidecar) -> Result<(Vec<u8>, u32
     }
     let left = (nw - cw) / 2;
     let top = (nh - ch) / 2;
+    let fit = |r: DynamicImage| -> DynamicImage {
+        let r = if (r.width(), r.height()) == (nw, nh) {
+            r
+        } else {
+            r.resize_exact(nw, nh, FilterType::Triangle)
+        };
+        r.crop_imm(left, top, cw, ch)
+    };
     let data = match sc.input.color {
-        Color::Gray => {
-            let g = img.to_luma8();
-            let r = if (g.width(), g.height()) == (nw, nh) {
-                g
-            } else {
-                image::imageops::resize(&g, nw, nh, FilterType::Triangle)
-            };
-            image::imageops::crop_imm(&r, left, top, cw, ch)
-                .to_image()
-                .into_raw()
-        }
-        Color::Rgb => {
-            let c = img.to_rgb8();
-            let r = if (c.width(), c.height()) == (nw, nh) {
-                c
-            } else {
-                image::imageops::resize(&c, nw, nh, FilterType::Triangle)
-            };
-            image::imageops::crop_imm(&r, left, top, cw, ch)
-                .to_image()
-                .into_raw()
-        }
+        Color::Gray => fit(DynamicImage::ImageLuma8(img.to_luma8()))
+            .into_luma8()
+            .into_raw(),
+        Color::Rgb => fit(DynamicImage::ImageRgb8(img.to_rgb8()))
+            .into_rgb8()
+            .into_raw(),
+        Color::Rgba => fit(DynamicImage::ImageRgba8(img.to_rgba8()))
+            .into_rgba8()
+            .into_raw(),
+        Color::Tensor => return Err(not_an_image(sc)),
     };
     Ok((data, cw, ch))
+}
+
+/// The error for an image given to a model whose input is not an image.
+pub fn not_an_image(sc: &Sidecar) -> crate::Error {
+    err!(
+        Shape,
+        "this model takes {} input channels ({:?}); images map onto 1 (gray), 3 (RGB) or 4 (RGBA) channels, so give it a tensor (.npy, or a Float32Array in JS)",
+        sc.input.shape[1],
+        sc.input.shape
+    )
 }
 
 /// The full preprocessing: the model input tensor `[1, C, H, W]`.
 pub fn to_tensor(img: &DynamicImage, sc: &Sidecar) -> Result<ArrayD<f32>> {
     let (pixels, w, h) = resize_and_crop(img, sc)?;
-    let c = sc.input.color.channels();
+    let c = sc.input.color.channels().ok_or_else(|| not_an_image(sc))?;
     let (w, h) = (w as usize, h as usize);
     let mut x = ArrayD::<f32>::zeros(IxDyn(&[1, c, h, w]));
     let (mean, std): (Vec<f32>, Vec<f32>) = (0..c).map(|k| (sc.mean(k), sc.std(k))).unzip();

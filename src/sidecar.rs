@@ -5,27 +5,75 @@ use crate::err;
 use crate::error::Result;
 use serde::{Deserialize, Serialize};
 
+/// What an image becomes in the input tensor. Images map onto 1, 3 or 4 channels; a model
+/// with any other number of channels (two-channel, multispectral) takes tensors only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Color {
     Gray,
     Rgb,
+    Rgba,
+    /// No image mapping: inputs are tensors (`.npy`, a JS `Float32Array`).
+    Tensor,
 }
 
 impl Color {
-    pub fn channels(self) -> usize {
+    /// The channels an image is mapped onto; `None` for [`Color::Tensor`].
+    pub fn channels(self) -> Option<usize> {
         match self {
-            Color::Gray => 1,
-            Color::Rgb => 3,
+            Color::Gray => Some(1),
+            Color::Rgb => Some(3),
+            Color::Rgba => Some(4),
+            Color::Tensor => None,
+        }
+    }
+
+    /// The image mapping for a model input with `c` channels.
+    pub fn for_channels(c: usize) -> Color {
+        match c {
+            1 => Color::Gray,
+            3 => Color::Rgb,
+            4 => Color::Rgba,
+            _ => Color::Tensor,
+        }
+    }
+}
+
+/// How the model lays out its input. `input.shape` is always `[1, C, H, W]`; a channels-last
+/// model (Keras, tf2onnx, a `permute` at the input) takes the same values as `[1, H, W, C]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    #[default]
+    Nchw,
+    Nhwc,
+}
+
+impl Layout {
+    /// The model's own shape for an `[1, C, H, W]` input.
+    pub fn model_shape(self, nchw: &[usize]) -> Vec<usize> {
+        match self {
+            Layout::Nchw => nchw.to_vec(),
+            Layout::Nhwc => vec![nchw[0], nchw[2], nchw[3], nchw[1]],
+        }
+    }
+
+    /// `[1, C, H, W]` for the model's own input shape.
+    pub fn nchw_shape(self, model: &[usize]) -> Vec<usize> {
+        match self {
+            Layout::Nchw => model.to_vec(),
+            Layout::Nhwc => vec![model[0], model[3], model[1], model[2]],
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputSpec {
-    /// NCHW, batch 1.
+    /// `[1, C, H, W]`, whatever the model's layout.
     pub shape: Vec<usize>,
     pub color: Color,
+    #[serde(default)]
+    pub layout: Layout,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,6 +119,9 @@ pub struct Sidecar {
     pub spot_checks: Vec<SpotCheck>,
 }
 
+/// Most channels a model input may have (multispectral nets have tens).
+pub const MAX_CHANNELS: usize = 1024;
+
 /// Largest input side we accept for a model input (pixels).
 pub const MAX_INPUT_SIDE: usize = 4096;
 
@@ -92,16 +143,7 @@ impl Sidecar {
                 shape.len()
             ));
         }
-        let color = match shape[1] {
-            1 => Color::Gray,
-            3 => Color::Rgb,
-            c => {
-                return Err(err!(
-                Shape,
-                "model input has {c} channels ({shape:?}); only 1 (gray) or 3 (RGB) are supported"
-            ))
-            }
-        };
+        let color = Color::for_channels(shape[1]);
         let (h, w) = (shape[2], shape[3]);
         let s = Sidecar {
             name: String::new(),
@@ -111,6 +153,7 @@ impl Sidecar {
             input: InputSpec {
                 shape: shape.to_vec(),
                 color,
+                layout: Layout::Nchw,
             },
             preprocess: Preprocess {
                 resize: h.min(w) as u32,
@@ -137,7 +180,13 @@ impl Sidecar {
                 "sidecar input.shape must be [1, C, H, W], got {shape:?}"
             ));
         }
-        if shape[1] != self.input.color.channels() {
+        if shape[1] == 0 || shape[1] > MAX_CHANNELS {
+            return Err(err!(
+                Sidecar,
+                "sidecar input.shape {shape:?}: channels must be 1..={MAX_CHANNELS}"
+            ));
+        }
+        if self.input.color.channels().is_some_and(|c| c != shape[1]) {
             return Err(err!(
                 Sidecar,
                 "sidecar input.shape {shape:?} has {} channels but color is {:?}",

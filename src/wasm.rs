@@ -166,17 +166,15 @@ impl SaliencyModel {
     /// The resized and cropped image as RGBA (what the model sees), for drawing.
     pub fn model_view_rgba(&self, bytes: &[u8]) -> Result<Vec<u8>, JsValue> {
         let img = preprocess::decode(bytes).map_err(js_err)?;
-        let (px, _, _) =
+        let (px, w, h) =
             preprocess::resize_and_crop(&img, &self.ex.model().sidecar).map_err(js_err)?;
-        let c = self.ex.model().sidecar.input.color.channels();
+        let c = px.len() / (w as usize * h as usize);
         Ok(px
             .chunks_exact(c)
-            .flat_map(|p| {
-                if c == 1 {
-                    [p[0], p[0], p[0], 255]
-                } else {
-                    [p[0], p[1], p[2], 255]
-                }
+            .flat_map(|p| match c {
+                1 => [p[0], p[0], p[0], 255],
+                3 => [p[0], p[1], p[2], 255],
+                _ => [p[0], p[1], p[2], p[3]],
             })
             .collect())
     }
@@ -386,6 +384,34 @@ pub fn colormap_strip(name: &str, n: usize) -> Result<Vec<u8>, JsValue> {
             [r, g, b, 255]
         })
         .collect())
+}
+
+/// The files (names relative to the model's folder) that hold the model's external tensors,
+/// as today's default PyTorch export writes them (`m.onnx` + `m.onnx.data`); empty when the
+/// model is self-contained.
+#[wasm_bindgen]
+pub fn external_data_files(onnx: &[u8]) -> Result<Vec<String>, JsValue> {
+    init();
+    Model::read_proto(onnx)
+        .and_then(|p| crate::external::locations(&p))
+        .map_err(js_err)
+}
+
+/// The model with its external tensors copied in, as one ONNX file: `files[i]` holds the bytes
+/// of the file named `names[i]` (as [`external_data_files`] lists them).
+#[wasm_bindgen]
+pub fn self_contained(
+    onnx: &[u8],
+    names: Vec<String>,
+    files: Vec<js_sys::Uint8Array>,
+) -> Result<Vec<u8>, JsValue> {
+    init();
+    let files: Vec<Vec<u8>> = files.iter().map(|f| f.to_vec()).collect();
+    Model::read_proto_with(onnx, &|n| {
+        names.iter().position(|m| m == n).map(|i| &files[i][..])
+    })
+    .map(|p| crate::external::self_contained(&p))
+    .map_err(js_err)
 }
 
 /// A float32 (or float64) `.npy` file's values, flat (its shape must be known to the caller).

@@ -1,6 +1,6 @@
 //! Preprocessing against values computed by hand.
 
-use saliency::sidecar::{Color, InputSpec, Preprocess, Sidecar};
+use saliency::sidecar::{Color, InputSpec, Layout, Preprocess, Sidecar};
 use saliency::{preprocess, ErrorKind};
 
 fn sidecar(
@@ -11,10 +11,12 @@ fn sidecar(
     mean: Vec<f32>,
     std: Vec<f32>,
 ) -> Sidecar {
-    let mut s = Sidecar::default_for(&[1, color.channels(), h, w]).unwrap();
+    let c = color.channels().unwrap();
+    let mut s = Sidecar::default_for(&[1, c, h, w]).unwrap();
     s.input = InputSpec {
-        shape: vec![1, color.channels(), h, w],
+        shape: vec![1, c, h, w],
         color,
+        layout: Layout::Nchw,
     };
     s.preprocess = Preprocess {
         resize,

@@ -253,7 +253,7 @@ async function loadModel(index, { keepImage = false } = {}) {
   ui.progress.hidden = false;
   ui.progress.value = 0;
   try {
-    const args = m.bytes ? { bytes: m.bytes, sidecar: m.sidecarText ?? null } : { url: m.url, sidecar: m.sidecarText };
+    const args = m.bytes ? { bytes: m.bytes, files: m.files ?? [], sidecar: m.sidecarText ?? null } : { url: m.url, sidecar: m.sidecarText };
     const { info, seconds } = await engine.call('loadModel', args, (p) => { ui.progress.value = p; });
     state.loadArgs = args;
     state.modelIndex = index;
@@ -351,13 +351,16 @@ async function addFiles(files) {
   const json = list.find((f) => f.name.toLowerCase().endsWith('.json'));
   const img = list.find((f) => /\.(png|jpe?g)$/i.test(f.name) || f.type.startsWith('image/'));
   if (!onnx && !img) {
-    showError(`Nothing to use in ${list.map((f) => f.name).join(', ')}: drop an .onnx model (with an optional sidecar .json) or a PNG/JPEG image.`);
+    showError(`Nothing to use in ${list.map((f) => f.name).join(', ')}: drop an .onnx model (with its .onnx.data weights file if it has one, and an optional sidecar .json) or a PNG/JPEG image.`);
     return;
   }
   if (onnx) {
     const bytes = new Uint8Array(await onnx.arrayBuffer());
     const sidecarText = json ? await json.text() : null;
-    state.models.push({ title: `Your model: ${onnx.name}`, bytes, sidecarText, custom: true });
+    // Anything else dropped with the model may be its external weights (`m.onnx.data`).
+    const others = list.filter((f) => f !== onnx && f !== json && f !== img);
+    const files = await Promise.all(others.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) })));
+    state.models.push({ title: `Your model: ${onnx.name}`, bytes, files, sidecarText, custom: true });
     await loadModel(state.models.length - 1, { keepImage: !!state.imageBytes && !img });
   }
   if (img) {

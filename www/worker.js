@@ -10,7 +10,7 @@
 const RELAXED_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 15, 1, 13, 0, 65, 1, 253, 15, 65, 2, 253, 15, 253, 128, 2, 11]);
 const forced = new URLSearchParams(self.location.search).get('simd');
 const variant = forced ?? (WebAssembly.validate(RELAXED_PROBE) ? 'relaxed' : 'plain');
-let SaliencyModel, render_heatmap, colormap_strip, read_npy, localize, wasmExports;
+let SaliencyModel, render_heatmap, colormap_strip, read_npy, localize, external_data_files, self_contained, wasmExports;
 // A pool worker (`worker.js?shared`) does not compile the module itself: the page hands it the
 // main worker's compiled WebAssembly.Module (`useModule`), whose code V8 shares between
 // workers, tiered-up functions included, so a new worker starts at full speed.
@@ -30,7 +30,7 @@ const ready = (async () => {
   }
   wasmModule = provided ? await provided : await WebAssembly.compile(await (await fetch(new URL(`${dir}saliency_bg.wasm`, import.meta.url))).arrayBuffer());
   wasmExports = await mod.default({ module_or_path: wasmModule });
-  ({ SaliencyModel, render_heatmap, colormap_strip, read_npy, localize } = mod);
+  ({ SaliencyModel, render_heatmap, colormap_strip, read_npy, localize, external_data_files, self_contained } = mod);
 })();
 const slots = new Map();
 
@@ -53,6 +53,35 @@ async function fetchBytes(url, id) {
   return out.subarray(0, loaded);
 }
 
+/// The model as one file: its external tensors (if any) copied in from `files` or fetched
+/// from beside `url`. A missing file is one error that names it.
+async function withExternalData(onnx, url, files, id) {
+  const names = external_data_files(onnx);
+  if (!names.length) return onnx;
+  const blobs = [];
+  for (const name of names) {
+    const base = name.split(/[\\/]/).pop();
+    const given = files.find((f) => f.name === name || f.name === base);
+    if (given) blobs.push(new Uint8Array(given.bytes));
+    else if (url) {
+      const at = new URL(name, new URL(url, self.location.href)).href;
+      try {
+        blobs.push(await fetchBytes(at, id));
+      } catch (e) {
+        const err = new Error(`this model keeps its weights in a separate file, '${base}', which could not be fetched from beside it (${e.message})`);
+        err.name = 'io';
+        throw err;
+      }
+    }
+    else {
+      const e = new Error(`this model keeps its weights in a separate file, '${base}': pick or drop it together with the .onnx`);
+      e.name = 'io';
+      throw e;
+    }
+  }
+  return self_contained(onnx, names, blobs);
+}
+
 function slotOf(name = 'main') {
   const s = slots.get(name);
   if (!s) throw new Error('no model is loaded');
@@ -60,8 +89,11 @@ function slotOf(name = 'main') {
 }
 
 const commands = {
-  async loadModel({ url, bytes, sidecar, slot = 'main' }, id) {
-    const data = bytes ? new Uint8Array(bytes) : await fetchBytes(url, id);
+  /// `files`: [{name, bytes}] given with the model (dropped or picked together): the weights a
+  /// default PyTorch export keeps beside it (`m.onnx.data`). A model loaded from `url` fetches
+  /// them from beside it.
+  async loadModel({ url, bytes, sidecar, slot = 'main', files = [] }, id) {
+    const data = await withExternalData(bytes ? new Uint8Array(bytes) : await fetchBytes(url, id), url, files, id);
     const t0 = performance.now();
     const model = new SaliencyModel(data, sidecar ?? null);
     const info = JSON.parse(model.info());

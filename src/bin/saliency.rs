@@ -426,7 +426,7 @@ mod cli {
                     "the sanity check explains randomised models: give --method, not --attribution"
                 ));
             }
-            let proto = saliency::Model::read_proto(&read(&a.input.model, "model")?)?;
+            let proto = read_model_proto(&a.input.model)?;
             let r = sanity::cascade(
                 &proto,
                 &ex.model().sidecar,
@@ -531,8 +531,11 @@ mod cli {
         res.map_err(|e| err!(Io, "cannot write '{}': {e}", path.display()))
     }
 
+    fn read_model_proto(model: &Path) -> Result<saliency::model::Proto> {
+        saliency::external::read_path(model)
+    }
+
     fn load_model(model: &Path, sidecar: Option<&Path>) -> Result<Model> {
-        let bytes = read(model, "model")?;
         let side_path = match sidecar {
             Some(p) => Some(p.to_path_buf()),
             // Beside the model, a JSON counts as its sidecar only if it has a `preprocess` block.
@@ -554,14 +557,14 @@ mod cli {
             }
             None => None,
         };
-        Model::load_with(&bytes, side)
+        Model::from_proto(&read_model_proto(model)?, side)
     }
 
     /// An input is a `.npy` tensor (by its magic bytes) or an image file to preprocess.
     pub fn load_input(path: &Path, model: &Model) -> Result<ArrayD<f32>> {
         let bytes = read(path, "input")?;
         let x = if bytes.starts_with(b"\x93NUMPY") {
-            npy::read_f32(&bytes)?
+            model.to_nchw(npy::read_f32(&bytes)?)
         } else {
             preprocess::image_bytes_to_tensor(&bytes, &model.sidecar)?
         };

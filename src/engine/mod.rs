@@ -650,6 +650,18 @@ impl Engine {
                 }
             }
         }
+        // SiLU, x * Sigmoid(x) (EfficientNet, MixNet, ReXNet): tract fuses the two into one
+        // node named after the Sigmoid, and the Mul's tensor is that node's output.
+        let silu = (onnx.op_type == "Mul")
+            .then(|| {
+                model.nodes.iter().find(|s| {
+                    s.op_type == "Sigmoid"
+                        && s.outputs.iter().any(|o| onnx.inputs.contains(o))
+                        && s.inputs.first().is_some_and(|x| onnx.inputs.contains(x))
+                })
+            })
+            .flatten()
+            .map(|s| format!("{}.silu", s.name));
         let prefix = format!("{}.", onnx.name);
         let candidates: Vec<usize> = self
             .order
@@ -657,7 +669,8 @@ impl Engine {
             .copied()
             .filter(|&n| {
                 let nn = &typed.nodes()[n].name;
-                (*nn == onnx.name || nn.starts_with(&prefix)) && fits(OutletId::new(n, 0))
+                (*nn == onnx.name || nn.starts_with(&prefix) || silu.as_ref() == Some(nn))
+                    && fits(OutletId::new(n, 0))
             })
             .collect();
         // The last of a chain (Clip.min -> Clip.max) is the tensor itself.

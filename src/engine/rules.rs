@@ -10,11 +10,12 @@
 //! | `Add` / `Sub` | bias, residual sum | identity / negation, summed over broadcast axes |
 //! | `Mul` / `Div` | BatchNorm scale, 1/HW of a global pool, squeeze-excite | product / quotient rule |
 //! | `Max` / `Min` | Relu = Max(x, 0), Clip = Max then Min | to the larger (smaller) operand (against a constant: where the output passes it); guided ReLU clamps |
-//! | `ElementWiseOp` | Sigmoid, Tanh, LeakyRelu, HardSwish, Silu, Exp, ... | times the derivative |
+//! | `ElementWiseOp` | Sigmoid, Tanh, LeakyRelu, HardSwish, Silu, Exp, Erf, Ln, Pow, Gelu, HardSigmoid, Softplus, Mish, ... | times the derivative |
 //! | `MaxPool` | MaxPool | to the window's arg-max |
 //! | `SumPool` | AveragePool | spread over the window (divided as the forward did) |
 //! | `Reduce<Sum>` | GlobalAveragePool (with a Mul), ReduceSum | broadcast back |
 //! | `AxisOp`, `Concat`, `Pad`, `Slice`, `Downsample` | Reshape, Flatten, Transpose, Concat, Pad, Split, strided 1x1 conv | route back |
+//! | `Resize`, `NearestUpsample` | Resize, Upsample (nearest, linear, cubic; any coordinate mode) | tract's per-axis plan, transposed / block sums |
 //! | `Softmax` | Softmax, LogSoftmax | Jacobian-vector product |
 //!
 //! [`Rule::reads`] lists the forward values each rule reads: the engine keeps only those from
@@ -82,6 +83,16 @@ pub enum Unary {
     Sqrt,
     Recip,
     Abs,
+    /// `1 / sqrt(x)` (LayerNorm's decomposition).
+    Rsqrt,
+    Ln,
+    Erf,
+    /// `x^e` for a constant e (tract's `PowConst`).
+    Pow(f32),
+    /// tract's tanh-approximated GELU (ONNX Gelu with `approximate = "tanh"`, or the pattern).
+    GeluTanh,
+    /// The activations kept as one op ([`crate::activations`]).
+    Act(crate::activations::Activation),
 }
 
 pub enum Rule {
@@ -127,6 +138,102 @@ pub enum Rule {
         axes: Vec<usize>,
         log: bool,
     },
+    /// Resize (linear, cubic or nearest, any coordinate mode): per resized axis, tract's own
+    /// plan of which inputs each output reads with which weights; backward scatters through it.
+    Resize(Vec<(usize, ResizeAxis)>),
+    /// Integer nearest upsampling (tract's lowering of Resize/Upsample): each input value is
+    /// copied `scales[a]` times along axis a; backward sums each block.
+    NearestUpsample(Vec<usize>),
+}
+
+/// One axis of a Resize: `len_in` inputs, and tract's plan (window, indices, weights).
+pub struct ResizeAxis {
+    pub len_in: usize,
+    pub plan: tract_onnx::tract_core::ops::nn::resize::AxisPlan,
+}
+
+/// The plans of a Resize's axes, as its `eval` makes them: the scales from its constant scales
+/// input (one per axis), else the ratio of the output and input lengths.
+fn resize_rule(model: &TypedModel, node: &TypedNode, r: &tnn::resize::Resize) -> Result<Rule> {
+    let fact = |o: OutletId| {
+        model
+            .outlet_fact(o)
+            .map_err(super::tract_err("reading a shape"))
+    };
+    let concrete = |o: OutletId| -> Result<Vec<usize>> {
+        fact(o)?
+            .shape
+            .as_concrete()
+            .map(|s| s.to_vec())
+            .ok_or_else(|| unsupported(node, "Resize with symbolic shapes"))
+    };
+    let input = concrete(node.inputs[0])?;
+    let output = concrete(OutletId::new(node.id, 0))?;
+    let scales: Option<Vec<f32>> = r
+        .optional_scales_input
+        .and_then(|i| node.inputs.get(i))
+        .and_then(|&o| fact(o).ok()?.konst.clone())
+        .filter(|k| k.len() == input.len())
+        .and_then(|k| {
+            k.cast_to::<f32>()
+                .ok()?
+                .to_plain_array_view::<f32>()
+                .ok()
+                .map(|v| v.iter().copied().collect())
+        });
+    let mut axes = vec![];
+    for a in 0..input.len() {
+        let (len_in, len_out) = (input[a], output[a]);
+        let scale = scales
+            .as_ref()
+            .map_or(len_out as f32 / len_in as f32, |s| s[a]);
+        if len_in == len_out && scale == 1.0 {
+            continue;
+        }
+        axes.push((
+            a,
+            ResizeAxis {
+                len_in,
+                plan: r.plan_axis(scale, len_in, len_out),
+            },
+        ));
+    }
+    Ok(Rule::Resize(axes))
+}
+
+/// The transpose of tract's `resample_axis`: `g` (shape `shape`, axis `axis` of the plan's
+/// output length) scattered back onto `len_in` positions.
+fn unresample_axis(g: &[f32], shape: &[usize], axis: usize, r: &ResizeAxis) -> Vec<f32> {
+    let len_out = shape[axis];
+    let inner: usize = shape[axis + 1..].iter().product();
+    let outer: usize = shape[..axis].iter().product();
+    let w = r.plan.window;
+    let mut out = vec![0f32; outer * r.len_in * inner];
+    if inner == 0 || len_out == 0 {
+        return out;
+    }
+    for (src, dst) in g
+        .chunks_exact(len_out * inner)
+        .zip(out.chunks_exact_mut(r.len_in * inner))
+    {
+        for (x, gx) in src.chunks_exact(inner).enumerate() {
+            if r.plan.extrapolated[x] {
+                continue;
+            }
+            let taps = r.plan.indices[x * w..][..w]
+                .iter()
+                .zip(&r.plan.weights[x * w..][..w]);
+            for (&i, &wt) in taps {
+                if wt == 0.0 {
+                    continue;
+                }
+                for (d, s) in dst[i * inner..][..inner].iter_mut().zip(gx) {
+                    *d += wt * s;
+                }
+            }
+        }
+    }
+    out
 }
 
 fn unsupported(node: &TypedNode, what: &str) -> crate::Error {
@@ -242,6 +349,21 @@ pub fn classify(model: &TypedModel, node: &TypedNode, depends: &[bool]) -> Resul
             Unary::Recip
         } else if m.is::<math::Abs>() {
             Unary::Abs
+        } else if m.is::<math::Rsqrt>() {
+            Unary::Rsqrt
+        } else if m.is::<math::Ln>() {
+            Unary::Ln
+        } else if m.is::<math::Erf>() {
+            Unary::Erf
+        } else if let Some(p) = m.downcast_ref::<math::PowConst>() {
+            Unary::Pow(p.exponent)
+        } else if let Some(g) = m.downcast_ref::<tnn::GeluApproximate>() {
+            if g.fast_impl {
+                return Err(unsupported(node, "GeluApproximate (fast)"));
+            }
+            Unary::GeluTanh
+        } else if let Some(a) = m.downcast_ref::<crate::activations::Activation>() {
+            Unary::Act(*a)
         } else {
             return Err(unsupported(node, &m.name()));
         };
@@ -318,6 +440,12 @@ pub fn classify(model: &TypedModel, node: &TypedNode, depends: &[bool]) -> Resul
             stride: d.stride as usize,
             modulo: d.modulo,
         });
+    }
+    if let Some(r) = op.downcast_ref::<tnn::resize::Resize>() {
+        return resize_rule(model, node, r);
+    }
+    if let Some(u) = op.downcast_ref::<tnn::resize::NearestUpsample>() {
+        return Ok(Rule::NearestUpsample(u.scales.to_vec()));
     }
     if let Some(s) = op.downcast_ref::<Softmax>() {
         return Ok(Rule::Softmax {
@@ -411,9 +539,12 @@ impl Rule {
             }
             Rule::Max { konst: None, .. } | Rule::Min { konst: None } => r.inputs = vec![true; n],
             Rule::Unary(u) => match u {
-                Unary::Sigmoid | Unary::Tanh | Unary::Exp | Unary::Sqrt | Unary::Recip => {
-                    r.output = true
-                }
+                Unary::Sigmoid
+                | Unary::Tanh
+                | Unary::Exp
+                | Unary::Sqrt
+                | Unary::Recip
+                | Unary::Rsqrt => r.output = true,
                 Unary::Neg => {}
                 _ => r.inputs[0] = true,
             },
@@ -429,7 +560,9 @@ impl Rule {
             | Rule::Concat(_)
             | Rule::Pad(_)
             | Rule::Slice { .. }
-            | Rule::Downsample { .. } => {}
+            | Rule::Downsample { .. }
+            | Rule::Resize(_)
+            | Rule::NearestUpsample(_) => {}
         }
         r
     }
@@ -451,6 +584,8 @@ impl Rule {
             | Rule::Pad(_)
             | Rule::Slice { .. }
             | Rule::Downsample { .. }
+            | Rule::Resize(_)
+            | Rule::NearestUpsample(_)
             | Rule::Unary(Unary::Neg) => true,
             Rule::Div => wanted == 0,
             Rule::Max { .. }
@@ -547,6 +682,19 @@ impl Rule {
                     Unary::Square => c.input(0)?.mapv(|x| 2.0 * x),
                     Unary::Sqrt => c.output()?.mapv(|y| 0.5 / y),
                     Unary::Recip => c.output()?.mapv(|y| -y * y),
+                    Unary::Rsqrt => c.output()?.mapv(|y| -0.5 * y * y * y),
+                    Unary::Ln => c.input(0)?.mapv(|x| 1.0 / x),
+                    Unary::Erf => c
+                        .input(0)?
+                        .mapv(|x| std::f32::consts::FRAC_2_SQRT_PI * libm::expf(-x * x)),
+                    Unary::Pow(e) => c.input(0)?.mapv(|x| *e * libm::powf(x, *e - 1.0)),
+                    Unary::GeluTanh => c.input(0)?.mapv(|x| {
+                        const K: f32 = 0.797_884_6; // sqrt(2 / pi)
+                        let t = libm::tanhf(K * (x + 0.044715 * x * x * x));
+                        0.5 * (1.0 + t)
+                            + 0.5 * x * (1.0 - t * t) * K * (1.0 + 3.0 * 0.044715 * x * x)
+                    }),
+                    Unary::Act(a) => c.input(0)?.mapv(|x| a.derivative(x)),
                     Unary::Abs => c.input(0)?.mapv(|x| {
                         if x > 0.0 {
                             1.0
@@ -637,6 +785,39 @@ impl Rule {
                 )
                 .assign(&g);
                 vec![Some(out)]
+            }
+            Rule::Resize(axes) => {
+                let mut shape = g.shape().to_vec();
+                let mut data = g
+                    .as_standard_layout()
+                    .into_owned()
+                    .into_raw_vec_and_offset()
+                    .0;
+                for (axis, r) in axes.iter().rev() {
+                    data = unresample_axis(&data, &shape, *axis, r);
+                    shape[*axis] = r.len_in;
+                }
+                vec![Some(
+                    Array::from_shape_vec(IxDyn(&shape), data).map_err(|e| anyhow!("{e}"))?,
+                )]
+            }
+            Rule::NearestUpsample(scales) => {
+                // out[.., i, ..] = in[.., i / s, ..]: split each axis into (len, s), sum the s.
+                let split: Vec<usize> = g
+                    .shape()
+                    .iter()
+                    .zip(scales)
+                    .flat_map(|(&len, &s)| [len / s, s])
+                    .collect();
+                let mut a = g
+                    .as_standard_layout()
+                    .into_owned()
+                    .into_shape_with_order(IxDyn(&split))
+                    .map_err(|e| anyhow!("{e}"))?;
+                for ax in (0..scales.len()).rev() {
+                    a = a.sum_axis(Axis(2 * ax + 1));
+                }
+                vec![Some(a)]
             }
             Rule::Softmax { axes, log } => {
                 let y = c.output()?;

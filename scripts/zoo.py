@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""Your own zoo: torchvision and timm classifiers with random weights, exported the three ways
+users export them, run through the CLI and compared with onnxruntime, Captum and Zennit.
+
+Not run by CI: it needs torch, torchvision, timm, onnx, onnxscript, onnxruntime, captum and
+zennit from PyPI (no weights are downloaded; the models are built with random weights):
+
+    python3 -m venv /tmp/venv-models
+    /tmp/venv-models/bin/pip install torch torchvision timm onnx onnxscript onnxruntime captum zennit
+    cargo build --release
+    /tmp/venv-models/bin/python scripts/zoo.py                       # the default list, 224x224
+    /tmp/venv-models/bin/python scripts/zoo.py --models resnet18,timm:mixnet_s --exporters dynamo
+
+Exporters: `legacy13` and `legacy17` (`dynamo=False`, one file), `dynamo` (today's default,
+`torch.onnx.export(m, x, path)`: torch.export, opset 20, weights in `path.data`).
+
+For each model and exporter it prints one row:
+- load: the CLI loads the model (else the first words of its error);
+- logits: max |CLI - onnxruntime| / max |logit|;
+- grad, ig, lrp: the relative L2 distance to Captum's Saliency, Captum's IntegratedGradients
+  (Gauss-Legendre, 16 steps, baseline 0) and Zennit's EpsilonGammaBox (with
+  SequentialMergeBatchNorm) in float64, next to `floor`, the same computation's float32-vs-
+  float64 distance in torch; `ok` when within max(1e-3, 30 x floor);
+- cam: whether CAM is offered (and runs); gradcam: the Grad-CAM layers `info` offers that
+  explain without error, out of those tried (at most --gradcam-layers of them, spread evenly).
+"""
+import argparse, json, os, pathlib, subprocess, sys, tempfile, time
+import numpy as np
+import torch
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+TORCHVISION = ["resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
+               "efficientnet_b0", "regnet_y_400mf", "densenet121", "googlenet", "shufflenet_v2_x1_0",
+               "mnasnet0_5", "squeezenet1_1", "alexnet", "vgg11", "vgg16", "convnext_tiny"]
+TIMM = ["timm:resnet18", "timm:mobilenetv3_small_100", "timm:efficientnet_b0", "timm:tf_efficientnet_b0",
+        "timm:mixnet_s", "timm:rexnet_100", "timm:lcnet_050", "timm:ghostnet_100", "timm:regnetx_002",
+        "timm:densenet121", "timm:convnext_atto", "timm:hardcorenas_a"]
+
+
+def build(name):
+    torch.manual_seed(0)
+    if name.startswith("timm:"):
+        import timm
+        m = timm.create_model(name[5:], pretrained=False)
+    else:
+        import torchvision
+        kw = {"aux_logits": False, "init_weights": True} if name == "googlenet" else {}
+        m = getattr(torchvision.models, name)(weights=None, **kw)
+    return m.eval()
+
+
+def export(model, x, path, how):
+    if how == "dynamo":
+        torch.onnx.export(model, (x,), str(path))
+    else:
+        torch.onnx.export(model, (x,), str(path), dynamo=False, opset_version=int(how[6:]),
+                          input_names=["input"], output_names=["logits"])
+
+
+def cli(*args, timeout=1800):
+    r = subprocess.run([str(ARGS.cli), *map(str, args)], capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError(r.stderr.strip().removeprefix("error: "))
+    return r.stdout
+
+
+def rel(a, b):
+    a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30))
+
+
+def verdict(err, floor):
+    return f"{err:.1e}/{floor:.0e} {'ok' if err <= max(1e-3, 30 * floor) else 'FAIL'}"
+
+
+def references(model, x32, target, want):
+    """float64 and float32 attributions from Captum / Zennit."""
+    from captum.attr import IntegratedGradients, Saliency
+    out = {}
+    for dt in (torch.float64, torch.float32):
+        m, x = model.to(dt), x32.to(dt)
+        r = {}
+        if "grad" in want:
+            r["grad"] = Saliency(m).attribute(x.clone(), target=target, abs=False).detach().numpy()
+        if "ig" in want:
+            r["ig"] = IntegratedGradients(m).attribute(x.clone(), target=target, n_steps=16,
+                                                       method="gausslegendre").detach().numpy()
+        if "lrp" in want:
+            r["lrp"] = zennit_lrp(m, x, target)
+        out[dt] = r
+    model.float()
+    return out
+
+
+def zennit_lrp(model, x, target):
+    from zennit.canonizers import SequentialMergeBatchNorm
+    from zennit.composites import EpsilonGammaBox
+    comp = EpsilonGammaBox(low=torch.full_like(x, -3.0), high=torch.full_like(x, 3.0),
+                           canonizers=[SequentialMergeBatchNorm()])
+    x = x.clone().requires_grad_(True)
+    with comp.context(model) as m:
+        y = m(x)
+        onehot = torch.zeros_like(y)
+        onehot[0, target] = y[0, target]
+        (r,) = torch.autograd.grad(y, x, grad_outputs=onehot)
+    return r.detach().numpy()
+
+
+def run(name, how, work):
+    row = {"model": name, "exporter": how}
+    model = build(name)
+    x = torch.rand(1, 3, ARGS.size, ARGS.size) * 4 - 2
+    path = work / f"{name.replace(':', '_')}.{how}.onnx"
+    try:
+        export(model, x, path, how)
+    except Exception as e:  # noqa: BLE001 - the exporter's own failure is a row too
+        row["load"] = f"export failed: {str(e).splitlines()[0][:60]}"
+        return row
+    xin = work / "x.npy"
+    np.save(xin, x.numpy())
+    try:
+        info = json.loads(cli("info", "--model", path, "--json"))
+    except RuntimeError as e:
+        row["load"] = str(e)[:90]
+        return row
+    row["load"] = "ok"
+    import onnxruntime as ort
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    ref = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0].ravel()
+    cli("predict", "--model", path, "--input", xin, "--logits-out", work / "l.npy")
+    got = np.load(work / "l.npy").ravel()
+    row["logits"] = f"{np.abs(got - ref).max() / np.abs(ref).max():.1e}"
+    target = int(ref.argmax())
+    applies = {m["method"]: m["applies"] for m in info["methods"]}
+    want = [k for k in ("grad", "ig", "lrp") if k in ARGS.methods.split(",")]
+    if not applies.get("lrp"):
+        want = [k for k in want if k != "lrp"]
+        row["lrp"] = "n/a"
+    refs = references(model, x, target, want)
+    flags = {"grad": ["--method", "gradient"],
+             "ig": ["--method", "integrated-gradients", "--steps", "16", "--ig-rule", "gauss-legendre"],
+             "lrp": ["--method", "lrp", "--composite", "epsilon-gamma-box", "--low", "-3", "--high", "3"]}
+    for k in want:
+        try:
+            t0 = time.time()
+            cli("explain", "--model", path, "--input", xin, "--target", target, *flags[k], "--out", work / "a.npy")
+            a = np.load(work / "a.npy")
+            row[k] = verdict(rel(a, refs[torch.float64][k]), rel(refs[torch.float32][k], refs[torch.float64][k]))
+            row[k + "_s"] = time.time() - t0
+        except RuntimeError as e:
+            row[k] = f"error: {str(e)[:50]}"
+    if applies.get("cam"):
+        try:
+            cli("explain", "--model", path, "--input", xin, "--target", target, "--method", "cam", "--out", work / "a.npy")
+            row["cam"] = "ok"
+        except RuntimeError as e:
+            row["cam"] = f"error: {str(e)[:50]}"
+    else:
+        row["cam"] = "not offered"
+    layers = [l["output"] for l in info["spatial_layers"]]
+    pick = sorted(set(np.linspace(0, len(layers) - 1, min(ARGS.gradcam_layers, len(layers))).round().astype(int))) if layers else []
+    ok = 0
+    for i in pick:
+        try:
+            cli("explain", "--model", path, "--input", xin, "--target", target, "--method", "grad-cam",
+                "--layer", layers[i], "--out", work / "a.npy")
+            ok += 1
+        except RuntimeError as e:
+            row.setdefault("gradcam_error", str(e)[:80])
+    row["gradcam"] = f"{ok}/{len(pick)} of {len(layers)}"
+    return row
+
+
+def main():
+    global ARGS
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", default=",".join(TORCHVISION + TIMM))
+    p.add_argument("--exporters", default="legacy13,legacy17,dynamo")
+    p.add_argument("--methods", default="grad,ig,lrp")
+    p.add_argument("--size", type=int, default=224)
+    p.add_argument("--gradcam-layers", type=int, default=6)
+    p.add_argument("--cli", type=pathlib.Path, default=ROOT / "target/release/saliency")
+    p.add_argument("--json", type=pathlib.Path, help="also write the rows here")
+    ARGS = p.parse_args()
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    cols = ["model", "exporter", "load", "logits", "grad", "ig", "lrp", "cam", "gradcam"]
+    print("| " + " | ".join(cols) + " |")
+    print("|" + " --- |" * len(cols))
+    rows = []
+    with tempfile.TemporaryDirectory() as d:
+        for name in ARGS.models.split(","):
+            for how in ARGS.exporters.split(","):
+                try:
+                    row = run(name, how, pathlib.Path(d))
+                except Exception as e:  # noqa: BLE001 - one broken model must not stop the table
+                    row = {"model": name, "exporter": how, "load": f"script error: {e}"[:90]}
+                rows.append(row)
+                print("| " + " | ".join(str(row.get(c, "")) for c in cols) + " |", flush=True)
+                for f in pathlib.Path(d).glob("*.onnx*"):
+                    f.unlink()
+    if ARGS.json:
+        ARGS.json.write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+//! Models as users export them today (tests/fixtures/user, made by make_user_exports.py):
+//! torch's default export with its weights in a `.onnx.data` file beside it, the legacy
+//! exporter at opset 17, a two-channel input, an RGBA input and a channels-last input. Logits
+//! against torch, every gradient method against Captum (float64), CAM on a ReduceMean pool, LRP
+//! against Zennit on MobileNetV3's HardSwish + squeeze-excite (HardSigmoid) pattern.
+
+use saliency::lrp::LrpSpec;
+use saliency::sidecar::{Color, Layout};
+use saliency::{external, npy, Baseline, ErrorKind, Explainer, IgRule, Method, Model};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use tract_onnx::prelude::tract_ndarray::ArrayD;
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/user")
+}
+
+fn npy_file(name: &str) -> ArrayD<f32> {
+    npy::read_f32(&std::fs::read(dir().join(name)).unwrap()).unwrap()
+}
+
+fn index() -> Vec<Value> {
+    let text = std::fs::read_to_string(dir().join("index.json")).unwrap();
+    serde_json::from_str::<Value>(&text).unwrap()["nets"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn load(net: &Value) -> Model {
+    let p = dir().join(net["onnx"].as_str().unwrap());
+    Model::from_proto(&external::read_path(&p).unwrap(), None)
+        .unwrap_or_else(|e| panic!("{}: {e}", net["net"]))
+}
+
+fn rel_l2(a: &ArrayD<f32>, r: &ArrayD<f32>) -> f64 {
+    let num: f64 = a
+        .iter()
+        .zip(r)
+        .map(|(&a, &r)| (a as f64 - r as f64).powi(2))
+        .sum();
+    let den: f64 = r.iter().map(|&r| (r as f64).powi(2)).sum();
+    (num / den.max(1e-60)).sqrt()
+}
+
+fn method(case: &Value) -> Method {
+    let p = &case["params"];
+    match case["method"].as_str().unwrap() {
+        "gradient" => Method::Gradient,
+        "gradient-x-input" => Method::GradientXInput,
+        "integrated-gradients" => Method::IntegratedGradients {
+            steps: p["steps"].as_u64().unwrap() as usize,
+            rule: IgRule::parse(p["rule"].as_str().unwrap()).unwrap(),
+            baseline: Baseline::Constant(p["baseline"].as_f64().unwrap() as f32),
+        },
+        "grad-cam" => Method::GradCam {
+            layer: p["layer"].as_str().unwrap().into(),
+        },
+        "cam" => Method::Cam { layer: None },
+        "lrp" => {
+            let f = |k: &str| p.get(k).and_then(|v| v.as_f64()).map(|v| v as f32);
+            Method::Lrp(LrpSpec::parse(&[], p["composite"].as_str(), f("low"), f("high")).unwrap())
+        }
+        m => panic!("unknown method {m}"),
+    }
+}
+
+/// The SE nets' LRP is Zennit's to ~7e-6. It was 0.27 (EpsilonGammaBox) before HardSigmoid
+/// became one op: tract folded its x/6 + 1/2 into the convolution before it, whose bias then
+/// absorbed the relevance Zennit passes through the activation (crate::activations).
+#[test]
+fn user_exports_match_torch_and_captum() {
+    let mut failures = vec![];
+    let mut n = 0;
+    for net in index() {
+        let name = net["net"].as_str().unwrap();
+        let model = load(&net);
+        let x = model.to_nchw(npy_file(net["input"].as_str().unwrap()));
+        let logits = model.forward(&x).unwrap();
+        let want = npy_file(net["logits"].as_str().unwrap());
+        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let d = logits
+            .iter()
+            .zip(want.iter())
+            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(d <= 1e-4 * scale.max(1.0), "{name}: logits differ by {d}");
+        let mut ex = Explainer::new(model);
+        for case in net["cases"].as_array().unwrap() {
+            let key = case["key"].as_str().unwrap();
+            let target = case["target"].as_u64().unwrap() as usize;
+            let got = match ex.explain(&x, &method(case), Some(target)) {
+                Ok(e) => e.attribution,
+                Err(e) => {
+                    failures.push(format!("{name}/{key}: {e}"));
+                    continue;
+                }
+            };
+            let want = npy_file(case["file"].as_str().unwrap());
+            let tol = if case["method"] == "integrated-gradients" {
+                1e-3
+            } else {
+                1e-4
+            };
+            let err = if got.shape() == want.shape() {
+                rel_l2(&got, &want)
+            } else {
+                f64::INFINITY
+            };
+            n += 1;
+            eprintln!("{name}/{key}: rel-L2 {err:.1e}");
+            if err > tol {
+                failures.push(format!(
+                    "{name}/{key}: rel-L2 {err:.1e} (shape {:?} vs {:?})",
+                    got.shape(),
+                    want.shape()
+                ));
+            }
+        }
+    }
+    assert!(n >= 20, "only {n} cases");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn layouts_and_colors_are_read_from_the_graph() {
+    for net in index() {
+        let m = load(&net);
+        let name = net["net"].as_str().unwrap();
+        let (layout, color) = match name {
+            "nhwc" => (Layout::Nhwc, Color::Rgb),
+            "two_channel" => (Layout::Nchw, Color::Tensor),
+            "rgba" => (Layout::Nchw, Color::Rgba),
+            _ => (Layout::Nchw, Color::Rgb),
+        };
+        assert_eq!(m.sidecar.input.layout, layout, "{name}");
+        assert_eq!(m.sidecar.input.color, color, "{name}");
+        assert_eq!(m.input_shape()[0], 1);
+        let info = saliency::info::describe(&m);
+        let cam = info.methods.iter().find(|m| m.method == "cam").unwrap();
+        assert!(cam.applies, "{name}: {}", cam.reason);
+    }
+}
+
+#[test]
+fn a_two_channel_model_refuses_images_with_one_clear_error() {
+    let net = index()
+        .into_iter()
+        .find(|n| n["net"] == "two_channel")
+        .unwrap();
+    let m = load(&net);
+    let png =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/images/chelsea.png"))
+            .unwrap();
+    let e = saliency::preprocess::image_bytes_to_tensor(&png, &m.sidecar).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Shape);
+    assert!(e.message().contains("takes 2 input channels"), "{e}");
+    assert!(e.message().contains("give it a tensor"), "{e}");
+}
+
+#[test]
+fn an_rgba_image_becomes_four_channels() {
+    let net = index().into_iter().find(|n| n["net"] == "rgba").unwrap();
+    let m = load(&net);
+    // A 2x2 RGBA PNG whose alpha differs per pixel, resized to the model's 16x16.
+    let mut png = vec![];
+    image::RgbaImage::from_fn(2, 2, |x, y| {
+        image::Rgba([200, 100, 50, (x * 100 + y * 50) as u8])
+    })
+    .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+    .unwrap();
+    let x = saliency::preprocess::image_bytes_to_tensor(&png, &m.sidecar).unwrap();
+    assert_eq!(x.shape(), &[1, 4, 16, 16]);
+    assert!((x[[0, 0, 8, 8]] - 200.0 / 255.0).abs() < 1e-6);
+    let alpha: Vec<f32> = (0..16).map(|i| x[[0, 3, i, i]]).collect();
+    assert!(
+        alpha.windows(2).any(|w| w[0] != w[1]),
+        "alpha is kept: {alpha:?}"
+    );
+    assert!(m.forward(&x).is_ok());
+}
+
+#[test]
+fn the_default_export_needs_its_data_file() {
+    let bytes = std::fs::read(dir().join("se_dynamo.onnx")).unwrap();
+    let proto = Model::read_proto(&bytes).unwrap();
+    assert_eq!(
+        external::locations(&proto).unwrap(),
+        vec!["se_dynamo.onnx.data".to_string()]
+    );
+    // Without the file: one error naming it.
+    let e = Model::read_proto_with(&bytes, &|_| None).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Io);
+    assert!(e.message().contains("'se_dynamo.onnx.data'"), "{e}");
+    // Truncated: one error naming the tensor and the file's size.
+    let data = std::fs::read(dir().join("se_dynamo.onnx.data")).unwrap();
+    let short = &data[..data.len() - 10];
+    let e = Model::read_proto_with(&bytes, &|_| Some(short)).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::CorruptModel);
+    assert!(e.message().contains("past the end of that file"), "{e}");
+    // A self-contained copy loads like the pair.
+    let mut proto = Model::read_proto_with(&bytes, &|_| Some(&data[..])).unwrap();
+    let one = external::self_contained(&proto);
+    assert!(external::locations(&Model::read_proto(&one).unwrap())
+        .unwrap()
+        .is_empty());
+    let a = Model::load(&one, None).unwrap();
+    let b = Model::from_proto(&proto, None).unwrap();
+    let x = npy_file("se_dynamo.input.npy");
+    assert_eq!(a.forward(&x).unwrap(), b.forward(&x).unwrap());
+    // Nothing else depends on file order: the proto is unchanged by a second inline.
+    external::inline(&mut proto, bytes.len(), &|_| None).unwrap();
+}
+
+#[test]
+fn a_channels_last_tensor_is_taken_in_either_layout() {
+    let net = index().into_iter().find(|n| n["net"] == "nhwc").unwrap();
+    let m = load(&net);
+    let nhwc = npy_file("nhwc.input.npy");
+    assert_eq!(nhwc.shape(), &[1, 16, 16, 3]);
+    let nchw = m.to_nchw(nhwc.clone());
+    assert_eq!(nchw.shape(), &[1, 3, 16, 16]);
+    assert_eq!(nchw[[0, 2, 5, 7]], nhwc[[0, 5, 7, 2]]);
+    assert_eq!(m.to_nchw(nchw.clone()), nchw);
+}
