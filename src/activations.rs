@@ -2,12 +2,13 @@
 //!
 //! tract expands ONNX `HardSigmoid` into `Mul`, `Add`, `Min`, `Max` and then folds the affine
 //! part (x / 6 + 1/2) into the convolution before it; `Softplus` and `Mish` into `Exp`, `Add`,
-//! `Ln` (and `Tanh`, `Mul`); exact `Gelu` into `Mul`, `Erf`, `Add`, `Mul`. The forward pass is the
+//! `Ln` (and `Tanh`, `Mul`). The forward pass is the
 //! same either way, but an explanation is not: LRP's rule for the convolution would then see the
 //! +1/2 as a bias that absorbs relevance, where Zennit passes relevance unchanged through the
 //! whole activation module (its `Pass` rule for `Activation`: MobileNetV3's squeeze-excite gates
 //! lost 83-99 % of the score this way). Kept as one op, each is an activation to the engine
-//! (one derivative, [`Activation::derivative`]) and to LRP (relevance passes through).
+//! (one derivative, [`Activation::derivative`]) and to LRP (relevance passes through). tract
+//! fuses GELU itself (its `GeluExact` and `GeluApproximate`), the engine's rules cover those.
 
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::element_wise::{ElementWiseMiniOp, ElementWiseOp};
@@ -17,8 +18,6 @@ use tract_onnx::tract_core::ops::element_wise::{ElementWiseMiniOp, ElementWiseOp
 pub enum Activation {
     /// `max(0, min(1, alpha x + beta))` (torch: alpha 1/6, beta 1/2; ONNX's default 0.2, 0.5).
     HardSigmoid { alpha: f32, beta: f32 },
-    /// `x Φ(x) = x (1 + erf(x / √2)) / 2`, the exact GELU.
-    Gelu,
     /// `ln(1 + e^x)`.
     Softplus,
     /// `x tanh(softplus(x))`.
@@ -44,7 +43,6 @@ impl Activation {
     pub fn value(&self, x: f32) -> f32 {
         match *self {
             Activation::HardSigmoid { alpha, beta } => (alpha * x + beta).clamp(0.0, 1.0),
-            Activation::Gelu => 0.5 * x * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2)),
             Activation::Softplus => softplus(x),
             Activation::Mish => x * libm::tanhf(softplus(x)),
         }
@@ -60,11 +58,6 @@ impl Activation {
                 } else {
                     0.0
                 }
-            }
-            Activation::Gelu => {
-                let cdf = 0.5 * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2));
-                let pdf = libm::expf(-0.5 * x * x) * 0.398_942_3;
-                cdf + x * pdf
             }
             Activation::Softplus => sigmoid(x),
             Activation::Mish => {
@@ -83,7 +76,6 @@ impl ElementWiseMiniOp for Activation {
     fn name(&self) -> String {
         match self {
             Activation::HardSigmoid { .. } => "HardSigmoid",
-            Activation::Gelu => "Gelu",
             Activation::Softplus => "Softplus",
             Activation::Mish => "Mish",
         }
@@ -117,7 +109,6 @@ mod tests {
                 alpha: 1.0 / 6.0,
                 beta: 0.5,
             },
-            Activation::Gelu,
             Activation::Softplus,
             Activation::Mish,
         ];
@@ -131,7 +122,6 @@ mod tests {
             }
         }
         // Reference values (torch.nn.functional, float64).
-        assert!((Activation::Gelu.value(1.0) - 0.841_344_7).abs() < 1e-6);
         assert!((Activation::Mish.value(1.0) - 0.865_098_4).abs() < 1e-6);
         assert!((Activation::Softplus.value(-20.0) - 2.061_153_6e-9).abs() < 1e-12);
         assert_eq!(Activation::Softplus.value(100.0), 100.0);

@@ -19,7 +19,6 @@ pub(crate) fn onnx() -> Onnx {
     let mut onnx = tract_onnx::onnx();
     onnx.op_register.insert("Flatten", flatten);
     onnx.op_register.insert("HardSigmoid", hard_sigmoid);
-    onnx.op_register.insert("Gelu", gelu);
     onnx.op_register.insert("Softplus", |_, _| {
         Ok((Activation::Softplus.op().into_hir(), vec![]))
     });
@@ -42,21 +41,6 @@ fn hard_sigmoid(
     ))
 }
 
-/// ONNX Gelu (opset 20): exact, or with `approximate = "tanh"` tract's own op.
-fn gelu(
-    _ctx: &ParsingContext,
-    node: &NodeProto,
-) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
-    let approximate: String = node.get_attr_opt("approximate")?.unwrap_or_default();
-    Ok(match approximate.as_str() {
-        "tanh" => (
-            tract_onnx::tract_core::ops::nn::gelu_approximate::gelu_approximate(false).into_hir(),
-            vec![],
-        ),
-        "" | "none" => (Activation::Gelu.op().into_hir(), vec![]),
-        a => bail!("Gelu approximate = '{a}' is not 'none' or 'tanh'"),
-    })
-}
 
 /// ONNX Flatten: one input, one output, `axis` in [-rank, rank]. tract's `Flatten::compute_shape` slices the shape at
 /// the axis and panicked on axis 7 of a rank-4 input (slice index out of range, tract-hir's

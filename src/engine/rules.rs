@@ -16,6 +16,10 @@
 //! | `Reduce<Sum>` | GlobalAveragePool (with a Mul), ReduceSum | broadcast back |
 //! | `AxisOp`, `Concat`, `Pad`, `Slice`, `Downsample` | Reshape, Flatten, Transpose, Concat, Pad, Split, strided 1x1 conv | route back |
 //! | `Resize`, `NearestUpsample` | Resize, Upsample (nearest, linear, cubic; any coordinate mode) | tract's per-axis plan, transposed / block sums |
+//! | `RmsNorm` | LayerNormalization (its normalisation, after the mean is subtracted) | r (g - y mean(g y)) |
+//! | `Gather` (constant indices) | Gather, torch.export's `as_strided` | scatter-add |
+//! | `Iff` | Where | to the chosen operand |
+//! | comparisons (boolean outputs) | Greater, Less, Equal, ... | none |
 //! | `Softmax` | Softmax, LogSoftmax | Jacobian-vector product |
 //!
 //! [`Rule::reads`] lists the forward values each rule reads: the engine keeps only those from
@@ -26,7 +30,7 @@ use super::pool::Window;
 use super::{Array, Mode};
 use crate::err;
 use crate::error::Result;
-use tract_onnx::prelude::tract_ndarray::{ArrayViewD, Axis, IxDyn, Slice};
+use tract_onnx::prelude::tract_ndarray::{ArrayViewD, Axis, IxDyn, Slice, Zip};
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::array::{Pad, PadMode, Slice as SliceOp, TypedConcat};
 use tract_onnx::tract_core::ops::binary::TypedBinOp;
@@ -91,6 +95,8 @@ pub enum Unary {
     Pow(f32),
     /// tract's tanh-approximated GELU (ONNX Gelu with `approximate = "tanh"`, or the pattern).
     GeluTanh,
+    /// tract's exact GELU, x Φ(x) (ONNX Gelu, or the Erf pattern legacy exports write).
+    GeluErf,
     /// The activations kept as one op ([`crate::activations`]).
     Act(crate::activations::Activation),
 }
@@ -144,6 +150,23 @@ pub enum Rule {
     /// Integer nearest upsampling (tract's lowering of Resize/Upsample): each input value is
     /// copied `scales[a]` times along axis a; backward sums each block.
     NearestUpsample(Vec<usize>),
+    /// Gather along `axis` with constant `indices` (already wrapped to >= 0): backward adds
+    /// each gathered slice's gradient back at its index.
+    Gather {
+        axis: usize,
+        indices: Vec<usize>,
+    },
+    /// A node with a boolean output (Greater, Less, Equal, And, ...): no gradient.
+    NoGradient,
+    /// Where(cond, a, b) (tract's `Iff`): the gradient goes to `a` where the output is `a`, to
+    /// `b` elsewhere (torch's softplus writes `x > 20 ? x : softplus(x)` so). The condition
+    /// itself is boolean and not read.
+    Where,
+    /// x / sqrt(mean(x², axis) + eps): tract's fusion of LayerNormalization's second half.
+    RmsNorm {
+        axis: usize,
+        eps: f32,
+    },
 }
 
 /// One axis of a Resize: `len_in` inputs, and tract's plan (window, indices, weights).
@@ -261,6 +284,11 @@ pub fn classify(model: &TypedModel, node: &TypedNode, depends: &[bool]) -> Resul
             &format!("{} with {} outputs", op.name(), node.outputs.len()),
         ));
     }
+    // A boolean output (a comparison, And, Or) is piecewise constant: no gradient flows.
+    let comparison = node.outputs[0].fact.datum_type == bool::datum_type();
+    if comparison {
+        return Ok(Rule::NoGradient);
+    }
     if node.outputs[0].fact.datum_type != f32::datum_type() {
         return Err(unsupported(
             node,
@@ -362,6 +390,8 @@ pub fn classify(model: &TypedModel, node: &TypedNode, depends: &[bool]) -> Resul
                 return Err(unsupported(node, "GeluApproximate (fast)"));
             }
             Unary::GeluTanh
+        } else if m.is::<tnn::gelu_exact::GeluExact>() {
+            Unary::GeluErf
         } else if let Some(a) = m.downcast_ref::<crate::activations::Activation>() {
             Unary::Act(*a)
         } else {
@@ -443,6 +473,49 @@ pub fn classify(model: &TypedModel, node: &TypedNode, depends: &[bool]) -> Resul
     }
     if let Some(r) = op.downcast_ref::<tnn::resize::Resize>() {
         return resize_rule(model, node, r);
+    }
+    if let Some(gather) = op.downcast_ref::<tract_onnx::tract_core::ops::array::Gather>() {
+        let len = model
+            .outlet_fact(node.inputs[0])
+            .ok()
+            .and_then(|f| f.shape.as_concrete().map(|s| s[gather.axis]))
+            .ok_or_else(|| unsupported(node, "Gather with a symbolic shape"))?;
+        let indices = model
+            .outlet_fact(node.inputs[1])
+            .ok()
+            .and_then(|f| f.konst.clone())
+            .and_then(|k| {
+                k.cast_to::<i64>()
+                    .ok()?
+                    .to_plain_array_view::<i64>()
+                    .ok()
+                    .map(|v| v.iter().copied().collect::<Vec<_>>())
+            })
+            .ok_or_else(|| unsupported(node, "Gather with computed indices"))?;
+        let indices = indices
+            .iter()
+            .map(|&i| {
+                let j = if i < 0 { i + len as i64 } else { i };
+                usize::try_from(j)
+                    .ok()
+                    .filter(|&j| j < len)
+                    .ok_or_else(|| unsupported(node, &format!("Gather index {i} outside 0..{len}")))
+            })
+            .collect::<Result<_>>()?;
+        return Ok(Rule::Gather {
+            axis: gather.axis,
+            indices,
+        });
+    }
+    if op.is::<tract_onnx::tract_core::ops::logic::Iff>() {
+        return Ok(Rule::Where);
+    }
+    if let Some(r) = op.downcast_ref::<tnn::rms_norm::RmsNorm>() {
+        let eps = r
+            .eps
+            .cast_to_scalar::<f32>()
+            .map_err(|_| unsupported(node, "RmsNorm with a non-scalar epsilon"))?;
+        return Ok(Rule::RmsNorm { axis: r.axis, eps });
     }
     if let Some(u) = op.downcast_ref::<tnn::resize::NearestUpsample>() {
         return Ok(Rule::NearestUpsample(u.scales.to_vec()));
@@ -548,7 +621,13 @@ impl Rule {
                 Unary::Neg => {}
                 _ => r.inputs[0] = true,
             },
-            Rule::MaxPool(_) => r.inputs[0] = true,
+            Rule::MaxPool(_) | Rule::RmsNorm { .. } => r.inputs[0] = true,
+            Rule::Where => {
+                r.inputs[1] = true;
+                r.inputs[2] = true;
+                r.output = true;
+            }
+            Rule::NoGradient => {}
             Rule::Softmax { .. } => r.output = true,
             Rule::Conv(_)
             | Rule::Add
@@ -562,7 +641,8 @@ impl Rule {
             | Rule::Slice { .. }
             | Rule::Downsample { .. }
             | Rule::Resize(_)
-            | Rule::NearestUpsample(_) => {}
+            | Rule::NearestUpsample(_)
+            | Rule::Gather { .. } => {}
         }
         r
     }
@@ -586,12 +666,16 @@ impl Rule {
             | Rule::Downsample { .. }
             | Rule::Resize(_)
             | Rule::NearestUpsample(_)
+            | Rule::Gather { .. }
             | Rule::Unary(Unary::Neg) => true,
             Rule::Div => wanted == 0,
             Rule::Max { .. }
             | Rule::Min { .. }
             | Rule::Unary(_)
             | Rule::MaxPool(_)
+            | Rule::RmsNorm { .. }
+            | Rule::NoGradient
+            | Rule::Where
             | Rule::Softmax { .. } => false,
         }
     }
@@ -693,6 +777,10 @@ impl Rule {
                         let t = libm::tanhf(K * (x + 0.044715 * x * x * x));
                         0.5 * (1.0 + t)
                             + 0.5 * x * (1.0 - t * t) * K * (1.0 + 3.0 * 0.044715 * x * x)
+                    }),
+                    Unary::GeluErf => c.input(0)?.mapv(|x| {
+                        let cdf = 0.5 * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2));
+                        cdf + x * libm::expf(-0.5 * x * x) * 0.398_942_3 // 1 / sqrt(2 pi)
                     }),
                     Unary::Act(a) => c.input(0)?.mapv(|x| a.derivative(x)),
                     Unary::Abs => c.input(0)?.mapv(|x| {
@@ -800,6 +888,53 @@ impl Rule {
                 vec![Some(
                     Array::from_shape_vec(IxDyn(&shape), data).map_err(|e| anyhow!("{e}"))?,
                 )]
+            }
+            Rule::NoGradient => vec![None; n],
+            Rule::Gather { axis, indices } => {
+                let data = shape(0);
+                let mut out = Array::zeros(IxDyn(&data));
+                // g's shape: data[..axis] + indices' shape + data[axis + 1..], indices flattened.
+                let mut flat = data.clone();
+                flat[*axis] = indices.len();
+                let g = g
+                    .as_standard_layout()
+                    .into_owned()
+                    .into_shape_with_order(IxDyn(&flat))
+                    .map_err(|e| anyhow!("{e}"))?;
+                for (k, &i) in indices.iter().enumerate() {
+                    let mut dst = out.index_axis_mut(Axis(*axis), i);
+                    dst += &g.index_axis(Axis(*axis), k);
+                }
+                let mut v = vec![None; n];
+                v[0] = Some(out);
+                v
+            }
+            Rule::Where => {
+                let y = c.output()?;
+                let a = c.input(1)?;
+                let to_a = Zip::from(&g)
+                    .and(y)
+                    .and_broadcast(a)
+                    .map_collect(|&g, &y, &a| if y == a { g } else { 0.0 });
+                let to_b = &g - &to_a;
+                vec![
+                    None,
+                    want(1).then(|| unbroadcast(to_a, &shape(1))),
+                    want(2).then(|| unbroadcast(to_b, &shape(2))),
+                ]
+            }
+            Rule::RmsNorm { axis, eps } => {
+                // y = x r, r = 1 / sqrt(mean(x²) + eps): dx = r (g - y mean(g y)).
+                let x = c.input(0)?;
+                let n = x.shape()[*axis] as f32;
+                let r = x
+                    .mapv(|v| v * v)
+                    .sum_axis(Axis(*axis))
+                    .insert_axis(Axis(*axis))
+                    .mapv(|s| 1.0 / (s / n + eps).sqrt());
+                let y = x * &r;
+                let gy = (&g * &y).sum_axis(Axis(*axis)).insert_axis(Axis(*axis)) / n;
+                vec![Some((&g - &(&y * &gy)) * &r)]
             }
             Rule::NearestUpsample(scales) => {
                 // out[.., i, ..] = in[.., i / s, ..]: split each axis into (len, s), sum the s.
