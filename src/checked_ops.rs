@@ -41,7 +41,6 @@ fn hard_sigmoid(
     ))
 }
 
-
 /// ONNX Flatten: one input, one output, `axis` in [-rank, rank]. tract's `Flatten::compute_shape` slices the shape at
 /// the axis and panicked on axis 7 of a rank-4 input (slice index out of range, tract-hir's
 /// ops/array/flatten.rs).

@@ -121,7 +121,16 @@ pub fn cam_layer(model: &Model) -> Result<String, String> {
             break;
         }
         let n = c[0];
-        if PASS_THROUGH.contains(&n.op_type.as_str()) {
+        // torch.export writes AdaptiveAvgPool2d's [1, C, 1, 1] -> [1, C] as a Gather
+        // (`as_strided`) between Reshapes: a re-indexing of the C values, as a Reshape is.
+        let count = |t: Option<&String>| {
+            t.and_then(|t| model.shapes.get(t))
+                .map(|s| s.iter().product::<usize>())
+        };
+        let reindexes = n.op_type == "Gather"
+            && count(n.inputs.first()).is_some()
+            && count(n.inputs.first()) == count(n.outputs.first());
+        if PASS_THROUGH.contains(&n.op_type.as_str()) || reindexes {
             t = n.outputs[0].clone();
             continue;
         }
@@ -173,12 +182,29 @@ pub fn describe(model: &Model) -> ModelInfo {
             shape: n.shape.clone(),
         })
         .collect();
+    // Only layers Grad-CAM can find in the simplified graph are offered (nearly all are: see
+    // Engine::resolve_layer for fused and scaled tensors).
+    let engine = crate::engine::Engine::new(model).ok();
+    let explainable = |t: &str| {
+        engine
+            .as_ref()
+            .is_none_or(|e| e.resolve_layer(model, t).is_ok())
+    };
     let spatial_layers: Vec<NodeInfo> = nodes
         .iter()
         .filter(|n| matches!(&n.shape, Some(s) if s.len() == 4 && s[2] * s[3] > 1))
+        .filter(|n| explainable(&n.output))
         .cloned()
         .collect();
-    let cam = cam_layer(model);
+    let cam = cam_layer(model).and_then(|l| {
+        if explainable(&l) {
+            Ok(l)
+        } else {
+            Err(format!(
+                "CAM's feature map '{l}' was fused away when the model was simplified"
+            ))
+        }
+    });
     let gradient_family = [
         "gradient",
         "gradient-x-input",

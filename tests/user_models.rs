@@ -222,3 +222,31 @@ fn a_channels_last_tensor_is_taken_in_either_layout() {
     assert_eq!(nchw[[0, 2, 5, 7]], nhwc[[0, 5, 7, 2]]);
     assert_eq!(m.to_nchw(nchw.clone()), nchw);
 }
+
+/// The CLI finds the weights file beside the model, from any working directory.
+#[test]
+fn the_cli_reads_the_weights_file_beside_the_model() {
+    let bad = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bad");
+    let run = |model: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_saliency"))
+            .args(["predict", "--model"])
+            .arg(bad.join(model))
+            .arg("--input")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/images/digit_3.png"))
+            .current_dir(std::env::temp_dir())
+            .output()
+            .unwrap()
+    };
+    let a = run("ext_ok.onnx");
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    let b = run("tiny_ok.onnx");
+    let top = |o: &std::process::Output| {
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["top"].clone()
+    };
+    assert_eq!(
+        top(&a),
+        top(&b),
+        "the pair predicts as the self-contained file"
+    );
+}

@@ -233,6 +233,8 @@ fn bad_file(name: &str) -> &'static [u8] {
         "argmax_output.onnx",
         "nan_weights.onnx",
         "rank3_input.onnx",
+        "ext_missing.onnx",
+        "ext_outside.onnx",
         "bad_sidecar.json",
         "wrong_labels.json",
         "huge.png",
@@ -322,4 +324,33 @@ fn bad_input_corpus_through_the_js_api() {
         ran += 1;
     }
     assert!(ran >= 30, "only {ran} API cases");
+}
+
+/// Today's default torch export through the JS API: the model names its weights file, the page
+/// hands its bytes over, and the self-contained model gives torch's logits (and the same as the
+/// pair loaded natively). Without the file, one `io` exception naming it.
+#[wasm_bindgen_test]
+fn a_default_torch_export_loads_with_its_data_file() {
+    saliency::wasm::init();
+    let onnx = &include_bytes!("fixtures/user/se_dynamo.onnx")[..];
+    let data = &include_bytes!("fixtures/user/se_dynamo.onnx.data")[..];
+    let names = saliency::wasm::external_data_files(onnx).unwrap();
+    assert_eq!(names, vec!["se_dynamo.onnx.data".to_string()]);
+    let e = SaliencyModel::new(onnx, None)
+        .err()
+        .expect("loads without its data");
+    let e: js_sys::Error = e.into();
+    assert_eq!(String::from(e.name()), "io");
+    assert!(String::from(e.message()).contains("se_dynamo.onnx.data"));
+    let one =
+        saliency::wasm::self_contained(onnx, names, vec![js_sys::Uint8Array::from(data)]).unwrap();
+    let m = SaliencyModel::new(&one, None).unwrap();
+    let x = npy::read_f32(include_bytes!("fixtures/user/se_dynamo.input.npy")).unwrap();
+    let got = m.logits(x.into_raw_vec_and_offset().0).unwrap();
+    let want = npy::read_f32(include_bytes!("fixtures/user/se_dynamo.logits.npy")).unwrap();
+    let d = got
+        .iter()
+        .zip(want.iter())
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(d <= 1e-4, "logits differ from torch's by {d}");
 }

@@ -650,29 +650,40 @@ impl Engine {
                 }
             }
         }
-        // SiLU, x * Sigmoid(x) (EfficientNet, MixNet, ReXNet): tract fuses the two into one
-        // node named after the Sigmoid, and the Mul's tensor is that node's output.
-        let silu = (onnx.op_type == "Mul")
-            .then(|| {
-                model.nodes.iter().find(|s| {
-                    s.op_type == "Sigmoid"
-                        && s.outputs.iter().any(|o| onnx.inputs.contains(o))
-                        && s.inputs.first().is_some_and(|x| onnx.inputs.contains(x))
-                })
-            })
-            .flatten()
-            .map(|s| format!("{}.silu", s.name));
         let prefix = format!("{}.", onnx.name);
-        let candidates: Vec<usize> = self
+        let mut candidates: Vec<usize> = self
             .order
             .iter()
             .copied()
             .filter(|&n| {
                 let nn = &typed.nodes()[n].name;
-                (*nn == onnx.name || nn.starts_with(&prefix) || silu.as_ref() == Some(nn))
-                    && fits(OutletId::new(n, 0))
+                (*nn == onnx.name || nn.starts_with(&prefix)) && fits(OutletId::new(n, 0))
             })
             .collect();
+        if candidates.is_empty() {
+            candidates = self.fused_into(model, onnx, &fits);
+        }
+        if candidates.is_empty() {
+            // A constant multiple of another tensor (GELU's final x * 0.5 moved into the pool
+            // after it): Grad-CAM and CAM maps do not change when a layer is scaled (the
+            // gradient scales inversely), so that other tensor stands in for it.
+            let constant = |t: &String| {
+                model.initializers.contains(t)
+                    || model
+                        .nodes
+                        .iter()
+                        .any(|n| n.op_type == "Constant" && n.outputs.contains(t))
+            };
+            let vars: Vec<&String> = onnx.inputs.iter().filter(|t| !constant(t)).collect();
+            let scale = onnx.op_type == "Mul"
+                || (onnx.op_type == "Div" && onnx.inputs.first() == vars.first().copied());
+            if scale && vars.len() == 1 {
+                let scaled = model.shapes.get(vars[0].as_str());
+                if scaled.is_some_and(|s| s.iter().product::<usize>() == count) {
+                    return self.resolve_layer(model, vars[0]).map(|(o, _)| (o, shape));
+                }
+            }
+        }
         // The last of a chain (Clip.min -> Clip.max) is the tensor itself.
         let last: Vec<usize> = candidates
             .iter()
@@ -694,6 +705,65 @@ impl Engine {
                 "layer '{name}' was split when the model was simplified; choose another layer"
             )),
         }
+    }
+}
+
+impl Engine {
+    /// Where tract fused the ONNX node `onnx` with nodes before it into one (SiLU's Sigmoid and
+    /// Mul into `<sigmoid>.silu`; GELU's Erf or Tanh pattern into `<erf>.gelu_exact`, ...): a
+    /// node named `<ancestor>.<suffix>` after one of `onnx`'s ancestors (up to eight steps up),
+    /// of the tensor's size, whose output goes on to the nodes that read `onnx`'s tensor in the
+    /// file. That check keeps a fusion that ended elsewhere from standing in for the tensor.
+    fn fused_into(
+        &self,
+        model: &Model,
+        onnx: &crate::model::OnnxNode,
+        fits: &dyn Fn(OutletId) -> bool,
+    ) -> Vec<usize> {
+        let typed = &model.typed;
+        let producer = |t: &String| model.nodes.iter().find(|n| n.outputs.contains(t));
+        let mut ancestors: Vec<&crate::model::OnnxNode> = vec![];
+        let mut frontier = vec![onnx];
+        for _ in 0..8 {
+            let next: Vec<_> = frontier
+                .iter()
+                .flat_map(|n| n.inputs.iter().filter_map(producer))
+                .filter(|p| !ancestors.iter().any(|a| a.index == p.index))
+                .collect();
+            ancestors.extend(next.iter().copied());
+            frontier = next;
+        }
+        let named = |typed_name: &str, onnx_name: &str| {
+            typed_name == onnx_name
+                || typed_name
+                    .strip_prefix(onnx_name)
+                    .is_some_and(|r| r.starts_with('.'))
+        };
+        let readers: Vec<&crate::model::OnnxNode> = model
+            .nodes
+            .iter()
+            .filter(|n| n.inputs.iter().any(|i| onnx.outputs.contains(i)))
+            .collect();
+        self.order
+            .iter()
+            .copied()
+            .filter(|&n| {
+                let node = &typed.nodes()[n];
+                let fused = ancestors.iter().any(|a| {
+                    node.name
+                        .strip_prefix(a.name.as_str())
+                        .is_some_and(|r| r.starts_with('.'))
+                });
+                let feeds_readers = !readers.is_empty()
+                    && readers.iter().all(|r| {
+                        typed
+                            .outlet_successors(OutletId::new(n, 0))
+                            .iter()
+                            .any(|s| named(&typed.nodes()[s.node].name, &r.name))
+                    });
+                fused && feeds_readers && fits(OutletId::new(n, 0))
+            })
+            .collect()
     }
 }
 
