@@ -45,6 +45,10 @@ pub struct ModelInfo {
     pub preprocess: crate::sidecar::Preprocess,
     pub sidecar_given: bool,
     pub classes: usize,
+    /// The values the model's computed tensors hold for one input, and the memory an
+    /// explanation needs for them (model::memory_mib).
+    pub activation_values: usize,
+    pub memory_mib: usize,
     pub labels: Vec<String>,
     pub logits: String,
     pub final_softmax: Option<String>,
@@ -265,6 +269,8 @@ pub fn describe(model: &Model) -> ModelInfo {
         preprocess: model.sidecar.preprocess.clone(),
         sidecar_given: model.sidecar_given,
         classes: model.classes,
+        activation_values: model.activation_values,
+        memory_mib: crate::model::memory_mib(model.activation_values),
         labels: (0..model.classes).map(|i| model.sidecar.label(i)).collect(),
         logits: model.logits_name.clone(),
         final_softmax: model.final_softmax.clone(),

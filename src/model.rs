@@ -35,7 +35,10 @@ pub const MAX_TENSOR_ELEMENTS: usize = 1 << 28;
 /// Largest number of values all of a model's computed (non-constant) tensors may hold together,
 /// before decluttering: 2^26 float32 values are 256 MiB (ResNet-18 at 224x224 holds 5.9 M,
 /// EfficientNet-Lite0 19.4 M; explanations keep up to about three times as much).
+#[cfg(target_arch = "wasm32")]
 pub const MAX_ACTIVATION_ELEMENTS: usize = 1 << 26;
+#[cfg(not(target_arch = "wasm32"))]
+pub const MAX_ACTIVATION_ELEMENTS: usize = 1 << 27;
 /// Largest tensor a ConstantOfShape may create: tract builds it while loading, and copies it
 /// several times (a fuzzed one of 202 M values took 12.6 GB and 29 s to load). Classifiers use
 /// it for pads and masks; 2^22 values are 16 MiB.
@@ -69,6 +72,9 @@ pub struct Model {
     pub typed: TypedModel,
     plan: Arc<TypedSimplePlan>,
     pub classes: usize,
+    /// The values all computed tensors hold for one input (before simplification): what
+    /// bounds memory ([`MAX_ACTIVATION_ELEMENTS`], [`memory_mib`]).
+    pub activation_values: usize,
 }
 
 impl std::fmt::Debug for Model {
@@ -327,7 +333,7 @@ impl Model {
             .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
             .map_or(0, |o| o.version);
         crate::analysis::analyse(&mut inference, graph, opset, typing)?;
-        check_analysed_sizes(&inference)?;
+        let activation_values = check_analysed_sizes(&inference)?;
         let typed = inference.into_typed().map_err(typing)?;
         check_finite_weights(&typed)?;
         check_tensor_sizes(&typed)?;
@@ -385,6 +391,7 @@ impl Model {
             typed,
             plan,
             classes,
+            activation_values,
         })
     }
 
@@ -820,7 +827,7 @@ pub const MAX_PAD: usize = 65_536;
 /// on the typed model.
 fn check_sizes<'a>(
     outputs: impl Iterator<Item = (&'a str, Option<Vec<usize>>, bool)>,
-) -> Result<()> {
+) -> Result<usize> {
     let mut total = 0usize;
     for (name, shape, constant) in outputs {
         let Some(shape) = shape else {
@@ -842,13 +849,22 @@ fn check_sizes<'a>(
     if total > MAX_ACTIVATION_ELEMENTS {
         return Err(err!(
             Limit,
-            "the model's intermediate tensors hold {total} values for its input shape, over {MAX_ACTIVATION_ELEMENTS} (256 MiB); explaining it would need several times that"
+            "the model's intermediate tensors hold {total} values for its input shape, over {MAX_ACTIVATION_ELEMENTS} ({} MiB) here; explaining it would need about {} MiB of memory",
+            MAX_ACTIVATION_ELEMENTS >> 18,
+            memory_mib(total)
         ));
     }
-    Ok(())
+    Ok(total)
 }
 
-fn check_analysed_sizes(model: &InferenceModel) -> Result<()> {
+/// The memory an explanation of a model needs, from its activations (`values`, float32): the
+/// forward run keeps them, the gradient and LRP's modified copies about three times as much more
+/// (ConvNeXt-Tiny: 80 M values, LRP peaks at 1.1 GB natively).
+pub fn memory_mib(values: usize) -> usize {
+    (values * 4 * 4) >> 20
+}
+
+fn check_analysed_sizes(model: &InferenceModel) -> Result<usize> {
     check_sizes(model.nodes().iter().flat_map(|node| {
         node.outputs.iter().map(|o| {
             let shape = o

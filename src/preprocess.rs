@@ -148,3 +148,49 @@ pub fn to_tensor(img: &DynamicImage, sc: &Sidecar) -> Result<ArrayD<f32>> {
 pub fn image_bytes_to_tensor(bytes: &[u8], sc: &Sidecar) -> Result<ArrayD<f32>> {
     to_tensor(&decode(bytes)?, sc)
 }
+
+/// What the viewer draws under a heatmap for an input tensor `[1, C, H, W]`, as RGBA: an image
+/// model's pixels with the normalisation undone; for a tensor-only model (or channels the
+/// sidecar does not map), the mean over channels stretched to 0..255, in gray.
+pub fn tensor_view_rgba(x: &ArrayD<f32>, sc: &Sidecar) -> Result<Vec<u8>> {
+    let s = x.shape();
+    if s.len() != 4 || s[0] != 1 {
+        return Err(err!(Shape, "expected a [1, C, H, W] tensor, got {s:?}"));
+    }
+    let (c, h, w) = (s[1], s[2], s[3]);
+    let px = |k: usize, i: usize, j: usize| {
+        let v = (x[[0, k, i, j]] * sc.std(k) + sc.mean(k)) * 255.0;
+        v.round().clamp(0.0, 255.0) as u8
+    };
+    let mut out = Vec::with_capacity(h * w * 4);
+    match sc.input.color.channels() {
+        Some(n) if n == c => {
+            for i in 0..h {
+                for j in 0..w {
+                    let rgba = match c {
+                        1 => [px(0, i, j), px(0, i, j), px(0, i, j), 255],
+                        3 => [px(0, i, j), px(1, i, j), px(2, i, j), 255],
+                        _ => [px(0, i, j), px(1, i, j), px(2, i, j), px(3, i, j)],
+                    };
+                    out.extend(rgba);
+                }
+            }
+        }
+        _ => {
+            let mean = x
+                .mean_axis(tract_onnx::prelude::tract_ndarray::Axis(1))
+                .unwrap_or_default();
+            let (lo, hi) = mean
+                .iter()
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+                    (a.min(v), b.max(v))
+                });
+            let span = if hi > lo { hi - lo } else { 1.0 };
+            for &v in mean.iter() {
+                let g = (((v - lo) / span) * 255.0).round().clamp(0.0, 255.0) as u8;
+                out.extend([g, g, g, 255]);
+            }
+        }
+    }
+    Ok(out)
+}

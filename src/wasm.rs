@@ -163,6 +163,21 @@ impl SaliencyModel {
         Ok(x.into_raw_vec_and_offset().0)
     }
 
+    /// An input tensor from a `.npy` file (in the model's own layout: a channels-last model's
+    /// `[1, H, W, C]` is transposed), checked against the model's input, flat NCHW.
+    pub fn tensor_from_npy(&self, bytes: &[u8]) -> Result<Vec<f32>, JsValue> {
+        let model = self.ex.model();
+        let x = model.to_nchw(npy::read_f32(bytes).map_err(js_err)?);
+        model.check_input(&x).map_err(js_err)?;
+        Ok(x.into_raw_vec_and_offset().0)
+    }
+
+    /// What to draw under a heatmap for an input tensor (flat NCHW), as RGBA.
+    pub fn tensor_view_rgba(&self, input: Vec<f32>) -> Result<Vec<u8>, JsValue> {
+        let x = self.tensor(input)?;
+        preprocess::tensor_view_rgba(&x, &self.ex.model().sidecar).map_err(js_err)
+    }
+
     /// The resized and cropped image as RGBA (what the model sees), for drawing.
     pub fn model_view_rgba(&self, bytes: &[u8]) -> Result<Vec<u8>, JsValue> {
         let img = preprocess::decode(bytes).map_err(js_err)?;

@@ -286,15 +286,19 @@ fn onnx_negative_pad_on_an_unnamed_node_is_unsupported() {
 /// under the 2^28-element bound but held 208 M values together; its gradient took 1.5 GB and
 /// LRP 2.5 GB natively (an out-of-memory and a 130 s unit under the fuzzer; in wasm, a failed
 /// allocation would abort the module). The total is now bounded too, before any work (counted
-/// on the analysed model, before tract types it: 130 M of the 208 M the typed graph held).
+/// on the analysed model, before tract types it: 130 M of the 208 M the typed graph held). The
+/// bound is the browser's (2^26 values) in wasm; natively it is 2^27 since ConvNeXt-Tiny at
+/// 224x224 holds 98.6 M (its LRP peaks at 1.1 GB), so natively this model loads, quickly, and
+/// records the total that the browser refuses.
 #[test]
-fn onnx_huge_total_activations_are_refused_quickly() {
+fn onnx_huge_total_activations_are_counted_quickly() {
     quick(Duration::from_secs(10), || {
-        assert_refused(
-            "onnx_load-huge-activations-oom.onnx",
-            ErrorKind::Limit,
-            "intermediate tensors hold 130342985 values",
-        )
+        let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/fuzz-regressions/onnx_load-huge-activations-oom.onnx");
+        let m = saliency::Model::load(&std::fs::read(p).unwrap(), None).unwrap();
+        assert_eq!(m.activation_values, 130_342_985);
+        assert!(m.activation_values > 1 << 26, "over the browser's bound");
+        assert!(m.activation_values <= saliency::model::MAX_ACTIVATION_ELEMENTS);
     });
 }
 

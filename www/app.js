@@ -240,7 +240,9 @@ function fillModelSelect() {
 
 function fillImageSelect() {
   const color = state.info?.color;
-  const fits = state.images.map((im, i) => [im, i]).filter(([im]) => !color || !im.color || im.color === color || im.custom);
+  // RGB images serve RGBA models too; a tensor-only model takes only the tensors dropped for it.
+  const fitsColor = (c) => !color || !c || c === color || (color === 'rgba' && c === 'rgb');
+  const fits = state.images.map((im, i) => [im, i]).filter(([im]) => im.custom || (color !== 'tensor' && fitsColor(im.color)));
   ui.image.replaceChildren(...fits.map(([im, i]) => option(i, im.title)));
   ui.image.disabled = false;
 }
@@ -273,7 +275,13 @@ async function loadModel(index, { keepImage = false } = {}) {
     ui.legend.hidden = true;
     fillModelSelect();
     fillImageSelect();
-    if (!keepImage || !state.imageBytes) await selectImage(initialImageFor(m, info));
+    if (info.color === 'tensor' && !state.images.some((im) => im.custom && /\.npy$/i.test(im.file ?? ''))) {
+      state.imageBytes = null;
+      ui.canvas.getContext('2d').clearRect(0, 0, ui.canvas.width, ui.canvas.height);
+      ui.topk.replaceChildren();
+      showError(`This model takes ${info.input_shape[1]}-channel inputs, which no image maps onto: drop a .npy tensor of shape [${info.input_shape.join(', ')}]${info.layout === 'nhwc' ? ` (or [${[0, 2, 3, 1].map((a) => info.input_shape[a]).join(', ')}])` : ''} to explain it.`);
+      setStatus('Waiting for a .npy input.');
+    } else if (!keepImage || !state.imageBytes) await selectImage(initialImageFor(m, info));
     else await predict();
   } catch (e) {
     showError(`Could not load model “${m.title}”: ${e.message}`);
@@ -300,6 +308,8 @@ function defaultImageFor(model, info) {
   const want = model.sidecar?.default_image;
   let i = state.images.findIndex((im) => im.file === want);
   if (i < 0) i = state.images.findIndex((im) => im.color === info.color);
+  if (i < 0 && info.color === 'rgba') i = state.images.findIndex((im) => im.color === 'rgb');
+  if (info.color === 'tensor') i = state.images.findLastIndex((im) => im.custom && /\.npy$/i.test(im.file ?? ''));
   return Math.max(0, i);
 }
 
@@ -349,9 +359,9 @@ async function addFiles(files) {
   const list = [...files];
   const onnx = list.find((f) => f.name.toLowerCase().endsWith('.onnx'));
   const json = list.find((f) => f.name.toLowerCase().endsWith('.json'));
-  const img = list.find((f) => /\.(png|jpe?g)$/i.test(f.name) || f.type.startsWith('image/'));
+  const img = list.find((f) => /\.(png|jpe?g|npy)$/i.test(f.name) || f.type.startsWith('image/'));
   if (!onnx && !img) {
-    showError(`Nothing to use in ${list.map((f) => f.name).join(', ')}: drop an .onnx model (with its .onnx.data weights file if it has one, and an optional sidecar .json) or a PNG/JPEG image.`);
+    showError(`Nothing to use in ${list.map((f) => f.name).join(', ')}: drop an .onnx model (with its .onnx.data weights file if it has one, and an optional sidecar .json), a PNG/JPEG image or a .npy tensor.`);
     return;
   }
   if (onnx) {

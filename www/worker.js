@@ -111,17 +111,19 @@ const commands = {
     slots.set(slot, { model, info: f.info, input: f.input, attributions: new Map(), bytes: null, sidecar: f.sidecar });
     return true;
   },
+  /// `bytes`: a PNG/JPEG image, or a `.npy` tensor (models whose input is not an image).
   predictImage({ bytes, k, slot }) {
     const s = slotOf(slot);
     const data = new Uint8Array(bytes);
-    const x = s.model.preprocess_image(data);
+    const npy = data[0] === 0x93 && String.fromCharCode(...data.subarray(1, 6)) === 'NUMPY';
+    const x = npy ? s.model.tensor_from_npy(data) : s.model.preprocess_image(data);
     s.input = x;
     s.attributions.clear();
     const t0 = performance.now();
     const prediction = JSON.parse(s.model.predict(x, k ?? 5));
     const seconds = (performance.now() - t0) / 1000;
     const [, , height, width] = s.info.input_shape;
-    const view = s.model.model_view_rgba(data);
+    const view = npy ? s.model.tensor_view_rgba(x) : s.model.model_view_rgba(data);
     return { result: { prediction, seconds, view, width, height }, transfer: [view.buffer] };
   },
   explain({ request, display, width, height, key = 'main', slot }) {

@@ -9,6 +9,7 @@ import { chromium } from 'playwright-core';
 
 export const WWW = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../www');
 export const SUBPATH = '/viewer/';
+export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures');
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css', '.json': 'application/json',
   '.wasm': 'application/wasm', '.onnx': 'application/octet-stream', '.png': 'image/png', '.jpg': 'image/jpeg', '.npy': 'application/octet-stream' };
 
@@ -19,8 +20,12 @@ export async function startServer() {
     const url = new URL(req.url, 'http://x');
     if (!url.pathname.startsWith(SUBPATH)) { res.writeHead(404).end(); return; }
     let rel = decodeURIComponent(url.pathname.slice(SUBPATH.length)) || 'index.html';
-    const file = path.join(WWW, rel);
-    if (!file.startsWith(WWW) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) { res.writeHead(404).end(); return; }
+    // The test fixtures (user-exported models) are served beside the site, as a user's own
+    // models would be: /viewer/__fixtures__/user/se_dynamo.onnx.
+    const root = rel.startsWith('__fixtures__/') ? FIXTURES : WWW;
+    if (root === FIXTURES) rel = rel.slice('__fixtures__/'.length);
+    const file = path.join(root, rel);
+    if (!file.startsWith(root) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) { res.writeHead(404).end(); return; }
     const body = fs.readFileSync(file);
     res.writeHead(200, { 'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'Content-Length': body.length });
     res.end(body);
