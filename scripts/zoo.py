@@ -18,8 +18,9 @@ For each model and exporter it prints one row:
 - load: the CLI loads the model (else the first words of its error);
 - logits: max |CLI - onnxruntime| / max |logit|;
 - grad, ig, lrp: the relative L2 distance to Captum's Saliency, Captum's IntegratedGradients
-  (Gauss-Legendre, 16 steps, baseline 0) and Zennit's EpsilonGammaBox (with
-  SequentialMergeBatchNorm) in float64, next to `floor`, the same computation's float32-vs-
+  (Gauss-Legendre, 16 steps, baseline 0) and Zennit's EpsilonGammaBox (low -3, high 3; BN
+  merged and residual sums as Zennit's Sum, see `as_onnx_reads_it`) in float64, next to
+  `floor`, the same computation's float32-vs-
   float64 distance in torch; `ok` when within max(1e-3, 30 x floor);
 - cam: whether CAM is offered (and runs); gradcam: the Grad-CAM layers `info` offers that
   explain without error, out of those tried (at most --gradcam-layers of them, spread evenly).
@@ -93,13 +94,49 @@ def references(model, x32, target, want):
     return out
 
 
+def as_onnx_reads_it(model):
+    """The torch model as the ONNX graph presents it to LRP, for Zennit: every BatchNorm that
+    follows a convolution merged into it (tract folds them; Zennit's NamedMergeBatchNorm, pairs
+    found by torch.fx), and every sum of two computed tensors (residual connections, functional
+    `x + y` that Zennit cannot hook) made a `zennit.layer.Sum`, which Zennit's composites give
+    the Norm rule, as its ResNetCanonizer does. Activation modules keep Zennit's Pass, layers
+    their rules, functional products their gradient."""
+    import operator
+    import torch.fx as fx
+    from zennit.canonizers import NamedMergeBatchNorm
+    from zennit.layer import Sum
+    gm = fx.symbolic_trace(model)
+    mods = dict(gm.named_modules())
+    pairs = []
+    for n in gm.graph.nodes:
+        if n.op == "call_module" and isinstance(mods[n.target], torch.nn.BatchNorm2d):
+            src = n.args[0]
+            if (src.op == "call_module" and isinstance(mods[src.target], torch.nn.Conv2d)
+                    and len(src.users) == 1):
+                pairs.append(([src.target], n.target))
+    sums = 0
+    for n in list(gm.graph.nodes):
+        if n.op == "call_function" and n.target in (operator.add, torch.add, operator.iadd) \
+                and len(n.args) == 2 and all(isinstance(a, fx.Node) for a in n.args):
+            name = f"zoo_sum{sums}"
+            gm.add_submodule(name, Sum())
+            sums += 1
+            with gm.graph.inserting_before(n):
+                stacked = gm.graph.call_function(torch.stack, (list(n.args),), {"dim": -1})
+                new = gm.graph.call_module(name, (stacked,))
+            n.replace_all_uses_with(new)
+            gm.graph.erase_node(n)
+    gm.graph.lint()
+    gm.recompile()
+    return gm, [NamedMergeBatchNorm(pairs)] if pairs else []
+
+
 def zennit_lrp(model, x, target):
-    from zennit.canonizers import SequentialMergeBatchNorm
     from zennit.composites import EpsilonGammaBox
-    comp = EpsilonGammaBox(low=torch.full_like(x, -3.0), high=torch.full_like(x, 3.0),
-                           canonizers=[SequentialMergeBatchNorm()])
+    gm, canon = as_onnx_reads_it(model)
+    comp = EpsilonGammaBox(low=torch.full_like(x, -3.0), high=torch.full_like(x, 3.0), canonizers=canon)
     x = x.clone().requires_grad_(True)
-    with comp.context(model) as m:
+    with comp.context(gm) as m:
         y = m(x)
         onehot = torch.zeros_like(y)
         onehot[0, target] = y[0, target]
