@@ -1,7 +1,10 @@
 //! The engine against Captum (float64) on the small nets of tests/fixtures/nets, which cover
 //! every operator the engine supports (see make_captum_refs.py for what each net holds).
 
-use saliency::{npy, Baseline, ErrorKind, Explainer, IgRule, Method, Model};
+mod common;
+
+use common::{method_of, rel_l2};
+use saliency::{npy, ErrorKind, Explainer, Method, Model};
 use serde_json::Value;
 use std::path::Path;
 use tract_onnx::prelude::tract_ndarray::ArrayD;
@@ -10,37 +13,6 @@ const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/nets");
 
 fn npy_file(name: &str) -> ArrayD<f32> {
     npy::read_f32(&std::fs::read(Path::new(DIR).join(name)).unwrap()).unwrap()
-}
-
-fn method(case: &Value) -> Method {
-    let p = &case["params"];
-    match case["method"].as_str().unwrap() {
-        "gradient" => Method::Gradient,
-        "gradient-x-input" => Method::GradientXInput,
-        "guided-backprop" => Method::GuidedBackprop,
-        "integrated-gradients" => Method::IntegratedGradients {
-            steps: p["steps"].as_u64().unwrap() as usize,
-            rule: IgRule::parse(p["rule"].as_str().unwrap()).unwrap(),
-            baseline: Baseline::Constant(p["baseline"].as_f64().unwrap() as f32),
-        },
-        "grad-cam" => Method::GradCam {
-            layer: p["layer"].as_str().unwrap().into(),
-        },
-        "cam" => Method::Cam {
-            layer: Some(p["layer"].as_str().unwrap().into()),
-        },
-        m => panic!("unknown method {m}"),
-    }
-}
-
-fn rel_l2(a: &ArrayD<f32>, r: &ArrayD<f32>) -> f64 {
-    let num: f64 = a
-        .iter()
-        .zip(r)
-        .map(|(&a, &r)| (a as f64 - r as f64).powi(2))
-        .sum();
-    let den: f64 = r.iter().map(|&r| (r as f64).powi(2)).sum();
-    (num / den.max(1e-60)).sqrt()
 }
 
 #[test]
@@ -55,7 +27,7 @@ fn engine_matches_captum() {
         let mut ex = Explainer::new(Model::load(&bytes, None).unwrap());
         let x = npy_file(net["input"].as_str().unwrap());
         for case in net["cases"].as_array().unwrap() {
-            let m = method(case);
+            let m = method_of(case);
             let target = case["target"].as_u64().unwrap() as usize;
             let got = ex.explain(&x, &m, Some(target)).unwrap().attribution;
             let want = npy_file(case["file"].as_str().unwrap());

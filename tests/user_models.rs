@@ -4,9 +4,11 @@
 //! against torch, every gradient method against Captum (float64), CAM on a ReduceMean pool, LRP
 //! against Zennit on MobileNetV3's HardSwish + squeeze-excite (HardSigmoid) pattern.
 
-use saliency::lrp::LrpSpec;
+mod common;
+
+use common::{method_of, rel_l2};
 use saliency::sidecar::{Color, Layout};
-use saliency::{external, npy, Baseline, ErrorKind, Explainer, IgRule, Method, Model};
+use saliency::{external, npy, ErrorKind, Explainer, Model};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use tract_onnx::prelude::tract_ndarray::ArrayD;
@@ -33,41 +35,6 @@ fn load(net: &Value) -> Model {
         .unwrap_or_else(|e| panic!("{}: {e}", net["net"]))
 }
 
-fn rel_l2(a: &ArrayD<f32>, r: &ArrayD<f32>) -> f64 {
-    let num: f64 = a
-        .iter()
-        .zip(r)
-        .map(|(&a, &r)| (a as f64 - r as f64).powi(2))
-        .sum();
-    let den: f64 = r.iter().map(|&r| (r as f64).powi(2)).sum();
-    (num / den.max(1e-60)).sqrt()
-}
-
-fn method(case: &Value) -> Method {
-    let p = &case["params"];
-    match case["method"].as_str().unwrap() {
-        "gradient" => Method::Gradient,
-        "gradient-x-input" => Method::GradientXInput,
-        "integrated-gradients" => Method::IntegratedGradients {
-            steps: p["steps"].as_u64().unwrap() as usize,
-            rule: IgRule::parse(p["rule"].as_str().unwrap()).unwrap(),
-            baseline: Baseline::Constant(p["baseline"].as_f64().unwrap() as f32),
-        },
-        "grad-cam" => Method::GradCam {
-            layer: p["layer"].as_str().unwrap().into(),
-        },
-        "cam" => Method::Cam { layer: None },
-        "lrp" => {
-            let f = |k: &str| p.get(k).and_then(|v| v.as_f64()).map(|v| v as f32);
-            Method::Lrp(LrpSpec::parse(&[], p["composite"].as_str(), f("low"), f("high")).unwrap())
-        }
-        m => panic!("unknown method {m}"),
-    }
-}
-
-/// The SE nets' LRP is Zennit's to ~7e-6. It was 0.27 (EpsilonGammaBox) before HardSigmoid
-/// became one op: tract folded its x/6 + 1/2 into the convolution before it, whose bias then
-/// absorbed the relevance Zennit passes through the activation (crate::activations).
 #[test]
 fn user_exports_match_torch_and_captum() {
     let mut failures = vec![];
@@ -88,7 +55,7 @@ fn user_exports_match_torch_and_captum() {
         for case in net["cases"].as_array().unwrap() {
             let key = case["key"].as_str().unwrap();
             let target = case["target"].as_u64().unwrap() as usize;
-            let got = match ex.explain(&x, &method(case), Some(target)) {
+            let got = match ex.explain(&x, &method_of(case), Some(target)) {
                 Ok(e) => e.attribution,
                 Err(e) => {
                     failures.push(format!("{name}/{key}: {e}"));

@@ -1,0 +1,45 @@
+//! Helpers shared by the fixture tests (`mod common;` in each).
+#![allow(dead_code)] // each test file uses its own subset
+
+use saliency::lrp::LrpSpec;
+use saliency::{Baseline, IgRule, Method};
+use serde_json::Value;
+use tract_onnx::prelude::tract_ndarray::ArrayD;
+
+/// Relative L2 distance of `a` to the reference `r` (in f64).
+pub fn rel_l2(a: &ArrayD<f32>, r: &ArrayD<f32>) -> f64 {
+    let num: f64 = a
+        .iter()
+        .zip(r)
+        .map(|(&a, &r)| (a as f64 - r as f64).powi(2))
+        .sum();
+    let den: f64 = r.iter().map(|&r| (r as f64).powi(2)).sum();
+    (num / den.max(1e-60)).sqrt()
+}
+
+/// The method of a fixture case (`{"method": ..., "params": {...}}`, as the generator scripts
+/// write them).
+pub fn method_of(case: &Value) -> Method {
+    let p = &case["params"];
+    let f = |k: &str| p.get(k).and_then(|v| v.as_f64()).map(|v| v as f32);
+    match case["method"].as_str().unwrap() {
+        "gradient" => Method::Gradient,
+        "gradient-x-input" => Method::GradientXInput,
+        "guided-backprop" => Method::GuidedBackprop,
+        "integrated-gradients" => Method::IntegratedGradients {
+            steps: p["steps"].as_u64().unwrap() as usize,
+            rule: IgRule::parse(p["rule"].as_str().unwrap()).unwrap(),
+            baseline: Baseline::Constant(p["baseline"].as_f64().unwrap() as f32),
+        },
+        "grad-cam" => Method::GradCam {
+            layer: p["layer"].as_str().unwrap().into(),
+        },
+        "cam" => Method::Cam {
+            layer: p["layer"].as_str().map(Into::into),
+        },
+        "lrp" => Method::Lrp(
+            LrpSpec::parse(&[], p["composite"].as_str(), f("low"), f("high")).unwrap(),
+        ),
+        m => panic!("unknown method {m}"),
+    }
+}
