@@ -48,6 +48,18 @@ def build(name):
         import torchvision
         kw = {"aux_logits": False, "init_weights": True} if name == "googlenet" else {}
         m = getattr(torchvision.models, name)(weights=None, **kw)
+    # Fresh BatchNorms are the identity and a fresh classifier is ~N(0, 0.01): deep nets then
+    # score ~1e-10 or less, where LRP's epsilon (1e-6) dominates every denominator. Statistics
+    # away from the identity, as a trained net has, give scores of order one.
+    g = torch.Generator().manual_seed(1)
+    for mod in m.modules():
+        if isinstance(mod, (torch.nn.BatchNorm2d, torch.nn.BatchNorm1d)) and mod.affine and mod.track_running_stats:
+            with torch.no_grad():
+                n = mod.num_features
+                mod.weight.copy_(torch.rand(n, generator=g) + 0.5)
+                mod.bias.copy_(torch.randn(n, generator=g) * 0.2)
+                mod.running_mean.copy_(torch.randn(n, generator=g) * 0.2)
+                mod.running_var.copy_(torch.rand(n, generator=g) + 0.5)
     return m.eval()
 
 

@@ -138,7 +138,7 @@ async function explain() {
     const lrp = m.lrp;
     $('lrp-box').hidden = !lrp;
     if (lrp) {
-      parts.push(`Σ relevance ${formatValue(lrp.relevance_sum)} of ${formatValue(lrp.score)} (${(100 * lrp.absorbed / (lrp.score || 1)).toFixed(1)} % absorbed by biases and stabilisers)`);
+      parts.push(`Σ relevance ${formatValue(lrp.relevance_sum)} of ${formatValue(lrp.score)} (${(100 * lrp.absorbed / (lrp.score || 1)).toFixed(1)} % absorbed${lrp.absorbed_where ? `: ${lrp.absorbed_where}` : ' by biases and stabilisers'})`);
       const layers = [...lrp.per_layer].sort((a, b) => a.layer - b.layer);
       drawBars($('lrp-plot'), layers.map((l) => l.relevance_in), { reference: lrp.score, labels: layers.map((l) => l.layer) });
     }

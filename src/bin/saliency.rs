@@ -297,6 +297,9 @@ mod cli {
             } else {
                 0.0
             });
+            if !c.absorbed_where.is_empty() {
+                json["absorbed_where"] = serde_json::json!(c.absorbed_where);
+            }
             if a.how.per_layer {
                 json["per_layer"] = serde_json::json!(c.per_layer);
             }

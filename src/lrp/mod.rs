@@ -382,6 +382,48 @@ pub struct Conservation {
     /// not conserve, e.g. at a non-linear element-wise product).
     pub absorbed: f64,
     pub per_layer: Vec<LayerRelevance>,
+    /// Where most of `absorbed` went, in one sentence (empty when under 5 % of the score).
+    pub absorbed_where: String,
+}
+
+impl Conservation {
+    /// The report, with [`Conservation::absorbed_where`] worked out from the per-layer sums: the
+    /// layer that kept the most (its bias, or the stabiliser), or, when more was lost between
+    /// the layers, the operations there (products of two computed tensors, such as
+    /// squeeze-excite gates, take the gradient and need not conserve relevance).
+    pub fn new(score: f64, relevance_sum: f64, per_layer: Vec<LayerRelevance>) -> Conservation {
+        let absorbed = score - relevance_sum;
+        let share = |v: f64| 100.0 * v / score.abs().max(1e-30);
+        let mut absorbed_where = String::new();
+        if share(absorbed.abs()) >= 5.0 {
+            let by_layer = |l: &LayerRelevance| l.relevance_in - l.relevance_out;
+            let worst = per_layer
+                .iter()
+                .max_by(|a, b| by_layer(a).abs().total_cmp(&by_layer(b).abs()));
+            let in_layers: f64 = per_layer.iter().map(by_layer).sum();
+            let between = absorbed - in_layers;
+            absorbed_where = match worst {
+                Some(l) if by_layer(l).abs() >= between.abs() => format!(
+                    "most at layer {} '{}' ({}): {:.0} % of the score, kept by its bias or stabiliser",
+                    l.layer,
+                    l.name,
+                    l.rule,
+                    share(by_layer(l))
+                ),
+                _ => format!(
+                    "most between the layers ({:.0} % of the score): products of two computed tensors (e.g. squeeze-excite gates) take the gradient, which need not conserve relevance",
+                    share(between)
+                ),
+            };
+        }
+        Conservation {
+            score,
+            relevance_sum,
+            absorbed,
+            per_layer,
+            absorbed_where,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -969,15 +969,7 @@ pub fn explain(
     };
     let relevance_sum = sum(&r);
     let score = score as f64;
-    Ok((
-        r,
-        Conservation {
-            score,
-            relevance_sum,
-            absorbed: score - relevance_sum,
-            per_layer,
-        },
-    ))
+    Ok((r, Conservation::new(score, relevance_sum, per_layer)))
 }
 
 #[cfg(test)]
