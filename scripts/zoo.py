@@ -18,7 +18,7 @@ For each model and exporter it prints one row:
 - load: the CLI loads the model (else the first words of its error);
 - logits: max |CLI - onnxruntime| / max |logit|;
 - grad, ig, lrp: the relative L2 distance to Captum's Saliency, Captum's IntegratedGradients
-  (Gauss-Legendre, 16 steps, baseline 0) and Zennit's EpsilonGammaBox (low -3, high 3; BN
+  (Gauss-Legendre, 8 steps, baseline 0) and Zennit's EpsilonGammaBox (low -3, high 3; BN
   merged and residual sums as Zennit's Sum, see `as_onnx_reads_it`) in float64, next to
   `floor`, the same computation's float32-vs-
   float64 distance in torch; `ok` when within max(1e-3, 30 x floor);
@@ -97,7 +97,7 @@ def references(model, x32, target, want):
         if "grad" in want:
             r["grad"] = Saliency(m).attribute(x.clone(), target=target, abs=False).detach().numpy()
         if "ig" in want:
-            r["ig"] = IntegratedGradients(m).attribute(x.clone(), target=target, n_steps=16,
+            r["ig"] = IntegratedGradients(m).attribute(x.clone(), target=target, n_steps=8,
                                                        method="gausslegendre").detach().numpy()
         if "lrp" in want:
             r["lrp"] = zennit_lrp(m, x, target)
@@ -111,8 +111,9 @@ def as_onnx_reads_it(model):
     follows a convolution merged into it (tract folds them; Zennit's NamedMergeBatchNorm, pairs
     found by torch.fx), and every sum of two computed tensors (residual connections, functional
     `x + y` that Zennit cannot hook) made a `zennit.layer.Sum`, which Zennit's composites give
-    the Norm rule, as its ResNetCanonizer does. Activation modules keep Zennit's Pass, layers
-    their rules, functional products their gradient."""
+    the Norm rule, as its ResNetCanonizer does; global average pools written as functions made
+    AdaptiveAvgPool2d modules (Norm). Activation modules keep Zennit's Pass, layers their rules,
+    functional products their gradient."""
     import operator
     import torch.fx as fx
     from zennit.canonizers import NamedMergeBatchNorm
@@ -138,6 +139,26 @@ def as_onnx_reads_it(model):
                 new = gm.graph.call_module(name, (stacked,))
             n.replace_all_uses_with(new)
             gm.graph.erase_node(n)
+    # Global average pools written as functions (`F.adaptive_avg_pool2d(x, 1)`, `x.mean([2, 3])`)
+    # become AdaptiveAvgPool2d modules, which Zennit gives Norm: ONNX cannot tell them from the
+    # module (both are GlobalAveragePool or ReduceMean), and the crate reads every one as a pool.
+    pools = 0
+    for n in list(gm.graph.nodes):
+        functional = n.op == "call_function" and n.target is torch.nn.functional.adaptive_avg_pool2d \
+            and tuple(n.args[1:2]) in ((1,), ((1, 1),))
+        mean = n.op == "call_method" and n.target == "mean" and len(n.args) >= 2 \
+            and list(n.args[1]) in ([2, 3], [-2, -1]) and not n.kwargs.get("keepdim", False)
+        if not (functional or mean):
+            continue
+        name = f"zoo_pool{pools}"
+        gm.add_submodule(name, torch.nn.AdaptiveAvgPool2d(1))
+        pools += 1
+        with gm.graph.inserting_before(n):
+            new = gm.graph.call_module(name, (n.args[0],))
+            if mean:
+                new = gm.graph.call_function(torch.flatten, (new, 1))
+        n.replace_all_uses_with(new)
+        gm.graph.erase_node(n)
     gm.graph.lint()
     gm.recompile()
     return gm, [NamedMergeBatchNorm(pairs)] if pairs else []
@@ -188,7 +209,7 @@ def run(name, how, work):
         row["lrp"] = "n/a"
     refs = references(model, x, target, want)
     flags = {"grad": ["--method", "gradient"],
-             "ig": ["--method", "integrated-gradients", "--steps", "16", "--ig-rule", "gauss-legendre"],
+             "ig": ["--method", "integrated-gradients", "--steps", "8", "--ig-rule", "gauss-legendre"],
              "lrp": ["--method", "lrp", "--composite", "epsilon-gamma-box", "--low", "-3", "--high", "3"]}
     for k in want:
         try:

@@ -820,13 +820,16 @@ impl<'a> Walk<'a> {
                 vec![Some(s * &x0)]
             }
             _ => {
-                let xs: Vec<ArrayViewD<f32>> =
-                    (0..node.inputs.len()).map(x).collect::<Result<_>>()?;
-                let y = y()?;
-                let views: Vec<_> = xs.iter().map(|x| Some(x.view())).collect();
+                // Only what the rule reads (a Gather's indices or a Where's condition are not
+                // float values).
+                let reads = rule.reads(&wants);
+                let views: Vec<Option<ArrayViewD<f32>>> = (0..node.inputs.len())
+                    .map(|i| reads.inputs[i].then(|| x(i)).transpose())
+                    .collect::<Result<_>>()?;
+                let y = if reads.output { Some(y()?) } else { None };
                 let ctx = Ctx {
                     inputs: &views,
-                    output: Some(y.view()),
+                    output: y.as_ref().map(|y| y.view()),
                     shapes: &shapes,
                     wants: &wants,
                     mode: Mode::Gradient,
@@ -871,10 +874,29 @@ pub fn reads(model: &Model, engine: &Engine, graph: &LrpGraph) -> Vec<OutletId> 
                 out.push(y);
             }
             // The gated activation reads nothing; every other rule what the table reads
-            // (kept whole: both inputs and the output).
+            // (kept whole: both inputs and the output, unless the rule reads less: a Gather's
+            // indices, a Where's condition).
             _ => {
-                out.extend(node.inputs.iter().copied());
-                out.push(y);
+                let wants: Vec<bool> = node.inputs.iter().map(|i| engine.on_path[i.node]).collect();
+                let r = rule.reads(&wants);
+                if matches!(
+                    rule,
+                    Rule::Gather { .. } | Rule::Where | Rule::NoGradient | Rule::Resize(_)
+                ) {
+                    out.extend(
+                        node.inputs
+                            .iter()
+                            .zip(&r.inputs)
+                            .filter(|(_, &k)| k)
+                            .map(|(&i, _)| i),
+                    );
+                    if r.output {
+                        out.push(y);
+                    }
+                } else {
+                    out.extend(node.inputs.iter().copied());
+                    out.push(y);
+                }
             }
         }
     }

@@ -37,9 +37,9 @@ pub fn method_of(case: &Value) -> Method {
         "cam" => Method::Cam {
             layer: p["layer"].as_str().map(Into::into),
         },
-        "lrp" => Method::Lrp(
-            LrpSpec::parse(&[], p["composite"].as_str(), f("low"), f("high")).unwrap(),
-        ),
+        "lrp" => {
+            Method::Lrp(LrpSpec::parse(&[], p["composite"].as_str(), f("low"), f("high")).unwrap())
+        }
         m => panic!("unknown method {m}"),
     }
 }
