@@ -33,8 +33,10 @@ pub const MAX_NODES: usize = 20_000;
 /// then works per output position (minutes), and running it would exhaust memory anyway.
 pub const MAX_TENSOR_ELEMENTS: usize = 1 << 28;
 /// Largest number of values all of a model's computed (non-constant) tensors may hold together,
-/// before decluttering: 2^26 float32 values are 256 MiB (ResNet-18 at 224x224 holds 5.9 M,
-/// EfficientNet-Lite0 19.4 M; explanations keep up to about three times as much).
+/// before decluttering (ResNet-18 at 224x224 holds 5.9 M, EfficientNet-Lite0 19.4 M,
+/// ConvNeXt-Tiny 80 M through the legacy exporter and 98.6 M through torch.export; explanations
+/// keep up to about three times as much). In wasm 2^26 float32 values (256 MiB); natively 2^27
+/// (512 MiB: ConvNeXt-Tiny's LRP peaks at 1.1 GB).
 #[cfg(target_arch = "wasm32")]
 pub const MAX_ACTIVATION_ELEMENTS: usize = 1 << 26;
 #[cfg(not(target_arch = "wasm32"))]

@@ -72,8 +72,7 @@ async function withExternalData(onnx, url, files, id) {
         err.name = 'io';
         throw err;
       }
-    }
-    else {
+    } else {
       const e = new Error(`this model keeps its weights in a separate file, '${base}': pick or drop it together with the .onnx`);
       e.name = 'io';
       throw e;
