@@ -63,10 +63,12 @@ fn user_exports_match_torch_and_captum() {
                 }
             };
             let want = npy_file(case["file"].as_str().unwrap());
-            let tol = if case["method"] == "integrated-gradients" {
-                1e-3
-            } else {
-                1e-4
+            // LRP within 1e-5: a reference taken with Zennit's own BatchNorm merge (which leaves
+            // x / sqrt(1 + eps) behind) is 6e-4 off on a MobileNetV3 stem with its eps-1e-3 BatchNorm.
+            let tol = match case["method"].as_str() {
+                Some("integrated-gradients") => 1e-3,
+                Some("lrp") => 1e-5,
+                _ => 1e-4,
             };
             let err = if got.shape() == want.shape() {
                 rel_l2(&got, &want)
