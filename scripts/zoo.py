@@ -155,8 +155,10 @@ def as_onnx_reads_it(model):
     for n in list(gm.graph.nodes):
         functional = n.op == "call_function" and n.target is torch.nn.functional.adaptive_avg_pool2d \
             and tuple(n.args[1:2]) in ((1,), ((1, 1),))
-        mean = n.op == "call_method" and n.target == "mean" and len(n.args) >= 2 \
-            and list(n.args[1]) in ([2, 3], [-2, -1]) and not n.kwargs.get("keepdim", False)
+        dims = n.args[1] if len(n.args) >= 2 else n.kwargs.get("dim")
+        keep = n.kwargs.get("keepdim", n.args[2] if len(n.args) >= 3 else False)
+        mean = n.op == "call_method" and n.target == "mean" and isinstance(dims, (list, tuple)) \
+            and list(dims) in ([2, 3], [-2, -1])
         if not (functional or mean):
             continue
         name = f"zoo_pool{pools}"
@@ -164,7 +166,7 @@ def as_onnx_reads_it(model):
         pools += 1
         with gm.graph.inserting_before(n):
             new = gm.graph.call_module(name, (n.args[0],))
-            if mean:
+            if mean and not keep:
                 new = gm.graph.call_function(torch.flatten, (new, 1))
         n.replace_all_uses_with(new)
         gm.graph.erase_node(n)
