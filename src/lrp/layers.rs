@@ -92,6 +92,74 @@ pub struct LrpGraph {
     pub inside: Vec<bool>,
     /// What canonisation did, one line per merge.
     pub canonization: Vec<String>,
+    /// Nodes whose relevance follows the gradient, as Zennit's composites treat what they come
+    /// from ([`gradient_nodes`]).
+    pub gradient: Vec<bool>,
+}
+
+/// The ONNX node a decluttered node comes from: tract keeps the ONNX name as the prefix of the
+/// nodes it makes (`NAME` or `NAME.something`); the longest such name.
+pub fn onnx_origin<'m>(model: &'m Model, typed_name: &str) -> Option<&'m crate::model::OnnxNode> {
+    model
+        .nodes
+        .iter()
+        .filter(|n| {
+            !n.name.is_empty()
+                && typed_name
+                    .strip_prefix(n.name.as_str())
+                    .is_some_and(|r| r.is_empty() || r.starts_with('.'))
+        })
+        .max_by_key(|n| n.name.len())
+}
+
+/// The nodes whose relevance takes the gradient, as Zennit does for what has no rule of its
+/// own: a product or quotient by a constant that a functional op wrote (torch's `x * gamma`: a
+/// layer scale; LayerNorm's affine), as opposed to a BatchNorm's remnant (Zennit's Pass); and
+/// LayerNorm's centering, `x - mean(x)` with its mean (Zennit has no rule for LayerNorm), where
+/// the Norm rule of a difference would divide by values near zero.
+fn gradient_nodes(model: &Model) -> Vec<bool> {
+    let typed = &model.typed;
+    let is_const = |o: OutletId| typed.outlet_fact(o).is_ok_and(|f| f.konst.is_some());
+    let mut out = vec![false; typed.nodes().len()];
+    for node in typed.nodes() {
+        let Some(bin) = node.op_as::<TypedBinOp>() else {
+            continue;
+        };
+        let origin = onnx_origin(model, &node.name).map(|n| n.op_type.as_str());
+        let consts = node.inputs.iter().filter(|&&i| is_const(i)).count();
+        let scale = bin.0.is::<math::Mul>() || bin.0.is::<math::Div>();
+        if scale && consts == 1 && matches!(origin, Some("Mul" | "Div" | "LayerNormalization")) {
+            out[node.id] = true;
+        }
+        // x - mean(x): the second operand is (a Mul by a constant of) a Reduce<Sum> of the first.
+        if bin.0.is::<math::Sub>() && node.inputs.len() == 2 && consts == 0 {
+            let x = node.inputs[0];
+            let mut m = node.inputs[1];
+            let mut chain = vec![];
+            if typed.nodes()[m.node]
+                .op_as::<TypedBinOp>()
+                .is_some_and(|b| b.0.is::<math::Mul>())
+            {
+                chain.push(m.node);
+                let inputs = &typed.nodes()[m.node].inputs;
+                match inputs.iter().find(|&&i| !is_const(i)) {
+                    Some(&i) => m = i,
+                    None => continue,
+                }
+            }
+            let reduce = &typed.nodes()[m.node];
+            if reduce.op_is::<tract_onnx::tract_core::ops::nn::Reduce>()
+                && reduce.inputs.first() == Some(&x)
+            {
+                chain.push(m.node);
+                out[node.id] = true;
+                for c in chain {
+                    out[c] = true;
+                }
+            }
+        }
+    }
+    out
 }
 
 fn konst(model: &TypedModel, o: OutletId) -> Option<Array> {
@@ -390,6 +458,15 @@ impl LrpGraph {
                     break;
                 }
                 let op = &bin.0;
+                // A scale is merged when it is a BatchNorm's (or the layer's own); a functional
+                // product by a constant (a layer scale) is not a BatchNorm to Zennit.
+                let origin = onnx_origin(model, &next.name);
+                let bn_or_own = origin.is_none_or(|o| {
+                    o.op_type == "BatchNormalization" || o.name == layers[layer].name
+                });
+                if (op.is::<math::Mul>() || op.is::<math::Div>()) && !bn_or_own {
+                    break;
+                }
                 let (scale, shift): (Option<Array>, Option<Array>) = if op.is::<math::Add>() {
                     (None, Some(c.clone()))
                 } else if op.is::<math::Sub>() && var == 0 {
@@ -464,6 +541,7 @@ impl LrpGraph {
             unit_at,
             inside,
             canonization,
+            gradient: gradient_nodes(model),
         })
     }
 

@@ -11,8 +11,9 @@
 //! | `Reduce<Sum>` (+ the `Mul` by 1/HW of a GlobalAveragePool) | Norm: R_in = x * c R / stab(c sum(x)) |
 //! | MaxPool | the gradient: to the arg-max |
 //! | Concat, Slice, Pad, reshapes, Downsample | routed unchanged (the gradient) |
-//! | `Mul` of x by an element-wise function of x (HardSwish = x * HardSigmoid(x), SiLU) | to x, unchanged (an activation) |
+//! | `Mul` of x by an element-wise function of x (HardSwish = x * HardSigmoid(x), SiLU, the tanh GELU's pattern) | to x, unchanged (an activation) |
 //! | `Mul` / `Div` / `Max` / `Min` of two variables otherwise (e.g. squeeze-excite gating) | the gradient (as Zennit on a functional op) |
+//! | LayerNorm's centering `x - mean(x)` and its mean; a `Mul` / `Div` by a constant that ONNX wrote as such (a layer scale) or as LayerNormalization's affine, not a BatchNorm's | the gradient (Zennit has no rule for them; `LrpGraph::gradient`) |
 
 use super::layers::{shape_of, Core, LrpGraph};
 use super::linear::{key, Plans};
@@ -688,33 +689,39 @@ impl<'a> Walk<'a> {
             .collect())
     }
 
-    /// Whether `o` is computed from `root` by element-wise operations alone.
-    fn elementwise_of(&self, mut o: OutletId, root: OutletId) -> bool {
-        let typed = &self.model.typed;
-        for _ in 0..16 {
-            if o == root {
-                return true;
-            }
-            let node = &typed.nodes()[o.node];
-            let vars: Vec<OutletId> = node
-                .inputs
-                .iter()
-                .copied()
-                .filter(|i| self.engine.on_path[i.node])
-                .collect();
-            let same = |i: OutletId| {
-                typed.outlet_fact(i).ok().map(|f| f.shape.clone())
-                    == typed.outlet_fact(o).ok().map(|f| f.shape.clone())
-            };
-            let elementwise = node
-                .op_is::<tract_onnx::tract_core::ops::element_wise::ElementWiseOp>()
-                || node.op_is::<TypedBinOp>();
-            match vars.as_slice() {
-                [v] if elementwise && same(*v) => o = *v,
-                _ => return false,
-            }
+    /// Whether `o` is computed from `root` by element-wise operations alone (a tree of them:
+    /// the tanh GELU that the legacy exporter writes, 0.5 x (1 + tanh(k (x + c x x x))), has
+    /// sums and products of two functions of x).
+    fn elementwise_of(&self, o: OutletId, root: OutletId) -> bool {
+        self.elementwise_within(o, root, 16)
+    }
+
+    fn elementwise_within(&self, o: OutletId, root: OutletId, depth: usize) -> bool {
+        if o == root {
+            return true;
         }
-        false
+        if depth == 0 {
+            return false;
+        }
+        let typed = &self.model.typed;
+        let node = &typed.nodes()[o.node];
+        let elementwise = node.op_is::<tract_onnx::tract_core::ops::element_wise::ElementWiseOp>()
+            || node.op_is::<TypedBinOp>();
+        let same = |i: OutletId| {
+            typed.outlet_fact(i).ok().map(|f| f.shape.clone())
+                == typed.outlet_fact(o).ok().map(|f| f.shape.clone())
+        };
+        let vars: Vec<OutletId> = node
+            .inputs
+            .iter()
+            .copied()
+            .filter(|i| self.engine.on_path[i.node])
+            .collect();
+        elementwise
+            && !vars.is_empty()
+            && vars
+                .iter()
+                .all(|&v| same(v) && self.elementwise_within(v, root, depth - 1))
     }
 
     /// Any other node (the table above).
@@ -749,10 +756,29 @@ impl<'a> Walk<'a> {
                 node.name
             )
         };
+        // The gradient (as Zennit on what has no rule of its own): only what the rule reads (a
+        // Gather's indices or a Where's condition are not float values).
+        let gradient = |r: Array| -> Result<Vec<Option<Array>>> {
+            let reads = rule.reads(&wants);
+            let views: Vec<Option<ArrayViewD<f32>>> = (0..node.inputs.len())
+                .map(|i| reads.inputs[i].then(|| x(i)).transpose())
+                .collect::<Result<_>>()?;
+            let y = if reads.output { Some(y()?) } else { None };
+            let ctx = Ctx {
+                inputs: &views,
+                output: y.as_ref().map(|y| y.view()),
+                shapes: &shapes,
+                wants: &wants,
+                mode: Mode::Gradient,
+            };
+            rule.backward(&ctx, r)
+                .map_err(|e| err!(Runtime, "LRP at node '{}': {e}", node.name))
+        };
         Ok(match rule {
             Rule::Conv(_) | Rule::EinSum(_) => {
                 return Err(unsupported("a convolution or product that is not a layer"))
             }
+            _ if self.graph.gradient[n] => gradient(r)?,
             Rule::Add | Rule::Sub if vars == 2 => {
                 let s = divide(r.clone(), &y()?, STABILIZER);
                 (0..2)
@@ -819,24 +845,7 @@ impl<'a> Walk<'a> {
                 let s = spread(&s, x0.shape()).map_err(|e| err!(Runtime, "LRP: {e}"))?;
                 vec![Some(s * &x0)]
             }
-            _ => {
-                // Only what the rule reads (a Gather's indices or a Where's condition are not
-                // float values).
-                let reads = rule.reads(&wants);
-                let views: Vec<Option<ArrayViewD<f32>>> = (0..node.inputs.len())
-                    .map(|i| reads.inputs[i].then(|| x(i)).transpose())
-                    .collect::<Result<_>>()?;
-                let y = if reads.output { Some(y()?) } else { None };
-                let ctx = Ctx {
-                    inputs: &views,
-                    output: y.as_ref().map(|y| y.view()),
-                    shapes: &shapes,
-                    wants: &wants,
-                    mode: Mode::Gradient,
-                };
-                rule.backward(&ctx, r)
-                    .map_err(|e| err!(Runtime, "LRP at node '{}': {e}", node.name))?
-            }
+            _ => gradient(r)?,
         })
     }
 }
@@ -863,7 +872,22 @@ pub fn reads(model: &Model, engine: &Engine, graph: &LrpGraph) -> Vec<OutletId> 
             .filter(|i| engine.on_path[i.node])
             .count();
         let y = OutletId::new(n, 0);
+        let wants: Vec<bool> = node.inputs.iter().map(|i| engine.on_path[i.node]).collect();
+        let r = rule.reads(&wants);
+        let read_by_rule = |out: &mut Vec<OutletId>| {
+            out.extend(
+                node.inputs
+                    .iter()
+                    .zip(&r.inputs)
+                    .filter(|(_, &k)| k)
+                    .map(|(&i, _)| i),
+            );
+            if r.output {
+                out.push(y);
+            }
+        };
         match rule {
+            _ if graph.gradient[n] => read_by_rule(&mut out),
             Rule::Add | Rule::Sub if vars == 2 => {
                 out.extend(node.inputs.iter().copied());
                 out.push(y);
@@ -876,27 +900,16 @@ pub fn reads(model: &Model, engine: &Engine, graph: &LrpGraph) -> Vec<OutletId> 
             // The gated activation reads nothing; every other rule what the table reads
             // (kept whole: both inputs and the output, unless the rule reads less: a Gather's
             // indices, a Where's condition).
+            _ if matches!(
+                rule,
+                Rule::Gather { .. } | Rule::Where | Rule::NoGradient | Rule::Resize(_)
+            ) =>
+            {
+                read_by_rule(&mut out)
+            }
             _ => {
-                let wants: Vec<bool> = node.inputs.iter().map(|i| engine.on_path[i.node]).collect();
-                let r = rule.reads(&wants);
-                if matches!(
-                    rule,
-                    Rule::Gather { .. } | Rule::Where | Rule::NoGradient | Rule::Resize(_)
-                ) {
-                    out.extend(
-                        node.inputs
-                            .iter()
-                            .zip(&r.inputs)
-                            .filter(|(_, &k)| k)
-                            .map(|(&i, _)| i),
-                    );
-                    if r.output {
-                        out.push(y);
-                    }
-                } else {
-                    out.extend(node.inputs.iter().copied());
-                    out.push(y);
-                }
+                out.extend(node.inputs.iter().copied());
+                out.push(y);
             }
         }
     }
