@@ -116,6 +116,14 @@ fn number(t: &pb::TensorProto, key: &str) -> Result<Option<u64>> {
         .transpose()
 }
 
+/// The error for a model whose weights file `loc` was not given with it.
+pub fn not_given(loc: &str) -> crate::Error {
+    err!(
+        Io,
+        "the model keeps its weights in a separate file, '{loc}', which was not given: put it beside the model (or drop both files together)"
+    )
+}
+
 /// Copies every external tensor's bytes into the model. `file` returns the bytes of one file
 /// named by [`locations`], or `None` when the caller does not have it (the error then names the
 /// missing file). `model_bytes` is the size of the `.onnx` itself, counted in the total.
@@ -130,12 +138,7 @@ pub fn inline<'a>(
     let mut total = model_bytes as u64;
     for t in tensors_mut(graph).filter(|t| is_external(t)) {
         let loc = location(t)?.to_string();
-        let data = file(&loc).ok_or_else(|| {
-            err!(
-                Io,
-                "the model keeps its weights in a separate file, '{loc}', which was not given: put it beside the model (or drop both files together)"
-            )
-        })?;
+        let data = file(&loc).ok_or_else(|| not_given(&loc))?;
         let size = element_size(t.data_type).ok_or_else(|| {
             err!(
                 CorruptModel,

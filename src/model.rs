@@ -159,10 +159,7 @@ impl Model {
     pub fn from_proto(proto: &pb::ModelProto, sidecar: Option<Sidecar>) -> Result<Model> {
         // Tensors still stored outside: the caller had no way to give their files.
         if let Some(loc) = crate::external::locations(proto)?.first() {
-            return Err(err!(
-                Io,
-                "the model keeps its weights in a separate file, '{loc}', which was not given: put it beside the model (or drop both files together)"
-            ));
+            return Err(crate::external::not_given(loc));
         }
         let onnx = crate::checked_ops::onnx();
         let graph = proto.graph.as_ref().ok_or_else(|| {
