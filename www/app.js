@@ -279,6 +279,8 @@ async function loadModel(index, { keepImage = false } = {}) {
       state.imageBytes = null;
       ui.canvas.getContext('2d').clearRect(0, 0, ui.canvas.width, ui.canvas.height);
       ui.topk.replaceChildren();
+      ui.timing.textContent = '';
+      ui.caption.textContent = 'No input yet: this model takes a .npy tensor.';
       showError(`This model takes ${info.input_shape[1]}-channel inputs, which no image maps onto: drop a .npy tensor of shape [${info.input_shape.join(', ')}]${info.layout === 'nhwc' ? ` (or [${[0, 2, 3, 1].map((a) => info.input_shape[a]).join(', ')}])` : ''} to explain it.`);
       setStatus('Waiting for a .npy input.');
     } else if (!keepImage || !state.imageBytes) await selectImage(initialImageFor(m, info));
