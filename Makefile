@@ -2,7 +2,7 @@
 PORT ?= 8080
 export PORT
 
-.PHONY: serve test build setup-build setup-test test-native test-wasm test-browser cli bench-forward
+.PHONY: serve test build setup-build setup-test test-native test-wasm test-browser cli
 
 serve: build
 	python3 scripts/serve.py
@@ -34,5 +34,45 @@ test-browser:
 cli:
 	cargo build --release --bin saliency
 
-bench-forward: cli
-	scripts/bench-forward.sh
+# Benchmarks (not tests): bench/README.md says what each measures and needs; results are kept in
+# bench/RESULTS.md. `make bench` lists them; ARGS=... is handed on (e.g. `make bench-forward ARGS=50`).
+.PHONY: bench bench-forward bench-explain bench-mix bench-winograd bench-browser bench-redraw bench-page bench-references
+ARGS ?=
+BENCH_VENV ?= /tmp/venv-bench
+
+bench:
+	@sed -n 's/^## /make /p' $(firstword $(MAKEFILE_LIST))
+
+## bench-forward     forward-pass time per bundled model, native (bench/bench_forward.rs) [ARGS=RUNS]
+bench-forward:
+	cargo run --release --example bench_forward $(if $(ARGS),-- $(ARGS))
+
+## bench-explain     each method's time per bundled model and its ratio to the forward pass, native [ARGS=RUNS]
+bench-explain:
+	cargo run --release --example bench_explain $(if $(ARGS),-- $(ARGS))
+
+## bench-mix         the Mix op (1x1 products) against tract's own plan, per shape, native [ARGS=RUNS]
+bench-mix:
+	cargo run --release --example bench_mix $(if $(ARGS),-- $(ARGS))
+
+## bench-winograd    the Winograd 3x3 convolution against tract's own plan, per shape, native [ARGS=RUNS]
+bench-winograd:
+	cargo run --release --example bench_winograd $(if $(ARGS),-- $(ARGS))
+
+## bench-browser     per-model times of both wasm builds, IG over all workers, wasm size, page open, in Chromium [ARGS=--ig-only]
+bench-browser: setup-test build
+	node bench/bench-browser.mjs $(ARGS)
+
+## bench-redraw      the viewer's redraw time after a parameter change, per MNIST model and method, in Chromium [ARGS="LOADS CHANGES"]
+bench-redraw: setup-test build
+	node bench/bench-redraw.mjs $(ARGS)
+
+## bench-page        the browser benchmark by hand: serves www/ + bench/browser/, open /bench/bench.html in any browser
+bench-page: build
+	python3 scripts/serve.py --bench
+
+## bench-references  native speed against Captum/Zennit on one thread (needs the venv of bench/requirements.txt) [ARGS=--runs 7]
+bench-references: cli
+	@test -x $(BENCH_VENV)/bin/python || { echo "bench-references needs a venv with bench/requirements.txt (torch, ~5 GB):"; \
+	  echo "  python3 -m venv $(BENCH_VENV) && $(BENCH_VENV)/bin/pip install -r bench/requirements.txt"; exit 1; }
+	$(BENCH_VENV)/bin/python bench/compare_references.py $(ARGS)

@@ -16,6 +16,7 @@ where CONVENTIONS.md splits it in proportion to the summands.
 
     python3 -m venv /tmp/venv-bench && /tmp/venv-bench/bin/pip install -r bench/requirements.txt
     cargo build --release && /tmp/venv-bench/bin/python bench/compare_references.py [--runs 7]
+    (or `make bench-references ARGS="--runs 7"`; bench/README.md, results in bench/RESULTS.md)
 """
 import argparse, json, pathlib, statistics, subprocess, sys, tempfile, time
 

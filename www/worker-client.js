@@ -1,7 +1,8 @@
 // Promise-based calls into worker.js: `await engine.call('loadModel', {...}, onProgress)`.
 export class Engine {
-  constructor(query = '') {
-    this.worker = new Worker(new URL(`./worker.js${query}`, import.meta.url), { type: 'module' });
+  /// `script` (a URL): another worker that speaks worker.js's protocol (the benchmarks' does).
+  constructor(query = '', script = new URL('./worker.js', import.meta.url)) {
+    this.worker = new Worker(new URL(`${script.pathname}${query}`, script), { type: 'module' });
     this.pending = new Map();
     this.nextId = 1;
     this.worker.onmessage = (ev) => {

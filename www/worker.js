@@ -5,7 +5,8 @@
 // model, the last input it classified and its attributions (by key: 'main', one per panel).
 // A failed load keeps the slot's previous model.
 // Two builds of the module: plain SIMD128, and one with relaxed SIMD (faster kernels) for the
-// browsers that validate it. `worker.js?simd=plain|relaxed` forces one (benchmarks).
+// browsers that validate it. `worker.js?simd=plain|relaxed` forces one (pool workers, tests,
+// benchmarks).
 // The probe is wasm-feature-detect's relaxed-SIMD test module (i8x16.relaxed_swizzle).
 const RELAXED_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 15, 1, 13, 0, 65, 1, 253, 15, 65, 2, 253, 15, 253, 128, 2, 11]);
 const forced = new URLSearchParams(self.location.search).get('simd');
@@ -249,54 +250,15 @@ const commands = {
   simdVariant() { return variant; },
   /// The compiled module, for pool workers (structured clone shares the code).
   wasmModule() { return wasmModule; },
-  /// The wasm instance's linear memory (bytes): it only grows, so this is the peak.
-  memoryBytes() { return wasmExports.memory.buffer.byteLength; },
   /// Class scores for an input tensor given as .npy bytes (self-checks against native results).
   logitsOfNpy({ bytes, slot }) {
     return Array.from(slotOf(slot).model.logits(read_npy(new Uint8Array(bytes))));
   },
-  timeForward({ bytes, runs, slot }) {
-    const s = slotOf(slot);
-    const x = s.model.preprocess_image(new Uint8Array(bytes));
-    const times = [];
-    for (let i = 0; i < (runs ?? 10); i++) {
-      const t0 = performance.now();
-      s.model.logits(x);
-      times.push(performance.now() - t0);
-    }
-    times.sort((a, b) => a - b);
-    return { median_ms: times[Math.floor(times.length / 2)], runs: times.length, ...timeLoop(() => s.model.logits(x)) };
-  },
-  /// Benchmarks: one explanation of the current input, timed as in `timeLoop`.
-  timeExplain({ request, slot }) {
-    const s = slotOf(slot);
-    if (!s.input) throw new Error('no image has been classified yet');
-    const json = JSON.stringify(request);
-    return timeLoop(() => s.model.explain(s.input, json).free());
-  },
 };
 
-/// Benchmarks: `fn` run back to back, in rounds of n runs that last at least 100 ms (n doubles
-/// until they do), after a warm-up: the median over five rounds of a round's time / n.
-/// performance.now() is coarsened to 0.1 ms here, so sub-millisecond runs cannot be timed one
-/// by one.
-function timeLoop(fn) {
-  fn();
-  let n = 1;
-  const means = [];
-  while (means.length < 5) {
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) fn();
-    const dt = performance.now() - t0;
-    if (dt < 100 && means.length === 0) {
-      n *= 2;
-      continue;
-    }
-    means.push(dt / n);
-  }
-  means.sort((a, b) => a - b);
-  return { mean_ms: means[2], loop_runs: n };
-}
+// The benchmarks' worker (bench/browser/bench-worker.js) imports this one and adds its timing
+// commands to `commands`; the site itself imports nothing from here.
+export { commands, slotOf, wasmExports };
 
 self.onmessage = async (ev) => {
   const { id, cmd, args } = ev.data;

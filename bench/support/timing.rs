@@ -1,5 +1,5 @@
-//! The benchmarks' clock: the median over `runs` rounds of `per_round` runs of one plan, in
-//! microseconds, after a warm-up run.
+//! The clock of bench_mix and bench_winograd: the median over `runs` rounds of `per_round` runs
+//! of one plan, in microseconds, after a warm-up run.
 use std::time::Instant;
 use tract_onnx::prelude::*;
 

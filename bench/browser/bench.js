@@ -1,14 +1,20 @@
 // Times each bundled model in the worker, for each wasm build (plain SIMD128 and relaxed
 // SIMD): forward pass, gradient, CAM, LRP and IG-50 (in-worker loops after a warm-up: the
-// median of five rounds of at least 100 ms each, see timeLoop in worker.js). The result is also left as JSON in document.body.dataset.results for
-// scripts/bench-browser.mjs.
-import { Engine } from './worker-client.js';
-import { loadCatalog, fetchBytes } from './catalog.js';
-import { WorkerPool } from './pool.js';
+// median of five rounds of at least 100 ms each, see timeLoop in bench-worker.js). The result
+// is also left as JSON in document.body.dataset.results for bench/bench-browser.mjs.
+// This page is not part of the site: it is served at /bench/, beside the site's root (www/),
+// whose modules it imports (bench/README.md).
+import { Engine } from '../worker-client.js';
+import { loadCatalog, fetchBytes } from '../catalog.js';
+import { WorkerPool } from '../pool.js';
 
 const out = document.getElementById('out');
 const rows = [];
-const catalog = await loadCatalog();
+// Absolute addresses: the models are the site's, and the pool's workers (www/worker.js) resolve
+// them from the site's root.
+const catalog = await loadCatalog(new URL('../models/', location.href).href);
+// The site's worker plus the timing commands (timeForward, timeExplain, memoryBytes).
+const BENCH_WORKER = new URL('./bench-worker.js', import.meta.url);
 const display = { reduce: 'sum', sign: 'signed', outlier_percent: 2, upsample: 'bilinear', colormap: 'blue-white-red' };
 
 const middle = (t) => Number([...t].sort((a, b) => a - b)[Math.floor(t.length / 2)].toFixed(2));
@@ -30,13 +36,13 @@ async function medians(fns, runs) {
 // `?only=ig`: the IG table alone.
 const only = new URLSearchParams(location.search).get('only');
 for (const simd of only === 'ig' ? [] : ['plain', 'relaxed']) {
-  const engine = new Engine(`?simd=${simd}`);
+  const engine = new Engine(`?simd=${simd}`, BENCH_WORKER);
   const variant = await engine.call('simdVariant');
   for (const m of catalog.models) {
     const { seconds } = await engine.call('loadModel', { url: m.url, sidecar: m.sidecarText });
     const image = catalog.images.find((im) => im.file === m.sidecar.default_image);
     const bytes = await fetchBytes(image.url);
-    // Times are in-worker loops (timeLoop in worker.js): the worker's clock is coarsened to
+    // Times are in-worker loops (timeLoop in bench-worker.js): the worker's clock is coarsened to
     // 0.1 ms, so the MNIST nets' sub-millisecond runs are timed many at a time.
     const { mean_ms: forward } = await engine.call('timeForward', { bytes: bytes.buffer.slice(0), runs: 1 });
     await engine.call('predictImage', { bytes: bytes.buffer.slice(0), k: 1 });
@@ -53,7 +59,7 @@ for (const simd of only === 'ig' ? [] : ['plain', 'relaxed']) {
 // Integrated gradients (32 steps) on one worker vs spread over all cores.
 const parallel = [];
 {
-  const engine = new Engine();
+  const engine = new Engine('', BENCH_WORKER);
   for (const m of catalog.models) {
     await engine.call('loadModel', { url: m.url, sidecar: m.sidecarText });
     const image = catalog.images.find((im) => im.file === m.sidecar.default_image);
@@ -100,7 +106,7 @@ const parallel = [];
 // Memory of integrated gradients with 10 000 steps (MNIST CAM net, one worker): the wasm
 // memory only grows, so its size after the run is the peak.
 {
-  const engine = new Engine();
+  const engine = new Engine('', BENCH_WORKER);
   const m = catalog.models.find((x) => x.name === 'mnist_cam');
   await engine.call('loadModel', { url: m.url, sidecar: m.sidecarText });
   const bytes = await fetchBytes(catalog.images.find((im) => im.file === m.sidecar.default_image).url);

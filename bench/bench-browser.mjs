@@ -1,11 +1,36 @@
 // Browser benchmark (not a test): forward time per bundled model in headless Debian Chromium,
 // wasm size raw and gzipped, and time from page open to the first prediction.
-//   make build && node scripts/bench-browser.mjs [--ig-only]
+//   make build && node bench/bench-browser.mjs [--ig-only]     (or: make bench-browser)
+// Needs tests/browser's node_modules (playwright-core: make setup-test) and /usr/bin/chromium.
+// The page it drives, browser/bench.html, is not part of the site: it is served at
+// /viewer/bench/ beside the site (www/ at /viewer/, as the browser tests serve it).
 import fs from 'node:fs';
+import path from 'node:path';
 import zlib from 'node:zlib';
-import { startServer, launch, WWW } from '../tests/browser/harness.mjs';
+import { fileURLToPath } from 'node:url';
+import { startServer, launch, WWW, SUBPATH } from '../tests/browser/harness.mjs';
 
-const srv = await startServer();
+const BENCH_PAGES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'browser');
+
+/// The tests' server for www/ (tests/browser/harness.mjs), with BENCH_PAGES at SUBPATH/bench/.
+async function startBenchServer() {
+  const srv = await startServer();
+  const [site] = srv.server.listeners('request');
+  srv.server.removeAllListeners('request');
+  srv.server.on('request', (req, res) => {
+    const prefix = `${SUBPATH}bench/`;
+    const { pathname } = new URL(req.url, 'http://x');
+    if (!pathname.startsWith(prefix)) return site(req, res);
+    const file = path.join(BENCH_PAGES, decodeURIComponent(pathname.slice(prefix.length)) || 'bench.html');
+    if (!file.startsWith(BENCH_PAGES + path.sep) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) { res.writeHead(404).end(); return; }
+    const body = fs.readFileSync(file);
+    res.writeHead(200, { 'Content-Type': file.endsWith('.js') ? 'text/javascript' : 'text/html', 'Content-Length': body.length });
+    res.end(body);
+  });
+  return srv;
+}
+
+const srv = await startBenchServer();
 const b = await launch();
 const page = await b.context.newPage();
 const igOnly = process.argv.includes('--ig-only');
@@ -17,7 +42,7 @@ for (let i = 0; i < (igOnly ? 0 : 5); i++) {
   opens.push(Date.now() - t0);
 }
 opens.sort((a, b) => a - b);
-await page.goto(`${srv.url}bench.html${igOnly ? '?only=ig' : ''}`);
+await page.goto(`${srv.url}bench/bench.html${igOnly ? '?only=ig' : ''}`);
 await page.waitForFunction(() => document.body.dataset.results, null, { timeout: 600_000 });
 const rows = JSON.parse(await page.evaluate(() => document.body.dataset.results));
 const parallel = JSON.parse(await page.evaluate(() => document.body.dataset.parallel));

@@ -5,7 +5,8 @@
 // (the worker(s)' time, as in the stats line), "to paint" runs from the change event to the
 // first animation frame after the new heatmap is on the canvas (so it includes the event
 // handling, the rendering, and waiting for the display's next frame).
-//   make build && node scripts/bench-redraw.mjs [LOADS] [CHANGES]
+//   make build && node bench/bench-redraw.mjs [LOADS] [CHANGES]     (or: make bench-redraw)
+// Needs tests/browser's node_modules (playwright-core: make setup-test) and /usr/bin/chromium.
 // MODELS=mnist_cam METHODS=integrated-gradients,smoothgrad limit the run; QUERY=?x=y is added to
 // the page's address. The page's frames are 16.7 ms apart and each change starts right after
 // one, so "to paint" comes in steps of a frame (33.3, 50.0, 66.7 ms).

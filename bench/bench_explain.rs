@@ -2,6 +2,9 @@
 //! warm-up, and its ratio to the same model's forward time (targets: gradient and grad-cam
 //! <= 3x forward, integrated gradients with n steps <= 3n x).
 //!     cargo run --release --example bench_explain [-- RUNS]
+//! (from the repository root: it reads models/ and tests/fixtures/)
+//! A benchmark, not a test: declared as an example in Cargo.toml, described in bench/README.md,
+//! results in bench/RESULTS.md.
 use saliency::{info, npy, Baseline, Explainer, IgRule, Method, Model, Sidecar};
 use std::time::Instant;
 

@@ -1,5 +1,8 @@
 //! Forward-pass time per bundled model, natively (median of N runs after a warm-up).
 //!     cargo run --release --example bench_forward [-- RUNS]
+//! (from the repository root: it reads models/ and tests/fixtures/)
+//! A benchmark, not a test: declared as an example in Cargo.toml, described in bench/README.md,
+//! results in bench/RESULTS.md.
 use saliency::{npy, Model, Sidecar};
 use std::time::Instant;
 
