@@ -87,7 +87,7 @@ fn main() {
         if let Some(l) = layer {
             methods.push(("grad-cam".into(), Method::GradCam { layer: l }, 3.0));
         }
-        if info::cam_layer(ex.model()).is_ok() {
+        if saliency::methods::cam_layer(ex.model()).is_ok() {
             methods.push(("cam".into(), Method::Cam { layer: None }, 3.0));
         }
         for (name, method, target) in methods {

@@ -3,7 +3,7 @@
 //!     cargo run --release --example bench_mix [-- RUNS]
 //! A benchmark, not a test: declared as an example in Cargo.toml, described in bench/README.md,
 //! results in bench/RESULTS.md.
-use saliency::engine::mix::{self, Mix};
+use saliency::kernels::mix::{self, Mix};
 #[path = "support/timing.rs"]
 mod timing;
 use tract_onnx::prelude::*;

@@ -3,7 +3,7 @@
 //!     cargo run --release --example bench_winograd [-- RUNS]
 //! A benchmark, not a test: declared as an example in Cargo.toml, described in bench/README.md,
 //! results in bench/RESULTS.md.
-use saliency::engine::winograd::{self, Winograd};
+use saliency::kernels::winograd::{self, Winograd};
 #[path = "support/timing.rs"]
 mod timing;
 use tract_onnx::prelude::*;

@@ -110,3 +110,8 @@ macro_rules! err {
         $crate::error::Error::new($crate::error::ErrorKind::$kind, format!($($arg)*))
     };
 }
+
+/// Maps a tract error met while running `what` to a [`ErrorKind::Runtime`] error.
+pub(crate) fn tract_err(what: &str) -> impl FnOnce(tract_onnx::prelude::TractError) -> Error + '_ {
+    move |e| Error::tract(ErrorKind::Runtime, what, e)
+}

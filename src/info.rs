@@ -27,13 +27,6 @@ pub struct LayerInfo {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct MethodInfo {
-    pub method: &'static str,
-    pub applies: bool,
-    pub reason: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
 pub struct ModelInfo {
     pub name: String,
     pub title: String,
@@ -58,103 +51,10 @@ pub struct ModelInfo {
     pub spatial_layers: Vec<NodeInfo>,
     /// The feature map CAM uses (the input of the global average pool), if CAM applies.
     pub cam_layer: Option<String>,
-    pub methods: Vec<MethodInfo>,
+    pub methods: Vec<crate::methods::MethodInfo>,
     /// LRP canonisation: the BatchNorms merged into the layer before them (one line each), or
     /// why LRP cannot map this model's layers.
     pub lrp_canonization: Vec<String>,
-}
-
-pub const LAYER_OPS: [&str; 3] = ["Conv", "Gemm", "MatMul"];
-const PASS_THROUGH: [&str; 6] = [
-    "Flatten",
-    "Reshape",
-    "Squeeze",
-    "Identity",
-    "Dropout",
-    "Unsqueeze",
-];
-
-/// A global average pool in any of the forms exporters write: `GlobalAveragePool`, or a
-/// `ReduceMean` (torch's `.mean((2, 3))`, `adaptive_avg_pool2d(x, 1)` through torch.export) that
-/// takes a [1, C, H, W] tensor to C values, whatever its axes input or attribute and `keepdims`.
-fn is_global_average_pool(model: &Model, n: &crate::model::OnnxNode) -> bool {
-    match n.op_type.as_str() {
-        "GlobalAveragePool" => true,
-        "ReduceMean" => {
-            let shape = |t: Option<&String>| t.and_then(|t| model.shapes.get(t));
-            match (shape(n.inputs.first()), shape(n.outputs.first())) {
-                (Some(i), Some(o)) => {
-                    i.len() == 4
-                        && i[0] == 1
-                        && i[2] * i[3] > 1
-                        && o.iter().product::<usize>() == i[1]
-                        && o.get(1) == Some(&i[1])
-                }
-                _ => false,
-            }
-        }
-        _ => false,
-    }
-}
-
-/// Finds the CAM structure: a global average pool whose output, through reshapes only, feeds a
-/// dense layer producing the scores, or is itself the scores (a conv with one channel per
-/// class). Returns the pooled feature map's tensor name, or why CAM does not apply.
-pub fn cam_layer(model: &Model) -> Result<String, String> {
-    let nodes = &model.nodes;
-    let consumers = |t: &str| {
-        nodes
-            .iter()
-            .filter(|n| n.inputs.iter().any(|i| i == t))
-            .collect::<Vec<_>>()
-    };
-    let Some(gap) = nodes
-        .iter()
-        .rev()
-        .find(|n| is_global_average_pool(model, n))
-    else {
-        return Err("CAM needs a global average pool feeding a dense layer; this model has none (no GlobalAveragePool, nor a ReduceMean over the spatial axes)".into());
-    };
-    let mut t = gap.outputs[0].clone();
-    loop {
-        if t == model.logits_name {
-            return Ok(gap.inputs[0].clone());
-        }
-        let c = consumers(&t);
-        if c.len() != 1 {
-            break;
-        }
-        let n = c[0];
-        // torch.export writes AdaptiveAvgPool2d's [1, C, 1, 1] -> [1, C] as a Gather
-        // (`as_strided`) between Reshapes: a re-indexing of the C values, as a Reshape is.
-        let count = |t: Option<&String>| {
-            t.and_then(|t| model.shapes.get(t))
-                .map(|s| s.iter().product::<usize>())
-        };
-        let reindexes = n.op_type == "Gather"
-            && count(n.inputs.first()).is_some()
-            && count(n.inputs.first()) == count(n.outputs.first());
-        if PASS_THROUGH.contains(&n.op_type.as_str()) || reindexes {
-            t = n.outputs[0].clone();
-            continue;
-        }
-        if n.op_type == "Gemm" || n.op_type == "MatMul" {
-            let mut out = n.outputs[0].clone();
-            // MatMul + Add(bias)
-            let next = consumers(&out);
-            if n.op_type == "MatMul" && next.len() == 1 && next[0].op_type == "Add" {
-                out = next[0].outputs[0].clone();
-            }
-            if out == model.logits_name {
-                return Ok(gap.inputs[0].clone());
-            }
-        }
-        break;
-    }
-    Err(format!(
-        "CAM needs the global average pool '{}' to feed the final dense layer directly",
-        gap.name
-    ))
 }
 
 pub fn describe(model: &Model) -> ModelInfo {
@@ -173,91 +73,23 @@ pub fn describe(model: &Model) -> ModelInfo {
             }
         })
         .collect();
-    let layers: Vec<LayerInfo> = nodes
-        .iter()
-        .filter(|n| LAYER_OPS.contains(&n.op_type.as_str()))
-        .enumerate()
+    let layers: Vec<LayerInfo> = crate::lrp::layers::numbered(model)
         .map(|(layer, n)| LayerInfo {
             layer,
             node: n.index,
             name: n.name.clone(),
             op_type: n.op_type.clone(),
-            output: n.output.clone(),
-            shape: n.shape.clone(),
+            output: n.outputs.first().cloned().unwrap_or_default(),
+            shape: n.outputs.first().and_then(|t| shape_of(t)),
         })
         .collect();
-    // Only layers Grad-CAM can find in the simplified graph are offered (nearly all are: see
-    // Engine::resolve_layer for fused and scaled tensors).
-    let engine = crate::engine::Engine::new(model).ok();
-    let explainable = |t: &str| {
-        engine
-            .as_ref()
-            .is_none_or(|e| e.resolve_layer(model, t).is_ok())
-    };
-    let spatial_layers: Vec<NodeInfo> = nodes
+    let found = crate::methods::applicability(model);
+    let spatial_layers: Vec<NodeInfo> = found
+        .spatial_layers
         .iter()
-        .filter(|n| matches!(&n.shape, Some(s) if s.len() == 4 && s[2] * s[3] > 1))
-        .filter(|n| explainable(&n.output))
-        .cloned()
+        .filter_map(|t| nodes.iter().find(|n| &n.output == t).cloned())
         .collect();
-    let cam = cam_layer(model).and_then(|l| {
-        if explainable(&l) {
-            Ok(l)
-        } else {
-            Err(format!(
-                "CAM's feature map '{l}' was fused away when the model was simplified"
-            ))
-        }
-    });
-    let gradient_family = [
-        "gradient",
-        "gradient-x-input",
-        "guided-backprop",
-        "integrated-gradients",
-        "smoothgrad",
-    ];
-    let mut methods: Vec<MethodInfo> = gradient_family
-        .iter()
-        .map(|m| MethodInfo {
-            method: m,
-            applies: true,
-            reason: "any differentiable classifier".into(),
-        })
-        .collect();
-    methods.push(MethodInfo {
-        method: "grad-cam",
-        applies: !spatial_layers.is_empty(),
-        reason: if spatial_layers.is_empty() {
-            "no layer with a spatial [1, C, H, W] output".into()
-        } else {
-            format!("{} spatial layers", spatial_layers.len())
-        },
-    });
-    methods.push(MethodInfo {
-        method: "cam",
-        applies: cam.is_ok(),
-        reason: match &cam {
-            Ok(l) => format!("global average pool of '{l}' feeds the class scores"),
-            Err(e) => e.clone(),
-        },
-    });
-    let lrp_graph = crate::lrp::LrpGraph::build(model);
-    methods.push(MethodInfo {
-        method: "lrp",
-        applies: !layers.is_empty() && lrp_graph.is_ok(),
-        reason: match &lrp_graph {
-            _ if layers.is_empty() => "no Conv/Gemm/MatMul layer".into(),
-            Ok(_) => format!("{} conv/dense layers", layers.len()),
-            Err(e) => e.to_string(),
-        },
-    });
-    let lrp_canonization = match lrp_graph {
-        Ok(g) if g.canonization.is_empty() => {
-            vec!["nothing to merge (no BatchNormalization directly after a layer)".to_string()]
-        }
-        Ok(g) => g.canonization,
-        Err(e) => vec![format!("LRP does not apply: {e}")],
-    };
+    let (cam, methods, lrp_canonization) = (found.cam_layer, found.methods, found.lrp_canonization);
     ModelInfo {
         lrp_canonization,
         name: model.sidecar.name.clone(),
@@ -270,14 +102,14 @@ pub fn describe(model: &Model) -> ModelInfo {
         sidecar_given: model.sidecar_given,
         classes: model.classes,
         activation_values: model.activation_values,
-        memory_mib: crate::model::memory_mib(model.activation_values),
+        memory_mib: crate::load::limits::memory_mib(model.activation_values),
         labels: (0..model.classes).map(|i| model.sidecar.label(i)).collect(),
         logits: model.logits_name.clone(),
         final_softmax: model.final_softmax.clone(),
         nodes,
         layers,
         spatial_layers,
-        cam_layer: cam.ok(),
+        cam_layer: cam,
         methods,
     }
 }
@@ -337,8 +169,8 @@ impl ModelInfo {
         let _ = writeln!(s, "\nnodes ({}):", self.nodes.len());
         let _ = writeln!(
             s,
-            "  {:>5}  {:<20} {:<40} {:<18} {}",
-            "index", "op", "output tensor", "shape", "node"
+            "  {:>5}  {:<20} {:<40} {:<18} node",
+            "index", "op", "output tensor", "shape"
         );
         for n in &self.nodes {
             let _ = writeln!(

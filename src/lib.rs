@@ -1,15 +1,14 @@
 //! The saliency viewer's pure-Rust core: model loading, preprocessing, inference, model
 //! description; compiled natively (CLI, tests) and to WebAssembly (the `wasm` shell).
 
-pub mod activations;
-mod analysis;
+pub mod array;
 pub mod baseline;
-mod checked_ops;
 pub mod engine;
 pub mod error;
 pub mod evaluate;
-pub mod external;
 pub mod info;
+pub mod kernels;
+pub mod load;
 pub mod lrp;
 pub mod methods;
 pub mod model;

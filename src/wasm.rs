@@ -408,7 +408,7 @@ pub fn colormap_strip(name: &str, n: usize) -> Result<Vec<u8>, JsValue> {
 pub fn external_data_files(onnx: &[u8]) -> Result<Vec<String>, JsValue> {
     init();
     Model::read_proto(onnx)
-        .and_then(|p| crate::external::locations(&p))
+        .and_then(|p| crate::load::external::locations(&p))
         .map_err(js_err)
 }
 
@@ -425,7 +425,7 @@ pub fn self_contained(
     Model::read_proto_with(onnx, &|n| {
         names.iter().position(|m| m == n).map(|i| &files[i][..])
     })
-    .map(|p| crate::external::self_contained(&p))
+    .map(|p| crate::load::external::self_contained(&p))
     .map_err(js_err)
 }
 

@@ -246,7 +246,7 @@ fn onnx_negative_constant_of_shape_is_a_corrupt_model() {
 fn onnx_conv_padding_beyond_its_transpose_is_unsupported() {
     let model = saliency::Model::load(&input("onnx_load-deconv-padding-sub-overflow.onnx"), None)
         .expect("the model itself loads and runs forward");
-    let x = saliency::engine::Array::zeros(model.input_shape().to_vec());
+    let x = saliency::array::Array::zeros(model.input_shape().to_vec());
     let sc = model.sidecar.clone();
     let mut ex = saliency::Explainer::new(model);
     let m = saliency::request::Request::from_json(r#"{"method":"gradient"}"#)
@@ -298,7 +298,7 @@ fn onnx_huge_total_activations_are_counted_quickly() {
         let m = saliency::Model::load(&std::fs::read(p).unwrap(), None).unwrap();
         assert_eq!(m.activation_values, 130_342_985);
         assert!(m.activation_values > 1 << 26, "over the browser's bound");
-        assert!(m.activation_values <= saliency::model::MAX_ACTIVATION_ELEMENTS);
+        assert!(m.activation_values <= saliency::load::limits::MAX_ACTIVATION_ELEMENTS);
     });
 }
 

@@ -122,9 +122,8 @@ fn emotions_dead_filters_are_flushed_to_zero() {
     // Weight decay left 2 of the first convolution's 8 filters (18 weights) and 2 of the
     // second's (144) at 6e-36..1e-20: their products are subnormal floats, which ran one LRP
     // pass 3.5x slower natively and 10x slower in V8. The file has no exact zero among its
-    // convolution kernels; after loading, exactly those 162 weights are 0 (src/engine/flush.rs)
+    // convolution kernels; after loading, exactly those 162 weights are 0 (src/kernels/flush.rs)
     // and the logits still match onnxruntime (the test above).
-    use tract_onnx::prelude::*;
     use tract_onnx::tract_core::ops::{cnn::Conv, konst::Const};
     let m = named("emotion");
     let mut zeros = 0;

@@ -252,7 +252,7 @@ fn every_probe_loads_or_is_refused_and_explains_or_is_refused() {
     for name in &names {
         let Ok(model) = load(name) else { continue };
         loaded += 1;
-        let x = saliency::engine::Array::from_elem(model.input_shape().to_vec(), 0.5);
+        let x = saliency::array::Array::from_elem(model.input_shape().to_vec(), 0.5);
         let sc = model.sidecar.clone();
         let mut ex = Explainer::new(model);
         for req in [

@@ -17,8 +17,8 @@ fn init() {
     saliency::wasm::init();
 }
 
-use saliency::engine::maxpool::{self, FastMaxPool};
-use saliency::engine::winograd::{self, Winograd};
+use saliency::kernels::maxpool::{self, FastMaxPool};
+use saliency::kernels::winograd::{self, Winograd};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::binary::TypedBinOp;
@@ -288,7 +288,7 @@ fn maxpool_matches_tract() -> TractResult<()> {
 #[test]
 fn mix_matches_tract_einsum() -> TractResult<()> {
     init();
-    use saliency::engine::mix::{self, Mix};
+    use saliency::kernels::mix::{self, Mix};
     use tract_onnx::tract_core::ops::einsum::EinSum;
     use tract_onnx::tract_core::ops::math;
     struct Product {
@@ -444,7 +444,7 @@ fn mix_matches_tract_einsum() -> TractResult<()> {
 #[test]
 fn mix_thresholds() {
     init();
-    use saliency::engine::mix::takes;
+    use saliency::kernels::mix::takes;
     assert!(takes(16, 8, 3600));
     assert!(takes(8, 16, 3600));
     assert!(takes(96, 16, 3136));
@@ -458,7 +458,7 @@ fn mix_thresholds() {
 #[test]
 fn downsample_matches_tract() -> TractResult<()> {
     init();
-    use saliency::engine::downsample::{self, FastDownsample};
+    use saliency::kernels::downsample::{self, FastDownsample};
     use tract_onnx::tract_core::ops::Downsample;
     for (shape, axis, stride, modulo, taken) in [
         (vec![1, 8, 15, 15], 2, 2, 0, true),

@@ -7,8 +7,9 @@
 mod common;
 
 use common::{method_of, rel_l2};
+use saliency::load::external;
 use saliency::sidecar::{Color, Layout};
-use saliency::{external, npy, ErrorKind, Explainer, Model};
+use saliency::{npy, ErrorKind, Explainer, Model};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use tract_onnx::prelude::tract_ndarray::ArrayD;

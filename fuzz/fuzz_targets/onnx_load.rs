@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
     if model.input_shape().iter().product::<usize>() > 64 * 64 * 3 {
         return;
     }
-    let x = saliency::engine::Array::zeros(model.input_shape().to_vec());
+    let x = saliency::array::Array::zeros(model.input_shape().to_vec());
     let sc = model.sidecar.clone();
     let mut ex = Explainer::new(model);
     for req in REQUESTS {

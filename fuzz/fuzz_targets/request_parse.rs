@@ -7,7 +7,7 @@ use saliency::request::Request;
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let sc = saliency::Sidecar::default_for(&[1, 1, 8, 8]).unwrap();
-    let x = saliency::engine::Array::zeros(vec![1, 1, 8, 8]);
+    let x = saliency::array::Array::zeros(vec![1, 1, 8, 8]);
     if let Ok(r) = Request::from_json(text) {
         let _ = r.to_method(&x, &sc);
     }

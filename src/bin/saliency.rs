@@ -534,8 +534,8 @@ mod cli {
         res.map_err(|e| err!(Io, "cannot write '{}': {e}", path.display()))
     }
 
-    fn read_model_proto(model: &Path) -> Result<saliency::model::Proto> {
-        saliency::external::read_path(model)
+    fn read_model_proto(model: &Path) -> Result<saliency::load::Proto> {
+        saliency::load::external::read_path(model)
     }
 
     fn load_model(model: &Path, sidecar: Option<&Path>) -> Result<Model> {

@@ -7,7 +7,7 @@
 //! `Deconv` (direct depthwise kernels); so is that of a dense 3x3 stride-1 convolution large
 //! enough to run as [`super::winograd`], which every plan here is rewritten with.
 
-use super::Array;
+use crate::array::Array;
 use std::sync::Arc;
 use tract_onnx::prelude::tract_ndarray::{ArrayViewD, Axis, IxDyn, Slice};
 use tract_onnx::tract_core::internal::*;
@@ -112,7 +112,7 @@ impl LinearPlan {
         // Only for grouped (depthwise) convolutions and those that run as Winograd: for other
         // dense ones tract's Deconv (one matrix product, then a scatter) measured faster than
         // the im2col of the flipped Conv.
-        if (g > 1 || super::winograd::accepts(conv, &ks, &hw))
+        if (g > 1 || crate::kernels::winograd::accepts(conv, &ks, &hw))
             && pads.iter().zip(&reach).all(|(p, &r)| p.pad_before <= r)
             && after.iter().all(|&a| a >= 0)
         {
@@ -212,7 +212,7 @@ impl LinearPlan {
         let target: String = ins[i].chars().filter(|&c| seen(c)).collect();
         let mut srcs = vec![out.to_string()];
         srcs.extend(others.iter().map(|&j| ins[j].to_string()));
-        let axes = AxesMapping::from_strs(&srcs, &[target.clone()])?;
+        let axes = AxesMapping::from_strs(&srcs, std::slice::from_ref(&target))?;
         let mut m = TypedModel::default();
         let mut wires = vec![m.add_source("g", f32::fact(concrete(&node.outputs[0].fact)?))?];
         let mut feeds = vec![];
@@ -247,7 +247,7 @@ impl LinearPlan {
         reduced: Vec<usize>,
         feeds: Vec<usize>,
     ) -> TractResult<LinearPlan> {
-        let plan = SimplePlan::new(super::optimize(m)?)?;
+        let plan = SimplePlan::new(crate::kernels::optimize(m)?)?;
         Ok(LinearPlan {
             plan,
             shape,
@@ -282,7 +282,7 @@ impl LinearPlan {
             let x = inputs[j]
                 .as_ref()
                 .with_context(|| format!("einsum operand {j} was not kept"))?;
-            feed.push(super::tensor_of(x.view())?.into_tvalue());
+            feed.push(crate::array::tensor_of(x.view())?.into_tvalue());
         }
         let out = self.plan.run(feed)?;
         let v = out[0]
@@ -292,7 +292,7 @@ impl LinearPlan {
         if self.reduced == self.shape {
             return Ok(v);
         }
-        super::rules::spread(&v, &self.shape).context("einsum gradient broadcast")
+        crate::array::spread(&v, &self.shape).context("einsum gradient broadcast")
     }
 }
 
@@ -321,7 +321,7 @@ mod tests {
             let w = tract_ndarray::Array4::from_shape_vec((c, c, 3, 3), values(c * c * 9, 1))?;
             let w = m.add_const("w", w.into_tensor())?;
             let b = m.add_const("b", Tensor::zero::<f32>(&[c])?)?;
-            let op = super::super::winograd::conv3x3(c, c, [before; 2], [after; 2], stride);
+            let op = crate::kernels::winograd::conv3x3(c, c, [before; 2], [after; 2], stride);
             let y = m.wire_node("conv", op, &[x, w, b])?;
             m.select_output_outlets(&y)?;
             let node = m.node(y[0].node);
@@ -329,7 +329,7 @@ mod tests {
             let y_shape = concrete(&node.outputs[0].fact)?;
             let ks = [c, c, 3, 3];
             assert_eq!(
-                super::super::winograd::accepts(conv, &ks, &[h, h]),
+                crate::kernels::winograd::accepts(conv, &ks, &[h, h]),
                 winograd
             );
             let transpose = LinearPlan::conv(&m, node, conv)?;

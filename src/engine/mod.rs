@@ -2,106 +2,26 @@
 //!
 //! tract has no autodiff, so the engine runs a forward pass that keeps the activations the
 //! backward rules read (the [`Tape`]; [`Capture::All`] keeps every one), then walks the graph
-//! backwards applying one rule per operator ([`rules`]). All
+//! backwards applying one rule per operator ([`ops`]). All
 //! that depends only on the model — the rule of every node, the capturing forward plan, the
 //! small tract plans that transpose convolutions and matrix products — is built once in
 //! [`Engine::new`] and reused for every image, class and method. Every plan goes through
-//! [`optimize`], which first swaps two of tract's operators for faster ones of ours
-//! ([`winograd`] convolutions, [`maxpool`] pools, [`mix`] 1x1 products, [`downsample`]).
+//! [`crate::kernels::optimize`], which first swaps some of tract's operators for faster ones.
 
-pub mod downsample;
-pub mod flush;
 pub(crate) mod linear;
-pub mod maxpool;
-pub mod mix;
-mod pool;
-pub mod rules;
-pub mod winograd;
+pub mod ops;
+mod window;
 
+use crate::array::{tensor_of, Array};
 use crate::err;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{tract_err, Result};
 use crate::model::Model;
-use rules::{Ctx, Reads, Rule};
+pub use ops::Mode;
+use ops::{Ctx, Reads, Rule};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tract_onnx::prelude::tract_ndarray::{ArrayD, ArrayViewD, IxDyn};
+use tract_onnx::prelude::tract_ndarray::{ArrayViewD, IxDyn};
 use tract_onnx::tract_core::internal::*;
-
-pub type Array = ArrayD<f32>;
-
-/// max(v, 0) as a compare and a select: `f32::max` is a call to libm's fmaxf in wasm, once per
-/// element. The same for NaN (0).
-#[inline(always)]
-pub fn pos(v: f32) -> f32 {
-    if v > 0.0 {
-        v
-    } else {
-        0.0
-    }
-}
-
-/// min(v, 0), likewise.
-#[inline(always)]
-pub fn neg(v: f32) -> f32 {
-    if v < 0.0 {
-        v
-    } else {
-        0.0
-    }
-}
-
-/// `a.max(b)` (the other one when one is NaN), likewise.
-#[inline(always)]
-pub fn max(a: f32, b: f32) -> f32 {
-    if a > b || b.is_nan() {
-        a
-    } else {
-        b
-    }
-}
-
-/// Puts `swap`'s op, where it gives one, in place of every node whose op is a `T` (same node,
-/// inputs and outputs): the in-place rewrites of [`optimize`] share this loop.
-pub(crate) fn swap_ops<T: TypedOp>(
-    model: &mut TypedModel,
-    swap: impl Fn(&TypedModel, &TypedNode, &T) -> TractResult<Option<Box<dyn TypedOp>>>,
-) -> TractResult<()> {
-    for id in 0..model.nodes().len() {
-        let node = &model.nodes()[id];
-        let Some(op) = node.op_as::<T>() else {
-            continue;
-        };
-        if let Some(new) = swap(model, node, op)? {
-            model.node_mut(id).op = new;
-        }
-    }
-    Ok(())
-}
-
-/// How every plan of this crate is built: `model`'s dense 3x3 convolutions rewritten as
-/// [`winograd`] where that pays, its max pools as [`maxpool`], its narrow 1x1 products as
-/// [`mix`] and its strided slices as [`downsample`] (all in place, so the outlets keep their
-/// ids), then tract's optimiser.
-pub fn optimize(mut model: TypedModel) -> TractResult<TypedModel> {
-    winograd::rewrite(&mut model)?;
-    maxpool::rewrite(&mut model)?;
-    mix::rewrite(&mut model)?;
-    downsample::rewrite(&mut model)?;
-    model.into_optimized()
-}
-
-/// A tensor holding a copy of `x`: one copy (`Array::into_tensor` copies as well, so cloning
-/// the array first copied it twice).
-pub(crate) fn tensor_of(x: ArrayViewD<f32>) -> TractResult<Tensor> {
-    match x.as_slice() {
-        Some(v) => Tensor::from_shape(x.shape(), v),
-        None => Ok(x.to_owned().into_tensor()),
-    }
-}
-
-pub(crate) fn tract_err(what: &str) -> impl FnOnce(TractError) -> Error + '_ {
-    move |e| Error::tract(ErrorKind::Runtime, what, e)
-}
 
 /// The activations of one forward run, by decluttered outlet.
 pub struct Tape {
@@ -158,14 +78,6 @@ impl Tape {
     }
 }
 
-/// How ReLUs propagate in the backward pass.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    Gradient,
-    /// Guided backpropagation: a ReLU passes only positive gradients at positive inputs.
-    Guided,
-}
-
 /// Which activations a forward run keeps.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Capture {
@@ -184,7 +96,7 @@ struct Step {
     /// Which inputs depend on the model input.
     wants: Vec<bool>,
     shapes: Vec<Vec<usize>>,
-    /// Where the rule reads the node's output ([`rules::output_outlet`]).
+    /// Where the rule reads the node's output ([`Rule::output_outlet`]).
     output_at: OutletId,
 }
 
@@ -259,7 +171,7 @@ impl Engine {
         for node in typed.nodes() {
             let needed = depends[node.id] && feeds[node.id] && node.id != source.node;
             steps.push(if needed {
-                let rule = rules::classify(typed, node, &depends)?;
+                let rule = ops::classify(typed, node, &depends)?;
                 let wants: Vec<bool> = node.inputs.iter().map(|i| depends[i.node]).collect();
                 let shapes = node
                     .inputs
@@ -277,7 +189,7 @@ impl Engine {
                     .collect::<Result<Vec<_>>>()?;
                 Some(Step {
                     reads: rule.reads(&wants),
-                    output_at: rules::output_outlet(typed, node, &rule),
+                    output_at: rule.output_outlet(typed, node),
                     rule,
                     wants,
                     shapes,
@@ -399,7 +311,7 @@ impl Engine {
             }
             tail.set_input_outlets(&[src])?;
             tail.select_output_outlets(&outlets)?;
-            SimplePlan::new(optimize(tail)?)
+            SimplePlan::new(crate::kernels::optimize(tail)?)
         })()
         .map_err(tract_err(
             "planning the forward pass after the affine prefix",
@@ -460,7 +372,8 @@ impl Engine {
         let mut cap = typed.clone();
         cap.select_output_outlets(outlets)
             .map_err(tract_err("planning the forward pass"))?;
-        let cap = optimize(cap).map_err(tract_err("optimizing the forward pass"))?;
+        let cap =
+            crate::kernels::optimize(cap).map_err(tract_err("optimizing the forward pass"))?;
         SimplePlan::new(cap).map_err(tract_err("planning the forward pass"))
     }
 
@@ -779,10 +692,7 @@ fn affine_prefix(
     let mut at = source;
     // The end of the prefix's last product: what follows it (a reshape) saves nothing.
     let mut end = None;
-    loop {
-        let [inlet] = typed.outlet_successors(at) else {
-            break;
-        };
+    while let [inlet] = typed.outlet_successors(at) {
         let n = inlet.node;
         let Some(step) = &steps[n] else { break };
         let wanted: Vec<usize> = (0..step.wants.len()).filter(|&i| step.wants[i]).collect();
@@ -802,7 +712,7 @@ fn affine_prefix(
             break;
         }
         at = OutletId::new(n, 0);
-        if matches!(step.rule, Rule::Conv(_) | Rule::EinSum(_)) {
+        if matches!(step.rule, Rule::Layer(_)) {
             end = Some(at);
         }
     }

@@ -7,8 +7,8 @@
 //! pixels changed, in [0, 1] for probabilities. A faithful map has a low deletion area (the
 //! score falls fast) and a high insertion area.
 
+use crate::array::Array;
 use crate::baseline::{self, BaselineSpec};
-use crate::engine::Array;
 use crate::err;
 use crate::error::Result;
 use crate::model::{softmax, Model};

@@ -60,7 +60,7 @@ impl CurveRequest {
     pub fn run(
         &self,
         model: &crate::Model,
-        x: &crate::engine::Array,
+        x: &crate::array::Array,
         shape: &[usize],
         data: &[f32],
         progress: &mut dyn FnMut(usize, usize),

@@ -9,7 +9,7 @@
 //! initializers, in file (topological) order. Each of their initializers is replaced with
 //! Gaussian noise of the same standard deviation (a zero tensor stays zero), seeded.
 
-use crate::engine::Array;
+use crate::array::Array;
 use crate::err;
 use crate::error::Result;
 use crate::methods::{rng::Normal, Explainer, Method};
@@ -158,7 +158,7 @@ pub fn cascade(
     seed: u64,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Report> {
-    if max_stages < 1 || max_stages > MAX_STAGES {
+    if !(1..=MAX_STAGES).contains(&max_stages) {
         return Err(err!(
             Parameter,
             "sanity stages must be between 1 and {MAX_STAGES}, got {max_stages}"

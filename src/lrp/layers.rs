@@ -19,9 +19,8 @@
 
 use crate::err;
 use crate::error::Result;
-use crate::info::LAYER_OPS;
 use crate::model::Model;
-use ndarray::{ArrayD, Axis, IxDyn};
+use ndarray::{Axis, IxDyn};
 use serde::Serialize;
 use std::collections::HashMap;
 use tract_onnx::prelude::tract_ndarray as ndarray;
@@ -31,7 +30,20 @@ use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat};
 use tract_onnx::tract_core::ops::einsum::EinSum;
 use tract_onnx::tract_core::ops::math;
 
-pub type Array = ArrayD<f32>;
+pub use crate::array::Array;
+
+/// The operators LRP's layers are: Conv, Gemm and MatMul nodes, numbered in ONNX file order from
+/// 0 (the numbers `--rule` and composites' layer assignments use).
+pub const LAYER_OPS: [&str; 3] = ["Conv", "Gemm", "MatMul"];
+
+/// The model's layers with their numbers ([`LAYER_OPS`]).
+pub fn numbered(model: &Model) -> impl Iterator<Item = (usize, &crate::model::OnnxNode)> {
+    model
+        .nodes
+        .iter()
+        .filter(|n| LAYER_OPS.contains(&n.op_type.as_str()))
+        .enumerate()
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -48,6 +60,8 @@ pub struct LayerDesc {
     pub kind: LayerKind,
 }
 
+/// (Conv is large, but there is one `Core` per layer: boxing it would buy nothing.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Core {
     Conv(Conv),
@@ -216,11 +230,7 @@ fn to_weight_axes(c: &Array, map: &[Option<usize>], rank: usize) -> Option<Array
 impl LrpGraph {
     pub fn build(model: &Model) -> Result<LrpGraph> {
         let typed = &model.typed;
-        let layers: Vec<LayerDesc> = model
-            .nodes
-            .iter()
-            .filter(|n| LAYER_OPS.contains(&n.op_type.as_str()))
-            .enumerate()
+        let layers: Vec<LayerDesc> = numbered(model)
             .map(|(layer, n)| LayerDesc {
                 layer,
                 name: n.name.clone(),
@@ -234,10 +244,10 @@ impl LrpGraph {
             .collect();
         let order = typed
             .eval_order()
-            .map_err(crate::engine::tract_err("ordering the model"))?;
+            .map_err(crate::error::tract_err("ordering the model"))?;
         let source = typed
             .input_outlets()
-            .map_err(crate::engine::tract_err("reading the model input"))?[0];
+            .map_err(crate::error::tract_err("reading the model input"))?[0];
         let mut on_path = vec![false; typed.nodes().len()];
         for &n in &order {
             on_path[n] =
@@ -330,7 +340,7 @@ impl LrpGraph {
                             .pool_spec
                             .data_format
                             .shape(out_shape.clone())
-                            .map_err(crate::engine::tract_err("conv shape"))?;
+                            .map_err(crate::error::tract_err("conv shape"))?;
                         let c = geo.c_axis();
                         (0..out_shape.len())
                             .map(|k| (k == c).then_some(0))
@@ -414,7 +424,7 @@ impl LrpGraph {
                             .pool_spec
                             .data_format
                             .shape(out_shape.clone())
-                            .map_err(crate::engine::tract_err("conv shape"))?;
+                            .map_err(crate::error::tract_err("conv shape"))?;
                         let mut shape = vec![1; out_shape.len()];
                         shape[geo.c_axis()] = b.len();
                         let b = if b.len() == 1 {

@@ -6,8 +6,8 @@
 use super::layers::{Core, LrpGraph, Part};
 use super::rules::{Bounds, In, Weight};
 use crate::engine::linear::LinearPlan;
-use crate::engine::{tract_err, Array};
 use crate::error::Result;
+use crate::{array::Array, error::tract_err};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tract_onnx::prelude::tract_ndarray::{ArrayViewD, IxDyn};
@@ -26,7 +26,7 @@ pub struct Backward(LinearPlan);
 impl Forward {
     /// W' x (no bias).
     pub fn run(&self, x: ArrayViewD<f32>) -> Result<Array> {
-        let x = crate::engine::tensor_of(x).map_err(tract_err("LRP forward"))?;
+        let x = crate::array::tensor_of(x).map_err(tract_err("LRP forward"))?;
         let out = self
             .plan
             .run(tvec!(x.into_tvalue()))
@@ -260,7 +260,7 @@ fn build_forward(model: &TypedModel, p: &Part, m: Weight) -> TractResult<Forward
     };
     f.select_output_outlets(&out)?;
     Ok(Forward {
-        plan: SimplePlan::new(crate::engine::optimize(f)?)?,
+        plan: SimplePlan::new(crate::kernels::optimize(f)?)?,
         out_shape,
     })
 }

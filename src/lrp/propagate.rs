@@ -19,17 +19,16 @@ use super::layers::{shape_of, Core, LrpGraph};
 use super::linear::{key, Plans};
 use super::rules::{Bounds, In, LrpRule, Mask, Step, Term, Weight, STABILIZER};
 use super::{Conservation, LayerRelevance};
-use crate::engine::rules::{spread, unbroadcast};
-use crate::engine::rules::{Ctx, Rule};
-use crate::engine::{neg, pos, Array, Engine, Mode, Tape};
+use crate::array::{neg, pos, Array};
+use crate::array::{spread, unbroadcast};
+use crate::engine::ops::{pool, Ctx, Lrp, Rule};
+use crate::engine::{Engine, Mode, Tape};
 use crate::err;
 use crate::error::Result;
 use crate::model::Model;
 use std::collections::HashMap;
 use tract_onnx::prelude::tract_ndarray::{ArrayBase, ArrayViewD, CowArray, Data, IxDyn, Zip};
 use tract_onnx::tract_core::internal::*;
-use tract_onnx::tract_core::ops::binary::TypedBinOp;
-use tract_onnx::tract_core::ops::math;
 
 fn stab(d: f32, e: f32) -> f32 {
     d + e * if d >= 0.0 { 1.0 } else { -1.0 }
@@ -117,22 +116,6 @@ fn sum(a: &Array) -> f64 {
             .sum(),
         None => a.iter().map(|&v| v as f64).sum(),
     }
-}
-
-/// Element-wise nodes with one operand on the input's path hand relevance on unchanged (and read
-/// no values): the walk ([`Walk::node`]) and what it reads ([`reads`]) share this test.
-fn passes_through(rule: &Rule, vars: usize) -> bool {
-    vars == 1
-        && matches!(
-            rule,
-            Rule::Add
-                | Rule::Sub
-                | Rule::Mul
-                | Rule::Div
-                | Rule::Max { .. }
-                | Rule::Min { .. }
-                | Rule::Unary(_)
-        )
 }
 
 /// The z-box bounds as arrays of the shape of a layer input (`channel_axis`: its channel axis).
@@ -705,8 +688,7 @@ impl<'a> Walk<'a> {
         }
         let typed = &self.model.typed;
         let node = &typed.nodes()[o.node];
-        let elementwise = node.op_is::<tract_onnx::tract_core::ops::element_wise::ElementWiseOp>()
-            || node.op_is::<TypedBinOp>();
+        let elementwise = self.engine.rule(o.node).is_some_and(|r| r.elementwise());
         let same = |i: OutletId| {
             typed.outlet_fact(i).ok().map(|f| f.shape.clone())
                 == typed.outlet_fact(o).ok().map(|f| f.shape.clone())
@@ -774,30 +756,23 @@ impl<'a> Walk<'a> {
             rule.backward(&ctx, r)
                 .map_err(|e| err!(Runtime, "LRP at node '{}': {e}", node.name))
         };
-        Ok(match rule {
-            Rule::Conv(_) | Rule::EinSum(_) => {
-                return Err(unsupported("a convolution or product that is not a layer"))
-            }
+        Ok(match rule.lrp(vars) {
+            Lrp::Layer => return Err(unsupported("a convolution or product that is not a layer")),
             _ if self.graph.gradient[n] => gradient(r)?,
-            Rule::Add | Rule::Sub if vars == 2 => {
+            Lrp::Sum { sub } => {
                 let s = divide(r.clone(), &y()?, STABILIZER);
                 (0..2)
                     .map(|i| {
-                        let sign = if matches!(rule, Rule::Sub) && i == 1 {
-                            -1.0
-                        } else {
-                            1.0
-                        };
+                        let sign = if sub && i == 1 { -1.0 } else { 1.0 };
                         Ok(Some(unbroadcast(&s * &x(i)? * sign, &shapes[i])))
                     })
                     .collect::<Result<_>>()?
             }
-            _ if passes_through(rule, vars) => pass(),
+            Lrp::Unchanged => pass(),
             // A gated activation x * f(x) with f element-wise (HardSwish exported as
             // x * HardSigmoid(x), SiLU as x * Sigmoid(x)) is one activation: relevance to x.
-            Rule::Mul
-                if vars == 2
-                    && (0..2).any(|i| self.elementwise_of(node.inputs[1 - i], node.inputs[i])) =>
+            Lrp::Product
+                if (0..2).any(|i| self.elementwise_of(node.inputs[1 - i], node.inputs[i])) =>
             {
                 let i = (0..2)
                     .find(|&i| self.elementwise_of(node.inputs[1 - i], node.inputs[i]))
@@ -806,46 +781,21 @@ impl<'a> Walk<'a> {
                 v[i] = Some(unbroadcast(r, &shapes[i]));
                 v
             }
-            Rule::SumPool {
-                window,
-                count_include_pad,
-                normalize,
-            } => {
+            Lrp::Pool => {
+                // The pool's own backward (it reads nothing) spreads R / stab(pool(x)).
                 let s = divide(r.clone(), &y()?, STABILIZER);
-                vec![Some(
-                    window.sum_backward(&s, *count_include_pad, *normalize) * &x(0)?,
-                )]
+                let spread = gradient(s)?.swap_remove(0).expect("the pool's input");
+                vec![Some(spread * &x(0)?)]
             }
-            Rule::ReduceSum => {
+            Lrp::Reduce => {
                 // A global average pool is Reduce<Sum> then Mul by 1/HW: normalise by the mean.
-                let succ = typed.outlet_successors(OutletId::new(n, 0));
-                let mut c = 1.0f32;
-                if let [s] = succ {
-                    let next = &typed.nodes()[s.node];
-                    if next
-                        .op_as::<TypedBinOp>()
-                        .is_some_and(|b| b.0.is::<math::Mul>())
-                    {
-                        if let Some(k) = next
-                            .inputs
-                            .get(1 - s.slot)
-                            .and_then(|&i| typed.outlet_fact(i).ok())
-                            .and_then(|f| f.konst.clone())
-                        {
-                            if let Ok(v) = k.to_plain_array_view::<f32>() {
-                                if v.len() == 1 {
-                                    c = v.iter().next().copied().unwrap_or(1.0);
-                                }
-                            }
-                        }
-                    }
-                }
+                let c = pool::scale_after(typed, n);
                 let s = divide(&r * c, &(&y()? * c), STABILIZER);
                 let x0 = x(0)?;
                 let s = spread(&s, x0.shape()).map_err(|e| err!(Runtime, "LRP: {e}"))?;
                 vec![Some(s * &x0)]
             }
-            _ => gradient(r)?,
+            Lrp::Product | Lrp::Gradient | Lrp::GradientKeepingAll => gradient(r)?,
         })
     }
 }
@@ -886,28 +836,17 @@ pub fn reads(model: &Model, engine: &Engine, graph: &LrpGraph) -> Vec<OutletId> 
                 out.push(y);
             }
         };
-        match rule {
+        match rule.lrp(vars) {
             _ if graph.gradient[n] => read_by_rule(&mut out),
-            Rule::Add | Rule::Sub if vars == 2 => {
-                out.extend(node.inputs.iter().copied());
-                out.push(y);
-            }
-            _ if passes_through(rule, vars) => {}
-            Rule::SumPool { .. } | Rule::ReduceSum => {
+            Lrp::Unchanged => {}
+            Lrp::Gradient => read_by_rule(&mut out),
+            Lrp::Pool | Lrp::Reduce => {
                 out.push(node.inputs[0]);
                 out.push(y);
             }
-            // The gated activation reads nothing; every other rule what the table reads
-            // (kept whole: both inputs and the output, unless the rule reads less: a Gather's
-            // indices, a Where's condition).
-            _ if matches!(
-                rule,
-                Rule::Gather { .. } | Rule::Where | Rule::NoGradient | Rule::Resize(_)
-            ) =>
-            {
-                read_by_rule(&mut out)
-            }
-            _ => {
+            // Every other walk reads both inputs and the output (the gated activation reads
+            // nothing, but which products are gates is known only while walking).
+            Lrp::Layer | Lrp::Sum { .. } | Lrp::Product | Lrp::GradientKeepingAll => {
                 out.extend(node.inputs.iter().copied());
                 out.push(y);
             }

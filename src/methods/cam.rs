@@ -6,10 +6,10 @@
 //! backward pass, which also covers a net whose pooled output is itself the scores.
 
 use super::Subject;
-use crate::engine::Array;
+use crate::array::Array;
 use crate::err;
 use crate::error::Result;
-use crate::info::cam_layer;
+use crate::model::Model;
 use tract_onnx::prelude::tract_ndarray::Axis;
 
 /// CAM's map and its terms: the class weights w_k^c and the feature maps f_k ([C, h, w]).
@@ -37,5 +37,97 @@ pub(crate) fn explain(s: &Subject, layer: Option<&str>) -> Result<(Array, super:
             weights,
             maps: a.index_axis_move(Axis(0), 0),
         },
+    ))
+}
+
+const PASS_THROUGH: [&str; 6] = [
+    "Flatten",
+    "Reshape",
+    "Squeeze",
+    "Identity",
+    "Dropout",
+    "Unsqueeze",
+];
+
+/// A global average pool in any of the forms exporters write: `GlobalAveragePool`, or a
+/// `ReduceMean` (torch's `.mean((2, 3))`, `adaptive_avg_pool2d(x, 1)` through torch.export) that
+/// takes a [1, C, H, W] tensor to C values, whatever its axes input or attribute and `keepdims`.
+fn is_global_average_pool(model: &Model, n: &crate::model::OnnxNode) -> bool {
+    match n.op_type.as_str() {
+        "GlobalAveragePool" => true,
+        "ReduceMean" => {
+            let shape = |t: Option<&String>| t.and_then(|t| model.shapes.get(t));
+            match (shape(n.inputs.first()), shape(n.outputs.first())) {
+                (Some(i), Some(o)) => {
+                    i.len() == 4
+                        && i[0] == 1
+                        && i[2] * i[3] > 1
+                        && o.iter().product::<usize>() == i[1]
+                        && o.get(1) == Some(&i[1])
+                }
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+/// Finds the CAM structure: a global average pool whose output, through reshapes only, feeds a
+/// dense layer producing the scores, or is itself the scores (a conv with one channel per
+/// class). Returns the pooled feature map's tensor name, or why CAM does not apply.
+pub fn cam_layer(model: &Model) -> std::result::Result<String, String> {
+    let nodes = &model.nodes;
+    let consumers = |t: &str| {
+        nodes
+            .iter()
+            .filter(|n| n.inputs.iter().any(|i| i == t))
+            .collect::<Vec<_>>()
+    };
+    let Some(gap) = nodes
+        .iter()
+        .rev()
+        .find(|n| is_global_average_pool(model, n))
+    else {
+        return Err("CAM needs a global average pool feeding a dense layer; this model has none (no GlobalAveragePool, nor a ReduceMean over the spatial axes)".into());
+    };
+    let mut t = gap.outputs[0].clone();
+    loop {
+        if t == model.logits_name {
+            return Ok(gap.inputs[0].clone());
+        }
+        let c = consumers(&t);
+        if c.len() != 1 {
+            break;
+        }
+        let n = c[0];
+        // torch.export writes AdaptiveAvgPool2d's [1, C, 1, 1] -> [1, C] as a Gather
+        // (`as_strided`) between Reshapes: a re-indexing of the C values, as a Reshape is.
+        let count = |t: Option<&String>| {
+            t.and_then(|t| model.shapes.get(t))
+                .map(|s| s.iter().product::<usize>())
+        };
+        let reindexes = n.op_type == "Gather"
+            && count(n.inputs.first()).is_some()
+            && count(n.inputs.first()) == count(n.outputs.first());
+        if PASS_THROUGH.contains(&n.op_type.as_str()) || reindexes {
+            t = n.outputs[0].clone();
+            continue;
+        }
+        if n.op_type == "Gemm" || n.op_type == "MatMul" {
+            let mut out = n.outputs[0].clone();
+            // MatMul + Add(bias)
+            let next = consumers(&out);
+            if n.op_type == "MatMul" && next.len() == 1 && next[0].op_type == "Add" {
+                out = next[0].outputs[0].clone();
+            }
+            if out == model.logits_name {
+                return Ok(gap.inputs[0].clone());
+            }
+        }
+        break;
+    }
+    Err(format!(
+        "CAM needs the global average pool '{}' to feed the final dense layer directly",
+        gap.name
     ))
 }

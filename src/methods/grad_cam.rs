@@ -2,7 +2,8 @@
 //! dy_c/dA^k, at the layer's own (h, w).
 
 use super::Subject;
-use crate::engine::{Array, Mode};
+use crate::array::Array;
+use crate::engine::Mode;
 use crate::err;
 use crate::error::Result;
 use tract_onnx::prelude::tract_ndarray::{Axis, Ix4, IxDyn};

@@ -1,7 +1,8 @@
 //! Saliency as the plain gradient: dy_c/dx (signed).
 
 use super::Subject;
-use crate::engine::{Array, Mode};
+use crate::array::Array;
+use crate::engine::Mode;
 use crate::error::Result;
 
 pub(crate) fn explain(s: &Subject) -> Result<Array> {

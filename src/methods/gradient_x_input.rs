@@ -1,7 +1,8 @@
 //! Gradient times input: x * dy_c/dx.
 
 use super::Subject;
-use crate::engine::{Array, Mode};
+use crate::array::Array;
+use crate::engine::Mode;
 use crate::error::Result;
 
 pub(crate) fn explain(s: &Subject) -> Result<Array> {

@@ -3,7 +3,8 @@
 //! ReLU rule only (Clip / ReLU6 keep their gradient, as Captum hooks `nn.ReLU` alone).
 
 use super::Subject;
-use crate::engine::{Array, Mode};
+use crate::array::Array;
+use crate::engine::Mode;
 use crate::error::Result;
 
 pub(crate) fn explain(s: &Subject) -> Result<Array> {

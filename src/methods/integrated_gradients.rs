@@ -6,7 +6,8 @@
 
 use super::quadrature::IgRule;
 use super::{Baseline, Subject};
-use crate::engine::{Array, Mode};
+use crate::array::Array;
+use crate::engine::Mode;
 use crate::err;
 use crate::error::Result;
 

@@ -1,5 +1,5 @@
 use super::Subject;
-use crate::engine::Array;
+use crate::array::Array;
 use crate::error::Result;
 use crate::lrp::linear::Plans;
 use crate::lrp::{propagate, Conservation, LrpGraph, LrpSpec};

@@ -12,10 +12,12 @@ pub mod quadrature;
 pub mod rng;
 mod smoothgrad;
 
-use crate::engine::{Array, Engine, Tape};
+use crate::array::Array;
+use crate::engine::{Engine, Tape};
 use crate::err;
 use crate::error::Result;
 use crate::model::Model;
+pub use cam::cam_layer;
 pub use quadrature::IgRule;
 
 /// The integrated-gradients baseline x'.
@@ -321,7 +323,7 @@ impl Explainer {
             Method::GradCam { layer } | Method::Cam { layer: Some(layer) } => {
                 engine.resolve_layer(m, layer).ok()
             }
-            Method::Cam { layer: None } => crate::info::cam_layer(m)
+            Method::Cam { layer: None } => cam::cam_layer(m)
                 .ok()
                 .and_then(|l| engine.resolve_layer(m, &l).ok()),
             _ => None,
@@ -439,4 +441,114 @@ pub fn argmax(v: &[f32]) -> usize {
         }
     }
     best
+}
+
+/// Whether a method applies to a model, and why (or why not).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MethodInfo {
+    /// The method's id ([`METHODS`]).
+    pub method: &'static str,
+    /// Whether it can explain this model.
+    pub applies: bool,
+    /// Why (or why not), in a few words.
+    pub reason: String,
+}
+
+/// Which methods apply to a model, with what each found in it.
+pub struct Applicability {
+    /// One entry per method.
+    pub methods: Vec<MethodInfo>,
+    /// The tensors with a spatial [1, C, H, W] shape Grad-CAM can find in the simplified graph
+    /// (nearly all: see `Engine::resolve_layer` for fused and scaled tensors).
+    pub spatial_layers: Vec<String>,
+    /// The feature map CAM uses, if CAM applies.
+    pub cam_layer: Option<String>,
+    /// LRP canonisation: the BatchNorms merged into the layer before them (one line each), or
+    /// why LRP cannot map this model's layers.
+    pub lrp_canonization: Vec<String>,
+}
+
+/// What each method needs of `model`, checked: the gradient family applies to any
+/// differentiable classifier, Grad-CAM needs a spatial layer, CAM a global average pool feeding
+/// the scores, LRP conv/dense layers it can map.
+pub fn applicability(model: &Model) -> Applicability {
+    let engine = Engine::new(model).ok();
+    let explainable = |t: &str| {
+        engine
+            .as_ref()
+            .is_none_or(|e| e.resolve_layer(model, t).is_ok())
+    };
+    let spatial_layers: Vec<String> = model
+        .nodes
+        .iter()
+        .filter_map(|n| n.outputs.first())
+        .filter(|t| matches!(model.shapes.get(*t), Some(s) if s.len() == 4 && s[2] * s[3] > 1))
+        .filter(|t| explainable(t))
+        .cloned()
+        .collect();
+    let cam = cam::cam_layer(model).and_then(|l| {
+        if explainable(&l) {
+            Ok(l)
+        } else {
+            Err(format!(
+                "CAM's feature map '{l}' was fused away when the model was simplified"
+            ))
+        }
+    });
+    let gradient_family = [
+        "gradient",
+        "gradient-x-input",
+        "guided-backprop",
+        "integrated-gradients",
+        "smoothgrad",
+    ];
+    let mut methods: Vec<MethodInfo> = gradient_family
+        .iter()
+        .map(|m| MethodInfo {
+            method: m,
+            applies: true,
+            reason: "any differentiable classifier".into(),
+        })
+        .collect();
+    methods.push(MethodInfo {
+        method: "grad-cam",
+        applies: !spatial_layers.is_empty(),
+        reason: if spatial_layers.is_empty() {
+            "no layer with a spatial [1, C, H, W] output".into()
+        } else {
+            format!("{} spatial layers", spatial_layers.len())
+        },
+    });
+    methods.push(MethodInfo {
+        method: "cam",
+        applies: cam.is_ok(),
+        reason: match &cam {
+            Ok(l) => format!("global average pool of '{l}' feeds the class scores"),
+            Err(e) => e.clone(),
+        },
+    });
+    let layers = crate::lrp::layers::numbered(model).count();
+    let lrp_graph = crate::lrp::LrpGraph::build(model);
+    methods.push(MethodInfo {
+        method: "lrp",
+        applies: layers > 0 && lrp_graph.is_ok(),
+        reason: match &lrp_graph {
+            _ if layers == 0 => "no Conv/Gemm/MatMul layer".into(),
+            Ok(_) => format!("{layers} conv/dense layers"),
+            Err(e) => e.to_string(),
+        },
+    });
+    let lrp_canonization = match lrp_graph {
+        Ok(g) if g.canonization.is_empty() => {
+            vec!["nothing to merge (no BatchNormalization directly after a layer)".to_string()]
+        }
+        Ok(g) => g.canonization,
+        Err(e) => vec![format!("LRP does not apply: {e}")],
+    };
+    Applicability {
+        methods,
+        spatial_layers,
+        cam_layer: cam.ok(),
+        lrp_canonization,
+    }
 }

@@ -3,7 +3,8 @@
 
 use super::rng::Normal;
 use super::Subject;
-use crate::engine::{Array, Mode};
+use crate::array::Array;
+use crate::engine::Mode;
 use crate::error::Result;
 
 pub(crate) fn explain(s: &Subject, samples: usize, noise: f32, seed: u64) -> Result<Array> {

@@ -12,9 +12,10 @@
 //! - [`analyse`]: the same fixed-point analysis as tract's `InferenceModel::analyse`, but a
 //!   node is analysed only once its checked attributes are known to fit its inputs.
 
+use super::limits::{MAX_CONSTANT_ELEMENTS, MAX_PAD, MAX_TENSOR_ELEMENTS};
+use super::proto::node_label;
 use crate::err;
 use crate::error::{Error, Result};
-use crate::model::{node_label, MAX_CONSTANT_ELEMENTS, MAX_PAD, MAX_TENSOR_ELEMENTS};
 use std::collections::BTreeSet;
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
@@ -412,7 +413,7 @@ impl Node<'_> {
     /// spatial axis (two for pads), whatever the weights' origin (an earlier check that took
     /// the rank from a weight initializer missed weights made by a Constant node).
     fn check_window(&self, spatial: usize) -> Result<()> {
-        crate::model::check_window_values(&self.label, spatial, |name| self.ints(name))
+        super::proto::check_window_values(&self.label, spatial, |name| self.ints(name))
     }
 
     fn corrupt(&self, what: String) -> Error {

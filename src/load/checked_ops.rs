@@ -5,7 +5,7 @@
 //! Found by fuzzing `onnx_load` (fuzz/RESULTS.md); the others are checked before tract sees
 //! the graph (`model.rs`).
 
-use crate::activations::Activation;
+use crate::kernels::activations::Activation;
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;

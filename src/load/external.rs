@@ -14,7 +14,7 @@
 
 use crate::err;
 use crate::error::Result;
-use crate::model::MAX_MODEL_BYTES;
+use crate::load::limits::MAX_MODEL_BYTES;
 use tract_onnx::pb;
 use tract_onnx::pb::tensor_proto::{DataLocation, DataType};
 

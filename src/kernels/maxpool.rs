@@ -9,7 +9,7 @@
 //! tract's MaxPool in place ([`super::optimize`]), like [`super::winograd::rewrite`]; the
 //! engine's backward rule still reads tract's op in the decluttered graph.
 
-use super::max;
+use crate::array::max;
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::cnn::MaxPool;
 

@@ -1,7 +1,7 @@
 //! Pooling windows, for the backward rules of MaxPool and AveragePool (tract's `SumPool`).
 //! Plain loops, with the max pool's argmax found row by row where windows lie inside the input.
 
-use super::Array;
+use crate::array::Array;
 use tract_onnx::prelude::tract_ndarray::{ArrayViewD, IxDyn};
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::cnn::PoolSpec;
