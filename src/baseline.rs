@@ -9,26 +9,36 @@ use crate::sidecar::Sidecar;
 use serde::{Deserialize, Serialize};
 use tract_onnx::prelude::tract_ndarray::{ArrayD, Axis};
 
+/// A baseline as a request names it (JSON tagged by `kind`, e.g. `{"kind": "blurred",
+/// "sigma": 5}`); [`make`] builds its tensor for an input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum BaselineSpec {
-    /// The same value everywhere, in model-input units (CONVENTIONS.md's `--baseline V`).
+    /// The same value everywhere, in model-input units (docs/conventions.md's `--baseline V`).
     Constant {
+        /// The value, in model-input units; must be finite.
         value: f32,
     },
+    /// The image of pixel value 0: (0 - mean_c) / std_c in channel c.
     Black,
+    /// The image of pixel value 1: (1 - mean_c) / std_c in channel c.
     White,
     /// Gaussian blur of the input with this standard deviation in pixels.
     Blurred {
+        /// The standard deviation in pixels, in (0, 100]; kernel radius ceil(3 sigma), edges
+        /// clamped, separable.
         sigma: f32,
     },
     /// Uniform noise over the pixel range, seeded.
     Noise {
+        /// The seed: one pixel value uniform on (0, 1] per element (SplitMix64), then
+        /// (v - mean_c) / std_c.
         seed: u64,
     },
     /// The user's own baseline (e.g. an uploaded `.npy`), flat in the input's layout, in
     /// model-input units.
     Tensor {
+        /// The values in row-major order, as many as the input has; all finite.
         values: Vec<f32>,
     },
 }

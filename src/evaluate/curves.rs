@@ -18,14 +18,20 @@ use serde::{Deserialize, Serialize};
 /// Most curve steps accepted (each is one forward pass).
 pub const MAX_STEPS: usize = 4096;
 
+/// Which curve: deletion or insertion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CurveKind {
+    /// From the input, replace the pixels with the baseline's, most relevant first (default
+    /// baseline: black); a faithful map makes the score fall fast (a low area).
     Deletion,
+    /// From the baseline (default: the input blurred, sigma 5), put the input's pixels back,
+    /// most relevant first; a faithful map makes the score rise fast (a high area).
     Insertion,
 }
 
 impl CurveKind {
+    /// `deletion` or `insertion`.
     pub fn name(self) -> &'static str {
         match self {
             CurveKind::Deletion => "deletion",
@@ -42,6 +48,7 @@ impl CurveKind {
     }
 }
 
+/// What a curve's points are: the target's softmax probability or its logit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Score {
@@ -52,11 +59,15 @@ pub enum Score {
     Logit,
 }
 
+/// One deletion or insertion curve and its area.
 #[derive(Debug, Clone, Serialize)]
 pub struct Curve {
+    /// Deletion or insertion.
     pub kind: CurveKind,
     /// Fraction of pixels changed at each point: 0, 1/n, ..., 1.
     pub fractions: Vec<f64>,
+    /// The target's score ([`Score`]) at each point, n + 1 of them; the first is the unchanged
+    /// start (the input for deletion, the baseline for insertion).
     pub scores: Vec<f32>,
     /// Trapezoid-rule area under `scores` over `fractions`.
     pub auc: f64,

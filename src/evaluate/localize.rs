@@ -11,15 +11,21 @@ use crate::error::Result;
 use crate::render::Map2;
 use serde::{Deserialize, Serialize};
 
+/// A pixel rectangle `[x0, x1) x [y0, y1)`, x the column and y the row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PixelBox {
+    /// The first column inside.
     pub x0: usize,
+    /// The first row inside.
     pub y0: usize,
+    /// One past the last column inside.
     pub x1: usize,
+    /// One past the last row inside.
     pub y1: usize,
 }
 
 impl PixelBox {
+    /// The number of pixels inside, (x1 - x0) (y1 - y0); 0 for an empty or reversed box.
     pub fn area(&self) -> usize {
         self.x1.saturating_sub(self.x0) * self.y1.saturating_sub(self.y0)
     }
@@ -66,6 +72,7 @@ impl PixelBox {
     }
 }
 
+/// The CAM paper's box of one map.
 #[derive(Debug, Clone, Serialize)]
 pub struct Localization {
     /// The bounding box of the largest component, if any pixel passed the threshold.
@@ -148,11 +155,14 @@ pub fn cam_box(map: &Map2, fraction: f32) -> Result<Localization> {
     })
 }
 
+/// The pointing game's outcome for one map.
 #[derive(Debug, Clone, Serialize)]
 pub struct Pointing {
-    /// The map's maximum (first in raster order), as (x, y).
+    /// The column of the map's maximum (the first in raster order).
     pub x: usize,
+    /// The row of the map's maximum.
     pub y: usize,
+    /// Whether that pixel's centre lies within `tolerance` pixels (Euclidean) of the truth box.
     pub hit: bool,
 }
 

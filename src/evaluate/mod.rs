@@ -34,12 +34,16 @@ pub fn input_hw(shape: &[usize]) -> Result<(usize, usize)> {
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CurveRequest {
+    /// Deletion or insertion.
     pub kind: curves::CurveKind,
+    /// The number of steps n (default 50; 1 to [`curves::MAX_STEPS`] and at most the number of
+    /// pixels): n + 1 forward passes.
     #[serde(default = "default_curve_steps")]
     pub steps: usize,
     /// Default: the kind's (black for deletion, blurred for insertion).
     #[serde(default)]
     pub baseline: Option<crate::baseline::BaselineSpec>,
+    /// What the curve's points are (default: the softmax probability).
     #[serde(default)]
     pub score: curves::Score,
     /// Default: the model's top class for the input.
@@ -52,6 +56,8 @@ fn default_curve_steps() -> usize {
 }
 
 impl CurveRequest {
+    /// Parses the request's JSON; a malformed request or an unknown field is a `Parameter`
+    /// error.
     pub fn from_json(text: &str) -> Result<CurveRequest> {
         serde_json::from_str(text).map_err(|e| crate::err!(Parameter, "bad curve request: {e}"))
     }
@@ -86,10 +92,13 @@ impl CurveRequest {
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LocalizeRequest {
+    /// The box threshold, a fraction of the map's maximum in [0, 1] (default 0.2).
     #[serde(default = "default_threshold")]
     pub threshold: f32,
+    /// The ground-truth box, in input pixels (needed for the pointing game and the IoU).
     #[serde(default)]
     pub truth: Option<localize::PixelBox>,
+    /// How far (pixels) outside the truth box the map's maximum still hits (default 0).
     #[serde(default)]
     pub tolerance: f32,
 }
@@ -98,15 +107,21 @@ fn default_threshold() -> f32 {
     0.2
 }
 
+/// What [`LocalizeRequest::run`] found.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LocalizeReport {
+    /// The CAM paper's box (serialised flat: `bbox`, `threshold`, `component_pixels`).
     #[serde(flatten)]
     pub box_: localize::Localization,
+    /// The pointing game, when a truth box was given.
     pub pointing: Option<localize::Pointing>,
+    /// The IoU of the box with the truth box, when both exist.
     pub iou: Option<f64>,
 }
 
 impl LocalizeRequest {
+    /// Parses the request's JSON; a malformed request or an unknown field is a `Parameter`
+    /// error.
     pub fn from_json(text: &str) -> Result<LocalizeRequest> {
         serde_json::from_str(text)
             .map_err(|e| crate::err!(Parameter, "bad localisation request: {e}"))

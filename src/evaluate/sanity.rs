@@ -26,31 +26,44 @@ pub const FLAG_CORRELATION: f64 = 0.5;
 /// Most stages computed (each loads a model and explains once).
 pub const MAX_STAGES: usize = 64;
 
+/// A layer the check randomises: an ONNX Conv, ConvTranspose, Gemm or MatMul node with float
+/// initializers among its inputs.
 #[derive(Debug, Clone, Serialize)]
 pub struct WeightLayer {
+    /// The node's name, or its first output's when it has none.
     pub name: String,
+    /// The ONNX operator.
     pub op_type: String,
+    /// The names of its float initializer inputs (weights, bias), all of them randomised.
     pub initializers: Vec<String>,
 }
 
+/// One stage of the cascade.
 #[derive(Debug, Clone, Serialize)]
 pub struct Stage {
     /// How many layers are randomised, counted from the top (0 = the original model).
     pub randomized: usize,
     /// The lowest layer randomised so far.
     pub layer: Option<String>,
+    /// Spearman's rank correlation of this stage's map with the original's (1 at stage 0).
     pub spearman: f64,
+    /// The same for the maps' absolute values.
     pub spearman_abs: f64,
     /// The explanation's map at the input's resolution (channel sum).
     #[serde(skip)]
     pub map: Map2,
 }
 
+/// The outcome of [`cascade`].
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The method's id ([`Method::name`]).
     pub method: String,
+    /// The explained class, the same at every stage.
     pub target: usize,
+    /// The model's weight layers, in file order ([`weight_layers`]).
     pub layers: Vec<WeightLayer>,
+    /// Stage 0 (the original model), then one per cascade depth, deepest last.
     pub stages: Vec<Stage>,
     /// The map barely changed: |spearman_abs| >= FLAG_CORRELATION with every layer randomised.
     pub flagged: bool,

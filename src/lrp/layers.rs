@@ -1,6 +1,6 @@
 //! The conv/dense layers of LRP, found in tract's decluttered graph, and canonisation.
 //!
-//! Layers are the ONNX Conv/Gemm/MatMul nodes in file order (CONVENTIONS.md). Decluttering
+//! Layers are the ONNX Conv/Gemm/MatMul nodes in file order (docs/conventions.md). Decluttering
 //! keeps each ONNX node's name as the prefix of the tract nodes it becomes, so a *core* (a
 //! `Conv`, or an `EinSum` with one constant operand) belongs to the ONNX layer whose name is
 //! its own or a `NAME.` prefix of it. What tract makes of one layer:
@@ -45,29 +45,48 @@ pub fn numbered(model: &Model) -> impl Iterator<Item = (usize, &crate::model::On
         .enumerate()
 }
 
+/// What kind of layer an LRP layer is; composites give conv and dense layers different rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LayerKind {
+    /// An ONNX `Conv` node.
     Conv,
+    /// An ONNX `Gemm` or `MatMul` node.
     Dense,
 }
 
+/// One LRP layer, as `saliency info` lists it.
 #[derive(Debug, Clone, Serialize)]
 pub struct LayerDesc {
+    /// The layer number: its position among the model's Conv/Gemm/MatMul nodes in ONNX file
+    /// order, from 0.
     pub layer: usize,
+    /// The ONNX node's name.
     pub name: String,
+    /// The ONNX operator: `Conv`, `Gemm` or `MatMul`.
     pub op_type: String,
+    /// Conv for a `Conv`, dense for the others.
     pub kind: LayerKind,
 }
 
+/// The linear operator of one layer part, as tract made it: a convolution, or an einsum with
+/// one constant operand.
+///
 /// (Conv is large, but there is one `Core` per layer: boxing it would buy nothing.)
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Core {
+    /// A tract `Conv` (OIHW kernel), activations on input 0, the kernel on input 1 and the bias,
+    /// if any, on input 2.
     Conv(Conv),
+    /// A tract `EinSum` of the activations and one constant weight operand (1x1 convs, Gemm,
+    /// MatMul).
     EinSum {
+        /// The einsum: its axes expression and operand order.
         es: Box<EinSum>,
+        /// Which of its two inputs carries the activations.
         x_slot: usize,
+        /// Which of its two inputs is the constant weight.
         w_slot: usize,
     },
 }
@@ -75,9 +94,11 @@ pub enum Core {
 /// One linear operator of a layer unit, with its (canonised) weights.
 #[derive(Debug, Clone)]
 pub struct Part {
+    /// The id of the core's node in the decluttered typed model.
     pub node: usize,
     /// The operand carrying activations.
     pub input: OutletId,
+    /// The core operator, with its geometry (strides, padding, einsum axes).
     pub core: Core,
     /// The weights after merging, in the layout of the core's weight operand.
     pub weight: Array,
@@ -90,15 +111,23 @@ pub struct Part {
 pub struct Unit {
     /// The ONNX layer number.
     pub layer: usize,
+    /// The linear operators whose outputs sum to z (several when tract pushed a Concat into the
+    /// layer), ordered by node id.
     pub parts: Vec<Part>,
+    /// The outlet carrying z: the last node merged into the unit (its core, the Add of its
+    /// parts, or the last BatchNorm Mul/Add merged by canonisation).
     pub output: OutletId,
     /// The merged bias, with the output's shape.
     pub bias: Array,
 }
 
+/// LRP's view of a model: its numbered layers, and the canonised units found for them in
+/// tract's decluttered graph, with what each graph node is to the walk (by node id).
 #[derive(Debug, Clone)]
 pub struct LrpGraph {
+    /// Every Conv/Gemm/MatMul node of the ONNX file, by layer number.
     pub layers: Vec<LayerDesc>,
+    /// The units, in the evaluation order of their output nodes.
     pub units: Vec<Unit>,
     /// Unit index by the node producing its output.
     pub unit_at: HashMap<usize, usize>,
@@ -107,7 +136,7 @@ pub struct LrpGraph {
     /// What canonisation did, one line per merge.
     pub canonization: Vec<String>,
     /// Nodes whose relevance follows the gradient, as Zennit's composites treat what they come
-    /// from ([`gradient_nodes`]).
+    /// from (`gradient_nodes`).
     pub gradient: Vec<bool>,
 }
 
@@ -228,6 +257,10 @@ fn to_weight_axes(c: &Array, map: &[Option<usize>], rank: usize) -> Option<Array
 }
 
 impl LrpGraph {
+    /// Numbers `model`'s layers, finds their units in the decluttered graph and canonises
+    /// them. Fails (`UnsupportedOperator`) where LRP cannot map a layer: e.g. a kernel computed
+    /// from the input or not in OIHW layout, a product without constant weights, a core not
+    /// traced to its ONNX Conv/Gemm/MatMul node, a shape that is not concrete.
     pub fn build(model: &Model) -> Result<LrpGraph> {
         let typed = &model.typed;
         let layers: Vec<LayerDesc> = numbered(model)
@@ -555,6 +588,8 @@ impl LrpGraph {
         })
     }
 
+    /// The kind of each layer, by layer number (what [`super::Composite::rules`] and
+    /// [`super::LrpSpec::resolve`] take).
     pub fn kinds(&self) -> Vec<LayerKind> {
         self.layers.iter().map(|l| l.kind).collect()
     }

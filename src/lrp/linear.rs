@@ -60,7 +60,8 @@ pub(super) fn key(w: Weight) -> (u8, u32) {
     }
 }
 
-pub fn modify(w: &Array, m: Weight) -> Array {
+/// The weights `w` modified by `m`.
+fn modify(w: &Array, m: Weight) -> Array {
     match m {
         Weight::W => w.clone(),
         Weight::Pos => w.mapv(|v| v.max(0.0)),
@@ -82,6 +83,8 @@ type ZBoxBounds = Arc<Vec<(Array, Array)>>;
 /// (unit, part, weight modification).
 type PlanKey = (usize, usize, (u8, u32));
 
+/// The forward and transposed plans of every (unit, part, weight modification) used so far,
+/// with the cached layer products of constant inputs and the z-box bounds of each unit.
 #[derive(Default)]
 pub struct Plans {
     forward: HashMap<PlanKey, Forward>,

@@ -1,9 +1,10 @@
-//! Layer-wise relevance propagation, with Zennit's conventions (CONVENTIONS.md in the reference).
+//! Layer-wise relevance propagation, with Zennit's conventions (docs/conventions.md).
 //!
 //! - [`rules`]: the rule table, each rule one configuration of a generic linear-layer step;
 //! - [`layers`]: the conv/dense layers found in tract's decluttered graph, mapped to the ONNX
 //!   layer numbers, with canonisation (BatchNorm merged into the layer before it);
-//! - [`propagate`]: the reverse walk (layers by their rule, everything else as CONVENTIONS says);
+//! - [`propagate`]: the reverse walk (layers by their rule, everything else as
+//!   docs/conventions.md says);
 //! - this file: which rule each layer gets (`--rule LAYERS=RULE`, composites) and what the
 //!   explanation reports about conservation.
 
@@ -26,10 +27,14 @@ pub const DEFAULT_RULE: LrpRule = LrpRule::Epsilon { epsilon: 1e-6 };
 pub struct LayerSelection(pub Vec<(Option<usize>, Option<usize>)>);
 
 impl LayerSelection {
+    /// Every layer (`-`).
     pub fn all() -> LayerSelection {
         LayerSelection(vec![(None, None)])
     }
 
+    /// Parses the `LAYERS` syntax into inclusive `(first, last)` ranges, `None` for an open end;
+    /// a part that is empty, not a number or a reversed range is a `Parameter` error. Layer
+    /// numbers are checked against the model in [`LayerSelection::layers`].
     pub fn parse(text: &str) -> Result<LayerSelection> {
         let bad = |why: &str| {
             err!(
@@ -127,7 +132,12 @@ impl std::fmt::Display for LayerSelection {
 pub enum Composite {
     /// zbox (bounds `low`, `high`, or the preprocessing's when absent) on layer 0, gamma:0.25 on
     /// the other convs, epsilon:1e-6 on dense layers.
-    EpsilonGammaBox { low: Option<f32>, high: Option<f32> },
+    EpsilonGammaBox {
+        /// The z-box lowest input value of layer 0 (`--low`), in model-input units.
+        low: Option<f32>,
+        /// The z-box highest input value of layer 0 (`--high`); given with `low` or not at all.
+        high: Option<f32>,
+    },
     /// flat on layer 0, alpha-beta:1,0 on the other convs, epsilon:1e-6 on dense layers.
     EpsilonPlusFlat,
     /// flat on layer 0, alpha-beta:2,1 on the other convs, epsilon:1e-6 on dense layers.
@@ -139,13 +149,18 @@ pub enum Composite {
     /// for n layers: upper_start = n - ceil((n-1)/2) (the upper half of the layers after the
     /// first), lower_end = 1 + floor((n-2)/4) (the lowest quarter).
     Layered {
+        /// The z-box lowest input value of layer 0 (`--low`), in model-input units.
         low: Option<f32>,
+        /// The z-box highest input value of layer 0 (`--high`); given with `low` or not at all.
         high: Option<f32>,
+        /// `LOWER_END`: the first layer after the gamma layers (>= 1).
         lower_end: Option<usize>,
+        /// `UPPER_START`: the first epsilon:1e-6 layer (>= `lower_end`).
         upper_start: Option<usize>,
     },
 }
 
+/// The composite names `--composite` accepts (`layered` also as `layered:LOWER_END,UPPER_START`).
 pub const COMPOSITES: [&str; 4] = [
     "epsilon-gamma-box",
     "epsilon-plus-flat",
@@ -154,6 +169,8 @@ pub const COMPOSITES: [&str; 4] = [
 ];
 
 impl Composite {
+    /// Parses a `--composite` value with the z-box bounds `--low` / `--high` (both or neither,
+    /// finite, low <= high); an unknown name or bad values is a `Parameter` error.
     pub fn parse(text: &str, low: Option<f32>, high: Option<f32>) -> Result<Composite> {
         let (name, args) = match text.trim().split_once(':') {
             Some((n, a)) => (n.trim(), Some(a.trim())),
@@ -305,8 +322,10 @@ impl Composite {
 /// order (a later pair overrides an earlier one); `epsilon:1e-6` where nothing applies.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct LrpSpec {
+    /// The composite that sets every layer's rule first, if any.
     #[serde(default)]
     pub composite: Option<Composite>,
+    /// `LAYERS=RULE` assignments, applied in order after the composite.
     #[serde(default)]
     pub rules: Vec<(LayerSelection, LrpRule)>,
 }
@@ -362,8 +381,11 @@ impl LrpSpec {
 /// Where the relevance went, layer by layer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LayerRelevance {
+    /// The layer number.
     pub layer: usize,
+    /// The layer's ONNX node name.
     pub name: String,
+    /// The layer's rule, in the `--rule` syntax (e.g. `gamma:0.25`).
     pub rule: String,
     /// Sum of the relevance entering the layer (at its output).
     pub relevance_in: f64,
@@ -381,6 +403,7 @@ pub struct Conservation {
     /// score - relevance_sum: absorbed by biases and stabilisers (and lost where a rule does
     /// not conserve, e.g. at a non-linear element-wise product).
     pub absorbed: f64,
+    /// One entry per layer, by layer number (zero sums for a layer the relevance never reached).
     pub per_layer: Vec<LayerRelevance>,
     /// Where most of `absorbed` went, in one sentence (empty when under 5 % of the score).
     pub absorbed_where: String,

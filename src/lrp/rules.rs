@@ -22,9 +22,19 @@ pub const STABILIZER: f32 = 1e-6;
 #[serde(rename_all = "kebab-case", tag = "kind")]
 pub enum Bounds {
     /// The same lowest / highest value for every input element.
-    Scalar { low: f32, high: f32 },
+    Scalar {
+        /// The lowest input value l, in model-input units.
+        low: f32,
+        /// The highest input value h, in model-input units (`low <= high`).
+        high: f32,
+    },
     /// One value per input channel.
-    PerChannel { low: Vec<f32>, high: Vec<f32> },
+    PerChannel {
+        /// The lowest value l_c of each channel of the layer's input, in model-input units.
+        low: Vec<f32>,
+        /// The highest value h_c of each channel, as many as `low`, each `>=` its `low`.
+        high: Vec<f32>,
+    },
     /// From the model's preprocessing: (0 - mean_c) / std_c and (1 - mean_c) / std_c.
     Preprocessing,
 }
@@ -34,31 +44,51 @@ pub enum Bounds {
 #[serde(rename_all = "kebab-case", tag = "rule")]
 pub enum LrpRule {
     /// `epsilon:E` (`zero` is `epsilon:0`): a_j w_jk / (z_k + E sign(z_k)).
-    Epsilon { epsilon: f32 },
+    Epsilon {
+        /// E >= 0, the stabiliser added to z_k with z_k's sign (sign(0) = +1); 0 is LRP-0.
+        epsilon: f32,
+    },
     /// `gamma:G`: generalised gamma (both signs of z_k, see the table in [`LrpRule::step`]).
-    Gamma { gamma: f32 },
-    /// `alpha-beta:A,B` with A - B = 1.
-    AlphaBeta { alpha: f32, beta: f32 },
+    Gamma {
+        /// G >= 0: the contributions a_j w_jk of z_k's sign are multiplied by 1 + G (w + G w+
+        /// on a+ and w + G w- on a- where z_k > 0; w + G w- on a+ and w + G w+ on a- where
+        /// z_k < 0).
+        gamma: f32,
+    },
+    /// `alpha-beta:A,B` with A - B = 1: A (a+ w+ + a- w-) / stab(sum_j same + b+) -
+    /// B (a+ w- + a- w+) / stab(sum_j same + b-), both groups over all outputs.
+    AlphaBeta {
+        /// A >= 0, the factor of the positive contributions (a+ w+ + a- w-).
+        alpha: f32,
+        /// B = A - 1 >= 0, the factor subtracted for the negative contributions (a+ w- + a- w+).
+        beta: f32,
+    },
     /// `flat`: 1 / stab(number of inputs connected to k); bias ignored.
     Flat,
     /// `w-square`: w_jk^2 / stab(sum_j w_jk^2 + b_k^2).
     WSquare,
     /// `zbox:L,H` (scalars), `zbox:L1/L2/L3,H1/H2/H3` (per channel) or `zbox` (from the
     /// preprocessing).
-    ZBox { bounds: Bounds },
+    ZBox {
+        /// The lowest and highest input values l, h.
+        bounds: Bounds,
+    },
 }
 
 /// What a term feeds the layer instead of its input a.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum In {
+    /// a itself, the layer's recorded input.
     A,
     /// a^+ = max(a, 0)
     Pos,
     /// a^- = min(a, 0)
     Neg,
+    /// An all-ones input (flat, w-square).
     Ones,
-    /// The z-box lowest / highest input.
+    /// The z-box lowest input l.
     Low,
+    /// The z-box highest input h.
     High,
     /// |a|: no rule's term, but the walk's shortcut for gamma on a mixed-sign input.
     Abs,
@@ -67,14 +97,19 @@ pub enum In {
 /// How a term modifies the weights (and the same for the bias, with [`Bias`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Weight {
+    /// w unchanged.
     W,
+    /// w^+ = max(w, 0)
     Pos,
+    /// w^- = min(w, 0)
     Neg,
     /// w + g w^+
     PlusPos(f32),
     /// w + g w^-
     PlusNeg(f32),
+    /// w^2 (w-square).
     Square,
+    /// All-ones weights (flat).
     Ones,
     /// |w|: no rule's term, but the walk's shortcut for gamma on a mixed-sign input.
     Abs,
@@ -94,14 +129,22 @@ impl Weight {
     }
 }
 
+/// How a term modifies the bias b (the same modifications as [`Weight`], plus none).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Bias {
+    /// b unchanged.
     B,
+    /// No bias: flat's, and the a^- terms' (the bias enters each group once, with its a^+ term).
     Zero,
+    /// b^+ = max(b, 0)
     Pos,
+    /// b^- = min(b, 0)
     Neg,
+    /// b + g b^+
     PlusPos(f32),
+    /// b + g b^-
     PlusNeg(f32),
+    /// b^2 (w-square).
     Square,
 }
 
@@ -123,18 +166,27 @@ impl Bias {
 /// Which outputs a group's relevance reaches, by the sign of the layer's real output z.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Mask {
+    /// Every output k.
     All,
+    /// Only the outputs with z_k > 0.
     Positive,
+    /// Only the outputs with z_k < 0.
     Negative,
 }
 
+/// One term t of the generic step: `z_t = W_t in_t(a) + b_t`, and how it enters its group's
+/// denominator and the relevance sum.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Term {
+    /// `in_t(a)`: what the term feeds the layer.
     pub input: In,
+    /// `W_t`: the term's modification of the weights.
     pub weight: Weight,
+    /// `b_t`: the term's modification of the bias.
     pub bias: Bias,
-    /// The denominator group, and this term's sign in that group's sum.
+    /// The denominator group g (an index into [`Step::groups`]).
     pub group: usize,
+    /// sign_t (+1 or -1): the term's sign in its group's denominator sum_t sign_t z_t.
     pub sign: f32,
     /// The term's factor in the relevance sum.
     pub coef: f32,
@@ -143,7 +195,9 @@ pub struct Term {
 /// One configuration of the generic step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
+    /// The terms t, each with its input, weights, bias, group, sign and coefficient.
     pub terms: Vec<Term>,
+    /// The mask of each denominator group g, indexed by [`Term::group`].
     pub groups: Vec<Mask>,
     /// e in stab(d) = d + e sign(d). With e = 0 (LRP-0), a zero denominator gives zero relevance.
     pub stabilizer: f32,

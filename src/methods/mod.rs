@@ -1,5 +1,5 @@
 //! Attribution methods, one per file (as Captum's `attr/_core`), each a short composition of
-//! the engine's forward tape and backward pass. Definitions: CONVENTIONS.md in the reference.
+//! the engine's forward tape and backward pass. Definitions: docs/conventions.md.
 
 mod cam;
 mod grad_cam;
@@ -9,7 +9,7 @@ mod guided_backprop;
 mod integrated_gradients;
 mod lrp;
 pub mod quadrature;
-pub mod rng;
+pub(crate) mod rng;
 mod smoothgrad;
 
 use crate::array::Array;
@@ -23,37 +23,58 @@ pub use quadrature::IgRule;
 /// The integrated-gradients baseline x'.
 #[derive(Debug, Clone)]
 pub enum Baseline {
+    /// The same value everywhere, in model-input units (after preprocessing).
     Constant(f32),
+    /// A tensor of the input's shape, in model-input units.
     Tensor(Array),
 }
 
+/// An attribution method with its parameters (docs/conventions.md defines each).
 #[derive(Debug, Clone)]
 pub enum Method {
+    /// `gradient`: dy_c/dx, signed.
     Gradient,
+    /// `gradient-x-input`: x * dy_c/dx.
     GradientXInput,
+    /// `guided-backprop`: the gradient, except that every ReLU passes back max(g, 0) where its
+    /// input is > 0.
     GuidedBackprop,
+    /// `integrated-gradients`: (x - x') * sum_i w_i dy_c/dx(x' + a_i (x - x')).
     IntegratedGradients {
+        /// n, the number of quadrature points: 1..=[`MAX_STEPS`] (from 2 for the trapezoid).
         steps: usize,
+        /// The quadrature rule, which gives the points a_i and weights w_i.
         rule: IgRule,
+        /// The baseline x'.
         baseline: Baseline,
     },
+    /// `smoothgrad`: the mean of dy_c/dx over `samples` noisy inputs x + N(0, sigma^2).
     SmoothGrad {
+        /// n, the number of noisy samples: 1..=[`MAX_SAMPLES`].
         samples: usize,
+        /// sigma as a fraction of the input's range: sigma = noise * (max x - min x); finite,
+        /// >= 0.
         noise: f32,
+        /// The noise seed: sample i draws from a generator seeded with
+        /// `seed ^ (i * 0x9E3779B97F4A7C15)` (wrapping).
         seed: u64,
     },
-    /// `layer`: an ONNX tensor name with a [1, C, H, W] shape.
+    /// `grad-cam`: ReLU(sum_k alpha_k A^k) at the layer's (h, w), alpha_k the spatial mean of
+    /// dy_c/dA^k.
     GradCam {
+        /// A: an ONNX tensor name with a [1, C, H, W] shape.
         layer: String,
     },
-    /// `layer`: the feature map fed to the global average pool (default: found from the graph).
+    /// `cam`: sum_k w_k^c f_k at the layer's (h, w), w^c the dense layer's row for class c.
     Cam {
+        /// f: the feature map fed to the global average pool (default: found from the graph).
         layer: Option<String>,
     },
     /// Layer-wise relevance propagation: the rule of each layer (composite and/or assignments).
     Lrp(crate::lrp::LrpSpec),
 }
 
+/// Every method's id, as `--method` and requests spell it ([`Method::name`]).
 pub const METHODS: [&str; 8] = [
     "gradient",
     "gradient-x-input",
@@ -65,10 +86,13 @@ pub const METHODS: [&str; 8] = [
     "lrp",
 ];
 
+/// Most integrated-gradients steps accepted.
 pub const MAX_STEPS: usize = 10_000;
+/// Most SmoothGrad samples accepted.
 pub const MAX_SAMPLES: usize = 10_000;
 
 impl Method {
+    /// The method's id, one of [`METHODS`].
     pub fn name(&self) -> &'static str {
         match self {
             Method::Gradient => "gradient",
@@ -120,6 +144,7 @@ impl Method {
 pub struct Explanation {
     /// The input's shape, or (h, w) for CAM and Grad-CAM.
     pub attribution: Array,
+    /// The explained class c: the one asked for, or the arg-max of the scores.
     pub target: usize,
     /// The target's score (logit) for the input.
     pub score: f32,
@@ -138,6 +163,8 @@ pub struct Explanation {
 pub struct Channels {
     /// The layer (ONNX tensor name) the maps come from.
     pub layer: String,
+    /// Each channel's weight: CAM's w_k^c (the dense layer's row for the class), Grad-CAM's
+    /// alpha_k.
     pub weights: Vec<f32>,
     /// [C, h, w] activations.
     pub maps: Array,
@@ -148,13 +175,17 @@ pub struct Channels {
 /// to the whole one, so several workers can share one explanation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Part {
+    /// This shard's number k, `0 <= k < count`.
     pub index: usize,
+    /// The number of shards m, 1..=1024.
     pub count: usize,
 }
 
 impl Part {
+    /// The whole explanation: shard 0 of 1.
     pub const WHOLE: Part = Part { index: 0, count: 1 };
 
+    /// Shard `index` of `count`; a `Parameter` error unless `0 <= index < count <= 1024`.
     pub fn new(index: usize, count: usize) -> Result<Part> {
         if count == 0 || index >= count || count > 1024 {
             return Err(err!(
@@ -165,6 +196,7 @@ impl Part {
         Ok(Part { index, count })
     }
 
+    /// Whether point `point` (a quadrature point or a sample, from 0) is this shard's.
     pub fn owns(&self, point: usize) -> bool {
         point % self.count == self.index
     }
@@ -214,6 +246,7 @@ impl ScoreCache {
 }
 
 impl Explainer {
+    /// Wraps `model`; plans are built by [`Explainer::prepare`] or the first explanation.
     pub fn new(model: Model) -> Explainer {
         Explainer {
             model,
@@ -224,6 +257,7 @@ impl Explainer {
         }
     }
 
+    /// The model it explains.
     pub fn model(&self) -> &Model {
         &self.model
     }
@@ -433,6 +467,8 @@ impl Subject<'_> {
     }
 }
 
+/// The index of the largest value, the first one on ties (the default target class); 0 for an
+/// empty slice.
 pub fn argmax(v: &[f32]) -> usize {
     let mut best = 0;
     for (i, &x) in v.iter().enumerate() {

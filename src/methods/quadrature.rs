@@ -4,17 +4,27 @@
 use crate::err;
 use crate::error::Result;
 
+/// An integrated-gradients quadrature rule (`--ig-rule`): the n points a_i in [0, 1] and their
+/// weights w_i, which sum to 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IgRule {
+    /// `riemann-left`: a_i = i/n for i = 0..n-1, w_i = 1/n.
     RiemannLeft,
+    /// `riemann-right`: a_i = i/n for i = 1..=n, w_i = 1/n.
     RiemannRight,
+    /// `riemann-middle`: a_i = (i + 0.5)/n for i = 0..n-1, w_i = 1/n.
     RiemannMiddle,
-    /// The true trapezoid rule, weights summing to 1 (Captum's are n/(n-1) times smaller).
+    /// `riemann-trapezoid`: a_i = i/(n-1) for i = 0..n-1, w_i = 1/(n-1) with both end weights
+    /// halved. The true trapezoid rule, weights summing to 1 (Captum's are n/(n-1) times
+    /// smaller).
     RiemannTrapezoid,
+    /// `gauss-legendre` (the default): a_i = (1 + t_i)/2, w_i = v_i/2, with t_i, v_i the n-point
+    /// Gauss-Legendre nodes and weights on [-1, 1] ([`gauss_legendre`]).
     GaussLegendre,
 }
 
 impl IgRule {
+    /// The rules' `--ig-rule` names, in variant order.
     pub const NAMES: [&'static str; 5] = [
         "riemann-left",
         "riemann-right",
@@ -23,6 +33,7 @@ impl IgRule {
         "gauss-legendre",
     ];
 
+    /// Parses an `--ig-rule` name; an unknown one is a `Parameter` error.
     pub fn parse(s: &str) -> Result<IgRule> {
         Ok(match s {
             "riemann-left" => IgRule::RiemannLeft,
@@ -40,10 +51,12 @@ impl IgRule {
         })
     }
 
+    /// The rule's `--ig-rule` name.
     pub fn name(self) -> &'static str {
         IgRule::NAMES[self as usize]
     }
 
+    /// The fewest points the rule takes: 2 for the trapezoid (its spacing is 1/(n-1)), else 1.
     pub fn min_steps(self) -> usize {
         if self == IgRule::RiemannTrapezoid {
             2

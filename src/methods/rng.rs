@@ -1,12 +1,15 @@
 //! A small seeded generator (uniform and normal) (SplitMix64 + Box-Muller): the same noise for a seed on
 //! every platform, natively and in wasm, with no dependency.
 
+/// A seeded stream of uniforms on (0, 1] (SplitMix64) and of standard normals (Box-Muller:
+/// sqrt(-2 ln u) cos(2 pi v), then the matching sin as the next sample).
 pub struct Normal {
     state: u64,
     spare: Option<f64>,
 }
 
 impl Normal {
+    /// A stream whose SplitMix64 state starts at `seed`.
     pub fn new(seed: u64) -> Normal {
         Normal {
             state: seed,
