@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+/// What went wrong, in the categories the CLI's exit status and the JS exception's `name` report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     /// A file could not be read or written.
@@ -36,6 +37,8 @@ impl ErrorKind {
         3 + self as i32
     }
 
+    /// The kind's kebab-case name (`io`, `corrupt-model`, ..., `runtime`): the JS exception's
+    /// `name`.
     pub fn name(self) -> &'static str {
         match self {
             ErrorKind::Io => "io",
@@ -53,13 +56,17 @@ impl ErrorKind {
     }
 }
 
+/// A failure of the core: its kind and a one-line, human-readable message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
+    /// The category (exit status, JS exception name).
     pub kind: ErrorKind,
     message: String,
 }
 
 impl Error {
+    /// An error of `kind`; a multi-line `message` is joined into one line (lines trimmed,
+    /// empty ones dropped, `; ` between them).
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
         // One line, always: multi-line causes from dependencies are joined.
         let message: String = message.into();
@@ -78,6 +85,7 @@ impl Error {
         Error::new(kind, format!("{what}: {}", e.0))
     }
 
+    /// The one-line message (also what `Display` prints).
     pub fn message(&self) -> &str {
         &self.message
     }
@@ -91,6 +99,7 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// The crate's result type, with [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 
 pub(crate) mod anyhow_like {

@@ -1,62 +1,92 @@
 //! What `saliency info` and the viewer show about a model: its nodes with tensor names and
-//! shapes, the numbered conv/dense layers (CONVENTIONS.md), spatial layers for Grad-CAM, and
+//! shapes, the numbered conv/dense layers (docs/conventions.md), spatial layers for Grad-CAM, and
 //! which explanation methods apply.
 
 use crate::model::Model;
 use serde::Serialize;
 
+/// One ONNX node as `saliency info` lists it (JSON: an entry of `nodes` or `spatial_layers`).
 #[derive(Debug, Clone, Serialize)]
 pub struct NodeInfo {
+    /// Position in the ONNX file's node list, from 0.
     pub index: usize,
+    /// The node's ONNX name (its first output's name when the file gives none).
     pub name: String,
+    /// The ONNX operator, e.g. `Conv`, `Relu`.
     pub op_type: String,
     /// The ONNX name of the node's first output tensor.
     pub output: String,
+    /// That tensor's concrete shape, `None` when tract could not type it.
     pub shape: Option<Vec<usize>>,
 }
 
+/// One numbered conv/dense layer (JSON: an entry of `layers`), as LRP's `--rule` ranges name it.
 #[derive(Debug, Clone, Serialize)]
 pub struct LayerInfo {
     /// Layer number: Conv / Gemm / MatMul nodes counted in ONNX file order from 0.
     pub layer: usize,
+    /// The node's position in the ONNX node list ([`NodeInfo::index`]).
     pub node: usize,
+    /// The node's ONNX name (its first output's name when the file gives none).
     pub name: String,
+    /// `Conv`, `Gemm` or `MatMul`.
     pub op_type: String,
+    /// The ONNX name of the layer's first output tensor.
     pub output: String,
+    /// That tensor's concrete shape, `None` when tract could not type it.
     pub shape: Option<Vec<usize>>,
 }
 
+/// Everything `saliency info` reports about a model; serialised as `saliency info --json` and
+/// the JS `SaliencyModel.info()`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ModelInfo {
+    /// The sidecar's `name` (empty without one).
     pub name: String,
+    /// The sidecar's `title` (empty without one).
     pub title: String,
+    /// The ONNX name of the model's one input tensor.
     pub input_name: String,
+    /// The input tensor's shape, `[1, C, H, W]`.
     pub input_shape: Vec<usize>,
+    /// What an image becomes in the input (the sidecar's `input.color`).
     pub color: crate::sidecar::Color,
     /// How the model lays out its input (`input_shape` is always [1, C, H, W]).
     pub layout: crate::sidecar::Layout,
+    /// The image preprocessing (the sidecar's, or the defaults without one).
     pub preprocess: crate::sidecar::Preprocess,
+    /// Whether a sidecar came with the model (else [`crate::Sidecar::default_for`] made one).
     pub sidecar_given: bool,
+    /// The number of class scores the model outputs.
     pub classes: usize,
-    /// The values the model's computed tensors hold for one input, and the memory an
-    /// explanation needs for them (model::memory_mib).
+    /// The values the model's computed tensors hold for one input
+    /// ([`Model::activation_values`]).
     pub activation_values: usize,
+    /// The memory (MiB) an explanation needs for those values
+    /// ([`crate::load::limits::memory_mib`]).
     pub memory_mib: usize,
+    /// One label per class: the sidecar's, or `class i` without labels.
     pub labels: Vec<String>,
+    /// The ONNX name of the tensor holding the class scores (before any final softmax).
     pub logits: String,
+    /// The operator (`Softmax` or `LogSoftmax`) cut off the model's output, if any.
     pub final_softmax: Option<String>,
+    /// Every ONNX node, in file order.
     pub nodes: Vec<NodeInfo>,
+    /// The numbered conv/dense layers.
     pub layers: Vec<LayerInfo>,
     /// Tensors with a [1, C, H, W] shape: Grad-CAM candidates.
     pub spatial_layers: Vec<NodeInfo>,
     /// The feature map CAM uses (the input of the global average pool), if CAM applies.
     pub cam_layer: Option<String>,
+    /// Every method of [`crate::methods::METHODS`], whether it applies and why.
     pub methods: Vec<crate::methods::MethodInfo>,
     /// LRP canonisation: the BatchNorms merged into the layer before them (one line each), or
     /// why LRP cannot map this model's layers.
     pub lrp_canonization: Vec<String>,
 }
 
+/// The description of a loaded model.
 pub fn describe(model: &Model) -> ModelInfo {
     let shape_of = |t: &str| model.shapes.get(t).cloned();
     let nodes: Vec<NodeInfo> = model

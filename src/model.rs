@@ -15,30 +15,41 @@ use tract_onnx::prelude::*;
 /// One node of the ONNX graph, in file order.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct OnnxNode {
+    /// Position in the ONNX file's node list, from 0.
     pub index: usize,
+    /// The node's ONNX name, or its first output's name when the file gives none.
     pub name: String,
+    /// The ONNX operator, e.g. `Conv`.
     pub op_type: String,
+    /// The ONNX names of its input tensors (weights included), in order.
     pub inputs: Vec<String>,
+    /// The ONNX names of its output tensors, in order.
     pub outputs: Vec<String>,
 }
 
+/// A loaded, checked ONNX image classifier with one `[1, C, H, W]` input and one score per
+/// class, ready to run (made by [`Model::load`] and its siblings in [`crate::load`]).
 pub struct Model {
+    /// The sidecar: given with the model, or [`Sidecar::default_for`] of its input.
     pub sidecar: Sidecar,
     /// Whether the sidecar came with the model or was derived from its input.
     pub sidecar_given: bool,
+    /// The ONNX graph's nodes, in file order.
     pub nodes: Vec<OnnxNode>,
     /// Names of the ONNX initializers (weights).
     pub initializers: Vec<String>,
+    /// The ONNX name of the one input tensor that is not an initializer.
     pub input_name: String,
     /// The tensor whose values are the class scores (before any final Softmax).
     pub logits_name: String,
-    /// The final Softmax/LogSoftmax node that was cut off, if any.
+    /// The operator (`Softmax` or `LogSoftmax`) of the final node that was cut off, if any.
     pub final_softmax: Option<String>,
     /// Concrete shape of every ONNX tensor tract could type.
     pub shapes: HashMap<String, Vec<usize>>,
     /// The decluttered typed graph (input fact fixed to the sidecar shape).
     pub typed: TypedModel,
     pub(crate) plan: Arc<TypedSimplePlan>,
+    /// The number of class scores (the output's element count, at least 2).
     pub classes: usize,
     /// The values all computed tensors hold for one input (before simplification): what
     /// bounds memory ([`crate::load::limits::MAX_ACTIVATION_ELEMENTS`], [`crate::load::limits::memory_mib`]).
@@ -57,6 +68,8 @@ impl std::fmt::Debug for Model {
 }
 
 impl Model {
+    /// The input tensor's shape, `[1, C, H, W]` whatever the model's layout (the sidecar's
+    /// `input.shape`).
     pub fn input_shape(&self) -> &[usize] {
         &self.sidecar.input.shape
     }
@@ -121,20 +134,29 @@ impl Model {
     }
 }
 
+/// One class of a prediction (JSON: an entry of `top`).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ClassScore {
+    /// The class index, from 0.
     pub index: usize,
+    /// The class label (the sidecar's, or `class i`).
     pub label: String,
+    /// Softmax of the logits, in [0, 1].
     pub probability: f32,
+    /// The class score before softmax.
     pub logit: f32,
 }
 
+/// The top classes for one input (`saliency predict`'s `top`, the JS `predict()` JSON).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Prediction {
+    /// The classes by decreasing logit (ties: lower index first).
     pub top: Vec<ClassScore>,
 }
 
 impl Prediction {
+    /// The `k` (at least 1) highest of `logits`, with softmax probabilities and `label(i)` as
+    /// each class's label.
     pub fn from_logits(logits: &[f32], k: usize, label: impl Fn(usize) -> String) -> Prediction {
         let p = softmax(logits);
         let mut idx: Vec<usize> = (0..logits.len()).collect();
@@ -153,7 +175,8 @@ impl Prediction {
     }
 }
 
-pub fn softmax(v: &[f32]) -> Vec<f32> {
+/// Softmax of `v` (max-shifted, summed in f64).
+pub(crate) fn softmax(v: &[f32]) -> Vec<f32> {
     let m = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let e: Vec<f64> = v.iter().map(|&x| ((x - m) as f64).exp()).collect();
     let s: f64 = e.iter().sum();

@@ -9,11 +9,15 @@ use serde::{Deserialize, Serialize};
 /// A 2-D map, row-major.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Map2 {
+    /// Height (rows).
     pub h: usize,
+    /// Width (columns).
     pub w: usize,
+    /// `h * w` values, row by row.
     pub data: Vec<f32>,
 }
 
+/// How the channels of an attribution become one map (JSON: `reduce`, `sum` | `max-abs` | `l2`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Reduce {
@@ -26,6 +30,7 @@ pub enum Reduce {
     L2,
 }
 
+/// Which values of the reduced map are drawn (JSON: `sign`, `signed` | `absolute` | `positive`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Sign {
@@ -38,28 +43,38 @@ pub enum Sign {
     Positive,
 }
 
+/// How a map is resampled to the drawing size (JSON: `upsample`, `bilinear` | `nearest` |
+/// `bicubic`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Upsample {
-    /// Half-pixel centres, as `cv2.resize` / `align_corners=False`.
+    /// Half-pixel centres, borders clamped, as `cv2.resize` / `align_corners=False`.
     #[default]
     Bilinear,
+    /// The source pixel whose cell holds the output pixel's centre.
     Nearest,
     /// Keys' cubic convolution (a = -0.75), half-pixel centres, borders replicated: as
     /// `torch.nn.functional.interpolate(mode="bicubic")` and `cv2.INTER_CUBIC`.
     Bicubic,
 }
 
+/// A colormap (JSON: its kebab-case name, e.g. `inferno`, `blue-white-red`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Colormap {
+    /// d3's viridis (sequential).
     Viridis,
+    /// d3's inferno (sequential; the default for unsigned maps).
     Inferno,
+    /// d3's magma (sequential).
     Magma,
+    /// d3's plasma (sequential).
     Plasma,
+    /// d3's turbo (sequential, rainbow-like).
     Turbo,
     /// matplotlib's / OpenCV's jet, as pytorch-grad-cam draws.
     Jet,
+    /// d3's greys (sequential: white to black).
     Greys,
     /// Diverging blue-white-red (d3's RdBu reversed: negative blue, positive red).
     BlueWhiteRed,
@@ -68,7 +83,8 @@ pub enum Colormap {
 }
 
 impl Colormap {
-    pub fn is_diverging(self) -> bool {
+    /// Whether the map is diverging (centred on zero: values span `[-v, v]`).
+    pub(crate) fn is_diverging(self) -> bool {
         matches!(self, Colormap::BlueWhiteRed | Colormap::PurpleGreen)
     }
 
@@ -142,14 +158,19 @@ fn jet(t: f64) -> [u8; 3] {
     ]
 }
 
-/// Display settings: everything the viewer's controls change.
+/// Display settings: everything the viewer's controls change (JSON with these field names,
+/// each optional: a missing one takes its default).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Display {
+    /// Channel reduction (default `sum`).
     pub reduce: Reduce,
+    /// Sign handling (default `signed`).
     pub sign: Sign,
     /// Captum's `outlier_perc`: the share (in %) of the total |attribution| mass clipped at the top.
+    /// Within 0..=100, default 2.
     pub outlier_percent: f32,
+    /// Resampling to the drawing size (default `bilinear`).
     pub upsample: Upsample,
     /// None: blue-white-red for signed maps, inferno otherwise.
     pub colormap: Option<Colormap>,
@@ -282,13 +303,19 @@ pub fn cumulative_threshold(values: &[f32], outlier_percent: f32) -> f32 {
 /// The rendered heatmap: RGBA pixels and the value range its colours span (for the legend).
 #[derive(Debug, Clone, Serialize)]
 pub struct Heatmap {
+    /// Width in pixels.
     pub width: usize,
+    /// Height in pixels.
     pub height: usize,
+    /// `width * height` pixels, row by row, 4 bytes each (alpha always 255); not serialised.
     #[serde(skip)]
     pub rgba: Vec<u8>,
-    /// Values at the two ends of the colormap (after sign handling); symmetric for signed maps.
+    /// The value at the bottom of the colormap (after sign handling): `-vmax` for signed maps
+    /// and diverging colormaps, else 0.
     pub vmin: f32,
+    /// The value at the top of the colormap: the outlier-clipping scale (> 0).
     pub vmax: f32,
+    /// The colormap used (the requested one, or the default).
     pub colormap: Colormap,
 }
 

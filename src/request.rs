@@ -9,30 +9,51 @@ use crate::sidecar::Sidecar;
 use serde::{Deserialize, Serialize};
 use tract_onnx::prelude::tract_ndarray::ArrayD;
 
+/// Integrated gradients' default number of quadrature points (`steps`).
 pub const DEFAULT_STEPS: usize = 50;
+/// Integrated gradients' default quadrature rule (`ig_rule`).
 pub const DEFAULT_IG_RULE: &str = "gauss-legendre";
+/// SmoothGrad's default number of noisy samples (`samples`).
 pub const DEFAULT_SAMPLES: usize = 50;
+/// SmoothGrad's default noise level (`noise`): the noise's standard deviation as a fraction of
+/// the input's value range (max - min).
 pub const DEFAULT_NOISE: f32 = 0.15;
 
+/// One explanation request; its JSON form has these field names, all but `method` optional,
+/// and unknown fields are errors (docs/conventions.md, "Requests").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Request {
+    /// The method's id, one of [`crate::methods::METHODS`] (e.g. `integrated-gradients`).
     pub method: String,
     /// Class to explain; default: the top class.
     #[serde(default)]
     pub target: Option<usize>,
+    /// Integrated gradients: the number of quadrature points (default [`DEFAULT_STEPS`]; at
+    /// least 1, 2 for `riemann-trapezoid`; at most [`crate::methods::MAX_STEPS`]).
     #[serde(default)]
     pub steps: Option<usize>,
+    /// Integrated gradients: the quadrature rule, one of [`IgRule::NAMES`] (default
+    /// [`DEFAULT_IG_RULE`]).
     #[serde(default)]
     pub ig_rule: Option<String>,
+    /// Integrated gradients: the baseline, e.g. `{"kind": "black"}` (default: the constant 0 in
+    /// model-input units).
     #[serde(default)]
     pub baseline: Option<BaselineSpec>,
+    /// SmoothGrad: the number of noisy samples (default [`DEFAULT_SAMPLES`]; at most
+    /// [`crate::methods::MAX_SAMPLES`]).
     #[serde(default)]
     pub samples: Option<usize>,
+    /// SmoothGrad: the noise's standard deviation as a fraction of the input's value range
+    /// (default [`DEFAULT_NOISE`]; finite, >= 0).
     #[serde(default)]
     pub noise: Option<f32>,
+    /// SmoothGrad: the noise's seed (default 0).
     #[serde(default)]
     pub seed: Option<u64>,
+    /// An ONNX tensor name. Grad-CAM (required): any `[1, C, H, W]` tensor; CAM (optional): the
+    /// feature map fed to the global average pool (default: found from the graph).
     #[serde(default)]
     pub layer: Option<String>,
     /// `[k, n]`: compute shard k of n (integrated gradients and SmoothGrad; see `methods::Part`).
@@ -45,13 +66,17 @@ pub struct Request {
     #[serde(default)]
     pub composite: Option<String>,
     /// LRP z-box bounds of the composites (default: from the model's preprocessing).
+    /// The lower bound: given only together with `high` and a `composite`; finite, `low <= high`.
     #[serde(default)]
     pub low: Option<f32>,
+    /// The upper z-box bound (see `low`).
     #[serde(default)]
     pub high: Option<f32>,
 }
 
 impl Request {
+    /// The shard to compute: [`crate::methods::Part::WHOLE`] without `part`; a `Parameter`
+    /// error unless `0 <= k < n <= 1024`.
     pub fn part(&self) -> Result<crate::methods::Part> {
         match self.part {
             None => Ok(crate::methods::Part::WHOLE),
@@ -59,6 +84,8 @@ impl Request {
         }
     }
 
+    /// Parses a request's JSON (a `Parameter` error for bad JSON, a wrong type or an unknown
+    /// field); the values are checked by [`Request::to_method`].
     pub fn from_json(text: &str) -> Result<Request> {
         serde_json::from_str(text).map_err(|e| err!(Parameter, "bad explanation request: {e}"))
     }

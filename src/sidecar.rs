@@ -10,8 +10,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Color {
+    /// One channel: the image's luma (JSON `gray`).
     Gray,
+    /// Three channels: red, green, blue (JSON `rgb`).
     Rgb,
+    /// Four channels: red, green, blue, alpha (JSON `rgba`).
     Rgba,
     /// No image mapping: inputs are tensors (`.npy`, a JS `Float32Array`).
     Tensor,
@@ -44,8 +47,10 @@ impl Color {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Layout {
+    /// Channels first, `[1, C, H, W]` (JSON `nchw`; the default).
     #[default]
     Nchw,
+    /// Channels last, `[1, H, W, C]` (JSON `nhwc`).
     Nhwc,
 }
 
@@ -67,54 +72,78 @@ impl Layout {
     }
 }
 
+/// The sidecar's `input` block: the model's input tensor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputSpec {
     /// `[1, C, H, W]`, whatever the model's layout.
     pub shape: Vec<usize>,
+    /// What an image becomes in it; its channel count must be `C` (any `C` for `tensor`).
     pub color: Color,
+    /// How the model lays the tensor out (JSON optional, default `nchw`).
     #[serde(default)]
     pub layout: Layout,
 }
 
+/// The sidecar's `preprocess` block: how an image becomes the input tensor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Preprocess {
     /// The shorter image side is resized (bilinear) to this many pixels.
     pub resize: u32,
-    /// Then the centre `[h, w]` is cropped.
+    /// Then the centre `[h, w]` is cropped (must equal the input's `[H, W]`).
     pub crop: [u32; 2],
-    /// Then `x = (pixel / 255 - mean[c]) / std[c]`.
+    /// Then `x = (pixel / 255 - mean[c]) / std[c]`: 1 value (every channel) or `C` values,
+    /// finite.
     pub mean: Vec<f32>,
+    /// The divisors of that formula: 1 or `C` values, finite and positive.
     pub std: Vec<f32>,
 }
 
+/// One recorded prediction (an entry of the sidecar's `spot_checks`): provenance only, the core
+/// does not check it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SpotCheck {
+    /// The image's path, relative to the sidecar's folder.
     pub image: String,
+    /// The label of the top class the model gave it.
     pub top1: String,
 }
 
+/// A model's sidecar JSON; fields with defaults may be left out, unknown fields are ignored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sidecar {
+    /// A short identifier, e.g. `mnist_cam` (default empty).
     #[serde(default)]
     pub name: String,
+    /// A human-readable title (default empty).
     #[serde(default)]
     pub title: String,
+    /// The model file's name, relative to the sidecar's folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
+    /// The model file's SHA-256, in hex (recorded, not checked by the core).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// The input tensor (required).
     pub input: InputSpec,
+    /// The image preprocessing (required).
     pub preprocess: Preprocess,
+    /// One label per class, in output order (default none: `class i`); when given, exactly as
+    /// many as the model has classes.
     #[serde(default)]
     pub labels: Vec<String>,
+    /// The image the viewer opens the model with, relative to the sidecar's folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_image: Option<String>,
+    /// Free-form provenance (package, version, script, notes), kept as JSON.
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub source: serde_json::Value,
+    /// The model's licence, e.g. `MIT`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub license: Option<String>,
+    /// The measured accuracy (`top1`, `split`, `n`), kept as JSON.
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub accuracy: serde_json::Value,
+    /// Predictions recorded for sample images.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub spot_checks: Vec<SpotCheck>,
 }
@@ -126,6 +155,8 @@ pub const MAX_CHANNELS: usize = 1024;
 pub const MAX_INPUT_SIDE: usize = 4096;
 
 impl Sidecar {
+    /// Parses and validates a sidecar's JSON (a `Sidecar` error if it is malformed or fails
+    /// [`Sidecar::validate`]).
     pub fn from_json(text: &str) -> Result<Sidecar> {
         let s: Sidecar =
             serde_json::from_str(text).map_err(|e| err!(Sidecar, "invalid sidecar JSON: {e}"))?;
@@ -172,6 +203,10 @@ impl Sidecar {
         Ok(s)
     }
 
+    /// Checks the sidecar on its own (a `Sidecar` error): `input.shape` is `[1, C, H, W]` with
+    /// `C` in 1..=[`MAX_CHANNELS`] and `H`, `W` in 1..=[`MAX_INPUT_SIDE`], `color` has `C`
+    /// channels (or is `tensor`), `crop` is `[H, W]`, `resize` at least `min(H, W)` (and at most
+    /// 4 * [`MAX_INPUT_SIDE`]), `mean` and `std` have 1 or `C` finite values, `std` positive.
     pub fn validate(&self) -> Result<()> {
         let shape = &self.input.shape;
         if shape.len() != 4 || shape[0] != 1 {
@@ -241,6 +276,7 @@ impl Sidecar {
         Ok(())
     }
 
+    /// The normalisation mean of channel `c` (the one value when `mean` has one).
     pub fn mean(&self, c: usize) -> f32 {
         self.preprocess.mean[if self.preprocess.mean.len() == 1 {
             0
@@ -249,6 +285,7 @@ impl Sidecar {
         }]
     }
 
+    /// The normalisation divisor of channel `c` (the one value when `std` has one).
     pub fn std(&self, c: usize) -> f32 {
         self.preprocess.std[if self.preprocess.std.len() == 1 { 0 } else { c }]
     }

@@ -1,10 +1,17 @@
 //! The wasm-bindgen shell: converts types and turns every core error into a JS exception
 //! (`Error` with the core's message and `name` = the error kind). No logic lives here.
+//!
+//! Types as JS sees them: `&[u8]` / `Vec<u8>` are `Uint8Array`, `&[f32]` / `Vec<f32>`
+//! `Float32Array`, `Vec<usize>` `Uint32Array`, `Option<String>` a string or `null` /
+//! `undefined`, `u64` a `BigInt`. Every "throws" below is such an `Error`; its `name` is one of
+//! the [`crate::ErrorKind`] names (`io`, `corrupt-model`, `unsupported-operator`, `shape`,
+//! `image`, `sidecar`, `parameter`, `limit`, `non-finite`, `npy`, `runtime`).
 
 use crate::request::Request;
 use crate::{info, npy, preprocess, Error, Explainer, Model, Prediction};
 use wasm_bindgen::prelude::*;
 
+/// The module's start function: [`init`], when the module is instantiated.
 #[wasm_bindgen(start)]
 pub fn start() {
     init();
@@ -42,7 +49,8 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<String, JsValue> {
     serde_json::to_string(v).map_err(|e| JsValue::from(js_sys::Error::new(&e.to_string())))
 }
 
-/// A loaded model. Construct with `new SaliencyModel(onnxBytes, sidecarJsonOrNull)`.
+/// A loaded model and its cached explanation plans. Construct with
+/// `new SaliencyModel(onnxBytes, sidecarJsonOrNull)`; free with `.free()`.
 #[wasm_bindgen]
 pub struct SaliencyModel {
     ex: Explainer,
@@ -58,8 +66,9 @@ extern "C" {
 }
 
 /// One explanation: `shape()`, `data()` (flat float32) and `meta()` JSON
-/// (`method`, `target`, `label`, `score`, `seconds`, `plan_seconds`, `completeness_gap`, `lrp`: the
-/// conservation report of an LRP explanation).
+/// (`method`, `target`, `label`, `score`, `seconds`, `plan_seconds`, `completeness_gap` and
+/// `score_delta` (integrated gradients, else `null`), `lrp`: the conservation report of an LRP
+/// explanation, `channels`: CAM / Grad-CAM's `layer`, `weights` and `shape`, else `null`).
 #[wasm_bindgen]
 pub struct Attribution {
     shape: Vec<usize>,
@@ -70,12 +79,16 @@ pub struct Attribution {
 
 #[wasm_bindgen]
 impl Attribution {
+    /// The attribution's shape (`Uint32Array`): the input's `[1, C, H, W]`, or `[h, w]` for CAM
+    /// and Grad-CAM.
     pub fn shape(&self) -> Vec<usize> {
         self.shape.clone()
     }
+    /// The attribution's values, row-major (`Float32Array`, a copy).
     pub fn data(&self) -> Vec<f32> {
         self.data.clone()
     }
+    /// The explanation's metadata as a JSON string (the fields listed on [`Attribution`]).
     pub fn meta(&self) -> String {
         self.meta.clone()
     }
@@ -86,9 +99,9 @@ impl Attribution {
     }
 }
 
-/// A sanity check's report: `meta()` JSON (crate::evaluate::sanity::Report: layers, stages
-/// with their rank correlations, flagged) and `maps()`, every stage's map at the input's
-/// (h, w), one after another.
+/// A sanity check's report: `meta()` JSON (`crate::evaluate::sanity::Report`: method, target,
+/// layers, stages with their rank correlations, flagged) and `maps()`, every stage's map at the
+/// input's (h, w), one after another.
 #[wasm_bindgen]
 pub struct SanityCheck {
     meta: String,
@@ -97,9 +110,13 @@ pub struct SanityCheck {
 
 #[wasm_bindgen]
 impl SanityCheck {
+    /// The report as a JSON string: `method`, `target`, `layers`, `stages` (each `randomized`,
+    /// `layer`, `spearman`, `spearman_abs`), `flagged`.
     pub fn meta(&self) -> String {
         self.meta.clone()
     }
+    /// The stages' maps (channel sums at the input's H x W, row-major), in the order of
+    /// `stages`, the original model's first (`Float32Array`, stages x H x W values).
     pub fn maps(&self) -> Vec<f32> {
         self.maps.clone()
     }
@@ -107,6 +124,10 @@ impl SanityCheck {
 
 #[wasm_bindgen]
 impl SaliencyModel {
+    /// `new SaliencyModel(onnx, sidecarJson)`: loads a self-contained ONNX model (a model with
+    /// external weights goes through [`self_contained`] first) with its sidecar JSON, or with a
+    /// sidecar derived from its input when `sidecarJson` is `null`. Throws when the file is
+    /// corrupt, too large or unsupported, keeps weights outside (`io`), or the sidecar is bad.
     #[wasm_bindgen(constructor)]
     pub fn new(onnx: &[u8], sidecar_json: Option<String>) -> Result<SaliencyModel, JsValue> {
         init();
@@ -119,7 +140,8 @@ impl SaliencyModel {
 
     /// The implementation-invariance twin of a model file: weight layers `layer` and
     /// `layer + 1` rescaled by `factor` and 1 / `factor` (the same function, see
-    /// `crate::evaluate::invariance`).
+    /// `crate::evaluate::invariance`). A static method; throws what the constructor throws, and
+    /// `parameter` for a bad layer or a factor that is not finite and positive.
     pub fn rescaled(
         onnx: &[u8],
         sidecar_json: Option<String>,
@@ -144,14 +166,18 @@ impl SaliencyModel {
         to_json(&info::describe(self.ex.model()))
     }
 
-    /// Preprocesses image bytes (PNG/JPEG) into the input tensor (flat NCHW float32).
+    /// Preprocesses image bytes (PNG/JPEG) into the input tensor (flat NCHW float32). Throws
+    /// `image` (undecodable), `limit` (too large or too elongated) or `shape` (a tensor-only
+    /// model).
     pub fn preprocess_image(&self, bytes: &[u8]) -> Result<Vec<f32>, JsValue> {
         let x =
             preprocess::image_bytes_to_tensor(bytes, &self.ex.model().sidecar).map_err(js_err)?;
         Ok(x.into_raw_vec_and_offset().0)
     }
 
-    /// Preprocesses canvas RGBA pixels into the input tensor.
+    /// Preprocesses canvas RGBA pixels (`width * height * 4` bytes, an `ImageData`'s `data`)
+    /// into the input tensor (flat NCHW float32). Throws `image` (bad size), `limit` or `shape`
+    /// (a tensor-only model).
     pub fn preprocess_rgba(
         &self,
         rgba: Vec<u8>,
@@ -164,7 +190,8 @@ impl SaliencyModel {
     }
 
     /// An input tensor from a `.npy` file (in the model's own layout: a channels-last model's
-    /// `[1, H, W, C]` is transposed), checked against the model's input, flat NCHW.
+    /// `[1, H, W, C]` is transposed), checked against the model's input, flat NCHW. Throws `npy`,
+    /// `limit`, `shape` (wrong shape) or `non-finite`.
     pub fn tensor_from_npy(&self, bytes: &[u8]) -> Result<Vec<f32>, JsValue> {
         let model = self.ex.model();
         let x = model.to_nchw(npy::read_f32(bytes).map_err(js_err)?);
@@ -172,13 +199,16 @@ impl SaliencyModel {
         Ok(x.into_raw_vec_and_offset().0)
     }
 
-    /// What to draw under a heatmap for an input tensor (flat NCHW), as RGBA.
+    /// What to draw under a heatmap for an input tensor (flat NCHW), as H x W RGBA pixels: an
+    /// image model's pixels with the normalisation undone, else the channel mean in gray.
+    /// Throws `shape` for a tensor of the wrong size.
     pub fn tensor_view_rgba(&self, input: Vec<f32>) -> Result<Vec<u8>, JsValue> {
         let x = self.tensor(input)?;
         preprocess::tensor_view_rgba(&x, &self.ex.model().sidecar).map_err(js_err)
     }
 
-    /// The resized and cropped image as RGBA (what the model sees), for drawing.
+    /// The resized and cropped image as H x W RGBA pixels (what the model sees), for drawing.
+    /// Throws `image`, `limit` or `shape` (a tensor-only model).
     pub fn model_view_rgba(&self, bytes: &[u8]) -> Result<Vec<u8>, JsValue> {
         let img = preprocess::decode(bytes).map_err(js_err)?;
         let (px, w, h) =
@@ -194,13 +224,16 @@ impl SaliencyModel {
             .collect())
     }
 
-    /// Class scores (before any final softmax) for a flat NCHW input tensor.
+    /// Class scores (before any final softmax) for a flat NCHW input tensor, one per class.
+    /// Throws `shape` (wrong size), `non-finite` or `runtime`.
     pub fn logits(&self, input: Vec<f32>) -> Result<Vec<f32>, JsValue> {
         let x = self.tensor(input)?;
         self.ex.model().forward(&x).map_err(js_err)
     }
 
-    /// Top-k prediction for a flat input tensor, as a JSON string.
+    /// Top-k prediction for a flat input tensor, as a JSON string: `{"top": [{"index",
+    /// "label", "probability", "logit"}, ...]}`, `k` clamped to 1..=classes. Throws as
+    /// `logits`.
     pub fn predict(&self, input: Vec<f32>, k: usize) -> Result<String, JsValue> {
         let x = self.tensor(input)?;
         let logits = self.ex.model().forward(&x).map_err(js_err)?;
@@ -211,17 +244,20 @@ impl SaliencyModel {
         ))
     }
 
-    /// A flat tensor of the input's shape as `.npy` bytes (for export).
+    /// A flat tensor of the input's shape as float32 `.npy` bytes, shaped `[1, C, H, W]` (for
+    /// export). Throws `shape` for a tensor of the wrong size.
     pub fn input_npy(&self, input: Vec<f32>) -> Result<Vec<u8>, JsValue> {
         let x = self.tensor(input)?;
         npy::write_f32(&x).map_err(js_err)
     }
 
     /// Explains the input for a request (JSON: `method`, `target`, `steps`, `ig_rule`,
-    /// `baseline` {kind: black|white|blurred|noise|constant}, `samples`, `noise`, `seed`, `layer`;
-    /// LRP: `rules` [[layers, rule], ...], `composite`, `low`, `high`; `part` [k, n] for one
-    /// shard of integrated gradients or SmoothGrad).
-    /// Plans are built on first use and cached in this object.
+    /// `baseline` {kind: black|white|blurred|noise|constant|tensor}, `samples`, `noise`, `seed`,
+    /// `layer`; LRP: `rules` [[layers, rule], ...], `composite`, `low`, `high`; `part` [k, n] for
+    /// one shard of integrated gradients or SmoothGrad; see [`crate::request::Request`]).
+    /// Plans are built on first use and cached in this object. Throws `shape` (input size),
+    /// `parameter` (bad request, method, layer or class), `unsupported-operator` (an operator
+    /// the method cannot go through), `non-finite` or `runtime`.
     pub fn explain(&mut self, input: Vec<f32>, request_json: &str) -> Result<Attribution, JsValue> {
         let x = self.tensor(input)?;
         let req = Request::from_json(request_json).map_err(js_err)?;
@@ -263,7 +299,8 @@ impl SaliencyModel {
 
     /// A deletion or insertion curve of an attribution (`shape`, flat `data`) for this input;
     /// `request_json` is a `crate::evaluate::CurveRequest` (kind, steps, baseline, score,
-    /// target). Returns the curve as JSON (kind, fractions, scores, auc).
+    /// target). Returns the curve as JSON (kind, fractions, scores, auc). Throws `parameter`,
+    /// `shape`, `non-finite` or `runtime`.
     pub fn curve(
         &self,
         input: Vec<f32>,
@@ -281,7 +318,9 @@ impl SaliencyModel {
 
     /// The cascading-randomisation sanity check of an explanation request for this input.
     /// `onnx` is this model's file again (the check rewrites its weights); at most `stages`
-    /// stages, new weights from `seed`.
+    /// stages after the original, new weights from `seed` (a `BigInt`). Throws `parameter`
+    /// (bad request, stages outside 1..=the maximum, no weight layers) and what loading and
+    /// explaining throw.
     pub fn sanity_check(
         &self,
         onnx: &[u8],
@@ -318,7 +357,8 @@ impl SaliencyModel {
         })
     }
 
-    /// Any tensor as `.npy` bytes (attribution export).
+    /// Any tensor as float32 `.npy` bytes (attribution export); throws `shape` when `data` does
+    /// not hold `shape`'s product of values.
     pub fn npy(&self, shape: Vec<usize>, data: Vec<f32>) -> Result<Vec<u8>, JsValue> {
         let a = tract_onnx::prelude::tract_ndarray::ArrayD::from_shape_vec(shape, data)
             .map_err(|e| js_err(crate::err!(Shape, "{e}")))?;
@@ -353,9 +393,12 @@ pub struct RenderedHeatmap {
 
 #[wasm_bindgen]
 impl RenderedHeatmap {
+    /// The pixels, `height * width * 4` bytes row by row, alpha 255 (`Uint8Array`, a copy).
     pub fn rgba(&self) -> Vec<u8> {
         self.rgba.clone()
     }
+    /// `{"width", "height", "vmin", "vmax", "colormap"}` as a JSON string: the values at the
+    /// colormap's ends, for the legend.
     pub fn meta(&self) -> String {
         self.meta.clone()
     }
@@ -363,6 +406,7 @@ impl RenderedHeatmap {
 
 /// Reduces, upsamples to `height` x `width`, clips and colours an attribution of the given
 /// shape. `display_json` is a `render::Display` (reduce, sign, outlier_percent, upsample, colormap).
+/// Throws `parameter` (bad settings, a size outside 1..=4096), `shape` or `non-finite`.
 #[wasm_bindgen]
 pub fn render_heatmap(
     shape: Vec<usize>,
@@ -385,7 +429,9 @@ pub fn render_heatmap(
     Ok(RenderedHeatmap { rgba: h.rgba, meta })
 }
 
-/// `n` colours of a colormap as RGBA (a legend strip).
+/// `n` colours of a colormap (its kebab-case name, e.g. `inferno`) as RGBA, from its low end
+/// to its high end (a legend strip); `n` is clamped to 2..=4096. Throws `parameter` for an
+/// unknown name.
 #[wasm_bindgen]
 pub fn colormap_strip(name: &str, n: usize) -> Result<Vec<u8>, JsValue> {
     init();
@@ -403,7 +449,7 @@ pub fn colormap_strip(name: &str, n: usize) -> Result<Vec<u8>, JsValue> {
 
 /// The files (names relative to the model's folder) that hold the model's external tensors,
 /// as today's default PyTorch export writes them (`m.onnx` + `m.onnx.data`); empty when the
-/// model is self-contained.
+/// model is self-contained. Throws `corrupt-model` or `limit`.
 #[wasm_bindgen]
 pub fn external_data_files(onnx: &[u8]) -> Result<Vec<String>, JsValue> {
     init();
@@ -413,7 +459,8 @@ pub fn external_data_files(onnx: &[u8]) -> Result<Vec<String>, JsValue> {
 }
 
 /// The model with its external tensors copied in, as one ONNX file: `files[i]` holds the bytes
-/// of the file named `names[i]` (as [`external_data_files`] lists them).
+/// of the file named `names[i]` (as [`external_data_files`] lists them). Throws `io` when a
+/// named file is missing, `corrupt-model` or `limit`.
 #[wasm_bindgen]
 pub fn self_contained(
     onnx: &[u8],
@@ -429,7 +476,8 @@ pub fn self_contained(
     .map_err(js_err)
 }
 
-/// A float32 (or float64) `.npy` file's values, flat (its shape must be known to the caller).
+/// A float32 (or float64, converted) `.npy` file's values, flat (its shape must be known to
+/// the caller). Throws `npy` or `limit`.
 #[wasm_bindgen]
 pub fn read_npy(bytes: &[u8]) -> Result<Vec<f32>, JsValue> {
     init();
@@ -440,6 +488,8 @@ pub fn read_npy(bytes: &[u8]) -> Result<Vec<f32>, JsValue> {
 
 /// The CAM paper's box and the pointing game for an attribution drawn at `height` x `width`;
 /// `request_json` is a `crate::evaluate::LocalizeRequest` (threshold, truth, tolerance).
+/// Returns JSON: `bbox`, `threshold`, `component_pixels`, `pointing`, `iou`. Throws
+/// `parameter` (bad request, a size outside 1..=4096) or `shape`.
 #[wasm_bindgen]
 pub fn localize(
     shape: Vec<usize>,

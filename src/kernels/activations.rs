@@ -17,7 +17,12 @@ use tract_onnx::tract_core::ops::element_wise::{ElementWiseMiniOp, ElementWiseOp
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Activation {
     /// `max(0, min(1, alpha x + beta))` (torch: alpha 1/6, beta 1/2; ONNX's default 0.2, 0.5).
-    HardSigmoid { alpha: f32, beta: f32 },
+    HardSigmoid {
+        /// The slope of `alpha x + beta`.
+        alpha: f32,
+        /// The offset of `alpha x + beta`.
+        beta: f32,
+    },
     /// `ln(1 + e^x)`.
     Softplus,
     /// `x tanh(softplus(x))`.
@@ -40,6 +45,7 @@ fn sigmoid(x: f32) -> f32 {
 }
 
 impl Activation {
+    /// The activation at `x`.
     pub fn value(&self, x: f32) -> f32 {
         match *self {
             Activation::HardSigmoid { alpha, beta } => (alpha * x + beta).clamp(0.0, 1.0),
@@ -67,7 +73,8 @@ impl Activation {
         }
     }
 
-    pub fn op(self) -> ElementWiseOp {
+    /// The activation as a tract element-wise op (what the ONNX loader builds for it).
+    pub(crate) fn op(self) -> ElementWiseOp {
         ElementWiseOp(Box::new(self), None)
     }
 }

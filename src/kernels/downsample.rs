@@ -7,6 +7,8 @@
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::Downsample;
 
+/// tract's `Downsample` of a float32 tensor with a forward stride on concrete shapes, as whole-run
+/// copies (made by [`FastDownsample::for_downsample`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FastDownsample {
     /// The axes before the strided one (together), its length, the axes after it (together).

@@ -13,6 +13,8 @@ use crate::array::max;
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::cnn::MaxPool;
 
+/// tract's `MaxPool` on channels-first float planes of concrete shape, as the module describes
+/// (made by [`FastMaxPool::for_pool`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FastMaxPool {
     /// Input and output height and width.

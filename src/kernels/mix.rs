@@ -23,7 +23,7 @@ const MR: usize = 4;
 /// same.)
 const NR: usize = 16;
 
-/// Where the op pays, measured per build (`examples/bench_mix.rs` natively, the same shapes in
+/// Where the op pays, measured per build (`bench/bench_mix.rs` natively, the same shapes in
 /// Chromium through wasm-bindgen-test). Natively with AVX2 and FMA it was 1.1x-6x faster than
 /// tract up to 40 000 weights (e.g. 16 x 8 on 60x60: 13 against 77 us; 40 x 240 on 28x28: 195
 /// against 565 us; 480 x 80 on 14x14: a tie) and slower beyond (192 x 1152 on 7x7: 290 against
@@ -62,6 +62,9 @@ fn fma() -> bool {
     false
 }
 
+/// The product `y[m, p] = sum_k w[m, k] x[k, p]` of a constant `m x k` float32 matrix with `p`
+/// pixels of activations, plus a per-row bias when the op took over the `Add` after it (made by
+/// [`Mix::for_einsum`]).
 #[derive(Clone)]
 pub struct Mix {
     m: usize,
@@ -313,7 +316,7 @@ impl TypedOp for Mix {
     as_op!();
 }
 
-/// Replaces every EinSum of `model` that [`Mix::for_einsum`] takes and [`accepts`] pays for, in
+/// Replaces every EinSum of `model` that [`Mix::for_einsum`] takes and [`takes`] pays for, in
 /// place.
 pub fn rewrite(model: &mut TypedModel) -> TractResult<()> {
     for id in 0..model.nodes().len() {

@@ -23,7 +23,7 @@ use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec, PoolSpec
 use tract_onnx::tract_core::ops::einsum::EinSum;
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
-/// Where the rewrite pays, measured per build (`examples/bench_winograd.rs` natively, the same
+/// Where the rewrite pays, measured per build (`bench/bench_winograd.rs` natively, the same
 /// shapes in Chromium): natively at least 32 input and output channels and 20 M multiply-adds
 /// in the direct form (smaller convolutions lost up to 1.7x to the transforms and the extra
 /// plan run; larger ones gained 1.1x to 2.7x, ResNet-18's 256- and 512-channel layers the
@@ -39,6 +39,8 @@ const MIN_CHANNELS: usize = 8;
 #[cfg(target_arch = "wasm32")]
 const MIN_MACS: usize = 1_500_000;
 
+/// A dense 3x3 stride-1 float32 convolution with constant kernel and bias, computed by
+/// Winograd's F(2x2, 3x3) (made by [`Winograd::for_conv`]).
 #[derive(Clone)]
 pub struct Winograd {
     c: usize,
@@ -391,7 +393,7 @@ impl TypedOp for Winograd {
 
 /// A dense 3x3 convolution (NCHW data, OIHW kernel) from `c` to `o` channels with explicit
 /// padding (before and after, per spatial axis) and stride: what the tests and
-/// `examples/bench_winograd.rs` build their models from.
+/// `bench/bench_winograd.rs` build their models from.
 pub fn conv3x3(c: usize, o: usize, before: [usize; 2], after: [usize; 2], stride: usize) -> Conv {
     let spec = PoolSpec::new(
         DataFormat::NCHW,

@@ -172,8 +172,9 @@ fn protos_by_node<'a>(
     Ok(out)
 }
 
-/// Runs tract's analysis to its fixed point, checking each node (see [`check`]) before it is
-/// analysed. Errors from tract are `Shape` errors (as before: usually a wrong input shape).
+/// Runs tract's analysis to its fixed point, checking each node (see `check` in this file)
+/// before it is analysed. Errors from tract are `Shape` errors (as before: usually a wrong input
+/// shape).
 pub fn analyse(
     model: &mut InferenceModel,
     graph: &pb::GraphProto,

@@ -11,6 +11,7 @@ use tract_onnx::tract_hir::infer::Factoid;
 /// beside the activations an explanation keeps.
 #[cfg(not(target_arch = "wasm32"))]
 pub const MAX_MODEL_BYTES: usize = 1 << 30;
+/// Largest model accepted (bytes, the `.onnx` and its external data together): 256 MiB in wasm.
 #[cfg(target_arch = "wasm32")]
 pub const MAX_MODEL_BYTES: usize = 256 << 20;
 /// Largest number of ONNX nodes accepted.
@@ -26,6 +27,8 @@ pub const MAX_TENSOR_ELEMENTS: usize = 1 << 28;
 /// (512 MiB: ConvNeXt-Tiny's LRP peaks at 1.1 GB).
 #[cfg(target_arch = "wasm32")]
 pub const MAX_ACTIVATION_ELEMENTS: usize = 1 << 26;
+/// Largest number of values all of a model's computed tensors may hold together: natively 2^27
+/// (512 MiB of float32).
 #[cfg(not(target_arch = "wasm32"))]
 pub const MAX_ACTIVATION_ELEMENTS: usize = 1 << 27;
 /// Largest tensor a ConstantOfShape may create: tract builds it while loading, and copies it

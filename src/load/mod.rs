@@ -3,7 +3,7 @@
 //! Every step refuses what would make tract panic, hang or exhaust memory with one error that
 //! names the problem: the file's size and external data ([`external`]), the protobuf's own
 //! consistency ([`proto`]), the operators and their attributes while tract analyses them
-//! ([`analysis`], with the operators this crate adds or guards in [`checked_ops`]), and the sizes
+//! ([`analysis`], with the operators this crate adds or guards in `checked_ops`), and the sizes
 //! of the tensors ([`limits`]). [`crate::model::Model`] turns the result into a runnable plan.
 
 pub mod analysis;
@@ -31,6 +31,8 @@ impl Model {
         Model::load_with(bytes, sidecar)
     }
 
+    /// Loads a model from ONNX bytes and an optional parsed sidecar (without one,
+    /// [`Sidecar::default_for`] of the model's input).
     pub fn load_with(bytes: &[u8], sidecar: Option<Sidecar>) -> Result<Model> {
         Model::from_proto(&Model::read_proto(bytes)?, sidecar)
     }
