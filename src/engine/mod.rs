@@ -438,7 +438,7 @@ impl Engine {
         self.steps[n].as_ref().map(|s| &s.rule)
     }
 
-    /// d score[class] / d (the value at `at`, default: the input), for the run recorded in
+    /// d score\[class\] / d (the value at `at`, default: the input), for the run recorded in
     /// `tape`.
     pub fn gradient(
         &self,

@@ -10,6 +10,7 @@
 
 pub mod layers;
 pub mod linear;
+pub mod plan;
 pub mod propagate;
 pub mod rules;
 

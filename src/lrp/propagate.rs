@@ -17,7 +17,8 @@
 
 use super::layers::{shape_of, Core, LrpGraph};
 use super::linear::{key, Plans};
-use super::rules::{Bounds, In, LrpRule, Mask, Step, Term, Weight, STABILIZER};
+use super::plan;
+use super::rules::{Bounds, In, LrpRule, Mask, Weight, STABILIZER};
 use super::{Conservation, LayerRelevance};
 use crate::array::{neg, pos, Array};
 use crate::array::{spread, unbroadcast};
@@ -155,16 +156,6 @@ fn bounds(
     Ok((expand(&lo)?, expand(&hi)?))
 }
 
-/// `l` with `k = l * rep`, if there is one.
-fn proportion(rep: &[f32], k: &[f32]) -> Option<f32> {
-    let j = rep.iter().position(|&c| c != 0.0)?;
-    let l = k[j] / rep[j];
-    rep.iter()
-        .zip(k)
-        .all(|(&r, &k)| (k - l * r).abs() <= 1e-6 * k.abs().max((l * r).abs()))
-        .then_some(l)
-}
-
 /// `acc += l * back * a` (`acc` starts as the first product), over flat slices where all
 /// three are in standard layout.
 fn accumulate(acc: &mut Option<Array>, back: &Array, a: &ArrayViewD<f32>, l: f32) {
@@ -224,31 +215,6 @@ fn reached<S: Data<Elem = f32>>(r: &ArrayBase<S, IxDyn>, z: &ArrayViewD<f32>) ->
     f
 }
 
-/// A term on a+ or a- whose weights are alpha W + beta W+.
-fn folded(t: &Term) -> bool {
-    matches!(t.input, In::Pos | In::Neg) && t.weight.basis().is_some()
-}
-
-/// Group `g`'s a+ / a- terms as `x W a + y |W| |a|`, if they are that (gamma's groups are).
-///
-/// Their sum is c1 W a+ + c2 W a- + c3 W+ a+ + c4 W+ a-, and |W| |a| = (2 W+ - W)(a+ - a-) =
-/// 2 W+ a+ - 2 W+ a- - W a+ + W a-, so it is x W a + y |W| |a| when c3 = -c4 = 2y and
-/// c1 = x - y, c2 = x + y. On a mixed-sign input that is one pass (W a is recorded) instead
-/// of three (W a+, W+ a+, W+ a-); the rounding is of the same order, as those passes'
-/// mixed-sign weights cancel too.
-fn fold(step: &Step, g: usize, by: fn(&Term) -> f32) -> Option<(f32, f32)> {
-    let mut c = [0f32; 4];
-    for t in step.terms.iter().filter(|t| t.group == g && folded(t)) {
-        let (alpha, beta) = t.weight.basis()?;
-        let at = if t.input == In::Pos { 0 } else { 1 };
-        c[at] += by(t) * alpha;
-        c[at + 2] += by(t) * beta;
-    }
-    let close = |a: f32, b: f32| (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0);
-    (c[2] != 0.0 && close(c[3], -c[2]) && close(c[1] - c[0], c[2]))
-        .then_some((c[0] + c[2] / 2.0, c[2] / 2.0))
-}
-
 /// The products `W' in` (summed over the unit's parts) one step needs, each computed once.
 struct Products<'a, 'b> {
     plans: &'a mut Plans,
@@ -256,7 +222,6 @@ struct Products<'a, 'b> {
     graph: &'a LrpGraph,
     u: usize,
     z_shape: &'a [usize],
-    nonneg: bool,
     inputs: &'a HashMap<In, Vec<Option<CowArray<'b, f32, IxDyn>>>>,
     /// What identifies the constant inputs (the z-box bounds) in [`Plans`]' cache.
     konst: String,
@@ -275,25 +240,6 @@ impl Products<'_, '_> {
             self.memo.insert(k, v);
         }
         Ok(self.memo[&k].as_ref())
-    }
-
-    /// `W' in` as a combination of z - b (None: W a, the recorded output minus the bias) and
-    /// products that need a pass.
-    fn terms_of(&self, w: Weight, i: In) -> Vec<(f32, Option<(Weight, In)>)> {
-        // a+ is a when a >= 0: one entry, not a copy.
-        let i = if self.nonneg && i == In::Pos {
-            In::A
-        } else {
-            i
-        };
-        let is_w = key(w) == key(Weight::W);
-        match i {
-            In::A if is_w => vec![(1.0, None)],
-            In::Neg if self.nonneg => vec![],
-            // W a- = W a - W a+.
-            In::Neg if is_w => vec![(1.0, None), (-1.0, Some((Weight::W, In::Pos)))],
-            _ => vec![(1.0, Some((w, i)))],
-        }
     }
 
     fn compute(&mut self, w: Weight, i: In) -> Result<Option<Array>> {
@@ -331,10 +277,6 @@ impl Products<'_, '_> {
         Ok(acc)
     }
 }
-
-/// One transposed pass of a step: the weights, the combination of the groups' normalised
-/// relevances it runs on, and the inputs its result multiplies (with their factors).
-type Pass = (Weight, Vec<f32>, Vec<(In, f32)>);
 
 struct Walk<'a> {
     model: &'a Model,
@@ -400,56 +342,10 @@ impl<'a> Walk<'a> {
             _ => None,
         };
         let nonneg = xs.iter().all(|x| all(x, |v| v >= 0.0));
-        // Forward (by the terms' signs) and backward (by their factors) folds.
-        let folds = |by: fn(&Term) -> f32| -> Vec<Option<(f32, f32)>> {
-            (0..step.groups.len())
-                .map(|g| {
-                    (!nonneg && !step.own_weights)
-                        .then(|| fold(&step, g, by))
-                        .flatten()
-                })
-                .collect()
-        };
-        let (fold_den, fold_back) = (folds(|t| t.sign), folds(|t| t.coef));
-        // A group whose mask leaves no relevance has s = 0 and is skipped: e.g. gamma's z < 0
-        // group under a ReLU, whose relevance is zero wherever z <= 0 (the layer above
-        // multiplies by the ReLU's output). Its denominator and passes are then not computed.
-        let [any, above, below] = reached(r, &z);
-        let used: Vec<bool> = (0..step.groups.len())
-            .map(|g| {
-                step.terms.iter().any(|t| t.group == g && t.coef != 0.0)
-                    && match step.groups[g] {
-                        Mask::All => any,
-                        Mask::Positive => above,
-                        Mask::Negative => below,
-                    }
-            })
-            .collect();
-        // The term inputs the denominators or the transposed passes read (a folded group's
-        // terms read only a and |a|), a itself, and |a| if a group folds.
-        let reads = |t: &Term| {
-            let folds_den = fold_den[t.group].is_some() && folded(t);
-            let folds_back = fold_back[t.group].is_some() && folded(t);
-            used[t.group] && (!folds_den || (t.coef != 0.0 && !folds_back))
-        };
-        let mut wanted: Vec<In> = vec![In::A];
-        for t in step.terms.iter().filter(|t| reads(t)) {
-            // (W a- is W a - W a+.)
-            let with = if t.input == In::Neg {
-                vec![In::Pos, In::Neg]
-            } else {
-                vec![t.input]
-            };
-            wanted.extend(with);
-        }
-        if (0..step.groups.len())
-            .any(|g| used[g] && (fold_den[g].is_some() || fold_back[g].is_some()))
-        {
-            wanted.push(In::Abs);
-        }
+        let plan = plan::forward(&step, nonneg, reached(r, &z));
         // Each, per part (None: all zero, it contributes nothing; a and |a| are not checked).
         let mut inputs: HashMap<In, Vec<Option<CowArray<f32, IxDyn>>>> = HashMap::new();
-        for i in wanted {
+        for &i in &plan.wanted {
             inputs.entry(i).or_insert_with(|| {
                 xs.iter()
                     .enumerate()
@@ -477,7 +373,6 @@ impl<'a> Walk<'a> {
             graph: self.graph,
             u,
             z_shape: z.shape(),
-            nonneg,
             inputs: &inputs,
             konst: match rule {
                 LrpRule::ZBox { bounds: b } => format!("{b:?}"),
@@ -489,52 +384,10 @@ impl<'a> Walk<'a> {
         // products that need a pass (W a is z - b), and from it the group's normalised
         // relevance ([`normalised`]): no denominator array, no z - b, no masked copy of R.
         let mut s: Vec<Option<Array>> = vec![None; step.groups.len()];
-        for (g, mask) in step.groups.iter().enumerate() {
-            if !used[g] {
-                continue;
-            }
-            let mut cz = 0.0;
-            let mut k = [0f32; 3];
-            let mut wanted: Vec<(f32, (Weight, In))> = vec![];
-            let mut add = |c: f32, w: Weight, i: In, k: &mut [f32; 3]| {
-                for (m, p) in products.terms_of(w, i) {
-                    match p {
-                        None => {
-                            cz += c * m;
-                            k[0] -= c * m;
-                        }
-                        Some(p) => wanted.push((c * m, p)),
-                    }
-                }
-            };
-            for t in step.terms.iter().filter(|t| t.group == g) {
-                let (kb, kp, ks) = t.bias.coefs();
-                k[0] += t.sign * kb;
-                k[1] += t.sign * kp;
-                k[2] += t.sign * ks;
-                if fold_den[g].is_some() && folded(t) {
-                    continue;
-                }
-                // (Where a has both signs, a rule with its own weights gets direct passes: no
-                // cancellation in its all-positive or all-negative sums.)
-                match t.weight.basis() {
-                    Some((alpha, beta)) if nonneg || !step.own_weights => {
-                        if alpha != 0.0 {
-                            add(t.sign * alpha, Weight::W, t.input, &mut k);
-                        }
-                        if beta != 0.0 {
-                            add(t.sign * beta, Weight::Pos, t.input, &mut k);
-                        }
-                    }
-                    _ => add(t.sign, t.weight, t.input, &mut k),
-                }
-            }
-            if let Some((x, y)) = fold_den[g] {
-                add(x, Weight::W, In::A, &mut k);
-                add(y, Weight::Abs, In::Abs, &mut k);
-            }
+        for (g, d) in plan.denominators.iter().enumerate() {
+            let Some(d) = d else { continue };
             let mut present = vec![];
-            for (c, (w, i)) in wanted {
+            for &(c, (w, i)) in &d.products {
                 if products.get(w, i)?.is_some() {
                     present.push((c, (w, i)));
                 }
@@ -543,80 +396,19 @@ impl<'a> Walk<'a> {
                 .iter()
                 .map(|&(c, (w, i))| (c, products.memo[&(key(w), i)].as_ref().expect("present")))
                 .collect();
-            s[g] = Some(normalised(r, &z, &unit.bias, cz, k, &prods, e, *mask));
+            s[g] = Some(normalised(
+                r,
+                &z,
+                &unit.bias,
+                d.cz,
+                d.k,
+                &prods,
+                e,
+                step.groups[g],
+            ));
         }
         let plans = products.plans;
-        // Backward: which transposed products each input is multiplied by, as coefficients
-        // over the groups' s.
-        let mut need: Vec<(In, Weight, Vec<f32>)> = vec![];
-        let mut add = |i: In, w: Weight, g: usize, c: f32| {
-            if c == 0.0 {
-                return;
-            }
-            let at = match need
-                .iter()
-                .position(|(j, v, _)| *j == i && key(*v) == key(w))
-            {
-                Some(at) => at,
-                None => {
-                    need.push((i, w, vec![0.0; step.groups.len()]));
-                    need.len() - 1
-                }
-            };
-            need[at].2[g] += c;
-        };
-        for t in &step.terms {
-            if t.coef == 0.0 || !used[t.group] || fold_back[t.group].is_some() && folded(t) {
-                continue;
-            }
-            if inputs[&t.input].iter().all(Option::is_none) {
-                continue;
-            }
-            match t.weight.basis() {
-                Some((alpha, beta)) if !step.own_weights => {
-                    add(t.input, Weight::W, t.group, t.coef * alpha);
-                    add(t.input, Weight::Pos, t.group, t.coef * beta);
-                }
-                _ => add(t.input, t.weight, t.group, t.coef),
-            }
-        }
-        for (g, f) in fold_back.iter().enumerate() {
-            if let (Some((x, y)), true) = (f, used[g]) {
-                add(In::A, Weight::W, g, *x);
-                add(In::Abs, Weight::Abs, g, *y);
-            }
-        }
-        // One transposed pass per weight and combination, up to a factor.
-        let mut passes: Vec<Pass> = vec![];
-        for (i, w, k) in need {
-            if k.iter().all(|&c| c == 0.0) {
-                continue;
-            }
-            let shared = passes.iter_mut().find_map(|(pw, pk, members)| {
-                (key(*pw) == key(w))
-                    .then(|| proportion(pk, &k))
-                    .flatten()
-                    .map(|l| (members, l))
-            });
-            match shared {
-                Some((members, l)) => members.push((i, l)),
-                None => passes.push((w, k, vec![(i, 1.0)])),
-            }
-        }
-        // A W pass and a W+ pass on proportional combinations for the same inputs (gamma on a
-        // non-negative input once its z < 0 group is skipped) are one pass with W + l W+.
-        if !step.own_weights {
-            let at = |w: Weight| passes.iter().position(|(pw, ..)| key(*pw) == key(w));
-            if let (Some(i), Some(j)) = (at(Weight::W), at(Weight::Pos)) {
-                let merged = (passes[i].2 == passes[j].2)
-                    .then(|| proportion(&passes[i].1, &passes[j].1))
-                    .flatten();
-                if let Some(l) = merged {
-                    passes[i].0 = Weight::PlusPos(l);
-                    passes.remove(j);
-                }
-            }
-        }
+        let passes = plan::passes(&step, &plan, |i| inputs[&i].iter().any(Option::is_some));
         let mut out: Vec<Option<Array>> = vec![None; xs.len()];
         for (w, k, members) in &passes {
             let mut v: Option<Array> = None;
@@ -944,36 +736,4 @@ pub fn explain(
     let relevance_sum = sum(&r);
     let score = score as f64;
     Ok((r, Conservation::new(score, relevance_sum, per_layer)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn gammas_groups_fold_and_others_do_not() {
-        let g = 0.25;
-        let step = LrpRule::Gamma { gamma: g }.step();
-        let by_sign: fn(&Term) -> f32 = |t| t.sign;
-        // z > 0: W a + g (W+ a+ + W- a-) = (1 + g/2) W a + g/2 |W| |a|; z < 0: the mirror.
-        assert_eq!(fold(&step, 0, by_sign), Some((1.0 + g / 2.0, g / 2.0)));
-        assert_eq!(fold(&step, 1, by_sign), Some((1.0 + g / 2.0, -g / 2.0)));
-        // Epsilon's term is on a itself.
-        let eps = LrpRule::Epsilon { epsilon: 1e-6 }.step();
-        assert_eq!(fold(&eps, 0, by_sign), None);
-        // Alpha-beta's sums fold too (W+ a+ + W- a- = (W a + |W| |a|) / 2), but the walk keeps
-        // its own weights: its beta denominator can vanish.
-        let ab = LrpRule::AlphaBeta {
-            alpha: 2.0,
-            beta: 1.0,
-        }
-        .step();
-        assert!(ab.own_weights);
-        assert_eq!(fold(&ab, 0, by_sign), Some((0.5, 0.5)));
-        assert_eq!(fold(&ab, 1, by_sign), Some((0.5, -0.5)));
-        // A term on a+ alone is not a combination of W a and |W| |a|.
-        let mut one = step.clone();
-        one.terms.retain(|t| t.group == 0 && t.input == In::Pos);
-        assert_eq!(fold(&one, 0, by_sign), None);
-    }
 }

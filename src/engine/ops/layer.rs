@@ -1,5 +1,5 @@
 //! Conv and EinSum (Gemm, MatMul, 1x1 Conv): linear in the input, with a transposed plan per
-//! operand that needs a gradient ([`LinearPlan`]). LRP's rules apply to them as layer units.
+//! operand that needs a gradient (`engine::linear::LinearPlan`). LRP's rules apply to them as layer units.
 
 use super::{Ctx, Lrp, Node, OpRule, Reads, Rule};
 use crate::array::Array;

@@ -45,6 +45,7 @@ use tract_onnx::tract_core::internal::*;
 /// How ReLUs propagate in the backward pass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
+    /// The plain gradient.
     Gradient,
     /// Guided backpropagation: a ReLU passes only positive gradients at positive inputs.
     Guided,
@@ -180,7 +181,7 @@ pub enum Rule {
     Select(select::Select),
     /// Element-wise functions of one operand ([`unary`]).
     Unary(unary::Unary),
-    /// MaxPool, AveragePool, Reduce<Sum> ([`pool`]).
+    /// MaxPool, AveragePool, `Reduce<Sum>` ([`pool`]).
     Pool(pool::Pool),
     /// Reshapes, transposes, concatenation, padding, slices, gathers ([`route`]).
     Route(route::Route),

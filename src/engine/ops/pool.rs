@@ -1,5 +1,5 @@
 //! MaxPool, AveragePool (tract's `SumPool`) and sums over axes (`Reduce<Sum>`: global average
-//! pools, with the Mul by 1/HW after them). The windows' arithmetic is [`Window`]'s.
+//! pools, with the Mul by 1/HW after them). The windows' arithmetic is `engine::window::Window`'s.
 
 use super::{Ctx, Lrp, Node, OpRule, Reads, Rule};
 use crate::array::{spread, Array};
