@@ -165,7 +165,7 @@ fn onnx_negative_computed_pad_is_unsupported() {
 
 /// onnx_load: a Flatten with axis 65 on a rank-4 tensor: tract-hir's flatten.rs sliced the
 /// shape at the axis while analysing the model (slice index out of range). Flatten is parsed by
-/// a checked replacement (src/checked_ops.rs) that refuses the axis once the rank is known.
+/// a checked replacement (src/load/checked_ops.rs) that refuses the axis once the rank is known.
 #[test]
 fn onnx_flatten_axis_out_of_range_is_an_error() {
     assert_refused(

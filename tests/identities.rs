@@ -2,6 +2,9 @@
 //! integrated-gradients completeness, CAM's mean + bias = the logit, gradients of a linear net
 //! equal to finite differences, SmoothGrad reproducible per seed.
 
+mod common;
+use common::rel_l2;
+
 use saliency::{npy, Baseline, Explainer, IgRule, Method, Model, Sidecar};
 use std::path::Path;
 use tract_onnx::prelude::tract_ndarray::ArrayD;
@@ -170,14 +173,6 @@ fn every_bundled_model_supports_the_gradient() {
         assert_eq!(g.shape(), x.shape());
         assert!(g.iter().any(|&v| v != 0.0), "{name}: zero gradient");
     }
-}
-
-/// Shards of integrated gradients and SmoothGrad add up to the whole explanation (the browser
-/// spreads them over workers).
-fn rel_l2(a: &ArrayD<f32>, b: &ArrayD<f32>) -> f32 {
-    let num: f32 = a.iter().zip(b).map(|(p, q)| (p - q) * (p - q)).sum();
-    let den: f32 = b.iter().map(|q| q * q).sum();
-    (num / den).sqrt()
 }
 
 /// The engine splits off the input's affine prefix (a first convolution, say) for integrated

@@ -5,7 +5,7 @@
 //! while loading models whose constants fold into tensors of 2^27 values (512 MiB): tract's
 //! eager evaluation built such a tensor while typing the model and only then dropped it for
 //! being over its folding budget. The analysis now asks the operator's rules for the output
-//! shape first and skips that evaluation (src/analysis.rs, `folds_over_budget`).
+//! shape first and skips that evaluation (src/load/analysis.rs, `folds_over_budget`).
 
 use saliency::error::ErrorKind;
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -2,6 +2,9 @@
 //! absorbs relevance; the conservation report adds up; relevance is conserved between layers
 //! where only ReLUs and max pools sit in between; bad rule strings fail clearly.
 
+mod common;
+use common::rel_l2;
+
 use saliency::lrp::{LrpRule, LrpSpec};
 use saliency::{npy, Explainer, Method, Model, Sidecar};
 use std::path::Path;
@@ -14,16 +17,6 @@ fn lrp(rules: &[(&str, &str)], composite: Option<&str>) -> Method {
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect();
     Method::Lrp(LrpSpec::parse(&r, composite, None, None).unwrap())
-}
-
-fn rel_l2(a: &[f32], r: &[f32]) -> f64 {
-    let num: f64 = a
-        .iter()
-        .zip(r)
-        .map(|(&a, &r)| ((a - r) as f64).powi(2))
-        .sum();
-    let den: f64 = r.iter().map(|&r| (r as f64).powi(2)).sum();
-    (num / den).sqrt()
 }
 
 /// Without biases, LRP-0 (through ReLU, max pool, residual Add, average pools) is x * dy/dx,

@@ -197,12 +197,15 @@ fn logits_match_onnxruntime_and_the_pinned_tract_output() {
             "{}: tract vs onnxruntime max |diff| {d}",
             sc.name
         );
-        // The native output the wasm test compares against (tests/wasm.rs).
+        // The native output the wasm test compares against (tests/wasm.rs), within the wasm
+        // test's 1e-5: tract picks its matrix kernels by CPU, and an AVX2-only machine (AMD EPYC,
+        // 2026-12) gives mnist_cam's logits 2.4e-6 away from those pinned on an AVX-512 one
+        // (the same with the commit before the #22 layering: the machine, not the code).
         let pinned = fixture(&format!("{}.tract_logits.npy", sc.name))
             .expect("run scripts/pin-tract-logits.sh");
         let d = max_abs_diff(&got, pinned.as_slice().unwrap());
         assert!(
-            d <= 1e-6,
+            d <= 1e-5,
             "{}: native logits moved by {d} from tests/fixtures/{}.tract_logits.npy",
             sc.name,
             sc.name

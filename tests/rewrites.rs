@@ -1,7 +1,7 @@
 //! The ops that every plan is rewritten with, against tract's own: the Winograd form of 3x3
-//! convolutions (`src/engine/winograd.rs`) on shapes that exercise its edges (odd sizes, a last
+//! convolutions (`src/kernels/winograd.rs`) on shapes that exercise its edges (odd sizes, a last
 //! tile half outside, padding on one side only or none, a batch, a scalar bias, one channel),
-//! the max pool (`src/engine/maxpool.rs`) and the narrow 1x1 product (`src/engine/mix.rs`). Natively and, through
+//! the max pool (`src/kernels/maxpool.rs`) and the narrow 1x1 product (`src/kernels/mix.rs`). Natively and, through
 //! scripts/test-wasm.sh, in WebAssembly in Chromium.
 
 #[cfg(target_arch = "wasm32")]
@@ -281,7 +281,7 @@ fn maxpool_matches_tract() -> TractResult<()> {
     Ok(())
 }
 
-/// The narrow 1x1 product (`src/engine/mix.rs`) against tract's einsum: both operand orders and
+/// The narrow 1x1 product (`src/kernels/mix.rs`) against tract's einsum: both operand orders and
 /// weight layouts, transposed products, row counts that are not a multiple of the tile, pixel
 /// counts with a tail, a per-row or scalar bias taken over from the `Add` after it, a bias it
 /// must leave to tract; and which products are taken.
@@ -453,7 +453,7 @@ fn mix_thresholds() {
     assert!(!takes(1152, 192, 49));
 }
 
-/// The strided slice (`src/engine/downsample.rs`) against tract's Downsample: each axis, strides
+/// The strided slice (`src/kernels/downsample.rs`) against tract's Downsample: each axis, strides
 /// 1 to 3, an offset, odd lengths; a backward stride is left to tract.
 #[test]
 fn downsample_matches_tract() -> TractResult<()> {

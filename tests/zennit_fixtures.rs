@@ -3,21 +3,14 @@
 //! Mul/Add after a depthwise and a 1x1 conv), ReLU6, LeakyReLU, max / average / global average
 //! pools, a residual Add, a Concat feeding a 1x1 conv, dense layers; every rule and composite.
 
+mod common;
+use common::rel_l2;
+
 use saliency::lrp::{LrpRule, LrpSpec};
 use saliency::{npy, Explainer, Method, Model, Sidecar};
 use std::path::Path;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-fn rel_l2(a: &[f32], r: &[f32]) -> f64 {
-    let num: f64 = a
-        .iter()
-        .zip(r)
-        .map(|(&a, &r)| ((a - r) as f64).powi(2))
-        .sum();
-    let den: f64 = r.iter().map(|&r| (r as f64).powi(2)).sum();
-    (num / den.max(1e-60)).sqrt()
-}
 
 #[test]
 fn lrp_matches_zennit() {

@@ -4,16 +4,18 @@
 use saliency::lrp::LrpSpec;
 use saliency::{Baseline, IgRule, Method};
 use serde_json::Value;
-use tract_onnx::prelude::tract_ndarray::ArrayD;
 
-/// Relative L2 distance of `a` to the reference `r` (in f64).
-pub fn rel_l2(a: &ArrayD<f32>, r: &ArrayD<f32>) -> f64 {
+/// Relative L2 distance of `a` to the reference `r` (in f64), for arrays or slices.
+pub fn rel_l2<'a>(
+    a: impl IntoIterator<Item = &'a f32>,
+    r: impl IntoIterator<Item = &'a f32> + Clone,
+) -> f64 {
     let num: f64 = a
-        .iter()
-        .zip(r)
+        .into_iter()
+        .zip(r.clone())
         .map(|(&a, &r)| (a as f64 - r as f64).powi(2))
         .sum();
-    let den: f64 = r.iter().map(|&r| (r as f64).powi(2)).sum();
+    let den: f64 = r.into_iter().map(|&r| (r as f64).powi(2)).sum();
     (num / den.max(1e-60)).sqrt()
 }
 
