@@ -1,5 +1,5 @@
 //! One 1x1 product of a constant matrix with channels-first activations, tract's own plan
-//! against the [`Mix`] op (`src/engine/mix.rs`), per shape: where the op pays.
+//! against the [`Mix`] op (`src/kernels/mix.rs`), per shape: where the op pays.
 //!     cargo run --release --example bench_mix [-- RUNS]
 //! A benchmark, not a test: declared as an example in Cargo.toml, described in bench/README.md,
 //! results in bench/RESULTS.md.

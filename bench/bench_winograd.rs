@@ -1,5 +1,5 @@
 //! One 3x3 stride-1 convolution, tract's own plan against the Winograd rewrite
-//! (`src/engine/winograd.rs`), per shape: where the rewrite pays.
+//! (`src/kernels/winograd.rs`), per shape: where the rewrite pays.
 //!     cargo run --release --example bench_winograd [-- RUNS]
 //! A benchmark, not a test: declared as an example in Cargo.toml, described in bench/README.md,
 //! results in bench/RESULTS.md.

@@ -12,7 +12,7 @@ ResNet-18 with random weights at 224x224) it exports ONNX, then times on ONE thr
 EfficientNet-Lite0's LRP row times the same amount of work but not the same computation: its
 residual connections are plain `x + inputs` in the torch code, which Zennit cannot hook (it has
 no canonizer for this architecture), so there it hands on the gradient, duplicating relevance,
-where CONVENTIONS.md splits it in proportion to the summands.
+where docs/conventions.md splits it in proportion to the summands.
 
     python3 -m venv /tmp/venv-bench && /tmp/venv-bench/bin/pip install -r bench/requirements.txt
     cargo build --release && /tmp/venv-bench/bin/python bench/compare_references.py [--runs 7]
@@ -148,7 +148,7 @@ def main():
             canon = [ResNetCanonizer()] if name == "resnet18" else [SequentialMergeBatchNorm()]
             comp = EpsilonGammaBox(low=-3.0, high=3.0, canonizers=canon)
             with Gradient(model=m, composite=comp) as attributor:
-                # The relevance starts from the target's score, as CONVENTIONS.md defines it
+                # The relevance starts from the target's score, as docs/conventions.md defines it
                 # (Zennit starts from whatever output gradient it is given).
                 out, rel = attributor(x.clone().requires_grad_(True),
                                       lambda out: torch.eye(out.shape[1])[[target]] * out[:, target:target + 1].detach())

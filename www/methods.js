@@ -8,7 +8,7 @@ let customBaseline = null;
 export function setCustomBaseline(b) { customBaseline = b; }
 export function getCustomBaseline() { return customBaseline; }
 export const COMPOSITES = ['epsilon-gamma-box', 'epsilon-plus-flat', 'epsilon-alpha2-beta1-flat', 'layered', 'custom'];
-/// LRP rules (CONVENTIONS.md) and their parameters, for the rule table.
+/// LRP rules (docs/conventions.md) and their parameters, for the rule table.
 export const LRP_RULES = {
   zero: [],
   epsilon: [{ name: 'ε', value: 0.25 }],

@@ -1,5 +1,5 @@
 //! `saliency`: the native command line over the same core as the browser viewer.
-//! Contract: ../shared/reference/CONVENTIONS.md. Every failure is one line on stderr and a
+//! Contract: docs/conventions.md. Every failure is one line on stderr and a
 //! non-zero exit; output files are written whole or not at all.
 
 #[cfg(target_arch = "wasm32")]
@@ -81,7 +81,7 @@ mod cli {
         sidecar: Option<PathBuf>,
     }
 
-    /// An explanation method and its parameters (CONVENTIONS.md).
+    /// An explanation method and its parameters (docs/conventions.md).
     #[derive(clap::Args)]
     #[command(allow_negative_numbers = true)]
     struct MethodArgs {
