@@ -81,6 +81,9 @@ pub struct ModelInfo {
     pub cam_layer: Option<String>,
     /// Every method of [`crate::methods::METHODS`], whether it applies and why.
     pub methods: Vec<crate::methods::MethodInfo>,
+    /// The methods' parameters, defaults and options ([`crate::catalog`]): the same for every
+    /// model, so that one `info` call tells a client all it needs to build its controls.
+    pub catalog: crate::catalog::Catalog,
     /// LRP canonisation: the BatchNorms merged into the layer before them (one line each), or
     /// why LRP cannot map this model's layers.
     pub lrp_canonization: Vec<String>,
@@ -141,6 +144,7 @@ pub fn describe(model: &Model) -> ModelInfo {
         spatial_layers,
         cam_layer: cam,
         methods,
+        catalog: crate::catalog::catalog(),
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod array;
 pub mod baseline;
+pub mod catalog;
 pub mod engine;
 pub mod error;
 pub mod evaluate;

@@ -9,15 +9,9 @@ use crate::sidecar::Sidecar;
 use serde::{Deserialize, Serialize};
 use tract_onnx::prelude::tract_ndarray::ArrayD;
 
-/// Integrated gradients' default number of quadrature points (`steps`).
-pub const DEFAULT_STEPS: usize = 50;
-/// Integrated gradients' default quadrature rule (`ig_rule`).
-pub const DEFAULT_IG_RULE: &str = "gauss-legendre";
-/// SmoothGrad's default number of noisy samples (`samples`).
-pub const DEFAULT_SAMPLES: usize = 50;
-/// SmoothGrad's default noise level (`noise`): the noise's standard deviation as a fraction of
-/// the input's value range (max - min).
-pub const DEFAULT_NOISE: f32 = 0.15;
+use crate::catalog::{
+    DEFAULT_COMPOSITE, DEFAULT_IG_RULE, DEFAULT_NOISE, DEFAULT_SAMPLES, DEFAULT_SEED, DEFAULT_STEPS,
+};
 
 /// One explanation request; its JSON form has these field names, all but `method` optional,
 /// and unknown fields are errors (docs/conventions.md, "Requests").
@@ -49,7 +43,7 @@ pub struct Request {
     /// (default [`DEFAULT_NOISE`]; finite, >= 0).
     #[serde(default)]
     pub noise: Option<f32>,
-    /// SmoothGrad: the noise's seed (default 0).
+    /// SmoothGrad: the noise's seed (default [`DEFAULT_SEED`]).
     #[serde(default)]
     pub seed: Option<u64>,
     /// An ONNX tensor name. Grad-CAM (required): any `[1, C, H, W]` tensor; CAM (optional): the
@@ -62,7 +56,8 @@ pub struct Request {
     /// LRP: `(layers, rule)` pairs, e.g. `["0", "zbox:0,1"]`, `["1-", "epsilon:0.25"]`.
     #[serde(default)]
     pub rules: Option<Vec<(String, String)>>,
-    /// LRP preset: epsilon-gamma-box, epsilon-plus-flat, epsilon-alpha2-beta1-flat, layered.
+    /// LRP preset: epsilon-gamma-box, epsilon-plus-flat, epsilon-alpha2-beta1-flat, layered
+    /// (default [`DEFAULT_COMPOSITE`] when `rules` are not given either).
     #[serde(default)]
     pub composite: Option<String>,
     /// LRP z-box bounds of the composites (default: from the model's preprocessing).
@@ -114,7 +109,7 @@ impl Request {
             "smoothgrad" => Method::SmoothGrad {
                 samples: self.samples.unwrap_or(DEFAULT_SAMPLES),
                 noise: self.noise.unwrap_or(DEFAULT_NOISE),
-                seed: self.seed.unwrap_or(0),
+                seed: self.seed.unwrap_or(DEFAULT_SEED),
             },
             "grad-cam" => Method::GradCam {
                 layer: self.layer.clone().ok_or_else(|| {
@@ -129,7 +124,11 @@ impl Request {
             },
             "lrp" => Method::Lrp(crate::lrp::LrpSpec::parse(
                 self.rules.as_deref().unwrap_or(&[]),
-                self.composite.as_deref(),
+                // Neither rules nor a composite: the default composite.
+                match (&self.composite, &self.rules) {
+                    (None, None) => Some(DEFAULT_COMPOSITE),
+                    (c, _) => c.as_deref(),
+                },
                 self.low,
                 self.high,
             )?),

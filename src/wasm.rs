@@ -508,3 +508,11 @@ pub fn localize(
     let req = crate::evaluate::LocalizeRequest::from_json(request_json).map_err(js_err)?;
     to_json(&req.run(&shape, data, height, width).map_err(js_err)?)
 }
+
+/// The methods' description (`saliency::catalog`) as JSON: ids, labels, parameters with their
+/// types, defaults, ranges and options, LRP's rules, colormaps. The viewer builds its controls
+/// from it; it is the same for every model, and needs none loaded.
+#[wasm_bindgen]
+pub fn catalog() -> Result<String, JsValue> {
+    to_json(&crate::catalog::catalog())
+}

@@ -1,6 +1,6 @@
 // The page: picks models and images (bundled or dropped), asks the worker to classify, shows
 // the result. State lives here; computation lives in worker.js; drawing in view.js.
-import { Engine } from './worker-client.js';
+import { sharedEngine } from './worker-client.js';
 import { loadCatalog, fetchBytes } from './catalog.js';
 import { drawRgba, renderTopK } from './view.js';
 import { ExplainPanel } from './explain-panel.js';
@@ -26,7 +26,8 @@ const ui = {
   drawBox: $('draw-box'), patchToggle: $('patch-toggle'), stack: document.querySelector('.stack'),
 };
 
-const engine = new Engine();
+// The page's worker, the one methods.js asked for the methods' description.
+const engine = sharedEngine();
 const state = { catalog: null, models: [], images: [], modelIndex: -1, info: null, imageBytes: null, imageTitle: '', target: null, view: null, labels: [] };
 
 // Explanations: recomputed when the method, a parameter or the target changes; only redrawn

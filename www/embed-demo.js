@@ -2,4 +2,4 @@
 const steps = document.getElementById('steps');
 const out = document.getElementById('steps-out');
 steps.addEventListener('input', () => { out.textContent = steps.value; });
-steps.addEventListener('change', () => document.getElementById('digit').setAttribute('params', JSON.stringify({ steps: Number(steps.value) })));
+steps.addEventListener('change', () => document.getElementById('digit').setAttribute('params', JSON.stringify({ steps: Number(steps.value), baseline: 'black' })));

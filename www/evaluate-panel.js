@@ -4,6 +4,7 @@
 // All numbers come from the worker (crate::evaluate); this file only asks and draws.
 import { drawLines, drawBox } from './plot.js';
 import { formatValue } from './heatmap.js';
+import { CATALOG } from './methods.js';
 
 function el(tag, props = {}, ...children) {
   const e = Object.assign(document.createElement(tag), props);
@@ -193,7 +194,8 @@ export class EvaluatePanel {
     const ctx = this.context();
     this.sanityText.textContent = 'randomising and explaining…';
     this.strip.replaceChildren();
-    const display = { ...ctx.display, reduce: 'sum' };
+    // The stages are compared on the default channel reduction (the sum, which keeps the sign).
+    const display = { ...ctx.display, reduce: CATALOG.display.reduce[0] };
     const r = await this.engine.call('sanity', { request: ctx.request, stages: Number(this.stages.value), seed: 0, display });
     const { meta } = r;
     meta.stages.forEach((s, i) => {

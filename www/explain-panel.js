@@ -1,9 +1,10 @@
 // The explanation controls: method, its parameters (built from methods.js), and the display
 // settings. Calls onCompute() when the explanation must be recomputed and onDisplay() when
 // only its drawing changes (no recomputation: the worker keeps the last attribution).
-import { getCustomBaseline, setCustomBaseline, METHODS, LRP_RULES } from './methods.js';
+import { getCustomBaseline, setCustomBaseline, METHODS, LRP_RULES, CATALOG, AUTO, displayFor } from './methods.js';
 
-const COLORMAPS = ['auto', 'blue-white-red', 'purple-green', 'viridis', 'inferno', 'magma', 'plasma', 'turbo', 'jet', 'greys'];
+/// Display choices: the library's, with 'auto' (the method's own default) first.
+const D = CATALOG.display;
 
 function el(tag, props = {}, ...children) {
   const e = Object.assign(document.createElement(tag), props);
@@ -25,9 +26,9 @@ export class ExplainPanel {
     this.onCompute = onCompute;
     this.onDisplay = onDisplay;
     this.values = Object.fromEntries(METHODS.map((m) => [m.id, Object.fromEntries(m.params.map((p) => [p.key, p.value]))]));
-    this.method = 'gradient';
+    this.method = METHODS[0].id;
     this.info = null;
-    this.display = { opacity: 0.6, colormap: 'auto', sign: 'auto', outlier_percent: 2, upsample: 'bilinear', reduce: 'sum' };
+    this.display = { opacity: D.opacity, colormap: AUTO, sign: AUTO, outlier_percent: AUTO, upsample: D.upsample[0], reduce: D.reduce[0] };
     this.methodSelect = el('select', { id: 'method-select' });
     this.methodSelect.dataset.testid = 'method-select';
     this.methodSelect.addEventListener('change', () => { this.method = this.methodSelect.value; this.renderParams(); this.onCompute(); });
@@ -51,7 +52,7 @@ export class ExplainPanel {
     const layers = info.spatial_layers.map((l) => l.output);
     const gc = this.values['grad-cam'];
     if (!layers.includes(gc.layer)) gc.layer = info.cam_layer ?? layers[layers.length - 1];
-    if (applies[this.method] && !applies[this.method].applies) this.method = 'gradient';
+    if (applies[this.method] && !applies[this.method].applies) this.method = METHODS[0].id;
     this.methodSelect.value = this.method;
     this.renderParams();
   }
@@ -71,7 +72,7 @@ export class ExplainPanel {
   control(p, v) {
     const changed = (val) => { v[p.key] = val; if (p.type === 'select') this.renderParams(); this.onCompute(); };
     if (p.type === 'select') {
-      const s = el('select', { name: p.key }, ...p.options.map((o) => el('option', { value: o, textContent: o })));
+      const s = el('select', { name: p.key, title: p.title ?? '' }, ...p.options.map((o) => el('option', { value: o, textContent: p.labels?.[o] ?? o })));
       s.value = v[p.key];
       s.addEventListener('change', () => changed(s.value));
       return labelled(p.label, s);
@@ -141,18 +142,21 @@ export class ExplainPanel {
           n.addEventListener('change', () => { row.params[k] = Number(n.value); onChange(); });
           return el('label', { className: 'param' }, el('span', { textContent: q.name }), n);
         }));
-        if (row.rule === 'zbox') params.append(el('span', { className: 'muted', textContent: 'bounds from the preprocessing' }));
+        const note = CATALOG.lrp_rules.find((r) => r.name === row.rule)?.note;
+        if (note) params.append(el('span', { className: 'muted', textContent: note }));
         const remove = el('button', { type: 'button', textContent: '×', title: 'remove this row' });
         remove.addEventListener('click', () => { rows.splice(i, 1); render(); onChange(); });
         table.append(el('tr', {}, el('td', {}, layers), el('td', {}, rule), el('td', {}, params), el('td', {}, remove)));
       });
       const add = el('button', { type: 'button', textContent: '+ rule' });
-      add.addEventListener('click', () => { rows.push({ layers: '-', rule: 'epsilon', params: [0.25] }); render(); onChange(); });
+      // A new row: the default table's last rule, on every layer.
+      const proto = METHODS.flatMap((m) => m.params).find((p) => p.type === 'rule-table').value.at(-1);
+      add.addEventListener('click', () => { rows.push({ ...structuredClone(proto), layers: '-' }); render(); onChange(); });
       table.append(el('tr', {}, el('td', { colSpan: 4 }, add)));
     };
     render();
     const layers = (this.info?.layers ?? []).map((l) => `${l.layer}: ${l.op_type} ${l.shape ? l.shape.slice(1).join('×') : ''}`).join(' · ');
-    return el('div', { className: 'rule-box' }, table, el('p', { className: 'muted', textContent: `layers of this model — ${layers}. Unlisted layers get ε = 1e-6.` }));
+    return el('div', { className: 'rule-box' }, table, el('p', { className: 'muted', textContent: `layers of this model — ${layers}. Unlisted layers get ${CATALOG.lrp_default_rule}.` }));
   }
 
   renderDisplay() {
@@ -165,15 +169,15 @@ export class ExplainPanel {
     };
     const opacity = el('input', { type: 'range', name: 'opacity', min: 0, max: 1, step: 0.05, value: d.opacity });
     opacity.addEventListener('input', () => { d.opacity = Number(opacity.value); this.onDisplay({ opacityOnly: true }); });
-    const outlier = el('input', { type: 'number', name: 'outlier_percent', min: 0, max: 50, step: 0.5, value: d.outlier_percent });
-    outlier.addEventListener('change', () => { d.outlier_percent = Math.min(50, Math.max(0, Number(outlier.value))); this.onDisplay(); });
+    const outlier = el('input', { type: 'number', name: 'outlier_percent', min: 0, max: 50, step: 0.5, value: d.outlier_percent === AUTO ? '' : d.outlier_percent, placeholder: 'auto' });
+    outlier.addEventListener('change', () => { d.outlier_percent = outlier.value === '' ? AUTO : Math.min(50, Math.max(0, Number(outlier.value))); this.onDisplay(); });
     this.displayBox.replaceChildren(
       labelled('opacity', opacity),
-      sel('colormap', COLORMAPS, 'colormap'),
-      sel('sign', ['auto', 'signed', 'absolute', 'positive'], 'values'),
+      sel('colormap', [AUTO, ...D.colormaps], 'colormap'),
+      sel('sign', [AUTO, ...D.signs], 'values'),
       labelled('clip top %', outlier),
-      sel('upsample', ['bilinear', 'bicubic', 'nearest'], 'upsampling'),
-      sel('reduce', ['sum', 'max-abs', 'l2'], 'channels'),
+      sel('upsample', D.upsample, 'upsampling'),
+      sel('reduce', D.reduce, 'channels'),
     );
   }
 
@@ -181,8 +185,7 @@ export class ExplainPanel {
   renderSettings(cfg = { method: this.method, display: this.display }) {
     const m = METHODS.find((x) => x.id === cfg.method);
     const d = cfg.display;
-    const sign = d.sign === 'auto' ? (m.signed ? 'signed' : 'positive') : d.sign;
-    return { reduce: d.reduce, sign, outlier_percent: m.signed ? d.outlier_percent : 0, upsample: d.upsample, colormap: d.colormap === 'auto' ? (sign === 'signed' ? 'blue-white-red' : 'jet') : d.colormap };
+    return displayFor(m, d);
   }
 
   /// The current configuration (method, parameters, display), for a comparison panel.

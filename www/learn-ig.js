@@ -4,12 +4,14 @@
 import { explained, showError } from './learn-nav.js';
 import { drawLines } from './plot.js';
 import { formatValue } from './heatmap.js';
+import { METHODS, AUTO, displayFor } from './methods.js';
 
 const $ = (id) => document.getElementById(id);
 const ig = $('ig-main');
 const views = ['ig-gradient', 'ig-guided', 'ig-main', 'bl-black', 'bl-white', 'bl-blurred', 'bl-noise'].map($);
 for (const v of views) v.addEventListener('error', (e) => showError(new Error(e.detail)));
-const SIGNED = { reduce: 'sum', sign: 'signed', outlier_percent: 2, upsample: 'nearest', colormap: 'blue-white-red' };
+// Integrated gradients' own display, pixels drawn as blocks (28 x 28 inputs).
+const SIGNED = displayFor(METHODS.find((m) => m.id === 'integrated-gradients'), { sign: AUTO, colormap: AUTO, outlier_percent: AUTO, upsample: 'nearest' });
 
 for (let d = 0; d <= 9; d++) $('ig-image').append(new Option(`digit ${d}`, `images/digit_${d}.png`, d === 3, d === 3));
 $('ig-image').addEventListener('change', () => {

@@ -10,7 +10,7 @@ const RULES = [
   ['LRP-0', 'Σ<sub>k</sub> a<sub>j</sub>w<sub>jk</sub> / Σ<sub>0,j</sub> a<sub>j</sub>w<sub>jk</sub> · R<sub>k</sub>', [['-', 'zero', []]]],
   ['LRP-ε', 'Σ<sub>k</sub> a<sub>j</sub>w<sub>jk</sub> / (ε + Σ<sub>0,j</sub> a<sub>j</sub>w<sub>jk</sub>) · R<sub>k</sub>', [['-', 'epsilon', [0.25]]]],
   ['LRP-γ', 'Σ<sub>k</sub> a<sub>j</sub>(w<sub>jk</sub> + γw<sub>jk</sub><sup>+</sup>) / Σ<sub>0,j</sub> a<sub>j</sub>(w<sub>jk</sub> + γw<sub>jk</sub><sup>+</sup>) · R<sub>k</sub>', [['-', 'gamma', [0.25]]]],
-  ['LRP-αβ', 'Σ<sub>k</sub> ( α (a<sub>j</sub>w<sub>jk</sub>)<sup>+</sup> / Σ<sub>0,j</sub>(a<sub>j</sub>w<sub>jk</sub>)<sup>+</sup> − β (a<sub>j</sub>w<sub>jk</sub>)<sup>−</sup> / Σ<sub>0,j</sub>(a<sub>j</sub>w<sub>jk</sub>)<sup>−</sup> ) R<sub>k</sub>', [['-', 'alpha-beta', [2]]]],
+  ['LRP-αβ', 'Σ<sub>k</sub> ( α (a<sub>j</sub>w<sub>jk</sub>)<sup>+</sup> / Σ<sub>0,j</sub>(a<sub>j</sub>w<sub>jk</sub>)<sup>+</sup> − β (a<sub>j</sub>w<sub>jk</sub>)<sup>−</sup> / Σ<sub>0,j</sub>(a<sub>j</sub>w<sub>jk</sub>)<sup>−</sup> ) R<sub>k</sub>', [['-', 'alpha-beta', [2, 1]]]],
   ['flat', 'Σ<sub>k</sub> 1 / Σ<sub>j</sub> 1 · R<sub>k</sub>', [['0', 'flat', []], ['1-', 'epsilon', [0.25]]]],
   ['w²', 'Σ<sub>k</sub> w<sub>jk</sub><sup>2</sup> / Σ<sub>j</sub> w<sub>jk</sub><sup>2</sup> · R<sub>k</sub>', [['0', 'w-square', []], ['1-', 'epsilon', [0.25]]]],
   ['z<sup>B</sup>', 'Σ<sub>k</sub> (x<sub>j</sub>w<sub>jk</sub> − l<sub>j</sub>w<sub>jk</sub><sup>+</sup> − h<sub>j</sub>w<sub>jk</sub><sup>−</sup>) / Σ<sub>j</sub>(x<sub>j</sub>w<sub>jk</sub> − l<sub>j</sub>w<sub>jk</sub><sup>+</sup> − h<sub>j</sub>w<sub>jk</sub><sup>−</sup>) · R<sub>k</sub>', [['0', 'zbox', []], ['1-', 'epsilon', [0.25]]]],
@@ -46,7 +46,7 @@ const slider = (id, out, fmt, apply) => {
 slider('eps', 'eps-out', (x) => formatValue(10 ** x), (x) => $('r-eps').setAttribute('params', custom([['-', 'epsilon', [Number((10 ** x).toPrecision(3))]]])));
 slider('gamma', 'gamma-out', (x) => x.toFixed(2), (x) => $('r-gamma').setAttribute('params', custom([['-', 'gamma', [x]]])));
 slider('alpha', 'alpha-out', (x) => String(x), (x) => {
-  $('r-a2').setAttribute('params', custom([['-', 'alpha-beta', [x]]]));
+  $('r-a2').setAttribute('params', custom([['-', 'alpha-beta', [x, x - 1]]]));
   $('r-a2-cap').textContent = `LRP-α${x}β${x - 1}`;
 });
 

@@ -17,9 +17,10 @@
 // `error` (detail: message).
 // Methods for page scripts (teaching pages): `call(cmd, args)` (any worker command on this
 // element's model), `channelMaps()`, `curves({steps, score})`, `sanityCheck({stages})`.
-// All elements of a page share one worker; nothing leaves the page.
+// All elements of a page share one worker, and each model, sidecar and image is fetched once
+// per page however many elements show it; nothing leaves the page.
 import { sharedEngine } from './worker-client.js';
-import { METHODS, request } from './methods.js';
+import { METHODS, CATALOG, request, displayFor, AUTO } from './methods.js';
 import { drawRgba, renderTopK } from './view.js';
 import { drawOverlay, drawLegend, formatValue } from './heatmap.js';
 import { drawBox } from './plot.js';
@@ -27,11 +28,23 @@ import { drawBox } from './plot.js';
 const ROOT = new URL('.', import.meta.url);
 let nextSlot = 1;
 
-async function bytesOf(url) {
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`cannot fetch ${url}: HTTP ${res.status}`);
-  return new Uint8Array(await res.arrayBuffer());
+/// Each URL is fetched once per page, however many elements show it (a failed fetch is
+/// forgotten, so a later element tries again).
+const fetched = new Map();
+function once(url, read) {
+  const key = String(url);
+  if (!fetched.has(key)) {
+    const p = fetch(url).then(async (res) => {
+      if (!res.ok) throw new Error(`cannot fetch ${url}: HTTP ${res.status}`);
+      return read(res);
+    });
+    p.catch(() => fetched.delete(key));
+    fetched.set(key, p);
+  }
+  return fetched.get(key);
 }
+const bytesOf = (url) => once(url, async (res) => new Uint8Array(await res.arrayBuffer()));
+const textOf = (url) => once(url, (res) => res.text());
 
 class SaliencyViewer extends HTMLElement {
   static observedAttributes = ['model', 'sidecar', 'image', 'method', 'params', 'target', 'opacity', 'colormap', 'sign', 'upsample', 'outlier', 'controls', 'box', 'truth', 'resolution'];
@@ -146,24 +159,25 @@ class SaliencyViewer extends HTMLElement {
     this.dispatchEvent(new CustomEvent('localized', { detail: r }));
   }
 
-  get opacity() { return Number(this.getAttribute('opacity') ?? 0.6); }
+  get opacity() { return Number(this.getAttribute('opacity') ?? CATALOG.display.opacity); }
 
-  get method() { return this.getAttribute('method') ?? 'gradient'; }
+  get method() { return this.getAttribute('method') ?? METHODS[0].id; }
 
   params() {
     const m = METHODS.find((x) => x.id === this.method);
     if (!m) throw new Error(`unknown method ${this.method}`);
     const values = Object.fromEntries(m.params.map((p) => [p.key, p.value]));
-    if (this.method === 'grad-cam') values.layer = this.info?.cam_layer ?? this.info?.spatial_layers.at(-1)?.output;
+    // A layer the method needs: CAM's feature map if there is one, else the last spatial layer.
+    for (const p of m.params) if (p.type === 'layer' && p.required) values[p.key] = this.info?.cam_layer ?? this.info?.spatial_layers.at(-1)?.output;
     try { Object.assign(values, JSON.parse(this.getAttribute('params') ?? '{}')); } catch { throw new Error('the params attribute is not valid JSON'); }
     return values;
   }
 
   display() {
-    const m = METHODS.find((x) => x.id === this.method);
-    const sign = this.getAttribute('sign') ?? (m?.signed ? 'signed' : 'positive');
-    const colormap = this.getAttribute('colormap') ?? (sign === 'signed' ? 'blue-white-red' : 'jet');
-    return { reduce: 'sum', sign, outlier_percent: Number(this.getAttribute('outlier') ?? (m?.signed ? 2 : 0)), upsample: this.getAttribute('upsample') ?? 'bilinear', colormap };
+    const m = METHODS.find((x) => x.id === this.method) ?? METHODS[0];
+    const attr = (name) => this.getAttribute(name) ?? AUTO;
+    const outlier = this.getAttribute('outlier');
+    return displayFor(m, { sign: attr('sign'), colormap: attr('colormap'), outlier_percent: outlier === null ? AUTO : Number(outlier), upsample: this.getAttribute('upsample') ?? undefined });
   }
 
   async loadModel() {
@@ -173,9 +187,9 @@ class SaliencyViewer extends HTMLElement {
     if (/\.onnx$/i.test(model)) {
       url = new URL(model, document.baseURI);
       const s = this.getAttribute('sidecar');
-      if (s) sidecar = await (await fetch(new URL(s, document.baseURI))).text();
+      if (s) sidecar = await textOf(new URL(s, document.baseURI));
     } else {
-      const text = await (await fetch(new URL(`models/${model}.json`, ROOT))).text();
+      const text = await textOf(new URL(`models/${model}.json`, ROOT));
       sidecar = text;
       url = new URL(`models/${JSON.parse(text).file}`, ROOT);
     }

@@ -9,13 +9,13 @@
 // benchmarks).
 // The probe is wasm-feature-detect's relaxed-SIMD test module (i8x16.relaxed_swizzle).
 const RELAXED_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 15, 1, 13, 0, 65, 1, 253, 15, 65, 2, 253, 15, 253, 128, 2, 11]);
-const forced = new URLSearchParams(self.location.search).get('simd');
+const forced = new URLSearchParams(new URL(import.meta.url).search).get('simd');
 const variant = forced ?? (WebAssembly.validate(RELAXED_PROBE) ? 'relaxed' : 'plain');
-let SaliencyModel, render_heatmap, colormap_strip, read_npy, localize, external_data_files, self_contained, wasmExports;
+let SaliencyModel, render_heatmap, colormap_strip, read_npy, localize, external_data_files, self_contained, catalog, wasmExports;
 // A pool worker (`worker.js?shared`) does not compile the module itself: the page hands it the
 // main worker's compiled WebAssembly.Module (`useModule`), whose code V8 shares between
 // workers, tiered-up functions included, so a new worker starts at full speed.
-const shared = new URLSearchParams(self.location.search).has('shared');
+const shared = new URLSearchParams(new URL(import.meta.url).search).has('shared');
 let provideModule;
 const provided = shared ? new Promise((resolve) => { provideModule = resolve; }) : null;
 let wasmModule;
@@ -31,9 +31,33 @@ const ready = (async () => {
   }
   wasmModule = provided ? await provided : await WebAssembly.compile(await (await fetch(new URL(`${dir}saliency_bg.wasm`, import.meta.url))).arrayBuffer());
   wasmExports = await mod.default({ module_or_path: wasmModule });
-  ({ SaliencyModel, render_heatmap, colormap_strip, read_npy, localize, external_data_files, self_contained } = mod);
+  ({ SaliencyModel, render_heatmap, colormap_strip, read_npy, localize, external_data_files, self_contained, catalog } = mod);
 })();
 const slots = new Map();
+/// Models loaded from a URL, shared by every slot that loads the same URL and sidecar (ten
+/// elements on one model fetch and compile it once): key -> { ready: Promise<{model, info,
+/// bytes}>, users: number of slots holding it }.
+const byUrl = new Map();
+
+/// Gives slot `name` a new model (`entry`: a shared one's cache key), releasing the old one:
+/// a slot's own model is freed, a shared one when its last slot lets go.
+function putSlot(name, slot) {
+  const old = slots.get(name);
+  slots.set(name, slot);
+  if (!old || old.model === slot.model) {
+    if (old?.shared) release(old.shared);
+    return;
+  }
+  if (old.shared) release(old.shared);
+  else old.model.free();
+}
+
+function release(key) {
+  const e = byUrl.get(key);
+  if (!e || --e.users > 0) return;
+  byUrl.delete(key);
+  e.ready.then((m) => m.model.free(), () => {});
+}
 
 async function fetchBytes(url, id) {
   const res = await fetch(url);
@@ -89,26 +113,43 @@ function slotOf(name = 'main') {
 }
 
 const commands = {
+  /// The methods' description (Rust's saliency::catalog): the controls are built from it.
+  catalog() { return JSON.parse(catalog()); },
   /// `files`: [{name, bytes}] given with the model (dropped or picked together): the weights a
   /// default PyTorch export keeps beside it (`m.onnx.data`). A model loaded from `url` fetches
   /// them from beside it.
   async loadModel({ url, bytes, sidecar, slot = 'main', files = [] }, id) {
-    const data = await withExternalData(bytes ? new Uint8Array(bytes) : await fetchBytes(url, id), url, files, id);
     const t0 = performance.now();
-    const model = new SaliencyModel(data, sidecar ?? null);
-    const info = JSON.parse(model.info());
-    slots.get(slot)?.model.free();
+    const build = async () => {
+      const data = await withExternalData(bytes ? new Uint8Array(bytes) : await fetchBytes(url, id), url, files, id);
+      const model = new SaliencyModel(data, sidecar ?? null);
+      return { model, info: JSON.parse(model.info()), bytes: data };
+    };
+    // A model from a URL (without files given beside it) is fetched and compiled once per page.
+    const key = url && !bytes && !files.length ? `${new URL(url, self.location.href).href}\n${sidecar ?? ''}` : null;
+    let m;
+    if (key) {
+      let e = byUrl.get(key);
+      if (!e) {
+        e = { ready: build(), users: 0 };
+        byUrl.set(key, e);
+        e.ready.catch(() => { if (byUrl.get(key) === e) byUrl.delete(key); });
+      }
+      m = await e.ready;
+      e.users++;
+    } else {
+      m = await build();
+    }
     // The file stays for the checks that rewrite its weights (sanity check, twins).
-    slots.set(slot, { model, info, input: null, attributions: new Map(), bytes: data, sidecar: sidecar ?? null });
-    return { info, seconds: (performance.now() - t0) / 1000 };
+    putSlot(slot, { model: m.model, info: m.info, input: null, attributions: new Map(), bytes: m.bytes, sidecar: sidecar ?? null, shared: key });
+    return { info: m.info, seconds: (performance.now() - t0) / 1000 };
   },
   /// The implementation-invariance twin of slot `from` (weight layers `layer` and `layer + 1`
   /// rescaled by `factor` and its inverse) in `slot`, with the same input.
   loadTwin({ from, slot, layer, factor }) {
     const f = slotOf(from);
     const model = SaliencyModel.rescaled(f.bytes, f.sidecar, layer, factor);
-    slots.get(slot)?.model.free();
-    slots.set(slot, { model, info: f.info, input: f.input, attributions: new Map(), bytes: null, sidecar: f.sidecar });
+    putSlot(slot, { model, info: f.info, input: f.input, attributions: new Map(), bytes: null, sidecar: f.sidecar, shared: null });
     return true;
   },
   /// `bytes`: a PNG/JPEG image, or a `.npy` tensor (models whose input is not an image).
@@ -146,6 +187,26 @@ const commands = {
     const out = { shape: Array.from(a.shape()), data, meta: JSON.parse(a.meta()) };
     a.free();
     return { result: out, transfer: [data.buffer] };
+  },
+  /// One explanation kept under `key` and also returned (a copy of its values): the JS API's.
+  explainKept({ request, slot, key }) {
+    const s = slotOf(slot);
+    if (!s.input) throw new Error('no input has been given yet (setInput)');
+    const a = s.model.explain(s.input, JSON.stringify(request));
+    const meta = JSON.parse(a.meta());
+    const kept = { shape: Array.from(a.shape()), data: a.data(), meta, channels: meta.channels ? a.channel_maps() : null };
+    a.free();
+    s.attributions.set(key, kept);
+    return { shape: kept.shape, data: kept.data.slice(), meta };
+  },
+  /// Frees a slot: its own model, or its share of one loaded from a URL.
+  unload({ slot }) {
+    const s = slots.get(slot);
+    if (!s) return false;
+    slots.delete(slot);
+    if (s.shared) release(s.shared);
+    else s.model.free();
+    return true;
   },
   /// Keeps an attribution computed elsewhere (the sum of shards) and draws it.
   storeAttribution({ slot, key = 'main', shape, data, meta, display, width, height }) {

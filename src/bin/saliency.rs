@@ -91,24 +91,28 @@ mod cli {
         /// Class to explain (default: the top class).
         #[arg(long)]
         target: Option<usize>,
-        /// Integrated gradients: number of steps.
-        #[arg(long, default_value_t = 50)]
-        steps: usize,
-        /// Integrated gradients: riemann-left, riemann-right, riemann-middle, riemann-trapezoid, gauss-legendre.
-        #[arg(long, default_value = "gauss-legendre")]
-        ig_rule: String,
-        /// Integrated gradients: a constant or a .npy tensor of the input's shape.
-        #[arg(long, default_value = "0")]
-        baseline: String,
-        /// SmoothGrad: number of noisy samples.
-        #[arg(long, default_value_t = 50)]
-        samples: usize,
-        /// SmoothGrad: noise level, as a fraction of the input's value range.
-        #[arg(long, default_value_t = 0.15)]
-        noise: f32,
-        /// SmoothGrad: random seed.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
+        // The defaults of the method parameters are the library's (saliency::catalog), applied
+        // by the request parser: the CLI, the viewer and a JSON request share them.
+        /// Integrated gradients: number of steps (default 50).
+        #[arg(long)]
+        steps: Option<usize>,
+        /// Integrated gradients: riemann-left, riemann-right, riemann-middle, riemann-trapezoid,
+        /// gauss-legendre (default).
+        #[arg(long)]
+        ig_rule: Option<String>,
+        /// Integrated gradients: a constant (model-input units; default 0) or a .npy tensor of the
+        /// input's shape.
+        #[arg(long)]
+        baseline: Option<String>,
+        /// SmoothGrad: number of noisy samples (default 50).
+        #[arg(long)]
+        samples: Option<usize>,
+        /// SmoothGrad: noise level, as a fraction of the input's value range (default 0.15).
+        #[arg(long)]
+        noise: Option<f32>,
+        /// SmoothGrad: random seed (default 0).
+        #[arg(long)]
+        seed: Option<u64>,
         /// Grad-CAM / CAM: the ONNX tensor name of the layer.
         #[arg(long)]
         layer: Option<String>,
@@ -192,23 +196,24 @@ mod cli {
     /// The CLI's flags as the library's request (the viewer sends the same, as JSON); only
     /// a `--baseline PATH.npy` tensor is the CLI's own.
     fn parse_method(a: &MethodArgs, x: &ArrayD<f32>, sc: &Sidecar) -> Result<Method> {
-        let (constant, tensor) = match a.baseline.parse::<f32>() {
-            Ok(v) if v.is_finite() => (v, None),
-            Ok(_) => return Err(err!(Parameter, "--baseline must be finite")),
-            Err(_) => (
-                0.0,
-                Some(npy::read_f32(&read(Path::new(&a.baseline), "baseline")?)?),
+        let (constant, tensor) = match a.baseline.as_deref().map(|b| (b, b.parse::<f32>())) {
+            None => (None, None),
+            Some((_, Ok(v))) if v.is_finite() => (Some(v), None),
+            Some((_, Ok(_))) => return Err(err!(Parameter, "--baseline must be finite")),
+            Some((path, Err(_))) => (
+                None,
+                Some(npy::read_f32(&read(Path::new(path), "baseline")?)?),
             ),
         };
         let req = Request {
             method: a.method.clone(),
             target: a.target,
-            steps: Some(a.steps),
-            ig_rule: Some(a.ig_rule.clone()),
-            baseline: Some(BaselineSpec::Constant { value: constant }),
-            samples: Some(a.samples),
-            noise: Some(a.noise),
-            seed: Some(a.seed),
+            steps: a.steps,
+            ig_rule: a.ig_rule.clone(),
+            baseline: constant.map(|value| BaselineSpec::Constant { value }),
+            samples: a.samples,
+            noise: a.noise,
+            seed: a.seed,
             layer: a.layer.clone(),
             part: None,
             rules: if a.rules.is_empty() {

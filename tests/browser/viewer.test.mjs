@@ -152,16 +152,15 @@ test('stable hooks drive the viewer; heatmaps change and are not blank; values m
   assert.notEqual((await heatStats()).hash, b.hash, 'the heatmap changed with the layer');
   await page.screenshot({ path: path.join(ARTIFACTS, 'mnist-grad-cam.png'), fullPage: true });
 
-  // IG: the completeness gap shown is the native CLI's on the same image (black baseline = the
-  // image of pixel 0 under the sidecar's mean/std).
+  // IG: the completeness gap shown is the native CLI's on the same image, both with their
+  // default baseline (the library's one default: the constant 0 in model-input units).
   await page.selectOption('[data-testid=method-select]', 'integrated-gradients');
   await page.waitForFunction(() => document.body.dataset.busy === '0' && (document.body.dataset.explained ?? '').startsWith('integrated-gradients:'), null, { timeout: 30_000 });
   const shown = JSON.parse(await page.locator('#viewer').getAttribute('data-explanation'));
-  const side = JSON.parse(fs.readFileSync(path.join(WWW, 'models', 'mnist_cam.json'), 'utf8'));
-  const black = String((0 - side.preprocess.mean[0]) / side.preprocess.std[0]);
+  assert.deepEqual(shown.request.baseline, { kind: 'constant', value: 0 });
   const out = path.join(ARTIFACTS, 'ig.npy');
   const cli = JSON.parse(execFileSync(CLI, ['explain', '--model', path.join(WWW, 'models', 'mnist_cam.onnx'), '--input', path.join(WWW, 'models', 'images', 'digit_7.png'),
-    '--method', 'integrated-gradients', '--steps', String(shown.request.steps), '--baseline', black, '--target', String(shown.target), '--out', out], { encoding: 'utf8' }));
+    '--method', 'integrated-gradients', '--steps', String(shown.request.steps), '--target', String(shown.target), '--out', out], { encoding: 'utf8' }));
   assert.ok(Math.abs(cli.score - shown.score) < 1e-4, `score ${shown.score} vs CLI ${cli.score}`);
   assert.ok(Math.abs(cli.completeness_gap - shown.completeness_gap) < 1e-3, `gap ${shown.completeness_gap} vs CLI ${cli.completeness_gap}`);
 
@@ -292,15 +291,15 @@ test('an IG baseline loaded from a .npy file gives the same result as the same b
   await page.selectOption('#method-params select[name=baseline]', 'black');
   await page.waitForFunction(() => document.body.dataset.busy === '0' && JSON.parse(document.getElementById('viewer').dataset.explanation).request.baseline.kind === 'black', null, { timeout: 30_000 });
   const builtIn = JSON.parse(await page.locator('#viewer').getAttribute('data-explanation'));
-  await page.selectOption('#method-params select[name=baseline]', 'file');
-  await page.setInputFiles('#method-params input[name=baseline_file]', file);
+  await page.selectOption('#method-params select[name=baseline]', 'tensor');
+  await page.setInputFiles('#method-params input[name=tensor_values]', file);
   await page.waitForFunction(() => document.body.dataset.busy === '0' && JSON.parse(document.getElementById('viewer').dataset.explanation).request.baseline.kind === 'tensor', null, { timeout: 30_000 });
   const loaded = JSON.parse(await page.locator('#viewer').getAttribute('data-explanation'));
   assert.ok(Math.abs(loaded.completeness_gap - builtIn.completeness_gap) < 1e-6, `gap with the file ${loaded.completeness_gap} vs built in ${builtIn.completeness_gap}`);
   // A file of the wrong size is refused with a message; the view keeps working.
   const bad = path.join(ARTIFACTS, 'bad-baseline.npy');
   fs.writeFileSync(bad, Buffer.concat([head, len, h, body.subarray(0, 400)]));
-  await page.setInputFiles('#method-params input[name=baseline_file]', bad);
+  await page.setInputFiles('#method-params input[name=tensor_values]', bad);
   await page.waitForFunction(() => /not usable/.test(document.getElementById('method-params').textContent), null, { timeout: 10_000 });
   await page.selectOption('#method-params select[name=baseline]', 'black');
   await page.selectOption('[data-testid=method-select]', 'gradient');
@@ -309,7 +308,7 @@ test('an IG baseline loaded from a .npy file gives the same result as the same b
 });
 
 test('the URL restores model, image, method, parameters and target', async () => {
-  const params = encodeURIComponent(JSON.stringify({ steps: 8, ig_rule: 'riemann-middle', baseline: 'white', baseline_value: 0, blur_sigma: 5, baseline_seed: 0 }));
+  const params = encodeURIComponent(JSON.stringify({ steps: 8, ig_rule: 'riemann-middle', baseline: 'white', constant_value: 0, blurred_sigma: 5, noise_seed: 0 }));
   const page2 = await browser.context.newPage();
   page2.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
   await page2.goto(`${srv.url}#model=mnist_lrp&image=images/digit_3.png&method=integrated-gradients&params=${params}&target=5`);
