@@ -2,16 +2,27 @@
 PORT ?= 8080
 export PORT
 
-.PHONY: serve test build setup-build setup-test test-native test-wasm test-browser cli
+.PHONY: serve test build build-site package setup-build setup-test test-native test-wasm test-browser cli
 
-serve: build
+# `make serve` builds the one wasm module every browser runs (SIMD128); the worker falls back
+# to it where the relaxed-SIMD build is absent. `make build` (and so `make test`) builds both.
+serve: build-site
 	python3 scripts/serve.py
+
+build-site: setup-build
+	python3 scripts/build-web.py --only-main
+	scripts/sync-models.sh
 
 build: setup-build
 	python3 scripts/build-web.py
 	scripts/sync-models.sh
 
-test: setup-test test-native test-wasm build test-browser
+# An npm-installable tarball a static site can use without Rust (dist/saliency-viewer-*.tgz):
+# the JS API, the element, the worker, both wasm builds; MODELS=1 adds the bundled models.
+package: build
+	python3 scripts/package.py $(if $(MODELS),--with-models)
+
+test: setup-test test-native test-wasm build package test-browser
 
 setup-build:
 	scripts/setup.sh build

@@ -6,7 +6,8 @@ For [build] and each [[variant]]:
     wasm-bindgen --target <target> --out-dir <out-dir> --out-name <out-name> <flags> target/.../saliency.wasm
 
 `--print-env` prints the cargo environment of [build] (for scripts/test-wasm.sh);
-`--only-main` skips the variants.
+`--only-main` skips the variants (and removes a stale one: `make serve` builds only the main
+module, which every browser runs).
 """
 import os, pathlib, shlex, subprocess, sys, tomllib
 
@@ -43,6 +44,12 @@ def build(cfg):
 
 
 build({})
-if "--only-main" not in sys.argv:
-    for v in conf.get("variant", []):
+for v in conf.get("variant", []):
+    if "--only-main" not in sys.argv:
         build({k: v[k] for k in v if k != "name"})
+    elif (root / v["out-dir"]).exists():
+        # A variant left from an earlier full build would be stale beside the new main module,
+        # and the worker would prefer it: remove it (the worker then falls back to the main one).
+        import shutil
+        shutil.rmtree(root / v["out-dir"])
+        print(f"removed {v['out-dir']} (stale beside this build; `make build` rebuilds it)", flush=True)

@@ -28,7 +28,7 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
-if [ ! -d tests/browser/node_modules/playwright-core ]; then
-  echo "setup: npm ci (playwright-core, driving Debian's chromium; no browser download)"
+if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/typescript ]; then
+  echo "setup: npm ci (playwright-core, driving Debian's chromium, no browser download; typescript for the .d.ts check)"
   (cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
 fi

@@ -2,7 +2,12 @@
 export class Engine {
   /// `script` (a URL): another worker that speaks worker.js's protocol (the benchmarks' does).
   constructor(query = '', script = new URL('./worker.js', import.meta.url)) {
-    this.worker = new Worker(new URL(`${script.pathname}${query}`, script), { type: 'module' });
+    const url = new URL(`${script.pathname}${query}`, script);
+    // A worker must come from the page's origin: served from elsewhere (a CDN), the worker is a
+    // same-origin blob that imports the real one (which then resolves its wasm beside itself).
+    const local = url.origin === self.location.origin;
+    const src = local ? url : URL.createObjectURL(new Blob([`import ${JSON.stringify(url.href)};`], { type: 'text/javascript' }));
+    this.worker = new Worker(src, { type: 'module' });
     this.pending = new Map();
     this.nextId = 1;
     this.worker.onmessage = (ev) => {
