@@ -146,6 +146,8 @@ async function explain() {
     ui.stats.textContent = parts.join(' · ');
     document.body.dataset.explained = `${panel.method}:${m.target}`;
     ui.root.dataset.explanation = JSON.stringify({ request: req, target: m.target, score: m.score, completeness_gap: m.completeness_gap, lrp: m.lrp ? { relevance_sum: m.lrp.relevance_sum, absorbed: m.lrp.absorbed } : undefined });
+    // What the picture shows: the URL carries it, and a cancelled run goes back to it.
+    state.shown = { method: panel.method, params: structuredClone(panel.currentValues()) };
     saveUrlSoon();
     clearError();
     $('evaluate').hidden = false;
@@ -153,6 +155,9 @@ async function explain() {
   } catch (e) {
     if (e instanceof Cancelled) {
       ui.stats.textContent = queued ? '' : 'Cancelled.';
+      // The controls go back to the explanation on screen (a reload must not restart the
+      // cancelled run from the URL).
+      if (!queued && state.shown) panel.apply(structuredClone(state.shown));
       return;
     }
     ui.heat.hidden = true;
@@ -191,8 +196,8 @@ function saveUrl() {
   writeState({
     model: m && !m.custom ? m.name : undefined,
     image: im && !im.custom && !state.imageEdited ? im.file : undefined,
-    method: panel.method,
-    params: panel.currentValues(),
+    method: state.shown?.method ?? panel.method,
+    params: state.shown?.params ?? panel.currentValues(),
     target: state.target ?? undefined,
     display: panel.display,
   });
@@ -208,7 +213,11 @@ async function useImage(bytes, title) {
 
 function markTarget() {
   const target = state.target ?? Number(ui.topk.firstElementChild?.dataset.index);
-  for (const li of ui.topk.children) li.classList.toggle('target', Number(li.dataset.index) === target);
+  for (const li of ui.topk.children) {
+    const on = Number(li.dataset.index) === target;
+    li.classList.toggle('target', on);
+    li.querySelector('button')?.setAttribute('aria-pressed', String(on));
+  }
 }
 
 function setStatus(text) { ui.status.textContent = text; }
@@ -261,16 +270,18 @@ async function loadModel(index, { keepImage = false } = {}) {
     state.loadArgs = args;
     state.modelIndex = index;
     state.info = info;
+    state.shown = null;
     ui.about.textContent = `${info.title || info.name || m.title}: input ${info.input_shape.join('×')} ${info.color}, ${info.classes} classes, ${info.nodes.length} ONNX nodes (loaded in ${(seconds * 1000).toFixed(0)} ms)`;
     state.labels = info.labels;
     if (m.custom && !info.sidecar_given) { state.formModel = index; sidecarForm.open(info, m.title); } else sidecarForm.close();
     panel.setModel(info);
     if (state.pendingUrl) { panel.apply(state.pendingUrl); }
-    ui.drawBox.hidden = !(info.color === 'gray' && info.input_shape[2] <= 64 && info.input_shape[3] <= 64);
+    // The drawing pad for small gray inputs (MNIST-like, up to 32 x 32): not for 64 x 64 faces.
+    ui.drawBox.hidden = !(info.color === 'gray' && info.input_shape[2] <= 32 && info.input_shape[3] <= 32);
     ui.explain.hidden = false;
     state.view = null;
     evaluation.reset();
-    grid.clear();
+    clearComparison();
     $('compare').hidden = false;
     ui.heat.hidden = true;
     ui.legend.hidden = true;
@@ -418,7 +429,13 @@ ui.patchToggle.addEventListener('click', () => {
 });
 ui.cancel.addEventListener('click', () => job?.abort());
 $('compare-add').addEventListener('click', () => grid.add(panelConfig()));
-$('compare-clear').addEventListener('click', () => grid.clear());
+/// The faithfulness table belongs to the panels it scored: it goes when they go.
+function clearComparison() {
+  grid.clear();
+  $('compare-table').hidden = true;
+  $('compare-table').querySelector('tbody').replaceChildren();
+}
+$('compare-clear').addEventListener('click', clearComparison);
 async function addAllMethods() {
   const applicable = new Set(state.info.methods.filter((m) => m.applies).map((m) => m.method));
   for (const m of METHODS.filter((x) => applicable.has(x.id))) {
@@ -432,7 +449,7 @@ $('compare-methods').addEventListener('click', () => addAllMethods().catch(showE
 // One click: every applicable method as a panel, each scored by deletion and insertion.
 $('compare-faithfulness').addEventListener('click', async () => {
   try {
-    grid.clear();
+    clearComparison();
     await addAllMethods();
     await grid.settled();
     const rows = [];

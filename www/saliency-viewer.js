@@ -224,6 +224,7 @@ class SaliencyViewer extends HTMLElement {
     box.replaceChildren();
     if (this.showing('method') && this.info) {
       const sel = document.createElement('select');
+      sel.setAttribute('aria-label', 'explanation method');
       const applies = Object.fromEntries(this.info.methods.map((m) => [m.method, m.applies]));
       for (const m of METHODS) sel.append(Object.assign(document.createElement('option'), { value: m.id, textContent: m.title, disabled: applies[m.id] === false }));
       sel.value = this.method;
@@ -232,6 +233,7 @@ class SaliencyViewer extends HTMLElement {
     }
     if (this.showing('opacity')) {
       const r = Object.assign(document.createElement('input'), { type: 'range', min: 0, max: 1, step: 0.05, value: this.opacity });
+      r.setAttribute('aria-label', 'heatmap opacity');
       r.addEventListener('input', () => this.setAttribute('opacity', r.value));
       box.append(r);
     }
@@ -240,7 +242,11 @@ class SaliencyViewer extends HTMLElement {
   async explain() {
     if (!this.view) return;
     const target = this.targetValue();
-    for (const li of this.$('.topk').children) li.classList.toggle('target', Number(li.dataset.index) === (target ?? this.prediction.top[0].index));
+    for (const li of this.$('.topk').children) {
+      const on = Number(li.dataset.index) === (target ?? this.prediction.top[0].index);
+      li.classList.toggle('target', on);
+      li.querySelector('button')?.setAttribute('aria-pressed', String(on));
+    }
     const r = await this.engine.call('explain', { slot: this.slotName, request: request(this.method, this.params(), target), display: this.display(), ...this.drawSize() });
     this.draw(r);
     const m = r.meta;

@@ -7,10 +7,16 @@ export function drawRgba(canvas, rgba, width, height) {
   ctx.putImageData(new ImageData(new Uint8ClampedArray(rgba.buffer, rgba.byteOffset, rgba.byteLength), width, height), 0, 0);
 }
 
+/// The top classes as a list of buttons (Tab reaches them, Enter or Space explains that class):
+/// a click anywhere in an item reaches the list's handler through `closest('li')`.
 export function renderTopK(list, prediction) {
   list.replaceChildren(...prediction.top.map((c) => {
     const li = document.createElement('li');
     li.dataset.index = c.index;
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'class-choice';
+    button.title = `explain “${c.label}”`;
     const label = document.createElement('span');
     label.className = 'label';
     label.textContent = c.label;
@@ -20,7 +26,8 @@ export function renderTopK(list, prediction) {
     const bar = document.createElement('span');
     bar.className = 'bar';
     bar.style.width = `${Math.max(1, 100 * c.probability)}%`;
-    li.append(label, p, bar);
+    button.append(label, p, bar);
+    li.append(button);
     return li;
   }));
 }

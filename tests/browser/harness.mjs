@@ -35,13 +35,16 @@ export async function startServer() {
   return { server, origin, url: `${origin}${SUBPATH}`, requests };
 }
 
-export async function launch(extraArgs = []) {
+/// `options`: more settings of the browser context (a viewport; `bypassCSP` for tests that inject
+/// scripts such as axe-core into the CSP-protected pages).
+export async function launch(extraArgs = [], options = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'saliency-chromium-'));
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: '/usr/bin/chromium',
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage', ...extraArgs],
+    ...options,
   });
   return { context, close: async () => { await context.close(); fs.rmSync(dir, { recursive: true, force: true }); } };
 }
