@@ -17,6 +17,7 @@ pub mod npy;
 pub mod preprocess;
 pub mod render;
 pub mod request;
+pub mod session;
 pub mod sidecar;
 
 #[cfg(target_arch = "wasm32")]

@@ -53,7 +53,7 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<String, JsValue> {
 /// `new SaliencyModel(onnxBytes, sidecarJsonOrNull)`; free with `.free()`.
 #[wasm_bindgen]
 pub struct SaliencyModel {
-    ex: Explainer,
+    ex: crate::session::SharedModel,
 }
 
 #[wasm_bindgen]
@@ -75,6 +75,17 @@ pub struct Attribution {
     data: Vec<f32>,
     meta: String,
     channel_maps: Vec<f32>,
+}
+
+impl Attribution {
+    fn of(k: crate::session::Kept) -> Attribution {
+        Attribution {
+            shape: k.attribution.shape().to_vec(),
+            data: k.attribution.into_raw_vec_and_offset().0,
+            meta: k.meta.to_string(),
+            channel_maps: k.channels,
+        }
+    }
 }
 
 #[wasm_bindgen]
@@ -133,7 +144,7 @@ impl SaliencyModel {
         init();
         Model::load(onnx, sidecar_json.as_deref())
             .map(|model| SaliencyModel {
-                ex: Explainer::new(model),
+                ex: std::rc::Rc::new(std::cell::RefCell::new(Explainer::new(model))),
             })
             .map_err(js_err)
     }
@@ -156,22 +167,22 @@ impl SaliencyModel {
             .map_err(js_err)?;
         crate::evaluate::invariance::twin(onnx, sidecar, layer, factor)
             .map(|model| SaliencyModel {
-                ex: Explainer::new(model),
+                ex: std::rc::Rc::new(std::cell::RefCell::new(Explainer::new(model))),
             })
             .map_err(js_err)
     }
 
     /// The model description (`saliency info --json`), as a JSON string.
     pub fn info(&self) -> Result<String, JsValue> {
-        to_json(&info::describe(self.ex.model()))
+        to_json(&info::describe(self.ex.borrow().model()))
     }
 
     /// Preprocesses image bytes (PNG/JPEG) into the input tensor (flat NCHW float32). Throws
     /// `image` (undecodable), `limit` (too large or too elongated) or `shape` (a tensor-only
     /// model).
     pub fn preprocess_image(&self, bytes: &[u8]) -> Result<Vec<f32>, JsValue> {
-        let x =
-            preprocess::image_bytes_to_tensor(bytes, &self.ex.model().sidecar).map_err(js_err)?;
+        let x = preprocess::image_bytes_to_tensor(bytes, &self.ex.borrow().model().sidecar)
+            .map_err(js_err)?;
         Ok(x.into_raw_vec_and_offset().0)
     }
 
@@ -185,7 +196,7 @@ impl SaliencyModel {
         height: u32,
     ) -> Result<Vec<f32>, JsValue> {
         let img = preprocess::from_rgba(rgba, width, height).map_err(js_err)?;
-        let x = preprocess::to_tensor(&img, &self.ex.model().sidecar).map_err(js_err)?;
+        let x = preprocess::to_tensor(&img, &self.ex.borrow().model().sidecar).map_err(js_err)?;
         Ok(x.into_raw_vec_and_offset().0)
     }
 
@@ -193,7 +204,8 @@ impl SaliencyModel {
     /// `[1, H, W, C]` is transposed), checked against the model's input, flat NCHW. Throws `npy`,
     /// `limit`, `shape` (wrong shape) or `non-finite`.
     pub fn tensor_from_npy(&self, bytes: &[u8]) -> Result<Vec<f32>, JsValue> {
-        let model = self.ex.model();
+        let ex = self.ex.borrow();
+        let model = ex.model();
         let x = model.to_nchw(npy::read_f32(bytes).map_err(js_err)?);
         model.check_input(&x).map_err(js_err)?;
         Ok(x.into_raw_vec_and_offset().0)
@@ -204,7 +216,7 @@ impl SaliencyModel {
     /// Throws `shape` for a tensor of the wrong size.
     pub fn tensor_view_rgba(&self, input: Vec<f32>) -> Result<Vec<u8>, JsValue> {
         let x = self.tensor(input)?;
-        preprocess::tensor_view_rgba(&x, &self.ex.model().sidecar).map_err(js_err)
+        preprocess::tensor_view_rgba(&x, &self.ex.borrow().model().sidecar).map_err(js_err)
     }
 
     /// The resized and cropped image as H x W RGBA pixels (what the model sees), for drawing.
@@ -212,7 +224,7 @@ impl SaliencyModel {
     pub fn model_view_rgba(&self, bytes: &[u8]) -> Result<Vec<u8>, JsValue> {
         let img = preprocess::decode(bytes).map_err(js_err)?;
         let (px, w, h) =
-            preprocess::resize_and_crop(&img, &self.ex.model().sidecar).map_err(js_err)?;
+            preprocess::resize_and_crop(&img, &self.ex.borrow().model().sidecar).map_err(js_err)?;
         let c = px.len() / (w as usize * h as usize);
         Ok(px
             .chunks_exact(c)
@@ -228,7 +240,7 @@ impl SaliencyModel {
     /// Throws `shape` (wrong size), `non-finite` or `runtime`.
     pub fn logits(&self, input: Vec<f32>) -> Result<Vec<f32>, JsValue> {
         let x = self.tensor(input)?;
-        self.ex.model().forward(&x).map_err(js_err)
+        self.ex.borrow().model().forward(&x).map_err(js_err)
     }
 
     /// Top-k prediction for a flat input tensor, as a JSON string: `{"top": [{"index",
@@ -236,11 +248,11 @@ impl SaliencyModel {
     /// `logits`.
     pub fn predict(&self, input: Vec<f32>, k: usize) -> Result<String, JsValue> {
         let x = self.tensor(input)?;
-        let logits = self.ex.model().forward(&x).map_err(js_err)?;
+        let logits = self.ex.borrow().model().forward(&x).map_err(js_err)?;
         to_json(&Prediction::from_logits(
             &logits,
-            k.min(self.ex.model().classes),
-            |i| self.ex.model().sidecar.label(i),
+            k.min(self.ex.borrow().model().classes),
+            |i| self.ex.borrow().model().sidecar.label(i),
         ))
     }
 
@@ -259,42 +271,12 @@ impl SaliencyModel {
     /// `parameter` (bad request, method, layer or class), `unsupported-operator` (an operator
     /// the method cannot go through), `non-finite` or `runtime`.
     pub fn explain(&mut self, input: Vec<f32>, request_json: &str) -> Result<Attribution, JsValue> {
-        let x = self.tensor(input)?;
+        let mut s = crate::session::Session::new(self.ex.clone());
+        s.set_input(self.tensor(input)?).map_err(js_err)?;
         let req = Request::from_json(request_json).map_err(js_err)?;
-        let method = req
-            .to_method(&x, &self.ex.model().sidecar)
-            .map_err(js_err)?;
-        let t0 = now_ms();
-        self.ex.prepare_for(&method).map_err(js_err)?;
-        let t1 = now_ms();
-        let part = req.part().map_err(js_err)?;
-        let e = self
-            .ex
-            .explain_part(&x, &method, req.target, part)
-            .map_err(js_err)?;
-        let t2 = now_ms();
-        if e.attribution.iter().any(|v| !v.is_finite()) {
-            return Err(js_err(crate::err!(
-                NonFinite,
-                "the explanation contains NaN or infinite values"
-            )));
-        }
-        let meta = serde_json::json!({
-            "method": method.name(), "target": e.target, "label": self.ex.model().sidecar.label(e.target), "score": e.score,
-            "seconds": (t2 - t1) / 1000.0, "plan_seconds": (t1 - t0) / 1000.0, "completeness_gap": e.completeness_gap, "score_delta": e.score_delta, "lrp": e.lrp,
-            "channels": e.channels.as_ref().map(|c| serde_json::json!({"layer": c.layer, "weights": c.weights, "shape": c.maps.shape()})),
-        });
-        let shape = e.attribution.shape().to_vec();
-        let channel_maps = e
-            .channels
-            .map(|c| c.maps.as_standard_layout().iter().copied().collect())
-            .unwrap_or_default();
-        Ok(Attribution {
-            shape,
-            data: e.attribution.into_raw_vec_and_offset().0,
-            meta: meta.to_string(),
-            channel_maps,
-        })
+        s.explain(&req, &|| now_ms() / 1000.0)
+            .map(Attribution::of)
+            .map_err(js_err)
     }
 
     /// A deletion or insertion curve of an attribution (`shape`, flat `data`) for this input;
@@ -311,7 +293,7 @@ impl SaliencyModel {
         let x = self.tensor(input)?;
         let req = crate::evaluate::CurveRequest::from_json(request_json).map_err(js_err)?;
         let c = req
-            .run(self.ex.model(), &x, &shape, data, &mut |_, _| {})
+            .run(self.ex.borrow().model(), &x, &shape, data, &mut |_, _| {})
             .map_err(js_err)?;
         to_json(&c)
     }
@@ -332,12 +314,12 @@ impl SaliencyModel {
         let x = self.tensor(input)?;
         let req = Request::from_json(request_json).map_err(js_err)?;
         let method = req
-            .to_method(&x, &self.ex.model().sidecar)
+            .to_method(&x, &self.ex.borrow().model().sidecar)
             .map_err(js_err)?;
         let proto = Model::read_proto(onnx).map_err(js_err)?;
         let r = crate::evaluate::sanity::cascade(
             &proto,
-            &self.ex.model().sidecar,
+            &self.ex.borrow().model().sidecar,
             &x,
             &method,
             req.target,
@@ -369,7 +351,7 @@ impl SaliencyModel {
         &self,
         input: Vec<f32>,
     ) -> Result<tract_onnx::prelude::tract_ndarray::ArrayD<f32>, JsValue> {
-        let shape = self.ex.model().input_shape().to_vec();
+        let shape = self.ex.borrow().model().input_shape().to_vec();
         let n: usize = shape.iter().product();
         if input.len() != n {
             return Err(js_err(crate::err!(
@@ -515,4 +497,200 @@ pub fn localize(
 #[wasm_bindgen]
 pub fn catalog() -> Result<String, JsValue> {
     to_json(&crate::catalog::catalog())
+}
+
+/// One view's state in the worker (`crate::session::Session`): a model shared with other
+/// sessions, the current input and its recent attributions by key. Tensors stay here; JS gets
+/// RGBA pixels to draw, `.npy` bytes to save, and JSON reports. `new Session(model)`; free with
+/// `.free()` (the model stays usable).
+#[wasm_bindgen]
+pub struct Session {
+    s: crate::session::Session,
+}
+
+fn parse<T: serde::de::DeserializeOwned>(what: &str, json: &str) -> Result<T, JsValue> {
+    serde_json::from_str(json).map_err(|e| js_err(crate::err!(Parameter, "bad {what}: {e}")))
+}
+
+#[wasm_bindgen]
+impl Session {
+    /// A session on `model`, with no input.
+    #[wasm_bindgen(constructor)]
+    pub fn new(model: &SaliencyModel) -> Session {
+        Session {
+            s: crate::session::Session::new(model.ex.clone()),
+        }
+    }
+
+    /// Sets the input from PNG/JPEG bytes (preprocessed as the sidecar says) or a `.npy`
+    /// tensor (by its magic bytes), dropping the previous input's attributions. Throws `image`,
+    /// `npy`, `limit`, `shape` or `non-finite`.
+    pub fn set_input(&mut self, bytes: &[u8]) -> Result<(), JsValue> {
+        let x = if bytes.starts_with(b"\x93NUMPY") {
+            let x = npy::read_f32(bytes).map_err(js_err)?;
+            self.s.with_model(|m| m.to_nchw(x))
+        } else {
+            self.s
+                .with_model(|m| preprocess::image_bytes_to_tensor(bytes, &m.sidecar))
+                .map_err(js_err)?
+        };
+        self.s.set_input(x).map_err(js_err)
+    }
+
+    /// Sets the input from a flat NCHW float32 tensor of the input's size.
+    pub fn set_tensor(&mut self, input: Vec<f32>) -> Result<(), JsValue> {
+        let shape = self.s.with_model(|m| m.input_shape().to_vec());
+        let x = tract_onnx::prelude::tract_ndarray::ArrayD::from_shape_vec(shape.clone(), input)
+            .map_err(|_| {
+                js_err(crate::err!(
+                    Shape,
+                    "wrong input size: the model takes {shape:?}"
+                ))
+            })?;
+        self.s.set_input(x).map_err(js_err)
+    }
+
+    /// The current input, flat NCHW (`Float32Array`, a copy). Throws `parameter` before one.
+    pub fn input(&self) -> Result<Vec<f32>, JsValue> {
+        Ok(self.s.input().map_err(js_err)?.iter().copied().collect())
+    }
+
+    /// The current input as H x W RGBA pixels (the normalisation undone; gray for tensors).
+    pub fn input_rgba(&self) -> Result<Vec<u8>, JsValue> {
+        let x = self.s.input().map_err(js_err)?;
+        self.s
+            .with_model(|m| preprocess::tensor_view_rgba(x, &m.sidecar))
+            .map_err(js_err)
+    }
+
+    /// The current input as float32 `.npy` bytes.
+    pub fn input_npy(&self) -> Result<Vec<u8>, JsValue> {
+        npy::write_f32(self.s.input().map_err(js_err)?).map_err(js_err)
+    }
+
+    /// The current input's class scores (before any final softmax).
+    pub fn logits(&self) -> Result<Vec<f32>, JsValue> {
+        let x = self.s.input().map_err(js_err)?;
+        self.s.with_model(|m| m.forward(x)).map_err(js_err)
+    }
+
+    /// The current input's top-`k` classes as JSON (`{"top": [...]}`).
+    pub fn predict(&self, k: usize) -> Result<String, JsValue> {
+        to_json(&self.s.predict(k).map_err(js_err)?)
+    }
+
+    /// Explains the current input (a request as JSON, see [`SaliencyModel::explain`]) and
+    /// keeps the attribution under `key`; returns its meta JSON.
+    pub fn explain(&mut self, key: &str, request_json: &str) -> Result<String, JsValue> {
+        let req = Request::from_json(request_json).map_err(js_err)?;
+        let k = self
+            .s
+            .explain(&req, &|| now_ms() / 1000.0)
+            .map_err(js_err)?;
+        let meta = k.meta.to_string();
+        self.s.keep(key, k);
+        Ok(meta)
+    }
+
+    /// Explains the current input without keeping anything (a shard of a parallel run).
+    pub fn explain_values(&self, request_json: &str) -> Result<Attribution, JsValue> {
+        let req = Request::from_json(request_json).map_err(js_err)?;
+        self.s
+            .explain(&req, &|| now_ms() / 1000.0)
+            .map(Attribution::of)
+            .map_err(js_err)
+    }
+
+    /// The attribution kept under `key`, its values copied out (for the JS API and exports).
+    pub fn attribution(&self, key: &str) -> Result<Attribution, JsValue> {
+        self.s
+            .get(key)
+            .cloned()
+            .map(Attribution::of)
+            .map_err(js_err)
+    }
+
+    /// Keeps an attribution computed elsewhere (the sum of a parallel run's shards) under `key`.
+    pub fn keep(
+        &mut self,
+        key: &str,
+        shape: Vec<usize>,
+        data: Vec<f32>,
+        meta_json: &str,
+    ) -> Result<(), JsValue> {
+        let attribution = tract_onnx::prelude::tract_ndarray::ArrayD::from_shape_vec(shape, data)
+            .map_err(|e| js_err(crate::err!(Shape, "{e}")))?;
+        let meta: serde_json::Value = parse("attribution meta", meta_json)?;
+        self.s.keep(
+            key,
+            crate::session::Kept {
+                attribution,
+                meta,
+                channels: vec![],
+            },
+        );
+        Ok(())
+    }
+
+    /// Drops the attribution kept under `key`.
+    pub fn forget(&mut self, key: &str) {
+        self.s.forget(key);
+    }
+
+    /// Draws the attribution kept under `key` at `height` x `width` with display settings
+    /// (`render::Display` JSON). Throws `parameter` (bad settings, size, or nothing kept),
+    /// `shape` or `non-finite`.
+    pub fn render(
+        &self,
+        key: &str,
+        display_json: &str,
+        height: usize,
+        width: usize,
+    ) -> Result<RenderedHeatmap, JsValue> {
+        let display: crate::render::Display = parse("display settings", display_json)?;
+        let h = self
+            .s
+            .render(key, &display, height, width)
+            .map_err(js_err)?;
+        let meta = to_json(&h)?;
+        Ok(RenderedHeatmap { rgba: h.rgba, meta })
+    }
+
+    /// A deletion or insertion curve (`crate::evaluate::CurveRequest` JSON) of the attribution
+    /// kept under `key`, as JSON.
+    pub fn curve(&self, key: &str, request_json: &str) -> Result<String, JsValue> {
+        let req = crate::evaluate::CurveRequest::from_json(request_json).map_err(js_err)?;
+        to_json(&self.s.curve(key, &req, &mut |_, _| {}).map_err(js_err)?)
+    }
+
+    /// The CAM paper's box and the pointing game (`crate::evaluate::LocalizeRequest` JSON) of
+    /// the attribution kept under `key`, drawn at the input's size; as JSON.
+    pub fn localize(&self, key: &str, request_json: &str) -> Result<String, JsValue> {
+        let req = crate::evaluate::LocalizeRequest::from_json(request_json).map_err(js_err)?;
+        let (h, w) = self
+            .s
+            .with_model(|m| (m.input_shape()[2], m.input_shape()[3]));
+        to_json(&self.s.localize(key, &req, h, w).map_err(js_err)?)
+    }
+
+    /// The attribution kept under `key` as float32 `.npy` bytes.
+    pub fn npy(&self, key: &str) -> Result<Vec<u8>, JsValue> {
+        npy::write_f32(&self.s.get(key).map_err(js_err)?.attribution).map_err(js_err)
+    }
+
+    /// The cascading-randomisation sanity check of a request on the current input; `onnx` is
+    /// the model's file (the check rewrites its weights). See [`SaliencyModel::sanity_check`].
+    pub fn sanity_check(
+        &self,
+        onnx: &[u8],
+        request_json: &str,
+        stages: usize,
+        seed: u64,
+    ) -> Result<SanityCheck, JsValue> {
+        let x: Vec<f32> = self.s.input().map_err(js_err)?.iter().copied().collect();
+        SaliencyModel {
+            ex: self.s.shared(),
+        }
+        .sanity_check(onnx, x, request_json, stages, seed)
+    }
 }

@@ -2,7 +2,8 @@
 // the page never freezes. Protocol: {id, cmd, args} in; {id, ok, result | error} out, plus
 // {id, progress} while a download runs.
 // Several views can share one worker: each names its `slot` (default 'main'), which holds a
-// model, the last input it classified and its attributions (by key: 'main', one per panel).
+// model and its wasm Session: the last input it classified and its attributions (by key:
+// 'main', one per panel), kept in wasm; this worker only dispatches.
 // A failed load keeps the slot's previous model.
 // Two builds of the module: plain SIMD128, and one with relaxed SIMD (faster kernels) for the
 // browsers that validate it. `worker.js?simd=plain|relaxed` forces one (pool workers, tests,
@@ -11,7 +12,7 @@
 const RELAXED_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 15, 1, 13, 0, 65, 1, 253, 15, 65, 2, 253, 15, 253, 128, 2, 11]);
 const forced = new URLSearchParams(new URL(import.meta.url).search).get('simd');
 const variant = forced ?? (WebAssembly.validate(RELAXED_PROBE) ? 'relaxed' : 'plain');
-let SaliencyModel, render_heatmap, colormap_strip, read_npy, localize, external_data_files, self_contained, catalog, wasmExports;
+let SaliencyModel, Session, render_heatmap, colormap_strip, read_npy, external_data_files, self_contained, catalog, wasmExports;
 // A pool worker (`worker.js?shared`) does not compile the module itself: the page hands it the
 // main worker's compiled WebAssembly.Module (`useModule`), whose code V8 shares between
 // workers, tiered-up functions included, so a new worker starts at full speed.
@@ -31,7 +32,7 @@ const ready = (async () => {
   }
   wasmModule = provided ? await provided : await WebAssembly.compile(await (await fetch(new URL(`${dir}saliency_bg.wasm`, import.meta.url))).arrayBuffer());
   wasmExports = await mod.default({ module_or_path: wasmModule });
-  ({ SaliencyModel, render_heatmap, colormap_strip, read_npy, localize, external_data_files, self_contained, catalog } = mod);
+  ({ SaliencyModel, Session, render_heatmap, colormap_strip, read_npy, external_data_files, self_contained, catalog } = mod);
 })();
 const slots = new Map();
 /// Models loaded from a URL, shared by every slot that loads the same URL and sidecar (ten
@@ -44,12 +45,10 @@ const byUrl = new Map();
 function putSlot(name, slot) {
   const old = slots.get(name);
   slots.set(name, slot);
-  if (!old || old.model === slot.model) {
-    if (old?.shared) release(old.shared);
-    return;
-  }
+  if (!old) return;
+  old.session.free();
   if (old.shared) release(old.shared);
-  else old.model.free();
+  else if (old.model !== slot.model) old.model.free();
 }
 
 function release(key) {
@@ -112,6 +111,12 @@ function slotOf(name = 'main') {
   return s;
 }
 
+/// A slot: a model (shared with other slots loading the same URL) and its session (the input
+/// and the kept attributions live in wasm; `metas` holds each kept attribution's small report).
+function newSlot(model, info, bytes, sidecar, shared) {
+  return { model, session: new Session(model), info, bytes, sidecar, shared, metas: new Map() };
+}
+
 const commands = {
   /// The methods' description (Rust's saliency::catalog): the controls are built from it.
   catalog() { return JSON.parse(catalog()); },
@@ -141,7 +146,7 @@ const commands = {
       m = await build();
     }
     // The file stays for the checks that rewrite its weights (sanity check, twins).
-    putSlot(slot, { model: m.model, info: m.info, input: null, attributions: new Map(), bytes: m.bytes, sidecar: sidecar ?? null, shared: key });
+    putSlot(slot, newSlot(m.model, m.info, m.bytes, sidecar ?? null, key));
     return { info: m.info, seconds: (performance.now() - t0) / 1000 };
   },
   /// The implementation-invariance twin of slot `from` (weight layers `layer` and `layer + 1`
@@ -149,107 +154,103 @@ const commands = {
   loadTwin({ from, slot, layer, factor }) {
     const f = slotOf(from);
     const model = SaliencyModel.rescaled(f.bytes, f.sidecar, layer, factor);
-    putSlot(slot, { model, info: f.info, input: f.input, attributions: new Map(), bytes: null, sidecar: f.sidecar, shared: null });
+    const twin = newSlot(model, f.info, null, f.sidecar, null);
+    twin.session.set_tensor(f.session.input());
+    putSlot(slot, twin);
     return true;
   },
   /// `bytes`: a PNG/JPEG image, or a `.npy` tensor (models whose input is not an image).
   predictImage({ bytes, k, slot }) {
     const s = slotOf(slot);
     const data = new Uint8Array(bytes);
-    const npy = data[0] === 0x93 && String.fromCharCode(...data.subarray(1, 6)) === 'NUMPY';
-    const x = npy ? s.model.tensor_from_npy(data) : s.model.preprocess_image(data);
-    s.input = x;
-    s.attributions.clear();
+    s.session.set_input(data);
+    s.metas.clear();
     const t0 = performance.now();
-    const prediction = JSON.parse(s.model.predict(x, k ?? 5));
+    const prediction = JSON.parse(s.session.predict(k ?? 5));
     const seconds = (performance.now() - t0) / 1000;
     const [, , height, width] = s.info.input_shape;
-    const view = npy ? s.model.tensor_view_rgba(x) : s.model.model_view_rgba(data);
+    const npy = data[0] === 0x93 && String.fromCharCode(...data.subarray(1, 6)) === 'NUMPY';
+    const view = npy ? s.session.input_rgba() : s.model.model_view_rgba(data);
     return { result: { prediction, seconds, view, width, height }, transfer: [view.buffer] };
   },
   explain({ request, display, width, height, key = 'main', slot }) {
     const s = slotOf(slot);
-    if (!s.input) throw new Error('no image has been classified yet');
     const t0 = performance.now();
-    const a = s.model.explain(s.input, JSON.stringify(request));
-    const meta = JSON.parse(a.meta());
+    const meta = JSON.parse(s.session.explain(key, JSON.stringify(request)));
     meta.wall_seconds = (performance.now() - t0) / 1000;
-    s.attributions.set(key, { shape: Array.from(a.shape()), data: a.data(), meta, channels: meta.channels ? a.channel_maps() : null });
-    a.free();
+    s.metas.set(key, meta);
     return commands.render({ display, width, height, key, slot });
   },
   /// One explanation's raw values (a shard of a parallel one), not kept.
   explainRaw({ request, slot }) {
-    const s = slotOf(slot);
-    if (!s.input) throw new Error('no image has been classified yet');
-    const a = s.model.explain(s.input, JSON.stringify(request));
-    const data = a.data();
-    const out = { shape: Array.from(a.shape()), data, meta: JSON.parse(a.meta()) };
+    const a = slotOf(slot).session.explain_values(JSON.stringify(request));
+    const out = { shape: Array.from(a.shape()), data: a.data(), meta: JSON.parse(a.meta()) };
     a.free();
-    return { result: out, transfer: [data.buffer] };
+    return { result: out, transfer: [out.data.buffer] };
   },
   /// One explanation kept under `key` and also returned (a copy of its values): the JS API's.
   explainKept({ request, slot, key }) {
     const s = slotOf(slot);
-    if (!s.input) throw new Error('no input has been given yet (setInput)');
-    const a = s.model.explain(s.input, JSON.stringify(request));
-    const meta = JSON.parse(a.meta());
-    const kept = { shape: Array.from(a.shape()), data: a.data(), meta, channels: meta.channels ? a.channel_maps() : null };
+    const meta = JSON.parse(s.session.explain(key, JSON.stringify(request)));
+    s.metas.set(key, meta);
+    const a = s.session.attribution(key);
+    const out = { shape: Array.from(a.shape()), data: a.data(), meta };
     a.free();
-    s.attributions.set(key, kept);
-    return { shape: kept.shape, data: kept.data.slice(), meta };
+    return { result: out, transfer: [out.data.buffer] };
   },
-  /// Frees a slot: its own model, or its share of one loaded from a URL.
+  /// Frees a slot: its session, and its own model or its share of one loaded from a URL.
   unload({ slot }) {
     const s = slots.get(slot);
     if (!s) return false;
     slots.delete(slot);
+    s.session.free();
     if (s.shared) release(s.shared);
     else s.model.free();
     return true;
   },
   /// Keeps an attribution computed elsewhere (the sum of shards) and draws it.
   storeAttribution({ slot, key = 'main', shape, data, meta, display, width, height }) {
-    slotOf(slot).attributions.set(key, { shape, data: new Float32Array(data), meta });
+    const s = slotOf(slot);
+    s.session.keep(key, Uint32Array.from(shape), new Float32Array(data), JSON.stringify(meta));
+    s.metas.set(key, meta);
     return commands.render({ display, width, height, key, slot });
   },
   render({ display, width, height, key = 'main', slot }) {
-    const found = slotOf(slot).attributions.get(key);
-    if (!found) throw new Error('nothing has been explained yet');
-    const { shape, data, meta } = found;
-    const h = render_heatmap(Uint32Array.from(shape), data, height, width, JSON.stringify(display));
+    const s = slotOf(slot);
+    const h = s.session.render(key, JSON.stringify(display), height, width);
     const rgba = h.rgba();
     const legend = JSON.parse(h.meta());
     h.free();
     const strip = colormap_strip(legend.colormap, 256);
-    return { result: { rgba, width, height, legend, strip, meta }, transfer: [rgba.buffer, strip.buffer] };
+    return { result: { rgba, width, height, legend, strip, meta: s.metas.get(key) }, transfer: [rgba.buffer, strip.buffer] };
   },
   forget({ key, slot }) {
-    slots.get(slot ?? 'main')?.attributions.delete(key);
+    const s = slots.get(slot ?? 'main');
+    s?.session.forget(key);
+    s?.metas.delete(key);
     return true;
   },
   attributionNpy({ key = 'main', slot } = {}) {
-    const s = slotOf(slot);
-    const found = s.attributions.get(key);
-    if (!found) throw new Error('nothing has been explained yet');
-    return s.model.npy(Uint32Array.from(found.shape), found.data);
+    return slotOf(slot).session.npy(key);
   },
   /// CAM / Grad-CAM: the activations behind an explanation ([C, h, w], with the weights).
   channelMaps({ key = 'main', slot }) {
-    const found = slotOf(slot).attributions.get(key);
-    if (!found?.channels) throw new Error('this explanation has no channel terms (CAM and Grad-CAM have)');
-    return { shape: found.meta.channels.shape, weights: found.meta.channels.weights, layer: found.meta.channels.layer, data: found.channels.slice() };
+    const s = slotOf(slot);
+    const meta = s.metas.get(key);
+    if (!meta?.channels) throw new Error('this explanation has no channel terms (CAM and Grad-CAM have)');
+    const a = s.session.attribution(key);
+    const data = a.channel_maps();
+    a.free();
+    return { shape: meta.channels.shape, weights: meta.channels.weights, layer: meta.channels.layer, data };
   },
   /// Deletion and/or insertion curves of a kept attribution (crate::evaluate::CurveRequest).
   curves({ key = 'main', slot, kinds = ['deletion', 'insertion'], steps = 50, score = 'probability', target = null, baselines = {} }, id) {
     const s = slotOf(slot);
-    const found = s.attributions.get(key);
-    if (!found) throw new Error('nothing has been explained yet');
     const out = {};
     kinds.forEach((kind, i) => {
-      const req = { kind, steps, score, target: target ?? found.meta.target };
+      const req = { kind, steps, score, target: target ?? s.metas.get(key)?.target ?? null };
       if (baselines[kind]) req.baseline = baselines[kind];
-      out[kind] = JSON.parse(s.model.curve(s.input, Uint32Array.from(found.shape), found.data, JSON.stringify(req)));
+      out[kind] = JSON.parse(s.session.curve(key, JSON.stringify(req)));
       self.postMessage({ id, progress: (i + 1) / kinds.length });
     });
     return out;
@@ -257,18 +258,13 @@ const commands = {
   /// The CAM paper's box (and the pointing game against `truth`) of a kept attribution, in
   /// input pixels.
   localize({ key = 'main', slot, threshold = 0.2, truth = null, tolerance = 0 }) {
-    const s = slotOf(slot);
-    const found = s.attributions.get(key);
-    if (!found) throw new Error('nothing has been explained yet');
-    const [, , h, w] = s.info.input_shape;
-    return JSON.parse(localize(Uint32Array.from(found.shape), found.data, h, w, JSON.stringify({ threshold, truth, tolerance })));
+    return JSON.parse(slotOf(slot).session.localize(key, JSON.stringify({ threshold, truth, tolerance })));
   },
   /// The cascading-randomisation check of a request: every stage's meta and rendered map.
   sanity({ slot, request, stages = 8, seed = 0, display }) {
     const s = slotOf(slot);
-    if (!s.input) throw new Error('no image has been classified yet');
     if (!s.bytes) throw new Error('this model has no file to randomise');
-    const r = s.model.sanity_check(s.bytes, s.input, JSON.stringify(request), stages, BigInt(seed));
+    const r = s.session.sanity_check(s.bytes, JSON.stringify(request), stages, BigInt(seed));
     const meta = JSON.parse(r.meta());
     const maps = r.maps();
     r.free();
@@ -297,8 +293,7 @@ const commands = {
   /// The current input tensor of a slot (what the model sees), flat.
   inputTensor({ slot }) {
     const s = slotOf(slot);
-    if (!s.input) throw new Error('no image has been classified yet');
-    return { shape: s.info.input_shape, data: s.input.slice() };
+    return { shape: s.info.input_shape, data: s.session.input() };
   },
   /// The values of a float32/float64 .npy file, checked against the slot's input size.
   readNpy({ bytes, slot }) {

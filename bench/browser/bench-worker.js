@@ -47,8 +47,7 @@ Object.assign(commands, {
   /// One explanation of the slot's current input, timed as in `timeLoop`.
   timeExplain({ request, slot }) {
     const s = slotOf(slot);
-    if (!s.input) throw new Error('no image has been classified yet');
     const json = JSON.stringify(request);
-    return timeLoop(() => s.model.explain(s.input, json).free());
+    return timeLoop(() => s.session.explain_values(json).free());
   },
 });
