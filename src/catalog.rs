@@ -48,6 +48,10 @@ pub struct Param {
     pub show_if: Option<(&'static str, &'static str)>,
     /// One line on what it does.
     pub help: &'static str,
+    /// Whether each unit of it costs one gradient (a forward and a backward pass): the viewer
+    /// estimates a run's time from it before the run starts.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub gradients: bool,
 }
 
 /// A parameter's type, default and bounds (JSON: `"type": "int"`, ... beside the other fields).
@@ -209,6 +213,7 @@ fn int(
         unit: None,
         show_if: None,
         help,
+        gradients: false,
     }
 }
 
@@ -232,6 +237,7 @@ fn float(
         unit: None,
         show_if: None,
         help,
+        gradients: false,
     }
 }
 
@@ -250,6 +256,10 @@ impl Param {
     }
     fn when(mut self, key: &'static str, value: &'static str) -> Param {
         self.show_if = Some((key, value));
+        self
+    }
+    fn per_gradient(mut self) -> Param {
+        self.gradients = true;
         self
     }
 }
@@ -331,6 +341,7 @@ pub fn catalog() -> Catalog {
                 unit: None,
                 show_if: None,
                 help: "a tensor of the input's shape, in model-input units",
+                gradients: false,
             }],
         ),
     ];
@@ -346,24 +357,24 @@ pub fn catalog() -> Catalog {
             method("gradient-x-input", "Gradient × input", true, vec![]),
             method("guided-backprop", "Guided backprop", true, vec![]),
             method("integrated-gradients", "Integrated Gradients", true, vec![
-                int("steps", "steps", Some(DEFAULT_STEPS as u64), 1, Some(MAX_STEPS as u64), true, "quadrature points along the path (one gradient each)"),
-                Param { key: "ig_rule", label: "quadrature", kind: Kind::Choice { default: DEFAULT_IG_RULE, options: IgRule::NAMES.iter().map(|&n| choice(n, n, vec![])).collect() }, unit: None, show_if: None, help: "how the path integral is sampled and weighted" },
-                Param { key: "baseline", label: "baseline", kind: Kind::Choice { default: DEFAULT_BASELINE, options: baselines }, unit: None, show_if: None, help: "the input the path starts from" },
+                int("steps", "steps", Some(DEFAULT_STEPS as u64), 1, Some(MAX_STEPS as u64), true, "quadrature points along the path (one gradient each)").per_gradient(),
+                Param { key: "ig_rule", label: "quadrature", kind: Kind::Choice { default: DEFAULT_IG_RULE, options: IgRule::NAMES.iter().map(|&n| choice(n, n, vec![])).collect() }, unit: None, show_if: None, help: "how the path integral is sampled and weighted", gradients: false },
+                Param { key: "baseline", label: "baseline", kind: Kind::Choice { default: DEFAULT_BASELINE, options: baselines }, unit: None, show_if: None, help: "the input the path starts from", gradients: false },
             ]),
             method("smoothgrad", "SmoothGrad", true, vec![
-                int("samples", "samples", Some(DEFAULT_SAMPLES as u64), 1, Some(MAX_SAMPLES as u64), true, "noisy copies of the input averaged (one gradient each)"),
+                int("samples", "samples", Some(DEFAULT_SAMPLES as u64), 1, Some(MAX_SAMPLES as u64), true, "noisy copies of the input averaged (one gradient each)").per_gradient(),
                 float("noise", "noise level", Some(DEFAULT_NOISE), (Some(0.0), Some(1.0)), 0.01, "the noise's standard deviation as a fraction of the input's value range"),
                 seed("seed"),
             ]),
-            method("grad-cam", "Grad-CAM", false, vec![Param { key: "layer", label: "layer", kind: Kind::Layer { required: true }, unit: None, show_if: None, help: "the spatial layer whose activations are weighted by their mean gradient" }]),
+            method("grad-cam", "Grad-CAM", false, vec![Param { key: "layer", label: "layer", kind: Kind::Layer { required: true }, unit: None, show_if: None, help: "the spatial layer whose activations are weighted by their mean gradient", gradients: false }]),
             method("cam", "CAM", false, vec![]),
             method("lrp", "LRP", true, vec![
-                Param { key: "composite", label: "composite", kind: Kind::Choice { default: DEFAULT_COMPOSITE, options: composites }, unit: None, show_if: None, help: "which rule each layer gets (Zennit's composites), or rules per layer" },
+                Param { key: "composite", label: "composite", kind: Kind::Choice { default: DEFAULT_COMPOSITE, options: composites }, unit: None, show_if: None, help: "which rule each layer gets (Zennit's composites), or rules per layer", gradients: false },
                 float("low", "z-box low", None, (None, None), 0.1, zbox).when("composite", "epsilon-gamma-box"),
                 float("high", "z-box high", None, (None, None), 0.1, zbox).when("composite", "epsilon-gamma-box"),
                 int("lower_end", "γ up to layer", None, 1, None, false, "layered: the first layer after the gamma layers (default: the lowest quarter)").when("composite", "layered"),
                 int("upper_start", "LRP-0 from layer", None, 1, None, false, "layered: the first epsilon layer (default: the upper half)").when("composite", "layered"),
-                Param { key: "rules", label: "rules per layer", kind: Kind::Rules { default: vec![("0", "zbox"), ("1-", "epsilon:0.25")] }, unit: None, show_if: Some(("composite", "custom")), help: "LAYERS=RULE rows; later rows override earlier ones" },
+                Param { key: "rules", label: "rules per layer", kind: Kind::Rules { default: vec![("0", "zbox"), ("1-", "epsilon:0.25")] }, unit: None, show_if: Some(("composite", "custom")), help: "LAYERS=RULE rows; later rows override earlier ones", gradients: false },
             ]),
         ],
         lrp_rules: vec![

@@ -139,11 +139,14 @@ async function explain() {
     const lrp = m.lrp;
     $('lrp-box').hidden = !lrp;
     if (lrp) {
-      parts.push(`Σ relevance ${formatValue(lrp.relevance_sum)} of ${formatValue(lrp.score)} (${(100 * lrp.absorbed / (lrp.score || 1)).toFixed(1)} % absorbed${lrp.absorbed_where ? `: ${lrp.absorbed_where}` : ' by biases and stabilisers'})`);
+      parts.push(`Σ relevance ${formatValue(lrp.relevance_sum)} of ${formatValue(lrp.score)} (${(100 * lrp.absorbed / (lrp.score || 1)).toFixed(1)} % absorbed${lrp.absorbed_where ? `: ${lrp.absorbed_where}` : ' by biases and stabilisers'}: relevance they keep on its way down, which the map does not show)`);
       const layers = [...lrp.per_layer].sort((a, b) => a.layer - b.layer);
       drawBars($('lrp-plot'), layers.map((l) => l.relevance_in), { reference: lrp.score, labels: layers.map((l) => l.layer) });
     }
     ui.stats.textContent = parts.join(' · ');
+    // One gradient's time on this model, for the cost shown beside the steps and samples.
+    const units = { 'integrated-gradients': req.steps, smoothgrad: req.samples, gradient: 1, 'gradient-x-input': 1 }[panel.method];
+    if (units && m.seconds > 0) panel.setCost((1000 * m.seconds) / units);
     document.body.dataset.explained = `${panel.method}:${m.target}`;
     ui.root.dataset.explanation = JSON.stringify({ request: req, target: m.target, score: m.score, completeness_gap: m.completeness_gap, lrp: m.lrp ? { relevance_sum: m.lrp.relevance_sum, absorbed: m.lrp.absorbed } : undefined });
     // What the picture shows: the URL carries it, and a cancelled run goes back to it.

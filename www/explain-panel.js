@@ -19,6 +19,10 @@ function labelled(text, control) {
 function logToValue(pos, max) { return Math.max(1, Math.round(10 ** ((pos / 1000) * Math.log10(max)))); }
 function valueToLog(v, max) { return Math.round((1000 * Math.log10(Math.max(1, v))) / Math.log10(max)); }
 
+function formatSeconds(s) {
+  return s < 1 ? `${Math.max(1, Math.round(s * 1000))} ms` : s < 120 ? `${s.toFixed(s < 10 ? 1 : 0)} s` : `${(s / 60).toFixed(0)} min`;
+}
+
 export class ExplainPanel {
   constructor(root, { onCompute, onDisplay, readNpy }) {
     this.readNpy = readNpy;
@@ -39,9 +43,18 @@ export class ExplainPanel {
     this.renderDisplay();
   }
 
+  /// The time one gradient took on this model (ms): the steps and samples sliders show what a
+  /// run will cost before it starts.
+  setCost(ms) {
+    const first = this.msPerGradient === undefined || this.msPerGradient === null;
+    this.msPerGradient = ms;
+    if (first) this.renderParams();
+  }
+
   /// Called when a model is loaded: enables the methods that apply, fills the layer list.
   setModel(info) {
     this.info = info;
+    this.msPerGradient = null;
     const applies = Object.fromEntries(info.methods.map((m) => [m.method, m]));
     this.methodSelect.replaceChildren(...METHODS.map((m) => {
       const a = applies[m.id];
@@ -60,7 +73,7 @@ export class ExplainPanel {
   renderParams() {
     const m = METHODS.find((x) => x.id === this.method);
     const a = this.info?.methods.find((x) => x.method === this.method);
-    this.reason.textContent = this.method === 'cam' && this.info?.cam_layer ? `on ${this.info.cam_layer}` : (a && !a.applies ? a.reason : '');
+    this.reason.textContent = this.method === 'cam' && this.info?.cam_layer ? `on ${this.info.cam_layer}` : (a && !a.applies ? a.reason : (a?.note ?? ''));
     const v = this.values[this.method];
     const controls = m.params.filter((p) => !p.showIf || p.showIf(v)).map((p) => this.control(p, v));
     this.params.replaceChildren(...controls);
@@ -106,9 +119,13 @@ export class ExplainPanel {
     if (p.type === 'log-range') {
       const out = el('output', { textContent: v[p.key] });
       const r = el('input', { type: 'range', name: p.key, min: 0, max: 1000, value: valueToLog(v[p.key], p.max) });
-      r.addEventListener('input', () => { out.textContent = logToValue(Number(r.value), p.max); });
+      // What a run will cost, before it starts: one gradient per unit, timed on this machine.
+      const cost = el('span', { className: 'muted estimate' });
+      const estimate = (n) => { cost.textContent = p.gradients && this.msPerGradient ? `≈ ${formatSeconds((n * this.msPerGradient) / 1000)}` : ''; };
+      estimate(v[p.key]);
+      r.addEventListener('input', () => { const n = logToValue(Number(r.value), p.max); out.textContent = n; estimate(n); });
       r.addEventListener('change', () => changed(logToValue(Number(r.value), p.max)));
-      return labelled(p.label, el('span', {}, r, out));
+      return labelled(p.label, el('span', {}, r, out, cost));
     }
     if (p.type === 'range') {
       const out = el('output', { textContent: v[p.key] });

@@ -143,6 +143,9 @@ async function twins() {
       const { fig, c: canvas } = mapCanvas(`${name}, ${who}`);
       const out = await engine.call('storeAttribution', { slot, key: 'twin-view', shape: r.shape, data: r.data.buffer.slice(0), meta: r.meta, display: SIGNED, width: 28, height: 28 });
       canvas.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(out.rgba.buffer), 28, 28), 0, 0);
+      // Each map has its own colour scale: its range, so that equal-looking maps are not taken
+      // for equal values.
+      fig.querySelector('figcaption').append(document.createElement('br'), `colour range ±${formatValue(out.legend.vmax)}`);
       figs.push(fig);
     }
     numbers.push(`${name}: relative difference ${formatValue(relDiff(b.data, a.data))}`);

@@ -35,7 +35,7 @@ const subKey = (option, key) => `${option}_${key}`;
 function controls(p, showIf) {
   const when = p.show_if ? (v) => v[p.show_if[0]] === p.show_if[1] : null;
   const visible = showIf && when ? (v) => showIf(v) && when(v) : (showIf ?? when);
-  const base = { key: p.key, label: p.unit ? `${p.label} (${p.unit})` : p.label, title: p.help, showIf: visible };
+  const base = { key: p.key, label: p.unit ? `${p.label} (${p.unit})` : p.label, title: p.help, showIf: visible, gradients: !!p.gradients };
   switch (p.type) {
     case 'int':
       return [p.log

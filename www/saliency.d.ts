@@ -21,6 +21,8 @@ export interface CatalogParam {
   step?: number;
   log?: boolean;
   required?: boolean;
+  /** Each unit costs one gradient (IG's steps, SmoothGrad's samples). */
+  gradients?: boolean;
   options?: Array<{ value: string; label: string; params?: CatalogParam[] }>;
 }
 
@@ -70,7 +72,7 @@ export interface ModelInfo {
   labels: string[];
   spatial_layers: Array<{ index: number; name: string; op_type: string; output: string; shape: number[] | null }>;
   cam_layer: string | null;
-  methods: Array<{ method: string; applies: boolean; reason: string }>;
+  methods: Array<{ method: string; applies: boolean; reason: string; note?: string }>;
   catalog: Catalog;
   [more: string]: unknown;
 }

@@ -433,6 +433,16 @@ impl Engine {
         Ok(tape)
     }
 
+    /// Whether the model has a ReLU (a Max(x, 0) not clipped: what guided backprop modifies).
+    pub fn has_relu(&self) -> bool {
+        self.steps.iter().flatten().any(|s| {
+            matches!(
+                s.rule,
+                Rule::Select(ops::select::Select::Max { relu: true, .. })
+            )
+        })
+    }
+
     /// The backward rule of node `n` (None for constants and nodes off the input's path).
     pub(crate) fn rule(&self, n: usize) -> Option<&Rule> {
         self.steps[n].as_ref().map(|s| &s.rule)

@@ -488,6 +488,10 @@ pub struct MethodInfo {
     pub applies: bool,
     /// Why (or why not), in a few words.
     pub reason: String,
+    /// What a user should know about its pictures on this model, if anything (e.g. guided
+    /// backprop on a net without a ReLU is the plain gradient).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Which methods apply to a model, with what each found in it.
@@ -544,10 +548,19 @@ pub fn applicability(model: &Model) -> Applicability {
             method: m,
             applies: true,
             reason: "any differentiable classifier".into(),
+            note: None,
         })
         .collect();
+    // Guided backprop modifies ReLUs alone (as Captum hooks nn.ReLU): without one it is the
+    // gradient, pixel for pixel.
+    if engine.as_ref().is_some_and(|e| !e.has_relu()) {
+        if let Some(g) = methods.iter_mut().find(|m| m.method == "guided-backprop") {
+            g.note = Some("this net has no ReLU (ReLU6 and other clipped activations keep their gradient): guided backprop is identical to the gradient here".into());
+        }
+    }
     methods.push(MethodInfo {
         method: "grad-cam",
+        note: None,
         applies: !spatial_layers.is_empty(),
         reason: if spatial_layers.is_empty() {
             "no layer with a spatial [1, C, H, W] output".into()
@@ -557,6 +570,7 @@ pub fn applicability(model: &Model) -> Applicability {
     });
     methods.push(MethodInfo {
         method: "cam",
+        note: None,
         applies: cam.is_ok(),
         reason: match &cam {
             Ok(l) => format!("global average pool of '{l}' feeds the class scores"),
@@ -567,6 +581,7 @@ pub fn applicability(model: &Model) -> Applicability {
     let lrp_graph = crate::lrp::LrpGraph::build(model);
     methods.push(MethodInfo {
         method: "lrp",
+        note: None,
         applies: layers > 0 && lrp_graph.is_ok(),
         reason: match &lrp_graph {
             _ if layers == 0 => "no Conv/Gemm/MatMul layer".into(),

@@ -68,6 +68,16 @@ test('the keyboard reaches the classes: Tab focuses them, Enter explains the foc
   await page.keyboard.press('Enter');
   await page.waitForFunction((i) => document.body.dataset.busy === '0' && document.body.dataset.explained?.endsWith(`:${i}`), index, { timeout: 60_000 });
   assert.equal(await second.locator('button').getAttribute('aria-pressed'), 'true');
+  // Honest pictures: EfficientNet-Lite0 has ReLU6 only, so guided backprop says it is the gradient;
+  // after a gradient, the steps slider says what an IG run will cost before it starts.
+  await page.selectOption('[data-testid=method-select]', 'guided-backprop');
+  await page.waitForFunction(() => document.body.dataset.busy === '0' && document.body.dataset.explained?.startsWith('guided-backprop'), null, { timeout: 60_000 });
+  assert.match(await page.locator('#method-reason').textContent(), /identical to the gradient/);
+  await page.selectOption('[data-testid=method-select]', 'gradient');
+  await page.waitForFunction(() => document.body.dataset.busy === '0' && document.body.dataset.explained?.startsWith('gradient:'), null, { timeout: 60_000 });
+  await page.selectOption('[data-testid=method-select]', 'integrated-gradients');
+  await page.waitForFunction(() => document.body.dataset.busy === '0' && document.body.dataset.explained?.startsWith('integrated-gradients'), null, { timeout: 120_000 });
+  assert.match(await page.locator('#method-params .estimate').first().textContent(), /^≈ \d/);
   // The element's list, in its shadow root.
   await page.goto(`${srv.url}embed-demo.html`);
   await page.waitForFunction(() => document.getElementById('cat').dataset.explained, null, { timeout: 120_000 });
