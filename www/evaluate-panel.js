@@ -28,6 +28,8 @@ export class EvaluatePanel {
     this.runCurves = el('button', { type: 'button', id: 'eval-curves', textContent: 'Deletion & insertion' });
     this.plot = el('canvas', { id: 'eval-plot', className: 'eval-plot' });
     this.plot.setAttribute('aria-label', 'Deletion and insertion curves');
+    // No empty box before there is something to plot.
+    this.plot.hidden = true;
     this.curveText = el('p', { id: 'eval-auc', className: 'muted' });
     this.showBox = el('input', { type: 'checkbox', id: 'eval-box' });
     this.threshold = el('input', { type: 'range', id: 'eval-threshold', min: 0, max: 1, step: 0.05, value: 0.2 });
@@ -130,7 +132,7 @@ export class EvaluatePanel {
     if (this.live.checked) await this.curves();
     else {
       this.curveText.textContent = '';
-      this.plot.getContext('2d').clearRect(0, 0, this.plot.width, this.plot.height);
+      this.plot.hidden = true;
     }
   }
 
@@ -138,6 +140,7 @@ export class EvaluatePanel {
     const ctx = this.context();
     this.curveText.textContent = 'computing…';
     const r = await this.engine.call('curves', { key, steps: Number(this.steps.value), score: this.score.value });
+    this.plot.hidden = false;
     drawLines(this.plot, [
       { ys: r.deletion.scores, color: '#2563eb', label: `deletion (AUC ${r.deletion.auc.toFixed(3)})` },
       { ys: r.insertion.scores, color: '#c0392b', label: `insertion (AUC ${r.insertion.auc.toFixed(3)})` },

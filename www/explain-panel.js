@@ -39,7 +39,13 @@ export class ExplainPanel {
     this.reason = el('span', { id: 'method-reason', className: 'muted' });
     this.params = el('div', { id: 'method-params', className: 'params' });
     this.displayBox = el('div', { id: 'display-params', className: 'params' });
-    root.append(el('div', { className: 'params' }, labelled('Method', this.methodSelect), this.reason), this.params, this.displayBox);
+    // Three groups: what to explain, how (the method's parameters), how to show it.
+    const group = (title, ...children) => el('fieldset', { className: 'group' }, el('legend', { textContent: title }), ...children);
+    root.append(
+      group('What to explain', el('div', { className: 'params' }, labelled('Method', this.methodSelect), this.reason)),
+      group('How: the method\'s parameters', this.params),
+      group('How to show it', this.displayBox),
+    );
     this.renderDisplay();
   }
 
@@ -80,6 +86,8 @@ export class ExplainPanel {
     // Methods that do not apply are listed disabled, each with its reason.
     const off = (this.info?.methods ?? []).filter((x) => !x.applies && METHODS.some((mm) => mm.id === x.method));
     if (off.length) this.params.append(el('p', { className: 'muted', id: 'disabled-reasons', textContent: off.map((x) => `${x.method}: ${x.reason}`).join('; ') }));
+    // A method without parameters (and nothing to say) shows no empty group.
+    this.params.closest('fieldset')?.toggleAttribute('hidden', this.params.childElementCount === 0);
   }
 
   control(p, v) {
