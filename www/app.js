@@ -89,10 +89,28 @@ async function drain() {
   running = null;
 }
 
-function setOpacity() { ui.heat.style.opacity = String(panel.display.opacity); }
+/// How the map is shown: over the image (at the chosen opacity), beside it, or alone.
+let viewMode = 'overlay';
+function setOpacity() {
+  ui.heat.style.opacity = String(viewMode === 'overlay' ? panel.display.opacity : 1);
+  ui.canvas.style.visibility = viewMode === 'overlay' ? '' : 'hidden';
+  $('original-canvas').hidden = viewMode !== 'side';
+}
+for (const r of document.querySelectorAll('input[name=view-mode]')) {
+  r.addEventListener('change', () => { viewMode = r.value; setOpacity(); });
+}
+/// The input beside the map (side-by-side mode): a copy of what the model sees.
+function copyOriginal() {
+  const o = $('original-canvas');
+  o.width = ui.canvas.width;
+  o.height = ui.canvas.height;
+  o.style.imageRendering = ui.canvas.style.imageRendering;
+  o.getContext('2d').drawImage(ui.canvas, 0, 0);
+}
 
 function showHeatmap(r) {
   drawOverlay(ui.heat, r.rgba, r.width, r.height, panel.display.opacity);
+  setOpacity();
   drawLegend(ui.legendCanvas, r.strip, r.legend.vmin, r.legend.vmax, ui.legendMin, ui.legendMax);
   ui.legend.hidden = false;
 }
@@ -350,6 +368,7 @@ async function predict() {
     const r = await engine.call('predictImage', { bytes: state.imageBytes.slice().buffer, k: 5 });
     state.imageVersion = (state.imageVersion ?? 0) + 1;
     drawRgba(ui.canvas, r.view, r.width, r.height);
+    copyOriginal();
     ui.caption.textContent = `${state.imageTitle} as the model sees it (${r.width}×${r.height})`;
     renderTopK(ui.topk, r.prediction);
     state.view = { width: r.width, height: r.height };

@@ -70,6 +70,12 @@ test('the keyboard reaches the classes: Tab focuses them, Enter explains the foc
   assert.equal(await second.locator('button').getAttribute('aria-pressed'), 'true');
   // Honest pictures: EfficientNet-Lite0 has ReLU6 only, so guided backprop says it is the gradient;
   // after a gradient, the steps slider says what an IG run will cost before it starts.
+  // The map beside the image, and alone.
+  await page.check('input[name=view-mode][value=side]');
+  const side = await page.evaluate(() => ({ original: !document.getElementById('original-canvas').hidden, opacity: document.getElementById('heat-canvas').style.opacity, image: document.getElementById('image-canvas').style.visibility }));
+  assert.deepEqual(side, { original: true, opacity: '1', image: 'hidden' });
+  await page.check('input[name=view-mode][value=overlay]');
+  assert.equal(await page.evaluate(() => document.getElementById('original-canvas').hidden), true);
   await page.selectOption('[data-testid=method-select]', 'guided-backprop');
   await page.waitForFunction(() => document.body.dataset.busy === '0' && document.body.dataset.explained?.startsWith('guided-backprop'), null, { timeout: 60_000 });
   assert.match(await page.locator('#method-reason').textContent(), /identical to the gradient/);
