@@ -188,6 +188,10 @@ pub struct Catalog {
     pub lrp_rules: Vec<RuleDesc>,
     /// The rule of a layer no composite or rule assigns (`--rule` syntax).
     pub lrp_default_rule: String,
+    /// The methods the viewer opens on, in order of preference: the first that applies to
+    /// the model (Grad-CAM's map of the last spatial layer is the most telling first picture;
+    /// the gradient's speckle the least).
+    pub open_with: Vec<&'static str>,
     /// How maps can be drawn.
     pub display: DisplayOptions,
 }
@@ -387,6 +391,7 @@ pub fn catalog() -> Catalog {
             RuleDesc { name: "zbox", params: vec![], note: Some("bounds from the preprocessing") },
         ],
         lrp_default_rule: crate::lrp::DEFAULT_RULE.to_string(),
+        open_with: vec!["grad-cam", "gradient"],
         display: DisplayOptions {
             colormaps: vec![COLORMAP_SIGNED, "purple-green", "viridis", "inferno", "magma", "plasma", "turbo", COLORMAP_UNSIGNED, "greys"],
             signs: vec!["signed", "absolute", "positive"],

@@ -35,7 +35,7 @@ export class ExplainPanel {
     this.display = { opacity: D.opacity, colormap: AUTO, sign: AUTO, outlier_percent: AUTO, upsample: D.upsample[0], reduce: D.reduce[0] };
     this.methodSelect = el('select', { id: 'method-select' });
     this.methodSelect.dataset.testid = 'method-select';
-    this.methodSelect.addEventListener('change', () => { this.method = this.methodSelect.value; this.renderParams(); this.onCompute(); });
+    this.methodSelect.addEventListener('change', () => { this.chosen = true; this.method = this.methodSelect.value; this.renderParams(); this.onCompute(); });
     this.reason = el('span', { id: 'method-reason', className: 'muted' });
     this.params = el('div', { id: 'method-params', className: 'params' });
     this.displayBox = el('div', { id: 'display-params', className: 'params' });
@@ -71,7 +71,10 @@ export class ExplainPanel {
     const layers = info.spatial_layers.map((l) => l.output);
     const gc = this.values['grad-cam'];
     if (!layers.includes(gc.layer)) gc.layer = info.cam_layer ?? layers[layers.length - 1];
-    if (applies[this.method] && !applies[this.method].applies) this.method = METHODS[0].id;
+    // Until the user picks one, the viewer opens on the first method of the catalog's
+    // preference that applies; a method that does not apply gives way the same way.
+    const open = CATALOG.open_with.find((id) => applies[id]?.applies) ?? METHODS[0].id;
+    if (!this.chosen || (applies[this.method] && !applies[this.method].applies)) this.method = open;
     this.methodSelect.value = this.method;
     this.renderParams();
   }
@@ -224,7 +227,7 @@ export class ExplainPanel {
   apply({ method, params, display }) {
     if (method && this.values[method]) {
       const opt = [...this.methodSelect.options].find((o) => o.value === method);
-      if (opt && !opt.disabled) this.method = method;
+      if (opt && !opt.disabled) { this.method = method; this.chosen = true; }
     }
     if (params && typeof params === 'object') {
       const v = this.values[this.method];

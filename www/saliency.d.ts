@@ -40,6 +40,7 @@ export interface Catalog {
   methods: MethodDescription[];
   lrp_rules: Array<{ name: string; params: Array<{ label: string; default: number }>; note?: string }>;
   lrp_default_rule: string;
+  open_with: string[];
   display: {
     colormaps: string[]; signs: string[]; reduce: string[]; upsample: string[];
     colormap_signed: string; colormap_unsigned: string; opacity: number;

@@ -61,6 +61,8 @@ test('the keyboard reaches the classes: Tab focuses them, Enter explains the foc
   const page = watchErrors(await browsers.desktop.context.newPage(), errors);
   await page.goto(`${srv.url}index.html`);
   await page.waitForFunction(() => document.body.dataset.busy === '0' && document.body.dataset.explained, null, { timeout: 120_000 });
+  // The viewer opens on the catalog's first choice that applies: Grad-CAM on the cat.
+  assert.match(await page.evaluate(() => document.body.dataset.explained), /^grad-cam:/);
   const second = page.locator('#top-k li').nth(1);
   const index = await second.getAttribute('data-index');
   await second.locator('button').focus();
