@@ -200,6 +200,11 @@ impl Composite {
         };
         match name {
             "epsilon-gamma-box" => no_args(Composite::EpsilonGammaBox { low, high }),
+            // Their first layer is flat: z-box bounds would be silently ignored.
+            "epsilon-plus-flat" | "epsilon-alpha2-beta1-flat" if low.is_some() => Err(err!(
+                Parameter,
+                "--low and --high are the z-box bounds of epsilon-gamma-box and layered; '{name}' has no z-box layer"
+            )),
             "epsilon-plus-flat" => no_args(Composite::EpsilonPlusFlat),
             "epsilon-alpha2-beta1-flat" => no_args(Composite::EpsilonAlpha2Beta1Flat),
             "layered" => {
@@ -493,6 +498,9 @@ mod tests {
         // The reference's layered split: 4 layers -> 0 | - | 1 | 2-3; 5 layers -> 0 | - | 1-2 | 3-4.
         assert_eq!(Composite::layered_splits(4, None, None), (1, 2));
         assert_eq!(Composite::layered_splits(5, None, None), (1, 3));
+        // Bounds for a composite without a z-box are an error, not ignored.
+        let e = Composite::parse("epsilon-plus-flat", Some(0.0), Some(1.0)).unwrap_err();
+        assert!(e.message().contains("no z-box"), "{e}");
         let e = LrpSpec::parse(&[("0".into(), "gamma".into())], None, None, None).unwrap_err();
         assert!(e.message().contains("gamma:G"), "{e}");
         assert!(Composite::parse("magic", None, None)
