@@ -319,8 +319,24 @@ pub struct Heatmap {
     pub colormap: Colormap,
 }
 
-/// Reduce, upsample to `h` x `w`, clip and colour an attribution.
+/// Largest side of a drawn map, in pixels.
+pub const MAX_SIDE: usize = 4096;
+
+/// A drawing size of `h` x `w` pixels must be 1..=[`MAX_SIDE`] on each side (a `Parameter`
+/// error otherwise): what every drawing and every map at a chosen size checks.
+pub fn check_size(h: usize, w: usize) -> Result<()> {
+    if h == 0 || w == 0 || h > MAX_SIDE || w > MAX_SIDE {
+        return Err(err!(
+            Parameter,
+            "map size {h}x{w} must be 1..={MAX_SIDE} on each side"
+        ));
+    }
+    Ok(())
+}
+
+/// Reduce, upsample to `h` x `w` (each 1..=[`MAX_SIDE`]), clip and colour an attribution.
 pub fn render(shape: &[usize], data: &[f32], h: usize, w: usize, d: &Display) -> Result<Heatmap> {
+    check_size(h, w)?;
     if data.iter().any(|v| !v.is_finite()) {
         return Err(err!(
             NonFinite,

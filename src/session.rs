@@ -158,7 +158,6 @@ impl Session {
 
     /// Draws the attribution kept under `key` at `h` x `w` (each 1..=4096).
     pub fn render(&self, key: &str, display: &Display, h: usize, w: usize) -> Result<Heatmap> {
-        check_size(h, w)?;
         let a = &self.get(key)?.attribution;
         crate::render::render(a.shape(), &flat(a), h, w, display)
     }
@@ -184,7 +183,6 @@ impl Session {
         h: usize,
         w: usize,
     ) -> Result<LocalizeReport> {
-        check_size(h, w)?;
         let a = &self.get(key)?.attribution;
         req.run(a.shape(), &flat(a), h, w)
     }
@@ -196,16 +194,6 @@ fn flat(a: &Array) -> std::borrow::Cow<'_, [f32]> {
         Some(s) => std::borrow::Cow::Borrowed(s),
         None => std::borrow::Cow::Owned(a.iter().copied().collect()),
     }
-}
-
-fn check_size(h: usize, w: usize) -> Result<()> {
-    if h == 0 || w == 0 || h > 4096 || w > 4096 {
-        return Err(err!(
-            Parameter,
-            "map size {h}x{w} must be 1..=4096 on each side"
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

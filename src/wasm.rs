@@ -400,12 +400,6 @@ pub fn render_heatmap(
     init();
     let display: crate::render::Display = serde_json::from_str(display_json)
         .map_err(|e| js_err(crate::err!(Parameter, "bad display settings: {e}")))?;
-    if height == 0 || width == 0 || height > 4096 || width > 4096 {
-        return Err(js_err(crate::err!(
-            Parameter,
-            "heatmap size {height}x{width} must be 1..=4096 on each side"
-        )));
-    }
     let h = crate::render::render(&shape, data, height, width, &display).map_err(js_err)?;
     let meta = to_json(&h)?;
     Ok(RenderedHeatmap { rgba: h.rgba, meta })
@@ -481,12 +475,6 @@ pub fn localize(
     request_json: &str,
 ) -> Result<String, JsValue> {
     init();
-    if height == 0 || width == 0 || height > 4096 || width > 4096 {
-        return Err(js_err(crate::err!(
-            Parameter,
-            "map size {height}x{width} must be 1..=4096 on each side"
-        )));
-    }
     let req = crate::evaluate::LocalizeRequest::from_json(request_json).map_err(js_err)?;
     to_json(&req.run(&shape, data, height, width).map_err(js_err)?)
 }

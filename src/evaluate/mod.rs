@@ -129,6 +129,7 @@ impl LocalizeRequest {
 
     /// Box, pointing game and IoU of an attribution drawn at `h` x `w`.
     pub fn run(&self, shape: &[usize], data: &[f32], h: usize, w: usize) -> Result<LocalizeReport> {
+        crate::render::check_size(h, w)?;
         let map = pixel_map(shape, data, h, w, Reduce::Sum)?;
         let b = localize::cam_box(&map, self.threshold)?;
         let (pointing, iou) = match &self.truth {
