@@ -3,32 +3,20 @@
 // element still explains its own image.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launch, guardOrigin, watchErrors } from './harness.mjs';
+import { siteSuite, watchErrors } from './harness.mjs';
 
-let srv, browser;
-const errors = [];
-const foreign = [];
-
-before(async () => {
-  srv = await startServer();
-  browser = await launch();
-  await guardOrigin(browser.context, srv.origin, foreign);
-});
-
-after(async () => {
-  await browser?.close();
-  srv?.server.close();
-});
+const site = siteSuite({ before, after });
+const { errors, foreign } = site;
 
 test('ten elements on one model: the model and its sidecar are fetched once, every element explains its own image', async () => {
-  const page = watchErrors(await browser.context.newPage(), errors);
-  srv.requests.length = 0;
-  await page.goto(`${srv.url}__fixtures__/pages/ten-viewers.html`);
+  const page = watchErrors(await site.browser.context.newPage(), errors);
+  site.srv.requests.length = 0;
+  await page.goto(`${site.srv.url}__fixtures__/pages/ten-viewers.html`);
   await page.waitForFunction(() => [...document.querySelectorAll('saliency-viewer')].every((v) => v.dataset.explained || v.dataset.error), null, { timeout: 120_000 });
   const states = await page.evaluate(() => [...document.querySelectorAll('saliency-viewer')].map((v) => ({ id: v.id, explained: v.dataset.explained, error: v.dataset.error })));
   assert.equal(states.length, 10);
   for (const s of states) assert.ok(s.explained && !s.error, `${s.id}: ${s.error}`);
-  const count = (suffix) => srv.requests.filter((u) => new URL(u, 'http://x').pathname.endsWith(suffix)).length;
+  const count = (suffix) => site.srv.requests.filter((u) => new URL(u, 'http://x').pathname.endsWith(suffix)).length;
   assert.equal(count('/models/mnist_cam.onnx'), 1, `model fetched ${count('/models/mnist_cam.onnx')} times`);
   assert.equal(count('/models/mnist_cam.json'), 1, `sidecar fetched ${count('/models/mnist_cam.json')} times`);
   for (let d = 0; d < 5; d++) assert.equal(count(`/models/images/digit_${d}.png`), 1, `digit_${d}.png (shown twice)`);

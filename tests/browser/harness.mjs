@@ -75,3 +75,24 @@ export function readNpy(file) {
   const data = new Float32Array(b.buffer.slice(b.byteOffset + 10 + hlen, b.byteOffset + b.length));
   return { shape, data };
 }
+
+/// The set-up every page suite shares: the test server, Debian's Chromium with requests off the
+/// origin refused and recorded, both closed after the suite. Registers node:test's `before` and
+/// `after`; the returned object's `srv` and `browser` are set once `before` has run, and its
+/// `errors` (console errors, given to `watchErrors`) and `foreign` (refused requests) fill up.
+/// `ready(site)`: the suite's own set-up, run once both are up (node:test may start separate
+/// `before` hooks together).
+export function siteSuite(hooks, options = {}, ready = null) {
+  const site = { srv: null, browser: null, errors: [], foreign: [] };
+  hooks.before(async () => {
+    site.srv = await startServer();
+    site.browser = await launch([], options);
+    await guardOrigin(site.browser.context, site.srv.origin, site.foreign);
+    await ready?.(site);
+  });
+  hooks.after(async () => {
+    await site.browser?.close();
+    site.srv?.server.close();
+  });
+  return site;
+}

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { startServer, launch, guardOrigin, watchErrors, readNpy, WWW } from './harness.mjs';
+import { siteSuite, watchErrors, readNpy, WWW } from './harness.mjs';
 
 const ARTIFACTS = path.join(path.dirname(new URL(import.meta.url).pathname), 'artifacts');
 fs.mkdirSync(ARTIFACTS, { recursive: true });
@@ -14,24 +14,12 @@ const CLI = path.join(WWW, '..', 'target', 'release', 'saliency');
 const MODELS = path.join(WWW, 'models');
 const cli = (args) => JSON.parse(execFileSync(CLI, args, { encoding: 'utf8' }));
 
-let srv, browser;
-const errors = [];
-const foreign = [];
-
-before(async () => {
-  srv = await startServer();
-  browser = await launch();
-  await guardOrigin(browser.context, srv.origin, foreign);
-});
-
-after(async () => {
-  await browser?.close();
-  srv?.server.close();
-});
+const site = siteSuite({ before, after });
+const { errors, foreign } = site;
 
 async function open(file) {
-  const page = watchErrors(await browser.context.newPage(), errors);
-  await page.goto(`${srv.url}${file}`);
+  const page = watchErrors(await site.browser.context.newPage(), errors);
+  await page.goto(`${site.srv.url}${file}`);
   return page;
 }
 

@@ -7,28 +7,18 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startServer, launch, guardOrigin, watchErrors, FIXTURES } from './harness.mjs';
+import { siteSuite, watchErrors, FIXTURES } from './harness.mjs';
 
 const USER = path.join(FIXTURES, 'user');
 const ARTIFACTS = path.join(path.dirname(new URL(import.meta.url).pathname), 'artifacts');
 fs.mkdirSync(ARTIFACTS, { recursive: true });
-let srv, browser, page;
-const errors = [];
-const foreign = [];
-
-before(async () => {
-  srv = await startServer();
-  browser = await launch();
-  await guardOrigin(browser.context, srv.origin, foreign);
-  page = watchErrors(await browser.context.newPage(), errors);
-  await page.goto(srv.url);
+let page;
+const site = siteSuite({ before, after }, {}, async () => {
+  page = watchErrors(await site.browser.context.newPage(), site.errors);
+  await page.goto(site.srv.url);
   await page.waitForFunction(() => document.body.dataset.top1 && document.body.dataset.busy === '0', null, { timeout: 120_000 });
 });
-
-after(async () => {
-  await browser?.close();
-  srv?.server.close();
-});
+const { errors, foreign } = site;
 
 const file = (name) => ({ name, mimeType: 'application/octet-stream', buffer: fs.readFileSync(path.join(USER, name)) });
 const idle = () => page.waitForFunction(() => document.body.dataset.busy === '0', null, { timeout: 120_000 });
@@ -92,8 +82,8 @@ test('a two-channel net asks for a tensor, then explains a dropped .npy', async 
 });
 
 test('the element fetches a default export\'s .data from beside its .onnx', async () => {
-  const p2 = watchErrors(await browser.context.newPage(), errors);
-  await p2.goto(`${srv.url}embed-demo.html`);
+  const p2 = watchErrors(await site.browser.context.newPage(), errors);
+  await p2.goto(`${site.srv.url}embed-demo.html`);
   await p2.evaluate(() => {
     const el = document.createElement('saliency-viewer');
     el.id = 'own';
@@ -104,7 +94,7 @@ test('the element fetches a default export\'s .data from beside its .onnx', asyn
   });
   await p2.waitForFunction(() => document.getElementById('own').dataset.explained?.startsWith('grad-cam:') || document.getElementById('own').dataset.error, null, { timeout: 120_000 });
   assert.equal(await p2.evaluate(() => document.getElementById('own').dataset.error ?? ''), '');
-  assert.ok(srv.requests.some((r) => r.endsWith('/__fixtures__/user/se_dynamo.onnx.data')), 'the .data was fetched');
+  assert.ok(site.srv.requests.some((r) => r.endsWith('/__fixtures__/user/se_dynamo.onnx.data')), 'the .data was fetched');
   await p2.close();
 });
 
