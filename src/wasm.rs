@@ -589,6 +589,14 @@ impl Session {
             .map_err(js_err)
     }
 
+    /// The shape of the attribution kept under `key` (`Uint32Array`), without copying it.
+    pub fn shape(&self, key: &str) -> Result<Vec<usize>, JsValue> {
+        self.s
+            .get(key)
+            .map(|k| k.attribution.shape().to_vec())
+            .map_err(js_err)
+    }
+
     /// The attribution kept under `key`, its values copied out (for the JS API and exports).
     pub fn attribution(&self, key: &str) -> Result<Attribution, JsValue> {
         self.s

@@ -227,3 +227,49 @@ fn the_viewer_defines_no_method_parameter_or_option() {
         .collect();
     assert!(numbers.is_empty(), "numbers in www/methods.js: {numbers:?}");
 }
+
+/// The viewer, the element and the teaching pages use only the JS API (www/saliency.js): no
+/// page module sends the worker a command of its own or starts a worker. The API and the
+/// modules under it (the worker, its client, the pool, methods.js's one catalog request) are
+/// the only ones that speak the worker's protocol.
+#[test]
+fn pages_use_only_the_js_api() {
+    const UNDER_THE_API: [&str; 5] = [
+        "saliency.js",
+        "worker.js",
+        "worker-client.js",
+        "pool.js",
+        "methods.js",
+    ];
+    let www = Path::new(ROOT).join("www");
+    let mut found = vec![];
+    let mut pages = 0;
+    for entry in std::fs::read_dir(&www).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !name.ends_with(".js") || UNDER_THE_API.contains(&name.as_str()) {
+            continue;
+        }
+        pages += 1;
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            for word in [
+                "worker-client.js",
+                "pool.js",
+                "engine",
+                ".call(",
+                "new Worker(",
+            ] {
+                if code.contains(word) {
+                    found.push(format!("{name}:{}: {}", n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(pages >= 15, "only {pages} page modules found in www/");
+    assert!(
+        found.is_empty(),
+        "page modules that bypass the JS API: {found:?}"
+    );
+}

@@ -1,11 +1,13 @@
-// The page: picks models and images (bundled or dropped), asks the worker to classify, shows
-// the result. State lives here; computation lives in worker.js; drawing in view.js.
-import { sharedEngine } from './worker-client.js';
+// The page: picks models and images (bundled or dropped), classifies and explains through the
+// JS API (saliency.js), shows the result with the view controller it shares with the
+// <saliency-viewer> element (explanation-view.js). State lives here; computation in the
+// page's worker; drawing in explanation-view.js and view.js.
+import { load, runsInChunks } from './saliency.js';
+import { ExplanationView, Coalescer, Cancelled } from './explanation-view.js';
 import { loadCatalog, fetchBytes } from './catalog.js';
-import { drawRgba, renderTopK } from './view.js';
 import { ExplainPanel } from './explain-panel.js';
 import { request } from './methods.js';
-import { drawOverlay, drawLegend, formatValue } from './heatmap.js';
+import { formatValue } from './heatmap.js';
 import { DrawPad, PatchTool, onPaste } from './tools.js';
 import { download, heatmapPng, overlayPng } from './export.js';
 import { readState, writeState } from './url-state.js';
@@ -13,7 +15,6 @@ import { CompareGrid } from './grid.js';
 import { METHODS } from './methods.js';
 import { SidecarForm } from './sidecar-form.js';
 import { drawBars } from './plot.js';
-import { WorkerPool, Cancelled } from './pool.js';
 import { EvaluatePanel } from './evaluate-panel.js';
 
 const $ = (id) => document.getElementById(id);
@@ -26,34 +27,35 @@ const ui = {
   drawBox: $('draw-box'), patchToggle: $('patch-toggle'), stack: document.querySelector('.stack'),
 };
 
-// The page's worker, the one methods.js asked for the methods' description.
-const engine = sharedEngine();
-const state = { catalog: null, models: [], images: [], modelIndex: -1, info: null, imageBytes: null, imageTitle: '', target: null, view: null, labels: [] };
+// `model`: the JS API's SaliencyModel on screen; `view`: the input, the map and its legend.
+const state = { catalog: null, models: [], images: [], modelIndex: -1, info: null, model: null, imageBytes: null, imageTitle: '', target: null, labels: [] };
+const view = new ExplanationView({
+  image: ui.canvas, heat: ui.heat, original: $('original-canvas'), legend: ui.legend, strip: ui.legendCanvas, min: ui.legendMin, max: ui.legendMax, topk: ui.topk,
+});
+/// The input's size once one is shown (null before).
+const shownInput = () => view.input;
 
 // Explanations: recomputed when the method, a parameter or the target changes; only redrawn
 // when a display setting changes. Requests made while one runs collapse into the latest.
 const panel = new ExplainPanel($('explain-controls'), {
-  readNpy: (bytes) => engine.call('readNpy', { bytes: bytes.buffer }),
+  readNpy: (bytes) => state.model.readNpy(bytes),
   onCompute: () => schedule('compute'), onDisplay: (o) => (o?.opacityOnly ? setOpacity() : schedule('render')) });
 const grid = new CompareGrid($('compare-grid'), {
-  engine,
-  context: () => ({ view: state.view, imageCanvas: ui.canvas, labels: state.labels, renderSettings: (cfg) => panel.renderSettings(cfg) }),
+  context: () => ({ model: state.model, view: shownInput(), imageCanvas: ui.canvas, labels: state.labels, renderSettings: (cfg) => panel.renderSettings(cfg) }),
   onSelect: (cfg) => {
     if (!cfg) return;
     panel.apply({ method: cfg.method, params: cfg.values, display: cfg.display });
     state.target = cfg.target ?? null;
-    markTarget();
+    view.markTarget(state.target);
     schedule('compute');
   },
   onError: (e) => showError(`A comparison panel failed: ${e.message}`),
 });
 const evaluation = new EvaluatePanel($('evaluate-controls'), {
-  engine,
-  stack: ui.stack,
   marks: $('marks-canvas'),
   context: () => ({
     inputW: state.info.input_shape[3], inputH: state.info.input_shape[2], method: panel.method, labels: state.labels,
-    request: request(panel.method, panel.currentValues(), state.target), display: panel.renderSettings(),
+    explanation: view.explanation, display: panel.renderSettings(),
   }),
   onError: (e) => showError(`Evaluation failed: ${e.message}`),
 });
@@ -63,95 +65,70 @@ const sidecarForm = new SidecarForm($('sidecar-form'), (text) => {
   sidecarForm.close();
   loadModel(state.formModel);
 });
-// IG and SmoothGrad run on every core (extra workers, created on first use).
-const pool = new WorkerPool(engine);
 const panelConfig = () => ({ ...panel.snapshot(), target: state.target });
-let running = null;
-let queued = null;
 
-let job = null; // the AbortController of the chunked explanation in flight
-
+const work = new Coalescer(['render', 'compute'], async (kind) => {
+  await (kind === 'compute' ? explain() : redraw());
+  await grid.updateSelected(panelConfig(), { recompute: kind === 'compute' });
+});
 function schedule(kind) {
-  if (!state.view) return;
+  if (!shownInput()) return null;
   // The newest request wins: a chunked computation in flight stops after its current chunks.
-  if (kind === 'compute') job?.abort();
-  queued = queued === 'compute' ? 'compute' : kind;
-  if (!running) running = drain();
+  if (kind === 'compute') view.abort();
+  return work.schedule(kind);
 }
 
-async function drain() {
-  while (queued) {
-    const kind = queued;
-    queued = null;
-    await (kind === 'compute' ? explain() : redraw());
-    await grid.updateSelected(panelConfig(), { recompute: kind === 'compute' });
-  }
-  running = null;
-}
-
-/// How the map is shown: over the image (at the chosen opacity), beside it, or alone.
-let viewMode = 'overlay';
-function setOpacity() {
-  ui.heat.style.opacity = String(viewMode === 'overlay' ? panel.display.opacity : 1);
-  ui.canvas.style.visibility = viewMode === 'overlay' ? '' : 'hidden';
-  $('original-canvas').hidden = viewMode !== 'side';
+/// How the map is shown: over the image (at the chosen opacity), beside it, or alone. A wide
+/// screen opens side by side (the input and the map at full strength, the prediction beside
+/// them); a narrow one over the image.
+function setOpacity() { view.show({ opacity: panel.display.opacity }); }
+function setMode(mode) {
+  view.show({ mode });
+  $('view').dataset.mode = mode;
+  for (const r of document.querySelectorAll('input[name=view-mode]')) r.checked = r.value === mode;
 }
 for (const r of document.querySelectorAll('input[name=view-mode]')) {
-  r.addEventListener('change', () => { viewMode = r.value; setOpacity(); });
+  r.addEventListener('change', () => setMode(r.value));
 }
-/// The input beside the map (side-by-side mode): a copy of what the model sees.
-function copyOriginal() {
-  const o = $('original-canvas');
-  o.width = ui.canvas.width;
-  o.height = ui.canvas.height;
-  o.style.imageRendering = ui.canvas.style.imageRendering;
-  o.getContext('2d').drawImage(ui.canvas, 0, 0);
-}
-
-function showHeatmap(r) {
-  drawOverlay(ui.heat, r.rgba, r.width, r.height, panel.display.opacity);
-  setOpacity();
-  drawLegend(ui.legendCanvas, r.strip, r.legend.vmin, r.legend.vmax, ui.legendMin, ui.legendMax);
-  ui.legend.hidden = false;
-}
+setOpacity();
+setMode(matchMedia('(min-width: 1000px)').matches ? 'side' : 'overlay');
 
 async function explain() {
   busy(true);
+  // What this run explains (the controls may move on while it runs).
+  const methodShown = panel.method;
+  const valuesShown = structuredClone(panel.currentValues());
   try {
-    const req = request(panel.method, panel.currentValues(), state.target);
-    const dims = { display: panel.renderSettings(), width: state.view.width, height: state.view.height };
-    let r;
-    if (pool.worthIt(req)) {
-      job = new AbortController();
-      // The progress bar, Cancel and the status line appear only for work that lasts: for a
-      // redraw of a few tens of ms (IG-50 on MNIST while a slider moves) they would make the
-      // page lay itself out twice more per step, on the cores the workers need.
-      let shown = false;
-      const reveal = setTimeout(() => {
-        shown = true;
-        ui.progress.hidden = false;
-        ui.cancel.hidden = false;
-        setStatus(`Computing ${panel.method}…`);
-      }, 150);
-      ui.progress.value = 0;
-      try {
-        await pool.prepare(`${state.modelIndex}:${state.models[state.modelIndex].title}`, state.loadArgs, state.imageVersion, state.imageBytes);
-        r = await pool.explain(req, { ...dims, signal: job.signal, onProgress: (p) => { if (shown) ui.progress.value = p; } });
-      } finally {
-        clearTimeout(reveal);
-        job = null;
-        if (shown) {
-          ui.progress.hidden = true;
-          ui.cancel.hidden = true;
-          setStatus('Ready.');
-        }
+    const req = request(methodShown, valuesShown, state.target);
+    // The progress bar, Cancel and the status line appear only for work that lasts: for a
+    // redraw of a few tens of ms (IG-50 on MNIST while a slider moves) they would make the
+    // page lay itself out twice more per step, on the cores the workers need.
+    let shown = false;
+    const reveal = setTimeout(() => {
+      if (!runsInChunks(req)) return;
+      shown = true;
+      ui.progress.hidden = false;
+      ui.cancel.hidden = false;
+      setStatus(`Computing ${methodShown}…`);
+    }, 150);
+    ui.progress.value = 0;
+    let e;
+    try {
+      e = await view.explain({ method: methodShown, params: req, target: state.target }, panel.renderSettings(), { onProgress: (p) => { if (shown) ui.progress.value = p; } });
+    } finally {
+      clearTimeout(reveal);
+      if (shown) {
+        ui.progress.hidden = true;
+        ui.cancel.hidden = true;
+        setStatus('Ready.');
       }
-    } else {
-      r = await engine.call('explain', { request: req, ...dims });
     }
-    showHeatmap(r);
-    const m = r.meta;
-    const parts = [`${panel.method} for “${state.labels[m.target] ?? m.target}” (score ${formatValue(m.score)})`, `${(m.seconds * 1000).toFixed(1)} ms${m.workers ? ` on ${m.workers} workers` : ''}`];
+    setOpacity();
+    const m = e.meta;
+    // What the map shows, next to it (the full report is under the controls).
+    const title = METHODS.find((x) => x.id === methodShown)?.title ?? methodShown;
+    $('map-caption').textContent = `The map: ${title} for “${state.labels[m.target] ?? m.target}”${req.layer ? ` at ${req.layer}` : ''}.`;
+    const parts = [`${methodShown} for “${state.labels[m.target] ?? m.target}” (score ${formatValue(m.score)})`, `${(m.seconds * 1000).toFixed(1)} ms${m.workers ? ` on ${m.workers} workers` : ''}`];
     if (m.plan_seconds > 0) parts.push(`+ ${(m.plan_seconds * 1000).toFixed(1)} ms to build the plan`);
     if (m.completeness_gap !== undefined && m.completeness_gap !== null) parts.push(`completeness gap ${formatValue(m.completeness_gap)}`);
     const lrp = m.lrp;
@@ -163,28 +140,27 @@ async function explain() {
     }
     ui.stats.textContent = parts.join(' · ');
     // One gradient's time on this model, for the cost shown beside the steps and samples.
-    const units = { 'integrated-gradients': req.steps, smoothgrad: req.samples, gradient: 1, 'gradient-x-input': 1 }[panel.method];
+    const units = { 'integrated-gradients': req.steps, smoothgrad: req.samples, gradient: 1, 'gradient-x-input': 1 }[methodShown];
     if (units && m.seconds > 0) panel.setCost((1000 * m.seconds) / units);
-    document.body.dataset.explained = `${panel.method}:${m.target}`;
+    document.body.dataset.explained = `${methodShown}:${m.target}`;
     ui.root.dataset.explanation = JSON.stringify({ request: req, target: m.target, score: m.score, completeness_gap: m.completeness_gap, lrp: m.lrp ? { relevance_sum: m.lrp.relevance_sum, absorbed: m.lrp.absorbed } : undefined });
     // What the picture shows: the URL carries it, and a cancelled run goes back to it.
-    state.shown = { method: panel.method, params: structuredClone(panel.currentValues()) };
+    state.shown = { method: methodShown, params: valuesShown };
     saveUrlSoon();
     clearError();
     $('evaluate').hidden = false;
     await evaluation.afterExplain();
   } catch (e) {
     if (e instanceof Cancelled) {
-      ui.stats.textContent = queued ? '' : 'Cancelled.';
-      // The controls go back to the explanation on screen (a reload must not restart the
-      // cancelled run from the URL).
-      if (!queued && state.shown) panel.apply(structuredClone(state.shown));
+      // Stopped by the user (not by a newer request): the controls go back to the explanation
+      // on screen (a reload must not restart the cancelled run from the URL).
+      ui.stats.textContent = work.queued ? '' : 'Cancelled.';
+      if (!work.queued && state.shown) panel.apply(structuredClone(state.shown));
       return;
     }
-    ui.heat.hidden = true;
-    ui.legend.hidden = true;
     ui.stats.textContent = '';
-    showError(`Could not explain with ${panel.method}: ${e.message}`);
+    $('map-caption').textContent = '';
+    showError(`Could not explain with ${methodShown}: ${e.message}`);
   } finally {
     busy(false);
   }
@@ -192,7 +168,7 @@ async function explain() {
 
 async function redraw() {
   try {
-    showHeatmap(await engine.call('render', { display: panel.renderSettings(), width: state.view.width, height: state.view.height }));
+    await view.redraw(panel.renderSettings());
   } catch (e) {
     showError(`Could not draw the heatmap: ${e.message}`);
   }
@@ -230,15 +206,6 @@ async function useImage(bytes, title) {
   state.imageTitle = title;
   state.imageEdited = true;
   await predict();
-}
-
-function markTarget() {
-  const target = state.target ?? Number(ui.topk.firstElementChild?.dataset.index);
-  for (const li of ui.topk.children) {
-    const on = Number(li.dataset.index) === target;
-    li.classList.toggle('target', on);
-    li.querySelector('button')?.setAttribute('aria-pressed', String(on));
-  }
 }
 
 function setStatus(text) { ui.status.textContent = text; }
@@ -286,13 +253,18 @@ async function loadModel(index, { keepImage = false } = {}) {
   ui.progress.hidden = false;
   ui.progress.value = 0;
   try {
-    const args = m.bytes ? { bytes: m.bytes, files: m.files ?? [], sidecar: m.sidecarText ?? null } : { url: m.url, sidecar: m.sidecarText };
-    const { info, seconds } = await engine.call('loadModel', args, (p) => { ui.progress.value = p; });
-    state.loadArgs = args;
+    const source = m.bytes ? { bytes: m.bytes, files: m.files ?? [] } : { url: m.url };
+    const model = await load({ ...source, sidecar: m.sidecarText ?? null, onProgress: (p) => { ui.progress.value = p; } });
+    // The previous model goes once the new one is in (a failed load keeps it).
+    state.model?.dispose().catch(() => {});
+    state.model = model;
+    view.setModel(model);
+    $('map-caption').textContent = '';
+    const { info } = model;
     state.modelIndex = index;
     state.info = info;
     state.shown = null;
-    ui.about.textContent = `${info.title || info.name || m.title}: input ${info.input_shape.join('×')} ${info.color}, ${info.classes} classes, ${info.nodes.length} ONNX nodes (loaded in ${(seconds * 1000).toFixed(0)} ms)`;
+    ui.about.textContent = `${info.title || info.name || m.title}: input ${info.input_shape.join('×')} ${info.color}, ${info.classes} classes, ${info.nodes.length} ONNX nodes (loaded in ${(model.loadSeconds * 1000).toFixed(0)} ms)`;
     state.labels = info.labels;
     if (m.custom && !info.sidecar_given) { state.formModel = index; sidecarForm.open(info, m.title); } else sidecarForm.close();
     panel.setModel(info);
@@ -300,12 +272,9 @@ async function loadModel(index, { keepImage = false } = {}) {
     // The drawing pad for small gray inputs (MNIST-like, up to 32 x 32): not for 64 x 64 faces.
     ui.drawBox.hidden = !(info.color === 'gray' && info.input_shape[2] <= 32 && info.input_shape[3] <= 32);
     ui.explain.hidden = false;
-    state.view = null;
     evaluation.reset();
     clearComparison();
     $('compare').hidden = false;
-    ui.heat.hidden = true;
-    ui.legend.hidden = true;
     fillModelSelect();
     fillImageSelect();
     if (info.color === 'tensor' && !state.images.some((im) => im.custom && /\.npy$/i.test(im.file ?? ''))) {
@@ -365,20 +334,16 @@ async function predict() {
   setStatus('Classifying…');
   try {
     const t0 = performance.now();
-    const r = await engine.call('predictImage', { bytes: state.imageBytes.slice().buffer, k: 5 });
-    state.imageVersion = (state.imageVersion ?? 0) + 1;
-    drawRgba(ui.canvas, r.view, r.width, r.height);
-    copyOriginal();
-    ui.caption.textContent = `${state.imageTitle} as the model sees it (${r.width}×${r.height})`;
-    renderTopK(ui.topk, r.prediction);
-    state.view = { width: r.width, height: r.height };
+    const r = await view.setInput(state.imageBytes);
+    $('map-caption').textContent = '';
+    ui.caption.textContent = `${state.imageTitle} as the model sees it (${r.view.width}×${r.view.height})`;
     const wantTarget = state.pendingUrl?.target;
     state.target = Number.isInteger(wantTarget) && wantTarget < state.labels.length ? wantTarget : null;
     state.pendingUrl = null;
-    markTarget();
+    view.markTarget(state.target);
     ui.timing.textContent = `forward pass ${(r.seconds * 1000).toFixed(1)} ms (wasm, in a worker); round trip ${(performance.now() - t0).toFixed(0)} ms`;
     setStatus('Ready.');
-    document.body.dataset.top1 = r.prediction.top[0].label;
+    document.body.dataset.top1 = r.top[0].label;
   } catch (e) {
     showError(`Could not classify “${state.imageTitle}”: ${e.message}`);
     setStatus('Ready.');
@@ -386,8 +351,7 @@ async function predict() {
     return;
   }
   busy(false);
-  schedule('compute');
-  await running;
+  await schedule('compute');
   await grid.refreshAll();
 }
 
@@ -405,8 +369,7 @@ async function addFiles(files) {
     const sidecarText = json ? await json.text() : null;
     // Anything else dropped with the model may be its external weights (`m.onnx.data`).
     const others = list.filter((f) => f !== onnx && f !== json && f !== img);
-    const files = await Promise.all(others.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) })));
-    state.models.push({ title: `Your model: ${onnx.name}`, bytes, files, sidecarText, custom: true });
+    state.models.push({ title: `Your model: ${onnx.name}`, bytes, files: others, sidecarText, custom: true });
     await loadModel(state.models.length - 1, { keepImage: !!state.imageBytes && !img });
   }
   if (img) {
@@ -421,7 +384,7 @@ ui.topk.addEventListener('click', (e) => {
   const li = e.target.closest('li');
   if (!li) return;
   state.target = Number(li.dataset.index);
-  markTarget();
+  view.markTarget(state.target);
   schedule('compute');
 });
 ui.model.addEventListener('change', () => loadModel(Number(ui.model.value)));
@@ -449,7 +412,7 @@ ui.patchToggle.addEventListener('click', () => {
   ui.patchToggle.setAttribute('aria-pressed', String(patch.active));
   ui.stack.classList.toggle('patching', patch.active);
 });
-ui.cancel.addEventListener('click', () => job?.abort());
+ui.cancel.addEventListener('click', () => view.abort());
 $('compare-add').addEventListener('click', () => grid.add(panelConfig()));
 /// The faithfulness table belongs to the panels it scored: it goes when they go.
 function clearComparison() {
@@ -506,7 +469,7 @@ $('image-reset').addEventListener('click', () => selectImage(Number(ui.image.val
 onPaste((files) => addFiles(files).catch(showError));
 $('export-heat').addEventListener('click', async () => download(await heatmapPng(ui.heat), `heatmap-${panel.method}.png`, 'image/png'));
 $('export-overlay').addEventListener('click', async () => download(await overlayPng(ui.canvas, ui.heat, panel.display.opacity), `overlay-${panel.method}.png`, 'image/png'));
-$('export-npy').addEventListener('click', () => engine.call('attributionNpy').then((b) => download(b, `attribution-${panel.method}.npy`, 'application/octet-stream')).catch(showError));
+$('export-npy').addEventListener('click', () => (view.explanation ? view.explanation.npy() : Promise.reject(new Error('nothing is explained yet'))).then((b) => download(b, `attribution-${panel.method}.npy`, 'application/octet-stream')).catch(showError));
 $('copy-link').addEventListener('click', () => { saveUrl(); navigator.clipboard?.writeText(location.href).catch(() => {}); setStatus('Link to this view is in the address bar (and copied).'); });
 
 async function main() {

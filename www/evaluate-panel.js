@@ -1,8 +1,9 @@
 // Evaluating the explanation on screen: deletion / insertion curves with their areas
 // (Petsiuk et al.), the CAM paper's box and the pointing game against a ground-truth box the
 // user draws (or types), and the cascading-randomisation sanity check (Adebayo et al.).
-// All numbers come from the worker (crate::evaluate); this file only asks and draws.
-import { drawLines, drawBox } from './plot.js';
+// All numbers come from the explanation on screen (the JS API's Explanation: crate::evaluate
+// in the worker); this file only asks and draws.
+import { drawLines, drawMarks } from './plot.js';
 import { formatValue } from './heatmap.js';
 import { CATALOG } from './methods.js';
 
@@ -15,9 +16,8 @@ function el(tag, props = {}, ...children) {
 const labelled = (text, control) => el('label', { className: 'param' }, el('span', { textContent: text }), control);
 
 export class EvaluatePanel {
-  /// context() -> { inputW, inputH, request, display, method, labels } of the main view.
-  constructor(root, { engine, stack, marks, context, onError }) {
-    this.engine = engine;
+  /// context() -> { inputW, inputH, explanation, display, method, labels } of the main view.
+  constructor(root, { marks, context, onError }) {
     this.marks = marks;
     this.context = context;
     this.onError = onError;
@@ -64,7 +64,7 @@ export class EvaluatePanel {
     this.tolerance.addEventListener('change', () => this.localize().catch(onError));
     for (const f of this.truthFields) f.addEventListener('change', () => this.truthFromFields());
     this.truthToggle.addEventListener('click', () => this.setDrawing(this.truthToggle.getAttribute('aria-pressed') !== 'true'));
-    this.dragTruth(stack);
+    this.dragTruth();
   }
 
   setDrawing(on) {
@@ -72,7 +72,7 @@ export class EvaluatePanel {
     this.marks.classList.toggle('drawing', on);
   }
 
-  dragTruth(stack) {
+  dragTruth() {
     let start = null;
     const pos = (e) => {
       const { inputW, inputH } = this.context();
@@ -98,7 +98,6 @@ export class EvaluatePanel {
       this.truthToFields();
       this.localize().catch(this.onError);
     });
-    void stack;
   }
 
   truthToFields() {
@@ -136,10 +135,11 @@ export class EvaluatePanel {
     }
   }
 
-  async curves({ key = 'main' } = {}) {
+  async curves() {
     const ctx = this.context();
+    if (!ctx.explanation) return null;
     this.curveText.textContent = 'computing…';
-    const r = await this.engine.call('curves', { key, steps: Number(this.steps.value), score: this.score.value });
+    const r = await ctx.explanation.curves({ steps: Number(this.steps.value), score: this.score.value });
     this.plot.hidden = false;
     drawLines(this.plot, [
       { ys: r.deletion.scores, color: '#2563eb', label: `deletion (AUC ${r.deletion.auc.toFixed(3)})` },
@@ -152,25 +152,13 @@ export class EvaluatePanel {
   }
 
   clearMarks() {
-    const c = this.marks;
-    c.width = c.clientWidth * (window.devicePixelRatio || 1) || 320;
-    c.height = c.clientHeight * (window.devicePixelRatio || 1) || 320;
-    c.getContext('2d').clearRect(0, 0, c.width, c.height);
+    const { inputW, inputH } = this.context();
+    drawMarks(this.marks, {}, inputW, inputH);
   }
 
   drawMarks() {
     const { inputW, inputH } = this.context();
-    this.clearMarks();
-    if (this.box) drawBox(this.marks, this.box, inputW, inputH, { color: '#ffffff' });
-    if (this.truth) drawBox(this.marks, this.truth, inputW, inputH, { color: '#22c55e', dash: [6, 4] });
-    if (this.point) {
-      const c = this.marks.getContext('2d');
-      const s = this.marks.width / inputW;
-      c.fillStyle = this.point.hit ? '#22c55e' : '#ef4444';
-      c.beginPath();
-      c.arc((this.point.x + 0.5) * s, (this.point.y + 0.5) * (this.marks.height / inputH), Math.max(4, this.marks.width / 60), 0, 2 * Math.PI);
-      c.fill();
-    }
+    drawMarks(this.marks, { box: this.box, truth: this.truth, point: this.point }, inputW, inputH);
   }
 
   async localize() {
@@ -181,11 +169,15 @@ export class EvaluatePanel {
       this.drawMarks();
       return;
     }
-    const r = await this.engine.call('localize', { threshold: Number(this.threshold.value), truth: this.truth, tolerance: Number(this.tolerance.value) });
+    const e = this.context().explanation;
+    if (!e) return;
+    const r = await e.localize({ threshold: Number(this.threshold.value), truth: this.truth, tolerance: Number(this.tolerance.value) });
     this.box = this.showBox.checked ? r.bbox : null;
     this.point = r.pointing ?? null;
     const parts = [];
-    if (this.showBox.checked) parts.push(r.bbox ? `box x ${r.bbox.x0}–${r.bbox.x1}, y ${r.bbox.y0}–${r.bbox.y1} (${r.component_pixels} px above ${formatValue(r.threshold)})` : 'no positive evidence: no box');
+    const { inputW, inputH } = this.context();
+    const whole = r.bbox && r.bbox.x0 === 0 && r.bbox.y0 === 0 && r.bbox.x1 === inputW && r.bbox.y1 === inputH;
+    if (this.showBox.checked) parts.push(r.bbox ? `box x ${r.bbox.x0}–${r.bbox.x1}, y ${r.bbox.y0}–${r.bbox.y1} (${r.component_pixels} px above ${formatValue(r.threshold)}${whole ? ': the whole image, so the map is above this fraction of its maximum everywhere; raise the threshold' : ''})` : 'no positive evidence: no box');
     if (r.pointing) parts.push(`pointing game: ${r.pointing.hit ? 'hit' : 'miss'} (maximum at ${r.pointing.x}, ${r.pointing.y})`);
     if (r.iou !== null && r.iou !== undefined) parts.push(`IoU with the ground truth ${r.iou.toFixed(3)}`);
     this.boxText.textContent = parts.join(' · ');
@@ -199,7 +191,8 @@ export class EvaluatePanel {
     this.strip.replaceChildren();
     // The stages are compared on the default channel reduction (the sum, which keeps the sign).
     const display = { ...ctx.display, reduce: CATALOG.display.reduce[0] };
-    const r = await this.engine.call('sanity', { request: ctx.request, stages: Number(this.stages.value), seed: 0, display });
+    if (!ctx.explanation) return null;
+    const r = await ctx.explanation.sanityCheck({ stages: Number(this.stages.value), seed: 0, display });
     const { meta } = r;
     meta.stages.forEach((s, i) => {
       const c = el('canvas', { width: r.width, height: r.height, className: 'thumb' });

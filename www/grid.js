@@ -1,7 +1,8 @@
 // The comparison grid: panels side by side, each with its own method, parameters, display
 // settings and target (methods x layers, rules x parameters, ...). A panel is edited by
 // selecting it: the main controls then drive that panel. Each panel keeps its attribution in
-// the worker under its own key, so display changes redraw without recomputing.
+// the worker under its own key (an Explanation of the JS API), so display changes redraw
+// without recomputing.
 import { METHODS, request } from './methods.js';
 import { drawOverlay, formatValue } from './heatmap.js';
 import { drawLines } from './plot.js';
@@ -20,10 +21,9 @@ function summary(cfg, labels) {
 }
 
 export class CompareGrid {
-  constructor(root, { engine, context, onSelect, onError }) {
+  constructor(root, { context, onSelect, onError }) {
     this.root = root;
-    this.engine = engine;
-    this.context = context; // () => { view, imageCanvas, labels, renderSettings(cfg) }
+    this.context = context; // () => { model, view, imageCanvas, labels, renderSettings(cfg) }
     this.onSelect = onSelect;
     this.onError = onError;
     this.panels = [];
@@ -60,8 +60,8 @@ export class CompareGrid {
 
   /// Deletion and insertion curves of a panel's attribution, drawn under it.
   async evaluate(p, { steps = 50, score = 'probability' } = {}) {
-    if (!p.el.dataset.done) return null;
-    const r = await this.engine.call('curves', { key: p.key, steps, score, target: p.cfg.target ?? null });
+    if (!p.el.dataset.done || !p.explanation) return null;
+    const r = await p.explanation.curves({ steps, score });
     const plot = p.el.querySelector('.panel-plot');
     plot.hidden = false;
     drawLines(plot, [{ ys: r.deletion.scores, color: '#2563eb', label: `del ${r.deletion.auc.toFixed(3)}` }, { ys: r.insertion.scores, color: '#c0392b', label: `ins ${r.insertion.auc.toFixed(3)}` }],
@@ -75,7 +75,7 @@ export class CompareGrid {
   remove(panel) {
     this.panels = this.panels.filter((p) => p !== panel);
     panel.el.remove();
-    this.engine.call('forget', { key: panel.key }).catch(() => {});
+    panel.explanation?.forget().catch(() => {});
     if (this.selected === panel) this.select(null);
     this.root.hidden = this.panels.length === 0;
   }
@@ -121,11 +121,10 @@ export class CompareGrid {
     p.el.classList.add('busy');
     try {
       this.drawImage(p);
-      const r = await this.engine.call('explain', {
-        key: p.key, request: request(p.cfg.method, p.cfg.values, p.cfg.target), display: ctx.renderSettings(p.cfg), width: ctx.view.width, height: ctx.view.height,
-      });
+      p.explanation = await ctx.model.explain({ method: p.cfg.method, params: request(p.cfg.method, p.cfg.values, p.cfg.target), target: p.cfg.target ?? null, key: p.key });
+      const r = await p.explanation.render({ ...ctx.renderSettings(p.cfg), width: ctx.view.width, height: ctx.view.height });
       drawOverlay(p.el.querySelector('.panel-heat'), r.rgba, r.width, r.height, p.cfg.display.opacity);
-      const m = r.meta;
+      const m = p.explanation.meta;
       const parts = [`“${labels[m.target] ?? m.target}”`, `${(m.seconds * 1000).toFixed(1)} ms`, `range ${formatValue(r.legend.vmin)}…${formatValue(r.legend.vmax)}`];
       if (m.completeness_gap !== null && m.completeness_gap !== undefined) parts.push(`gap ${formatValue(m.completeness_gap)}`);
       stats.textContent = parts.join(' · ');
@@ -142,8 +141,9 @@ export class CompareGrid {
 
   async redraw(p) {
     const ctx = this.context();
+    if (!p.explanation) return;
     try {
-      const r = await this.engine.call('render', { key: p.key, display: ctx.renderSettings(p.cfg), width: ctx.view.width, height: ctx.view.height });
+      const r = await p.explanation.render({ ...ctx.renderSettings(p.cfg), width: ctx.view.width, height: ctx.view.height });
       drawOverlay(p.el.querySelector('.panel-heat'), r.rgba, r.width, r.height, p.cfg.display.opacity);
     } catch (e) {
       this.onError(e);

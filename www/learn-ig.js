@@ -40,8 +40,8 @@ $('gap-run').addEventListener('click', async () => {
       const ys = [];
       for (const steps of STEPS) {
         $('gap-status').textContent = `${rule}, ${steps} steps…`;
-        const r = await ig.call('explainRaw', { request: { method: 'integrated-gradients', steps, ig_rule: rule, baseline: { kind: 'black' }, target: ig.lastMeta?.target ?? null } });
-        ys.push(Math.max(1e-9, Math.abs(r.meta.completeness_gap)));
+        const e = await ig.model.explain({ method: 'integrated-gradients', params: { steps, ig_rule: rule, baseline: { kind: 'black' } }, target: ig.lastMeta?.target ?? null, key: 'gap' });
+        ys.push(Math.max(1e-9, Math.abs(e.meta.completeness_gap)));
       }
       series.push({ xs: STEPS, ys: ys.map(Math.log10), color, label: rule });
     }
@@ -63,7 +63,7 @@ const softmax = (z) => {
 };
 const pathState = { points: [] };
 async function path() {
-  const { shape, data } = await ig.call('inputTensor');
+  const { shape, data } = await ig.model.input();
   const pre = ig.info.preprocess;
   const black = (0 - pre.mean[0]) / pre.std[0];
   const target = ig.lastMeta.target;
@@ -71,7 +71,7 @@ async function path() {
   for (let k = 0; k <= 20; k++) {
     const a = k / 20;
     const x = data.map((v) => black + a * (v - black));
-    const r = await ig.call('explainTensor', { input: x.buffer, request: { method: 'gradient', target } });
+    const r = await ig.model.explainTensor(x, { method: 'gradient', target });
     points.push({ a, p: softmax(r.logits)[target], grad: r });
   }
   // dp/dα by central differences (one-sided at the ends).
@@ -100,7 +100,8 @@ async function showPathMap() {
   const p = pathState.points[k];
   if (!p) return;
   const [, , h, w] = pathState.shape;
-  const r = await ig.call('storeAttribution', { key: 'path', shape: p.grad.shape, data: p.grad.data.buffer.slice(0), meta: p.grad.meta, display: SIGNED, width: w, height: h });
+  const e = await ig.model.keep({ ...p.grad, method: 'gradient' }, { key: 'path' });
+  const r = await e.render({ ...SIGNED, width: w, height: h });
   $('path-map').getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(r.rgba.buffer), r.width, r.height), 0, 0);
 }
 $('path-alpha').addEventListener('input', () => showPathMap().catch(showError));
@@ -122,36 +123,38 @@ const relDiff = (a, b) => {
   return Math.sqrt(n / Math.max(d, 1e-30));
 };
 let twinRun = 0;
+let twin = null;
 async function twins() {
   const run = ++twinRun;
   const c = 10 ** Number($('twin-c').value);
   $('twin-c-out').textContent = c >= 1 ? c.toFixed(c < 10 ? 2 : 0) : c.toPrecision(2);
-  const engine = ig.engine;
-  await engine.call('loadTwin', { from: ig.slotName, slot: 'twin', layer: 0, factor: c });
+  const next = await ig.model.rescaled({ layer: 0, factor: c });
+  twin?.dispose().catch(() => {});
+  twin = next;
   const target = ig.lastMeta.target;
   const reqs = {
-    'Integrated Gradients': { method: 'integrated-gradients', steps: 32, baseline: { kind: 'black' }, target },
-    'LRP-ε (ε = 0.25)': { method: 'lrp', rules: [['-', 'epsilon:0.25']], target },
+    'Integrated Gradients': { method: 'integrated-gradients', params: { steps: 32, baseline: { kind: 'black' } }, target },
+    'LRP-ε (ε = 0.25)': { method: 'lrp', params: { rules: [['-', 'epsilon:0.25']] }, target },
   };
   const figs = [];
   const numbers = [];
   for (const [name, request] of Object.entries(reqs)) {
-    const a = await engine.call('explainRaw', { slot: ig.slotName, request });
-    const b = await engine.call('explainRaw', { slot: 'twin', request });
+    const a = await ig.model.explain({ ...request, key: 'twin-view' });
+    const b = await next.explain({ ...request, key: 'twin-view' });
     if (run !== twinRun) return;
-    for (const [who, r, slot] of [['net', a, ig.slotName], [`twin (c = ${$('twin-c-out').textContent})`, b, 'twin']]) {
+    for (const [who, e] of [['net', a], [`twin (c = ${$('twin-c-out').textContent})`, b]]) {
       const { fig, c: canvas } = mapCanvas(`${name}, ${who}`);
-      const out = await engine.call('storeAttribution', { slot, key: 'twin-view', shape: r.shape, data: r.data.buffer.slice(0), meta: r.meta, display: SIGNED, width: 28, height: 28 });
+      const out = await e.render({ ...SIGNED, width: 28, height: 28 });
       canvas.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(out.rgba.buffer), 28, 28), 0, 0);
       // Each map has its own colour scale: its range, so that equal-looking maps are not taken
       // for equal values.
       fig.querySelector('figcaption').append(document.createElement('br'), `colour range ±${formatValue(out.legend.vmax)}`);
       figs.push(fig);
     }
-    numbers.push(`${name}: relative difference ${formatValue(relDiff(b.data, a.data))}`);
+    numbers.push(`${name}: relative difference ${formatValue(relDiff(await b.values(), await a.values()))}`);
   }
-  const x = await ig.call('inputTensor');
-  const [la, lb] = [await ig.call('explainTensor', { input: x.data.buffer.slice(0) }), await engine.call('explainTensor', { slot: 'twin', input: x.data.buffer.slice(0) })];
+  const x = await ig.model.input();
+  const [la, lb] = [await ig.model.explainTensor(x.data), await next.explainTensor(x.data)];
   const dl = Math.max(...la.logits.map((v, i) => Math.abs(v - lb.logits[i])));
   $('twin-row').replaceChildren(...figs);
   $('twin-text').textContent = `Largest score difference between the twins: ${formatValue(dl)}. ${numbers.join('; ')}.`;

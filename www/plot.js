@@ -101,3 +101,21 @@ export function drawBox(canvas, box, inputW, inputH, { color = '#ffffff', dash =
   c.strokeRect(box.x0 * sx, box.y0 * sy, (box.x1 - box.x0) * sx, (box.y1 - box.y0) * sy);
   c.restore();
 }
+
+/// The localisation marks over a map, in model-input pixels: the CAM paper's box (white), the
+/// ground truth (green, dashed) and the pointing game's maximum (a dot, green on a hit). The
+/// canvas is first sized to its CSS box and cleared.
+export function drawMarks(canvas, { box = null, truth = null, point = null }, inputW, inputH) {
+  canvas.width = canvas.clientWidth * (window.devicePixelRatio || 1) || 320;
+  canvas.height = canvas.clientHeight * (window.devicePixelRatio || 1) || 320;
+  const c = canvas.getContext('2d');
+  c.clearRect(0, 0, canvas.width, canvas.height);
+  if (box) drawBox(canvas, box, inputW, inputH, { color: '#ffffff' });
+  if (truth) drawBox(canvas, truth, inputW, inputH, { color: '#22c55e', dash: [6, 4] });
+  if (point) {
+    c.fillStyle = point.hit ? '#22c55e' : '#ef4444';
+    c.beginPath();
+    c.arc(((point.x + 0.5) * canvas.width) / inputW, ((point.y + 0.5) * canvas.height) / inputH, Math.max(4, canvas.width / 60), 0, 2 * Math.PI);
+    c.fill();
+  }
+}

@@ -6,8 +6,9 @@
 // effect after the chunks in flight.
 import { Engine } from './worker-client.js';
 
+/// A run stopped by its AbortSignal.
 export class Cancelled extends Error {
-  constructor() { super('cancelled'); this.name = 'Cancelled'; }
+  constructor() { super('cancelled'); this.name = 'cancelled'; }
 }
 
 const points = (r) => (r.method === 'integrated-gradients' ? r.steps ?? 50 : r.method === 'smoothgrad' ? r.samples ?? 50 : 0);
@@ -17,16 +18,24 @@ export class WorkerPool {
     this.main = main;
     this.size = Math.max(1, size);
     this.extra = [];
-    this.modelKey = null;
-    this.imageKey = null;
+    this.model = null;
+    this.input = null;
   }
 
   /// Sums over many points are chunked (and spread when there are several cores).
-  worthIt(request) {
+  static worthIt(request) {
     return points(request) >= 16;
   }
 
-  async prepare(modelKey, loadArgs, imageKey, imageBytes) {
+  /// The extra workers hold `model` (a SaliencyModel of saliency.js: how it was loaded, its
+  /// current input) in their slot 'pool'.
+  prepare(model) {
+    // One at a time: two explanations asking at once must not load the model twice.
+    this.ready = (this.ready ?? Promise.resolve()).catch(() => {}).then(() => this.load(model));
+    return this.ready;
+  }
+
+  async load(model) {
     if (this.extra.length < this.size - 1) {
       // New workers get the main worker's compiled module: its tiered-up code comes along.
       const module = await this.main.call('wasmModule');
@@ -37,20 +46,22 @@ export class WorkerPool {
         this.extra.push(e);
       }
     }
-    if (this.modelKey !== modelKey) {
-      await Promise.all(this.extra.map((e) => e.call('loadModel', { ...loadArgs, bytes: loadArgs.bytes ? loadArgs.bytes.slice(0) : undefined, slot: 'pool' })));
-      this.modelKey = modelKey;
-      this.imageKey = null;
+    const source = model.source;
+    if (this.model !== model) {
+      this.model = null;
+      await Promise.all(this.extra.map((e) => e.call('loadModel', { ...source, bytes: source.bytes ? source.bytes.slice(0) : undefined, slot: 'pool' })));
+      this.model = model;
+      this.input = null;
     }
-    if (this.imageKey !== imageKey) {
-      await Promise.all(this.extra.map((e) => e.call('predictImage', { bytes: imageBytes.slice().buffer, k: 1, slot: 'pool' })));
-      this.imageKey = imageKey;
+    if (this.input !== model.inputVersion) {
+      await Promise.all(this.extra.map((e) => e.call('predictImage', { bytes: model.inputBytes.slice().buffer, k: 1, slot: 'pool' })));
+      this.input = model.inputVersion;
     }
   }
 
-  /// Computes `request` in chunks on the main worker (its `slot`) and the extra ones; stores
-  /// the sum under `key` in the main worker and returns its rendering.
-  async explain(request, { slot = 'main', key = 'main', display, width, height, onProgress, signal }) {
+  /// Computes `request` in chunks on the main worker (its `slot`) and the extra ones; keeps
+  /// the sum under `key` in the main worker and returns its shape and report.
+  async explain(request, { slot, key, onProgress, signal }) {
     const n = points(request);
     // One chunk per worker for short runs (each chunk re-runs the forward pass of x and x');
     // long runs get small chunks for the progress bar and a prompt cancel.
@@ -80,6 +91,6 @@ export class WorkerPool {
       for (let i = 0; i < data.length; i++) total += data[i];
       meta.completeness_gap = total - meta.score_delta;
     }
-    return this.main.call('storeAttribution', { slot, key, shape: first.shape, data, meta, display, width, height }, null, [data.buffer]);
+    return this.main.call('storeAttribution', { slot, key, shape: first.shape, data: data.buffer, meta }, null, [data.buffer]);
   }
 }

@@ -1,6 +1,6 @@
 // Types of the <saliency-viewer> element (saliency-viewer.js): its attributes, methods and
 // events. Importing the module defines the element.
-import type { ClassScore } from './saliency.js';
+import type { ClassScore, SaliencyModel, Explanation } from './saliency.js';
 
 export interface SaliencyViewerAttributes {
   /** A bundled model's name, or a URL of an .onnx. */
@@ -38,11 +38,15 @@ export interface SaliencyViewerEventMap extends HTMLElementEventMap {
 }
 
 export class SaliencyViewerElement extends HTMLElement {
-  /** Any worker command on this element's model and input. */
-  call(cmd: string, args?: Record<string, unknown>, onProgress?: ((p: number) => void) | null): Promise<unknown>;
+  /** The element's model and input (the JS API's SaliencyModel); null before it loads. */
+  readonly model: SaliencyModel | null;
+  /** The explanation on screen; null before the first. */
+  readonly explanation: Explanation | null;
+  /** The report of the explanation on screen. */
+  readonly lastMeta: { target: number; score: number; seconds: number; [more: string]: unknown } | null;
   channelMaps(): Promise<{ shape: number[]; weights: number[]; layer: string; data: Float32Array }>;
   curves(options?: { steps?: number; score?: 'probability' | 'logit' }): Promise<Record<string, unknown>>;
-  sanityCheck(options?: { stages?: number; seed?: number }): Promise<Record<string, unknown>>;
+  sanityCheck(options?: { stages?: number; seed?: number }): Promise<{ meta: Record<string, unknown>; images: Uint8Array[]; width: number; height: number }>;
   /** Classifies image bytes (PNG/JPEG) and explains them. */
   useImageBytes(bytes: Uint8Array, explain?: boolean): Promise<void>;
   addEventListener<K extends keyof SaliencyViewerEventMap>(type: K, listener: (this: SaliencyViewerElement, ev: SaliencyViewerEventMap[K]) => unknown, options?: boolean | AddEventListenerOptions): void;

@@ -15,18 +15,20 @@
 // Events: `prediction` (detail: top-k), `explained` (detail: meta; CAM / Grad-CAM carry
 // `meta.channels` with the layer's weights), `localized` (detail: box and pointing game),
 // `error` (detail: message).
-// Methods for page scripts (teaching pages): `call(cmd, args)` (any worker command on this
-// element's model), `channelMaps()`, `curves({steps, score})`, `sanityCheck({stages})`.
+// Properties and methods for page scripts (teaching pages): `model` (the JS API's
+// SaliencyModel of saliency.js, with the element's input), `explanation` (the Explanation on
+// screen), `lastMeta`, `channelMaps()`, `curves({steps, score})`, `sanityCheck({stages})`,
+// `useImageBytes(bytes)`. The element draws through the viewer's own view controller
+// (explanation-view.js) and speaks only the JS API.
 // All elements of a page share one worker, and each model, sidecar and image is fetched once
 // per page however many elements show it; nothing leaves the page.
-import { sharedEngine } from './worker-client.js';
+import { load } from './saliency.js';
 import { METHODS, CATALOG, request, displayFor, AUTO } from './methods.js';
-import { drawRgba, renderTopK } from './view.js';
-import { drawOverlay, drawLegend, formatValue } from './heatmap.js';
-import { drawBox } from './plot.js';
+import { ExplanationView, Coalescer } from './explanation-view.js';
+import { formatValue } from './heatmap.js';
+import { drawMarks } from './plot.js';
 
 const ROOT = new URL('.', import.meta.url);
-let nextSlot = 1;
 
 /// Each URL is fetched once per page, however many elements show it (a failed fetch is
 /// forgotten, so a later element tries again).
@@ -51,11 +53,7 @@ class SaliencyViewer extends HTMLElement {
 
   constructor() {
     super();
-    this.slotName = `element-${nextSlot++}`;
-    this.engine = sharedEngine();
     this.info = null;
-    this.view = null;
-    this.pending = Promise.resolve();
     const root = this.attachShadow({ mode: 'open' });
     root.innerHTML = `<link rel="stylesheet" href="${new URL('saliency-viewer.css', ROOT)}">
       <div class="wrap"><div class="stack"><canvas class="image"></canvas><canvas class="heat" hidden></canvas><canvas class="marks"></canvas></div>
@@ -63,6 +61,10 @@ class SaliencyViewer extends HTMLElement {
       <div class="legend" hidden><span class="min"></span><canvas class="strip"></canvas><span class="max"></span></div>
       <p class="stats"></p><p class="error" hidden></p></div></div>`;
     this.$ = (sel) => root.querySelector(sel);
+    this.view = new ExplanationView({ image: this.$('.image'), heat: this.$('.heat'), legend: this.$('.legend'), strip: this.$('.strip'), min: this.$('.min'), max: this.$('.max'), topk: this.$('.topk') });
+    // Work runs one step at a time; a newer request of a deeper level absorbs an older one.
+    this.work = new Coalescer(['opacity', 'marks', 'controls', 'render', 'explain', 'image', 'model'], (l) => this.run(l).catch((e) => { if (e?.name !== 'cancelled') this.fail(e); }));
+    // (A run stopped for a newer one is not an error.)
     this.$('.topk').addEventListener('click', (e) => {
       const li = e.target.closest('li');
       if (li) this.setAttribute('target', li.dataset.index);
@@ -79,48 +81,53 @@ class SaliencyViewer extends HTMLElement {
     this.schedule(level);
   }
 
-  /// Work runs one step at a time; a newer request of a deeper level absorbs an older one.
   schedule(level) {
-    const order = ['opacity', 'marks', 'controls', 'render', 'explain', 'image', 'model'];
-    if (this.queued && order.indexOf(this.queued) >= order.indexOf(level)) return;
-    this.queued = level;
-    this.pending = this.pending.then(() => {
-      const l = this.queued;
-      this.queued = null;
-      return this.run(l).catch((e) => this.fail(e));
-    });
+    // A new explanation stops the chunked run in flight.
+    if (['explain', 'image', 'model'].includes(level)) this.view.abort();
+    return this.work.schedule(level);
   }
 
   async run(level) {
     if (level === 'model') await this.loadModel();
     if (level === 'model' || level === 'image') await this.loadImage();
     if (['model', 'image', 'controls'].includes(level)) this.renderControls();
-    if (['model', 'image', 'explain'].includes(level)) await this.explain();
+    if (['model', 'image', 'explain'].includes(level)) {
+      this.view.size = this.drawSize();
+      this.view.show({ opacity: this.opacity });
+      await this.explain();
+    }
     if (level === 'render') await this.redraw();
-    if (level === 'opacity') this.$('.heat').style.opacity = this.opacity;
+    if (level === 'opacity') this.view.show({ opacity: this.opacity });
     if (level !== 'opacity' && level !== 'controls') await this.marks();
   }
 
-  /// Any worker command on this element's model and input.
-  call(cmd, args = {}, onProgress = null) { return this.engine.call(cmd, { slot: this.slotName, ...args }, onProgress); }
+  /// The element's model (the JS API's SaliencyModel, holding the element's input).
+  get model() { return this.view.model; }
+
+  /// The explanation on screen (the JS API's Explanation).
+  get explanation() { return this.view.explanation; }
 
   /// CAM / Grad-CAM: the activations behind the map, with their weights.
-  channelMaps() { return this.call('channelMaps'); }
+  channelMaps() { return this.shown().channelMaps(); }
 
   /// Deletion and insertion curves of the map on screen.
-  curves({ steps = 50, score = 'probability' } = {}) { return this.call('curves', { steps, score }); }
+  curves({ steps = 50, score = 'probability' } = {}) { return this.shown().curves({ steps, score }); }
 
-  /// The cascading-randomisation check of the element's method (stage maps rendered).
-  sanityCheck({ stages = 8, seed = 0 } = {}) {
-    return this.call('sanity', { request: request(this.method, this.params(), this.targetValue()), stages, seed, display: this.display() });
+  /// The cascading-randomisation check of the map on screen (stage maps drawn as it is).
+  sanityCheck({ stages = 8, seed = 0 } = {}) { return this.shown().sanityCheck({ stages, seed, display: this.display() }); }
+
+  shown() {
+    if (!this.view.explanation) throw new Error('nothing is explained yet');
+    return this.view.explanation;
   }
 
   /// The heatmap's pixel size: the input's, or `resolution` pixels wide (at most 1024).
   drawSize() {
     const r = Number(this.getAttribute('resolution'));
-    if (!r) return { width: this.view.width, height: this.view.height };
+    const input = this.view.input;
+    if (!r) return null;
     const width = Math.min(1024, Math.max(1, Math.round(r)));
-    return { width, height: Math.max(1, Math.round((width * this.view.height) / this.view.width)) };
+    return { width, height: Math.max(1, Math.round((width * input.height) / input.width)) };
   }
 
   targetValue() {
@@ -133,27 +140,19 @@ class SaliencyViewer extends HTMLElement {
     const c = this.$('.marks');
     const box = this.getAttribute('box');
     const truthText = this.getAttribute('truth');
-    const ctx2 = c.getContext('2d');
-    c.width = c.clientWidth * (window.devicePixelRatio || 1) || 240;
-    c.height = c.clientHeight * (window.devicePixelRatio || 1) || 240;
-    ctx2.clearRect(0, 0, c.width, c.height);
-    if (!this.lastMeta || (box === null && truthText === null)) return;
+    const [, , h, w] = this.info?.input_shape ?? [1, 1, 1, 1];
+    if (!this.view.explanation || (box === null && truthText === null)) {
+      drawMarks(c, {}, w, h);
+      return;
+    }
     let truth = null;
     if (truthText !== null) {
       const v = truthText.split(',').map(Number);
       if (v.length !== 4 || v.some((x) => !Number.isInteger(x) || x < 0)) throw new Error(`the truth attribute must be x0,y0,x1,y1 in input pixels, got “${truthText}”`);
       truth = { x0: v[0], y0: v[1], x1: v[2], y1: v[3] };
     }
-    const r = await this.call('localize', { threshold: box === null ? 0.2 : Number(box), truth });
-    const [, , h, w] = this.info.input_shape;
-    if (box !== null && r.bbox) drawBox(c, r.bbox, w, h, { color: '#ffffff' });
-    if (truth) drawBox(c, truth, w, h, { color: '#22c55e', dash: [6, 4] });
-    if (r.pointing) {
-      ctx2.fillStyle = r.pointing.hit ? '#22c55e' : '#ef4444';
-      ctx2.beginPath();
-      ctx2.arc(((r.pointing.x + 0.5) * c.width) / w, ((r.pointing.y + 0.5) * c.height) / h, Math.max(4, c.width / 60), 0, 2 * Math.PI);
-      ctx2.fill();
-    }
+    const r = await this.view.explanation.localize({ threshold: box === null ? 0.2 : Number(box), truth });
+    drawMarks(c, { box: box !== null ? r.bbox : null, truth, point: r.pointing }, w, h);
     this.lastLocalization = r;
     this.dataset.localized = JSON.stringify(r);
     this.dispatchEvent(new CustomEvent('localized', { detail: r }));
@@ -181,20 +180,24 @@ class SaliencyViewer extends HTMLElement {
   }
 
   async loadModel() {
-    const model = this.getAttribute('model') ?? 'efficientnet_lite0';
+    const name = this.getAttribute('model') ?? 'efficientnet_lite0';
     let url;
     let sidecar = null;
-    if (/\.onnx$/i.test(model)) {
-      url = new URL(model, document.baseURI);
+    if (/\.onnx$/i.test(name)) {
+      url = new URL(name, document.baseURI);
       const s = this.getAttribute('sidecar');
       if (s) sidecar = await textOf(new URL(s, document.baseURI));
     } else {
-      const text = await textOf(new URL(`models/${model}.json`, ROOT));
+      const text = await textOf(new URL(`models/${name}.json`, ROOT));
       sidecar = text;
       url = new URL(`models/${JSON.parse(text).file}`, ROOT);
     }
-    const { info } = await this.engine.call('loadModel', { url: String(url), sidecar, slot: this.slotName });
-    this.info = info;
+    const model = await load({ url, sidecar });
+    const old = this.view.model;
+    this.view.setModel(model);
+    this.lastMeta = null;
+    old?.dispose().catch(() => {});
+    this.info = model.info;
     this.sidecar = JSON.parse(sidecar ?? '{}');
   }
 
@@ -207,13 +210,11 @@ class SaliencyViewer extends HTMLElement {
 
   /// Classifies image bytes (PNG/JPEG) and explains them: also usable from page scripts.
   async useImageBytes(bytes, explain = true) {
-    const r = await this.engine.call('predictImage', { bytes: bytes.slice().buffer, k: 5, slot: this.slotName });
-    drawRgba(this.$('.image'), r.view, r.width, r.height);
-    this.view = { width: r.width, height: r.height };
-    this.prediction = r.prediction;
-    renderTopK(this.$('.topk'), r.prediction);
+    const r = await this.view.setInput(bytes);
+    this.lastMeta = null;
+    this.prediction = r;
     this.$('.topk').hidden = !this.showing('topk');
-    this.dispatchEvent(new CustomEvent('prediction', { detail: r.prediction.top }));
+    this.dispatchEvent(new CustomEvent('prediction', { detail: r.top }));
     if (explain) await this.explain();
   }
 
@@ -240,16 +241,11 @@ class SaliencyViewer extends HTMLElement {
   }
 
   async explain() {
-    if (!this.view) return;
+    if (!this.view.input) return;
     const target = this.targetValue();
-    for (const li of this.$('.topk').children) {
-      const on = Number(li.dataset.index) === (target ?? this.prediction.top[0].index);
-      li.classList.toggle('target', on);
-      li.querySelector('button')?.setAttribute('aria-pressed', String(on));
-    }
-    const r = await this.engine.call('explain', { slot: this.slotName, request: request(this.method, this.params(), target), display: this.display(), ...this.drawSize() });
-    this.draw(r);
-    const m = r.meta;
+    this.view.markTarget(target);
+    const e = await this.view.explain({ method: this.method, params: request(this.method, this.params(), target), target }, this.display());
+    const m = e.meta;
     this.$('.stats').textContent = `${this.method} · “${this.info.labels[m.target]}” · ${(m.seconds * 1000).toFixed(1)} ms${m.completeness_gap != null ? ` · gap ${formatValue(m.completeness_gap)}` : ''}`;
     this.$('.error').hidden = true;
     this.lastMeta = m;
@@ -258,14 +254,8 @@ class SaliencyViewer extends HTMLElement {
   }
 
   async redraw() {
-    if (!this.view) return;
-    this.draw(await this.engine.call('render', { slot: this.slotName, display: this.display(), ...this.drawSize() }));
-  }
-
-  draw(r) {
-    drawOverlay(this.$('.heat'), r.rgba, r.width, r.height, this.opacity);
-    drawLegend(this.$('.strip'), r.strip, r.legend.vmin, r.legend.vmax, this.$('.min'), this.$('.max'));
-    this.$('.legend').hidden = false;
+    this.view.size = this.drawSize();
+    await this.view.redraw(this.display());
   }
 
   fail(e) {

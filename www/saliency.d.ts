@@ -78,6 +78,9 @@ export interface ModelInfo {
   [more: string]: unknown;
 }
 
+/** Whether explain() runs a request in chunks over the cores (IG steps, SmoothGrad samples from 16): progress and cancel. */
+export function runsInChunks(request: { method: string; steps?: number; samples?: number }): boolean;
+
 /** Loads a model in the page's worker. Rejects with an Error whose `name` is an ErrorKind. */
 export function load(options: LoadOptions): Promise<SaliencyModel>;
 
@@ -103,25 +106,56 @@ export interface ExplainOptions {
   params?: Record<string, unknown>;
   /** The class to explain; default the top class. */
   target?: number | null;
+  /** Where the attribution is kept: an explanation under the same key replaces the previous one (default: a new key). */
+  key?: string;
+  /** Stops a chunked run (IG, SmoothGrad) after its chunks in flight; it then rejects with Cancelled. */
+  signal?: AbortSignal;
+  /** A chunked run's progress, 0 to 1. */
+  onProgress?: (fraction: number) => void;
 }
+
+/** A run stopped by its AbortSignal (`name`: 'cancelled'). */
+export class Cancelled extends Error {}
+
+export interface ExplanationMeta { target: number; score: number; seconds: number; [more: string]: unknown }
 
 export class SaliencyModel {
   readonly info: ModelInfo;
+  /** Seconds the load took (download, checks, compilation). */
+  readonly loadSeconds: number;
   /** Classifies PNG/JPEG bytes or a .npy tensor and keeps it as the input to explain. */
   setInput(bytes: ArrayBuffer | Uint8Array | Blob, options?: { k?: number }): Promise<{
     top: ClassScore[]; seconds: number; view: { rgba: Uint8Array; width: number; height: number };
   }>;
   explain(options: ExplainOptions): Promise<Explanation>;
+  /** Keeps an attribution of the page's making (e.g. one explainTensor returned) for drawing and scoring. */
+  keep(attribution: { shape: number[]; data: ArrayLike<number>; meta: object; method: string }, options?: { key?: string }): Promise<Explanation>;
+  /** Class scores, and with a request one explanation's values, for an input tensor in the model's layout; nothing is kept. */
+  explainTensor(tensor: ArrayLike<number>, request?: Record<string, unknown> | null): Promise<{ logits: number[]; shape?: number[]; data?: Float32Array; meta?: ExplanationMeta }>;
+  /** The current input as the model sees it. */
+  input(): Promise<{ shape: number[]; data: Float32Array }>;
+  /** A float32/float64 .npy's values, checked against the input's size. */
+  readNpy(bytes: ArrayBuffer | Uint8Array): Promise<Float32Array>;
+  /** The same function with weight layers `layer`, `layer + 1` rescaled by `factor` and 1/`factor`, on the same input. */
+  rescaled(options: { layer?: number; factor: number }): Promise<SaliencyModel>;
   dispose(): Promise<void>;
 }
 
 export class Explanation {
   readonly method: string;
+  readonly key: string;
   readonly shape: number[];
-  readonly data: Float32Array;
-  readonly meta: { target: number; score: number; seconds: number; [more: string]: unknown };
+  readonly meta: ExplanationMeta;
+  /** The attribution's values (they stay in the worker until asked for). */
+  values(): Promise<Float32Array>;
   render(options?: Display & { width?: number; height?: number }): Promise<RenderedMap>;
-  curves(options?: { kinds?: Array<'deletion' | 'insertion'>; steps?: number; score?: 'probability' | 'logit' }): Promise<Record<string, unknown>>;
-  localize(options?: { threshold?: number; truth?: [number, number, number, number] | null; tolerance?: number }): Promise<Record<string, unknown>>;
+  curves(options?: { kinds?: Array<'deletion' | 'insertion'>; steps?: number; score?: 'probability' | 'logit'; onProgress?: (fraction: number) => void }): Promise<Record<string, unknown>>;
+  localize(options?: { threshold?: number; truth?: [number, number, number, number] | { x0: number; y0: number; x1: number; y1: number } | null; tolerance?: number }): Promise<Record<string, unknown>>;
+  /** CAM / Grad-CAM: the layer's activations [C, h, w] behind the map, with their weights. */
+  channelMaps(): Promise<{ shape: number[]; weights: number[]; layer: string; data: Float32Array }>;
+  /** Cascading randomisation (Adebayo et al.): every stage's report and its map drawn with `display`. */
+  sanityCheck(options?: { stages?: number; seed?: number; display?: Display }): Promise<{ meta: Record<string, unknown>; images: Uint8Array[]; width: number; height: number }>;
   npy(): Promise<Uint8Array>;
+  /** Frees the attribution in the worker. */
+  forget(): Promise<boolean>;
 }

@@ -173,14 +173,6 @@ const commands = {
     const view = npy ? s.session.input_rgba() : s.model.model_view_rgba(data);
     return { result: { prediction, seconds, view, width, height }, transfer: [view.buffer] };
   },
-  explain({ request, display, width, height, key = 'main', slot }) {
-    const s = slotOf(slot);
-    const t0 = performance.now();
-    const meta = JSON.parse(s.session.explain(key, JSON.stringify(request)));
-    meta.wall_seconds = (performance.now() - t0) / 1000;
-    s.metas.set(key, meta);
-    return commands.render({ display, width, height, key, slot });
-  },
   /// One explanation's raw values (a shard of a parallel one), not kept.
   explainRaw({ request, slot }) {
     const a = slotOf(slot).session.explain_values(JSON.stringify(request));
@@ -188,13 +180,19 @@ const commands = {
     a.free();
     return { result: out, transfer: [out.data.buffer] };
   },
-  /// One explanation kept under `key` and also returned (a copy of its values): the JS API's.
-  explainKept({ request, slot, key }) {
+  /// One explanation kept under `key`: its shape and report (the values stay here).
+  explainKept({ request, slot, key = 'main' }) {
     const s = slotOf(slot);
+    const t0 = performance.now();
     const meta = JSON.parse(s.session.explain(key, JSON.stringify(request)));
+    meta.wall_seconds = (performance.now() - t0) / 1000;
     s.metas.set(key, meta);
-    const a = s.session.attribution(key);
-    const out = { shape: Array.from(a.shape()), data: a.data(), meta };
+    return { shape: Array.from(s.session.shape(key)), meta };
+  },
+  /// A kept attribution's values.
+  attributionValues({ slot, key = 'main' }) {
+    const a = slotOf(slot).session.attribution(key);
+    const out = { shape: Array.from(a.shape()), data: a.data() };
     a.free();
     return { result: out, transfer: [out.data.buffer] };
   },
@@ -208,12 +206,12 @@ const commands = {
     else s.model.free();
     return true;
   },
-  /// Keeps an attribution computed elsewhere (the sum of shards) and draws it.
-  storeAttribution({ slot, key = 'main', shape, data, meta, display, width, height }) {
+  /// Keeps an attribution computed elsewhere (the sum of shards, a map of the page's making).
+  storeAttribution({ slot, key = 'main', shape, data, meta }) {
     const s = slotOf(slot);
     s.session.keep(key, Uint32Array.from(shape), new Float32Array(data), JSON.stringify(meta));
     s.metas.set(key, meta);
-    return commands.render({ display, width, height, key, slot });
+    return { shape, meta };
   },
   render({ display, width, height, key = 'main', slot }) {
     const s = slotOf(slot);

@@ -15,7 +15,6 @@ const rows = [];
 const catalog = await loadCatalog(new URL('../models/', location.href).href);
 // The site's worker plus the timing commands (timeForward, timeExplain, memoryBytes).
 const BENCH_WORKER = new URL('./bench-worker.js', import.meta.url);
-const display = { reduce: 'sum', sign: 'signed', outlier_percent: 2, upsample: 'bilinear', colormap: 'blue-white-red' };
 
 const middle = (t) => Number([...t].sort((a, b) => a - b)[Math.floor(t.length / 2)].toFixed(2));
 
@@ -64,8 +63,7 @@ const parallel = [];
     await engine.call('loadModel', { url: m.url, sidecar: m.sidecarText });
     const image = catalog.images.find((im) => im.file === m.sidecar.default_image);
     const bytes = await fetchBytes(image.url);
-    const pred = await engine.call('predictImage', { bytes: bytes.buffer.slice(0), k: 1 });
-    const dims = { display, width: pred.width, height: pred.height };
+    await engine.call('predictImage', { bytes: bytes.buffer.slice(0), k: 1 });
     const request = { method: 'integrated-gradients', steps: 32 };
     const runs = m.name === 'efficientnet_lite0' ? 5 : 9;
     // Both timed the same way, from the page (the pool's wall clock: messages, the sum of the
@@ -73,12 +71,14 @@ const parallel = [];
     // spell of the shared machine falls on both alike.
     const single = new WorkerPool(engine, 1);
     const pool = new WorkerPool(engine);
-    await pool.prepare(m.name, { url: m.url, sidecar: m.sidecarText }, 1, bytes);
+    // The pool is given what a SaliencyModel of saliency.js gives it: its source and input.
+    await pool.prepare({ source: { url: m.url, sidecar: m.sidecarText }, inputBytes: bytes, inputVersion: 1 });
+    const at = { slot: 'main', key: 'main' };
     const [one, inWorker, all] = await medians([
-      async () => (await single.explain(request, dims)).meta.seconds,
+      async () => (await single.explain(request, at)).meta.seconds,
       // (The worker's own clock, as the one-worker number was before 2026-11-27.)
-      async () => (await engine.call('explain', { request, ...dims })).meta.seconds,
-      async () => (await pool.explain(request, dims)).meta.seconds,
+      async () => (await engine.call('explainKept', { request })).meta.seconds,
+      async () => (await pool.explain(request, at)).meta.seconds,
     ], runs);
     parallel.push({ model: m.name, workers: pool.size, ig32_one_worker_ms: one, ig32_in_worker_ms: inWorker, ig32_all_workers_ms: all, speedup: Number((one / all).toFixed(2)) });
     for (const e of pool.extra) e.worker.terminate();
@@ -110,12 +110,11 @@ const parallel = [];
   const m = catalog.models.find((x) => x.name === 'mnist_cam');
   await engine.call('loadModel', { url: m.url, sidecar: m.sidecarText });
   const bytes = await fetchBytes(catalog.images.find((im) => im.file === m.sidecar.default_image).url);
-  const pred = await engine.call('predictImage', { bytes: bytes.buffer.slice(0), k: 1 });
-  const dims = { display, width: pred.width, height: pred.height };
-  await engine.call('explain', { request: { method: 'integrated-gradients', steps: 10 }, ...dims });
+  await engine.call('predictImage', { bytes: bytes.buffer.slice(0), k: 1 });
+  await engine.call('explainKept', { request: { method: 'integrated-gradients', steps: 10 } });
   const before = await engine.call('memoryBytes');
   const t0 = performance.now();
-  const r = await engine.call('explain', { request: { method: 'integrated-gradients', steps: 10000 }, ...dims });
+  const r = await engine.call('explainKept', { request: { method: 'integrated-gradients', steps: 10000 } });
   const after = await engine.call('memoryBytes');
   parallel.push({ model: 'mnist_cam', ig10000_seconds: Number(((performance.now() - t0) / 1000).toFixed(2)), wasm_memory_mb_after_ig10: Number((before / 2 ** 20).toFixed(1)), wasm_memory_mb_after_ig10000: Number((after / 2 ** 20).toFixed(1)), gap: r.meta.completeness_gap });
   engine.worker.terminate();

@@ -49,7 +49,8 @@ const page = (base) => `<!doctype html>
     const map = await e.render({ width: 112, height: 112 });
     let bad = null;
     try { await model.explain({ method: 'integrated-gradients', params: { steps: 0 } }); } catch (err) { bad = { name: err.name, message: err.message }; }
-    document.body.dataset.api = JSON.stringify({ methods: c.methods.length, top: input.top[0], shape: e.shape, score: e.meta.score, width: map.width, colored: map.rgba.some((v, i) => i % 4 === 3 && v > 0), bad });
+    const values = await e.values();
+    document.body.dataset.api = JSON.stringify({ methods: c.methods.length, top: input.top[0], shape: e.shape, values: values.length, score: e.meta.score, width: map.width, colored: map.rgba.some((v, i) => i % 4 === 3 && v > 0), bad });
   } catch (err) {
     document.body.dataset.api = JSON.stringify({ error: err.name + ': ' + err.message });
   }
@@ -94,6 +95,7 @@ async function check(html, label) {
   assert.equal(api.top.index, el.top.index, `${label}: the API and the element agree on the class`);
   assert.ok(api.top.probability > 0.5, `${label}: a digit 7 is recognised (${api.top.label} ${api.top.probability})`);
   assert.equal(api.shape.length, 2, `${label}: a Grad-CAM map is [h, w] at the layer's size`);
+  assert.equal(api.values, api.shape[0] * api.shape[1], `${label}: values() gives the whole map`);
   assert.ok(api.colored && api.width === 112, `${label}: a drawn map`);
   assert.equal(api.bad?.name, 'parameter', `${label}: a bad request is an Error named by its kind: ${JSON.stringify(api.bad)}`);
   assert.deepEqual(errors, [], `${label}: console errors`);
@@ -126,8 +128,12 @@ async function main(bytes: Uint8Array): Promise<number> {
   void kind;
   const el = document.querySelector('saliency-viewer') as SaliencyViewerElement | null;
   el?.addEventListener('prediction', (ev) => console.log(ev.detail[0].label));
+  const values: Float32Array = await e.values();
+  const box = await e.localize({ threshold: 0.5, truth: [0, 0, 8, 8] });
+  void box;
+  await e.forget();
   await model.dispose();
-  return map.rgba.length + e.data.length + model.info.classes;
+  return map.rgba.length + values.length + model.info.classes;
 }
 void main;
 `);
