@@ -58,6 +58,8 @@ $('box-threshold').addEventListener('input', () => {
 $('box-image').addEventListener('change', () => effnet.setAttribute('image', $('box-image').value));
 effnet.addEventListener('localized', (e) => {
   const b = e.detail.bbox;
-  $('box-text').textContent = b ? `Box: x ${b.x0}–${b.x1}, y ${b.y0}–${b.y1} of 224 × 224 (${e.detail.component_pixels} pixels in the largest region above ${formatValue(e.detail.threshold)}).` : 'No positive evidence: no box.';
+  const whole = b && b.x0 === 0 && b.y0 === 0 && b.x1 === 224 && b.y1 === 224;
+  $('box-text').textContent = !b ? 'No positive evidence: no box.'
+    : `Box: x ${b.x0}–${b.x1}, y ${b.y0}–${b.y1} of 224 × 224 (${e.detail.component_pixels} pixels in the largest region above ${formatValue(e.detail.threshold)})${whole ? ': the whole image, every pixel is above this fraction of the maximum; raise the threshold' : ''}.`;
 });
 for (const el of [bilinear, bicubic, effnet]) el.addEventListener('error', (e) => showError(new Error(e.detail)));

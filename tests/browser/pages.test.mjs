@@ -65,8 +65,11 @@ test('the keyboard reaches the classes: Tab focuses them, Enter explains the foc
   assert.match(await page.evaluate(() => document.body.dataset.explained), /^grad-cam:/);
   const second = page.locator('#top-k li').nth(1);
   const index = await second.getAttribute('data-index');
-  await second.locator('button').focus();
-  assert.equal(await page.evaluate(() => document.activeElement?.className), 'class-choice');
+  // Tab from the page's start reaches the first class; the arrow key moves to the next.
+  for (let i = 0; i < 60 && await page.evaluate(() => document.activeElement?.className) !== 'class-choice'; i++) await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.className), 'class-choice', 'Tab reaches the classes');
+  await page.keyboard.press('ArrowDown');
+  assert.equal(await page.evaluate(() => document.activeElement?.closest('li')?.dataset.index), index);
   await page.keyboard.press('Enter');
   await page.waitForFunction((i) => document.body.dataset.busy === '0' && document.body.dataset.explained?.endsWith(`:${i}`), index, { timeout: 60_000 });
   assert.equal(await second.locator('button').getAttribute('aria-pressed'), 'true');
@@ -94,6 +97,56 @@ test('the keyboard reaches the classes: Tab focuses them, Enter explains the foc
   await el.evaluate((v) => v.shadowRoot.querySelectorAll('.topk button')[2].focus());
   await page.keyboard.press('Enter');
   await page.waitForFunction((i) => document.getElementById('cat').dataset.explained?.endsWith(`:${i}`), third, { timeout: 60_000 });
+  await page.close();
+});
+
+// Each lesson's main control, reached with Tab alone and moved with an arrow key, changes the
+// picture it drives: [page, control, element it drives].
+const LESSON_CONTROLS = [
+  ['learn-cam.html', 'cam-image', 'cam-bilinear'],
+  ['learn-grad-cam.html', 'gc-image', 'gc-1'],
+  ['learn-ig.html', 'ig-steps', 'ig-main'],
+  ['learn-lrp.html', 'eps', 'r-eps'],
+  ['embed-demo.html', 'steps', 'digit'],
+];
+for (const [file, control, view] of LESSON_CONTROLS) {
+  test(`${file}: Tab reaches #${control}, an arrow key changes it, and #${view} is explained again`, async () => {
+    const page = watchErrors(await browsers.desktop.context.newPage(), errors);
+    await page.goto(`${srv.url}${file}`);
+    await page.waitForFunction((v) => document.getElementById(v).lastMeta, view, { timeout: 180_000 });
+    const before = await page.evaluate((v) => JSON.stringify(document.getElementById(v).lastMeta), view);
+    for (let i = 0; i < 80 && await page.evaluate(() => document.activeElement?.id) !== control; i++) await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), control, `Tab reaches #${control}`);
+    const focus = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+    assert.notEqual(focus, 'none', 'the focus is visible');
+    const select = await page.evaluate(() => document.activeElement.tagName === 'SELECT');
+    await page.keyboard.press(select ? 'ArrowDown' : 'ArrowRight');
+    await page.waitForFunction(([v, b]) => { const m = document.getElementById(v).lastMeta; return m && JSON.stringify(m) !== b; }, [view, before], { timeout: 120_000 });
+    await page.close();
+  });
+}
+
+test('the viewer opens at 1280 x 900 on the input and its map side by side, the prediction beside them, all on the first screen', async () => {
+  const page = watchErrors(await browsers.desktop.context.newPage(), errors);
+  await page.goto(`${srv.url}index.html`);
+  await page.waitForFunction(() => document.body.dataset.busy === '0' && document.body.dataset.explained, null, { timeout: 120_000 });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'viewer-first-screen-desktop.png') });
+  const at = await page.evaluate(() => Object.fromEntries(['original-canvas', 'heat-canvas', 'top-k'].map((id) => {
+    const r = document.getElementById(id).getBoundingClientRect();
+    return [id, { left: r.left, top: r.top, right: r.right, bottom: r.bottom, width: r.width }];
+  })));
+  const [o, h, k] = [at['original-canvas'], at['heat-canvas'], at['top-k']];
+  assert.ok(o.width >= 360 && h.width >= 360, `large pictures: ${o.width} and ${h.width} px`);
+  assert.ok(Math.abs(o.top - h.top) < 1 && h.left >= o.right, `the input and the map side by side: ${JSON.stringify({ o, h })}`);
+  assert.ok(h.bottom <= 900 && o.bottom <= 900, `both on the first screen (bottom ${h.bottom} px of 900)`);
+  assert.ok(k.left >= h.right && k.top < h.bottom, `the prediction beside them: ${JSON.stringify(k)}`);
+  assert.equal(await page.evaluate(() => document.getElementById('image-canvas').style.visibility), 'hidden');
+  // A phone opens on the map over the image, in one column.
+  const phone = watchErrors(await browsers.phone.context.newPage(), errors);
+  await phone.goto(`${srv.url}index.html`);
+  await phone.waitForFunction(() => document.body.dataset.busy === '0' && document.body.dataset.explained, null, { timeout: 120_000 });
+  assert.equal(await phone.evaluate(() => document.querySelector('input[name=view-mode]:checked').value), 'overlay');
+  await phone.close();
   await page.close();
 });
 

@@ -189,6 +189,7 @@ test('a long integrated-gradients run shows progress and can be cancelled', asyn
 });
 
 test('the comparison grid: all methods, Grad-CAM by layer, and a panel edited from the controls', async () => {
+  await page.click('#compare summary');
   await page.click('#compare-methods');
   await page.waitForFunction(() => document.querySelectorAll('#compare-grid .panel[data-done]').length === 8, null, { timeout: 60_000 });
   await page.click('#compare-layers');
