@@ -2,7 +2,9 @@
 //! torch's default export with its weights in a `.onnx.data` file beside it, the legacy
 //! exporter at opset 17, a two-channel input, an RGBA input and a channels-last input. Logits
 //! against torch, every gradient method against Captum (float64), CAM on a ReduceMean pool, LRP
-//! against Zennit on MobileNetV3's HardSwish + squeeze-excite (HardSigmoid) pattern.
+//! against Zennit on MobileNetV3's HardSwish + squeeze-excite (HardSigmoid) pattern. And a
+//! real Keras export (tests/fixtures/keras, made by make_keras_export.py: a channels-last Keras
+//! CNN through tf2onnx) against TensorFlow's own gradients in float64.
 
 mod common;
 
@@ -22,16 +24,37 @@ fn npy_file(name: &str) -> ArrayD<f32> {
     npy::read_f32(&std::fs::read(dir().join(name)).unwrap()).unwrap()
 }
 
+/// The nets of both fixture folders, each with its folder under "dir".
 fn index() -> Vec<Value> {
-    let text = std::fs::read_to_string(dir().join("index.json")).unwrap();
-    serde_json::from_str::<Value>(&text).unwrap()["nets"]
-        .as_array()
-        .unwrap()
-        .clone()
+    let mut nets = vec![];
+    for folder in ["user", "keras"] {
+        let d = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(folder);
+        let text = std::fs::read_to_string(d.join("index.json")).unwrap();
+        for mut net in serde_json::from_str::<Value>(&text).unwrap()["nets"]
+            .as_array()
+            .unwrap()
+            .clone()
+        {
+            net["dir"] = Value::from(d.to_string_lossy().to_string());
+            nets.push(net);
+        }
+    }
+    nets
+}
+
+/// A file of a net's fixture folder.
+fn net_file(net: &Value, name: &str) -> PathBuf {
+    Path::new(net["dir"].as_str().unwrap()).join(name)
+}
+
+fn net_npy(net: &Value, key: &str) -> ArrayD<f32> {
+    npy::read_f32(&std::fs::read(net_file(net, net[key].as_str().unwrap())).unwrap()).unwrap()
 }
 
 fn load(net: &Value) -> Model {
-    let p = dir().join(net["onnx"].as_str().unwrap());
+    let p = net_file(net, net["onnx"].as_str().unwrap());
     Model::from_proto(&external::read_path(&p).unwrap(), None)
         .unwrap_or_else(|e| panic!("{}: {e}", net["net"]))
 }
@@ -43,9 +66,9 @@ fn user_exports_match_torch_and_captum() {
     for net in index() {
         let name = net["net"].as_str().unwrap();
         let model = load(&net);
-        let x = model.to_nchw(npy_file(net["input"].as_str().unwrap()));
+        let x = model.to_nchw(net_npy(&net, "input"));
         let logits = model.forward(&x).unwrap();
-        let want = npy_file(net["logits"].as_str().unwrap());
+        let want = net_npy(&net, "logits");
         let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
         let d = logits
             .iter()
@@ -63,7 +86,8 @@ fn user_exports_match_torch_and_captum() {
                     continue;
                 }
             };
-            let want = npy_file(case["file"].as_str().unwrap());
+            let file = net_file(&net, case["file"].as_str().unwrap());
+            let want = npy::read_f32(&std::fs::read(file).unwrap()).unwrap();
             // LRP within 1e-5: a reference taken with Zennit's own BatchNorm merge (which leaves
             // x / sqrt(1 + eps) behind) is 6e-4 off on a MobileNetV3 stem with its eps-1e-3 BatchNorm.
             let tol = match case["method"].as_str() {
@@ -97,7 +121,7 @@ fn layouts_and_colors_are_read_from_the_graph() {
         let m = load(&net);
         let name = net["net"].as_str().unwrap();
         let (layout, color) = match name {
-            "nhwc" => (Layout::Nhwc, Color::Rgb),
+            "nhwc" | "keras_nhwc" => (Layout::Nhwc, Color::Rgb),
             "two_channel" => (Layout::Nchw, Color::Tensor),
             "rgba" => (Layout::Nchw, Color::Rgba),
             _ => (Layout::Nchw, Color::Rgb),

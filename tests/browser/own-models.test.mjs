@@ -10,6 +10,7 @@ import path from 'node:path';
 import { siteSuite, watchErrors, FIXTURES } from './harness.mjs';
 
 const USER = path.join(FIXTURES, 'user');
+const KERAS = path.join(FIXTURES, 'keras');
 const ARTIFACTS = path.join(path.dirname(new URL(import.meta.url).pathname), 'artifacts');
 fs.mkdirSync(ARTIFACTS, { recursive: true });
 let page;
@@ -20,7 +21,7 @@ const site = siteSuite({ before, after }, {}, async () => {
 });
 const { errors, foreign } = site;
 
-const file = (name) => ({ name, mimeType: 'application/octet-stream', buffer: fs.readFileSync(path.join(USER, name)) });
+const file = (name, dir = USER) => ({ name, mimeType: 'application/octet-stream', buffer: fs.readFileSync(path.join(dir, name)) });
 const idle = () => page.waitForFunction(() => document.body.dataset.busy === '0', null, { timeout: 120_000 });
 
 async function dropModel(files, title) {
@@ -58,14 +59,14 @@ test('a default PyTorch export dropped as its two files: a prediction and every 
   await page.screenshot({ path: path.join(ARTIFACTS, 'own-model-torch-export.png'), fullPage: true });
 });
 
-test('a channels-last (Keras-style) net and a four-channel net explain a photo', async () => {
-  for (const [name, shape] of [['nhwc.onnx', '3×16×16'], ['rgba.onnx', '4×16×16']]) {
-    const files = [file(name), ...(fs.existsSync(path.join(USER, `${name}.data`)) ? [file(`${name}.data`)] : [])];
+test('channels-last nets (a torch permute, a real Keras export through tf2onnx) and a four-channel net explain a photo', async () => {
+  for (const [name, shape, dir, classes] of [['nhwc.onnx', '3×16×16', USER, 4], ['keras_nhwc.onnx', '3×20×20', KERAS, 5], ['rgba.onnx', '4×16×16', USER, 5]]) {
+    const files = [file(name, dir), ...(fs.existsSync(path.join(dir, `${name}.data`)) ? [file(`${name}.data`, dir)] : [])];
     await dropModel(files, name);
     assert.ok(await page.locator('#error').isHidden(), `${name}: ${await page.locator('#error').textContent()}`);
     await idle();
     assert.match(await page.locator('#model-about').textContent(), new RegExp(shape), name);
-    assert.equal(await page.locator('#top-k li').count(), 4 + (name === 'rgba.onnx'), name);
+    assert.equal(await page.locator('#top-k li').count(), classes, name);
     await explainAll(name);
   }
 });
