@@ -48,6 +48,7 @@ pub const OPERATORS: &[&str] = &[
     "Flatten",
     "Floor",
     "Gather",
+    "GatherND",
     "Gelu",
     "Gemm",
     "GlobalAveragePool",
@@ -537,6 +538,41 @@ fn check_node(n: &Node) -> Result<std::result::Result<(), Later>> {
                 let d = d as i64;
                 if let Some(i) = indices.iter().find(|&&i| i < -d || i >= d) {
                     return Err(n.corrupt(format!("gathers index {i} of an axis of {d}")));
+                }
+            }
+        }
+        "GatherND" => {
+            // Tuples of constant indices into the data's leading axes, each within its axis
+            // (tract's evaluation indexes by them unchecked); batch_dims 0 only.
+            let batch = n.int("batch_dims").unwrap_or(0);
+            if batch != 0 {
+                return Err(err!(
+                    UnsupportedOperator,
+                    "{} gathers with batch_dims {batch}: only 0 is supported",
+                    n.label
+                ));
+            }
+            let dims = known!(n.dims(0));
+            let Some(&Some(depth)) = known!(n.dims(1)).last() else {
+                return Ok(Err(Later));
+            };
+            if depth == 0 || depth > dims.len() {
+                return Err(n.corrupt(format!(
+                    "gathers with tuples of {depth} indices from {} axes",
+                    dims.len()
+                )));
+            }
+            if let Ok(indices) = n.value_ints(1) {
+                for tuple in indices.chunks(depth) {
+                    for (&i, d) in tuple.iter().zip(&dims) {
+                        if let Some(d) = d.map(|d| d as i64) {
+                            if i < -d || i >= d {
+                                return Err(
+                                    n.corrupt(format!("gathers index {i} of an axis of {d}"))
+                                );
+                            }
+                        }
+                    }
                 }
             }
         }

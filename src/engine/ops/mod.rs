@@ -18,7 +18,7 @@
 //! | [`pool`] | `SumPool` | AveragePool | spread over the window (divided as the forward did) |
 //! | [`pool`] | `Reduce<Sum>` | GlobalAveragePool (with a Mul), ReduceSum | broadcast back |
 //! | [`route`] | `AxisOp`, `Concat`, `Pad`, `Slice`, `Downsample` | Reshape, Flatten, Transpose, Concat, Pad, Split, strided 1x1 conv | route back |
-//! | [`route`] | `Gather` (constant indices) | Gather, torch.export's `as_strided` | scatter-add |
+//! | [`route`] | `Gather`, `GatherNd` (constant indices) | Gather, torch.export's `as_strided` and overlapping adaptive pools | scatter-add |
 //! | [`resize`] | `Resize`, `NearestUpsample` | Resize, Upsample (nearest, linear, cubic; any coordinate mode) | tract's per-axis plan, transposed / block sums |
 //! | [`norm`] | `RmsNorm` | LayerNormalization (its normalisation, after the mean is subtracted) | r (g - y mean(g y)) |
 //! | [`norm`] | `Softmax` | Softmax, LogSoftmax | Jacobian-vector product |

@@ -1,13 +1,15 @@
 //! Operators that move values without computing: reshapes and transposes (`AxisOp`), Concat,
-//! constant Pad, Slice, Downsample (a strided slice) and Gather with constant indices. The
-//! gradient is routed back to where each value came from.
+//! constant Pad, Slice, Downsample (a strided slice), Gather and GatherND with constant indices.
+//! The gradient is routed back to where each value came from.
 
 use super::{Ctx, Lrp, Node, OpRule, Reads, Rule};
 use crate::array::Array;
 use crate::error::Result;
 use tract_onnx::prelude::tract_ndarray::{Axis, IxDyn, Slice};
 use tract_onnx::tract_core::internal::*;
-use tract_onnx::tract_core::ops::array::{Gather, Pad, PadMode, Slice as SliceOp, TypedConcat};
+use tract_onnx::tract_core::ops::array::{
+    Gather, GatherNd, Pad, PadMode, Slice as SliceOp, TypedConcat,
+};
 use tract_onnx::tract_core::ops::downsample::Downsample;
 
 /// The routing operators.
@@ -43,6 +45,16 @@ pub enum Route {
         axis: usize,
         /// The indices, flattened.
         indices: Vec<usize>,
+    },
+    /// GatherND (batch_dims 0) with constant indices: each index tuple picks a slice of the
+    /// data's first `depth` axes; `rows` holds each tuple as a row number of the data seen as
+    /// [prod(first `depth` axes), rest]. torch.export writes it for adaptive pools whose
+    /// windows overlap (AlexNet and VGG off 224 x 224).
+    GatherNd {
+        /// How many leading data axes an index tuple addresses.
+        depth: usize,
+        /// Each tuple's row, in the order of the output.
+        rows: Vec<usize>,
     },
 }
 
@@ -89,8 +101,52 @@ pub fn classify(n: &Node) -> Option<Result<Rule>> {
             modulo: d.modulo,
         });
     }
+    if let Some(g) = op.downcast_ref::<GatherNd>() {
+        return Some(gather_nd_rule(n, g.batch_dims));
+    }
     let gather = op.downcast_ref::<Gather>()?;
     Some(gather_rule(n, gather.axis))
+}
+
+fn gather_nd_rule(n: &Node, batch_dims: usize) -> Result<Rule> {
+    if batch_dims != 0 {
+        return Err(n.unsupported(&format!("GatherND with batch_dims {batch_dims}")));
+    }
+    let data: Vec<usize> = n
+        .model
+        .outlet_fact(n.node.inputs[0])
+        .ok()
+        .and_then(|f| f.shape.as_concrete().map(|s| s.to_vec()))
+        .ok_or_else(|| n.unsupported("GatherND with a symbolic shape"))?;
+    let k = n
+        .konst(1)
+        .and_then(|k| k.cast_to::<i64>().ok().map(|t| t.into_owned()))
+        .ok_or_else(|| n.unsupported("GatherND with computed indices"))?;
+    let view = k
+        .to_plain_array_view::<i64>()
+        .map_err(|_| n.unsupported("GatherND indices"))?;
+    let depth = *view.shape().last().unwrap_or(&0);
+    if depth == 0 || depth > data.len() {
+        return Err(n.unsupported(&format!(
+            "GatherND tuples of {depth} indices into {} axes",
+            data.len()
+        )));
+    }
+    let flat: Vec<i64> = view.iter().copied().collect();
+    let rows = flat
+        .chunks(depth)
+        .map(|t| {
+            t.iter().zip(&data).try_fold(0usize, |row, (&i, &len)| {
+                let j = if i < 0 { i + len as i64 } else { i };
+                usize::try_from(j)
+                    .ok()
+                    .filter(|&j| j < len)
+                    .map(|j| row * len + j)
+                    .ok_or_else(|| n.unsupported(&format!("GatherND index {i} outside 0..{len}")))
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(Rule::Route(Route::GatherNd { depth, rows }))
 }
 
 fn gather_rule(n: &Node, axis: usize) -> Result<Rule> {
@@ -223,12 +279,33 @@ impl OpRule for Route {
                 }
                 only_first(out)
             }
+            Route::GatherNd { depth, rows } => {
+                // The data as [rows, rest] and g as [tuples, rest]: each tuple's slice of the
+                // gradient is added back at its row.
+                let data = &c.shapes[0];
+                let rest: usize = data[*depth..].iter().product();
+                let total: usize = data[..*depth].iter().product();
+                let g = g
+                    .as_standard_layout()
+                    .into_owned()
+                    .into_shape_with_order(IxDyn(&[rows.len(), rest]))
+                    .map_err(|e| anyhow!("{e}"))?;
+                let mut out = Array::zeros(IxDyn(&[total, rest]));
+                for (t, &r) in rows.iter().enumerate() {
+                    let mut dst = out.index_axis_mut(Axis(0), r);
+                    dst += &g.index_axis(Axis(0), t);
+                }
+                only_first(
+                    out.into_shape_with_order(IxDyn(data))
+                        .map_err(|e| anyhow!("{e}"))?,
+                )
+            }
         })
     }
 
     fn lrp(&self, _: usize) -> Lrp {
         match self {
-            Route::Gather { .. } => Lrp::Gradient,
+            Route::Gather { .. } | Route::GatherNd { .. } => Lrp::Gradient,
             _ => Lrp::GradientKeepingAll,
         }
     }
