@@ -141,6 +141,9 @@ test('the viewer opens at 1280 x 900 on the input and its map side by side, the 
   assert.ok(h.bottom <= 900 && o.bottom <= 900, `both on the first screen (bottom ${h.bottom} px of 900)`);
   assert.ok(k.left >= h.right && k.top < h.bottom, `the prediction beside them: ${JSON.stringify(k)}`);
   assert.equal(await page.evaluate(() => document.getElementById('image-canvas').style.visibility), 'hidden');
+  // The model's name is not clipped in its select.
+  const sel = await page.evaluate(() => { const s = document.getElementById('model-select'); const c = document.createElement('canvas').getContext('2d'); c.font = getComputedStyle(s).font; return { text: c.measureText(s.selectedOptions[0].textContent).width, box: s.clientWidth }; });
+  assert.ok(sel.text < sel.box, `the model's name (${sel.text} px) fits its select (${sel.box} px)`);
   // A phone opens on the map over the image, in one column.
   const phone = watchErrors(await browsers.phone.context.newPage(), errors);
   await phone.goto(`${srv.url}index.html`);
