@@ -2,6 +2,7 @@
 // with its channel weights alpha_k as bars.
 import { showError } from './learn-nav.js';
 import { drawBars } from './plot.js';
+import { formatValue } from './heatmap.js';
 
 const $ = (id) => document.getElementById(id);
 const views = [1, 2, 3].map((i) => $(`gc-${i}`));
@@ -16,8 +17,13 @@ views.forEach((v, n) => {
     const w = m.channels.weights;
     drawBars($(`gc-bars-${n + 1}`), w);
     const pos = w.filter((a) => a > 0).length;
-    $(`gc-text-${n + 1}`).textContent = `${w.length} channels: ${pos} with α > 0, largest α = ${Math.max(...w).toFixed(4)}`;
     v.dataset.alphas = String(w.length);
+    // The map's own spread, so that a nearly flat map (the first block's) reads as one.
+    v.explanation.values().then((a) => {
+      const lo = a.reduce((x, y) => Math.min(x, y), Infinity);
+      const hi = a.reduce((x, y) => Math.max(x, y), -Infinity);
+      $(`gc-text-${n + 1}`).textContent = `${w.length} channels: ${pos} with α > 0, largest α = ${Math.max(...w).toFixed(4)}. Map values ${formatValue(lo)} to ${formatValue(hi)}${hi < 0.01 ? ': nearly flat, the colours stretch a tiny range' : ''}.`;
+    }).catch(showError);
   });
   v.addEventListener('error', (e) => showError(new Error(e.detail)));
 });

@@ -2,7 +2,7 @@
 // score along the path (sensitivity), a rescaled twin of the net (implementation invariance)
 // and four baselines. Every number is computed by the same engine as the viewer.
 import { explained, showError } from './learn-nav.js';
-import { drawLines } from './plot.js';
+import { drawLines, drawPlaceholder } from './plot.js';
 import { formatValue } from './heatmap.js';
 import { METHODS, AUTO, displayFor } from './methods.js';
 
@@ -31,7 +31,8 @@ ig.addEventListener('explained', (e) => {
   $('ig-numbers').textContent = `${m.label}: F(x) − F(x′) = ${formatValue(m.score_delta)}; Σ IG = ${formatValue(m.score_delta + m.completeness_gap)}; completeness gap ${formatValue(m.completeness_gap)} with ${JSON.parse(ig.getAttribute('params')).steps} steps (${(m.seconds * 1000).toFixed(0)} ms).`;
 });
 
-// Completeness gap against the steps, for two quadrature rules.
+// Completeness gap against the steps, for two quadrature rules (computed on request: ~8 s).
+drawPlaceholder($('gap-plot'), 'Here: |completeness gap| against the number of steps, for the right Riemann sum and Gauss–Legendre. Press “Plot the gap against the steps” to compute it.');
 const STEPS = [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 10000];
 $('gap-run').addEventListener('click', async () => {
   try {
@@ -103,6 +104,7 @@ async function showPathMap() {
   const e = await ig.model.keep({ ...p.grad, method: 'gradient' }, { key: 'path' });
   const r = await e.render({ ...SIGNED, width: w, height: h });
   $('path-map').getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(r.rgba.buffer), r.width, r.height), 0, 0);
+  $('path-map-cap').textContent = `the gradient at α = ${(k / 20).toFixed(2)} (red: raises the score, blue: lowers it), colour range ±${formatValue(r.legend.vmax)}`;
 }
 $('path-alpha').addEventListener('input', () => showPathMap().catch(showError));
 

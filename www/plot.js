@@ -119,3 +119,22 @@ export function drawMarks(canvas, { box = null, truth = null, point = null }, in
     c.fill();
   }
 }
+
+/// An empty plot that says what it will show and how to fill it (instead of a blank box).
+export function drawPlaceholder(canvas, text) {
+  const { c, w, h } = surface(canvas, 160);
+  c.strokeStyle = '#c8ced8';
+  c.setLineDash([5, 4]);
+  c.strokeRect(0.5, 0.5, w - 1, h - 1);
+  c.fillStyle = '#5b6473';
+  c.font = '13px system-ui, sans-serif';
+  c.textAlign = 'center';
+  // Wrapped to the canvas's width.
+  const lines = [];
+  for (const word of text.split(' ')) {
+    const last = lines.at(-1);
+    if (last !== undefined && c.measureText(`${last} ${word}`).width < w - 24) lines[lines.length - 1] = `${last} ${word}`;
+    else lines.push(word);
+  }
+  lines.forEach((l, i) => c.fillText(l, w / 2, h / 2 + (i - (lines.length - 1) / 2) * 17));
+}

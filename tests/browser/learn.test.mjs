@@ -79,6 +79,10 @@ test('Grad-CAM page: three layers with their alpha bars, the CLI\'s scores, a ne
   await page.waitForFunction(() => ['gc-1', 'gc-2', 'gc-3'].every((i) => document.getElementById(i).dataset.alphas), null, { timeout: 60_000 });
   const alphas = await page.evaluate(() => ['gc-1', 'gc-2', 'gc-3'].map((i) => Number(document.getElementById(i).dataset.alphas)));
   assert.deepEqual(alphas, [32, 64, 128]);
+  // The first block's nearly flat map says so beside it (it looked like a rendering fault).
+  await page.waitForFunction(() => /Map values/.test(document.getElementById('gc-text-1').textContent), null, { timeout: 60_000 });
+  assert.match(await page.locator('#gc-text-1').textContent(), /nearly flat/);
+  assert.doesNotMatch(await page.locator('#gc-text-3').textContent(), /nearly flat/);
   const before = await Promise.all(['gc-1', 'gc-2', 'gc-3'].map((i) => heatOf(page, i)));
   assert.equal(new Set(before.map((b) => b.hash)).size, 3, 'three different maps');
   const meta = await page.evaluate(() => document.getElementById('gc-2').lastMeta);
@@ -113,7 +117,10 @@ test('IG page: steps slider, the gap against the steps, saturation along the pat
   await page.evaluate(() => { const s = document.getElementById('ig-steps'); s.value = '0'; s.dispatchEvent(new Event('input')); });
   await page.waitForFunction(() => JSON.parse(document.getElementById('ig-main').getAttribute('params')).steps === 2 && document.getElementById('ig-numbers').textContent.includes('with 2 steps'), null, { timeout: 60_000 });
   assert.notEqual((await heatOf(page, 'ig-main')).hash, heat.hash);
-  // Completeness: the gap closes with the steps, and Gauss-Legendre closes it faster.
+  // Completeness: before the button, the plot says what it will show (not a blank box); then
+  // the gap closes with the steps, and Gauss-Legendre closes it faster.
+  const inked = await page.evaluate(() => { const c = document.getElementById('gap-plot'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] > 0; return n; });
+  assert.ok(inked > 200, `the empty plot carries its placeholder (${inked} painted pixels)`);
   await page.click('#gap-run');
   await page.waitForFunction(() => document.getElementById('gap-plot').dataset.gaps, null, { timeout: 180_000 });
   const gaps = JSON.parse(await page.evaluate(() => document.getElementById('gap-plot').dataset.gaps));
