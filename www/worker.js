@@ -304,10 +304,6 @@ const commands = {
   simdVariant() { return variant; },
   /// The compiled module, for pool workers (structured clone shares the code).
   wasmModule() { return wasmModule; },
-  /// Class scores for an input tensor given as .npy bytes (self-checks against native results).
-  logitsOfNpy({ bytes, slot }) {
-    return Array.from(slotOf(slot).model.logits(read_npy(new Uint8Array(bytes))));
-  },
 };
 
 // The benchmarks' worker (bench/browser/bench-worker.js) imports this one and adds its timing
