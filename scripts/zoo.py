@@ -109,6 +109,18 @@ def references(model, x32, target, want):
     return out
 
 
+def timm_activations():
+    """timm's own activation modules (every module class of timm.layers.activations and
+    activations_me), if timm is installed."""
+    import inspect
+    try:
+        import timm.layers.activations as a, timm.layers.activations_me as b
+    except ImportError:
+        return ()
+    return tuple(c for mod in (a, b) for _, c in inspect.getmembers(mod, inspect.isclass)
+                 if issubclass(c, torch.nn.Module) and c.__module__ == mod.__name__)
+
+
 def as_onnx_reads_it(model):
     """The torch model as the ONNX graph presents it to LRP, for Zennit: every BatchNorm that
     follows a convolution merged into it (tract folds them; Zennit's NamedMergeBatchNorm, pairs
@@ -123,9 +135,19 @@ def as_onnx_reads_it(model):
     from zennit.layer import Sum
     class Tracer(fx.Tracer):
         # timm's BatchNormAct2d (a BatchNorm2d with its activation inside) stays one module, so
-        # that its BatchNorm can be merged into the convolution before it, as in ONNX.
+        # that its BatchNorm can be merged into the convolution before it, as in ONNX. Subclasses
+        # of torch's layers stay modules too: torch.fx traces into any module defined outside
+        # torch.nn, and timm's classifier `timm.layers.Linear` (an nn.Linear) would become a
+        # functional `linear`, which Zennit's composites cannot hook (the gradient instead of
+        # Epsilon: MobileNetV3's, LCNet's, HardCoReNAS's and GhostNet's LRP 3.3e0..5.6e-1 off).
+        # timm's own activation modules (timm.layers.activations: Sigmoid, GELU, Swish, ...)
+        # stay modules as well, which `zennit_lrp` gives Pass as Zennit gives torch's: ONNX
+        # writes them as torch's (Sigmoid, Gelu, ...), and traced into they would be functional
+        # ops that Zennit cannot hook (the gradient: ReXNet's SE gate, a timm.layers.Sigmoid,
+        # put ReXNet's LRP 2e5 off).
         def is_leaf_module(self, m, name):
-            return isinstance(m, torch.nn.BatchNorm2d) or super().is_leaf_module(m, name)
+            return isinstance(m, (torch.nn.BatchNorm2d, torch.nn.Conv2d, torch.nn.Linear, *timm_activations())) \
+                or super().is_leaf_module(m, name)
 
     gm = fx.GraphModule(model, Tracer().trace(model))
     mods = dict(gm.named_modules())
@@ -182,8 +204,10 @@ def zennit_lrp(model, x, target):
     but keeps eps), so its canonised net is not the original (MobileNetV3's eps 1e-3 moved the
     map 9e-3); the merge here is exact, so eps is 0 while Zennit runs."""
     from zennit.composites import EpsilonGammaBox
+    from zennit.rules import Pass
     gm, canon = as_onnx_reads_it(model)
-    comp = EpsilonGammaBox(low=torch.full_like(x, -3.0), high=torch.full_like(x, 3.0), canonizers=canon)
+    comp = EpsilonGammaBox(low=torch.full_like(x, -3.0), high=torch.full_like(x, 3.0), canonizers=canon,
+                           layer_map=[(timm_activations(), Pass())] if timm_activations() else None)
     x = x.clone().requires_grad_(True)
     bns = [gm.get_submodule(name) for name in gm.zoo_merged]
     eps = [b.eps for b in bns]
