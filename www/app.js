@@ -130,7 +130,11 @@ async function explain() {
     $('map-caption').textContent = `The map: ${title} for “${state.labels[m.target] ?? m.target}”${req.layer ? ` at ${req.layer}` : ''}.`;
     const parts = [`${methodShown} for “${state.labels[m.target] ?? m.target}” (score ${formatValue(m.score)})`, `${(m.seconds * 1000).toFixed(1)} ms${m.workers ? ` on ${m.workers} workers` : ''}`];
     if (m.plan_seconds > 0) parts.push(`+ ${(m.plan_seconds * 1000).toFixed(1)} ms to build the plan`);
-    if (m.completeness_gap !== undefined && m.completeness_gap !== null) parts.push(`completeness gap ${formatValue(m.completeness_gap)}`);
+    if (m.completeness_gap !== undefined && m.completeness_gap !== null) {
+      // A gap of more than 5 % of the difference it should add up to: too few steps.
+      const share = Math.abs(m.completeness_gap) / Math.max(Math.abs(m.score_delta ?? m.score), 1e-12);
+      parts.push(`completeness gap ${formatValue(m.completeness_gap)}${share > 0.05 ? ` (${(100 * share).toFixed(0)} % of F(x) − F(x′): the sum is far from complete, use more steps or Gauss–Legendre)` : ''}`);
+    }
     const lrp = m.lrp;
     $('lrp-box').hidden = !lrp;
     if (lrp) {
@@ -390,6 +394,10 @@ ui.topk.addEventListener('click', (e) => {
 ui.model.addEventListener('change', () => loadModel(Number(ui.model.value)));
 ui.image.addEventListener('change', () => selectImage(Number(ui.image.value)).catch(showError));
 ui.file.addEventListener('change', () => addFiles(ui.file.files).catch(showError).finally(() => { ui.file.value = ''; }));
+// The drop zone is reachable by Tab: Enter or Space opens the file dialog.
+ui.drop.addEventListener('keydown', (e) => {
+  if (e.target === ui.drop && (e.key === 'Enter' || e.key === ' ')) { e.preventDefault(); ui.file.click(); }
+});
 ui.drop.addEventListener('dragover', (e) => { e.preventDefault(); ui.drop.classList.add('over'); });
 ui.drop.addEventListener('dragleave', () => ui.drop.classList.remove('over'));
 ui.drop.addEventListener('drop', (e) => {
@@ -433,12 +441,19 @@ async function addAllMethods() {
 $('compare-methods').addEventListener('click', () => addAllMethods().catch(showError));
 // One click: every applicable method as a panel, each scored by deletion and insertion.
 $('compare-faithfulness').addEventListener('click', async () => {
+  const button = $('compare-faithfulness');
+  button.disabled = true;
+  busy(true);
   try {
     clearComparison();
+    setStatus('Comparing: explaining with every method…');
     await addAllMethods();
     await grid.settled();
     const rows = [];
-    for (const p of grid.panels) rows.push(await grid.evaluate(p, { steps: Number($('eval-steps').value), score: $('eval-score').value }));
+    for (const [k, p] of grid.panels.entries()) {
+      setStatus(`Comparing: scoring panel ${k + 1} of ${grid.panels.length} (deletion and insertion curves)…`);
+      rows.push(await grid.evaluate(p, { steps: Number($('eval-steps').value), score: $('eval-score').value }));
+    }
     const body = $('compare-table').querySelector('tbody');
     body.replaceChildren(...rows.filter(Boolean).map((r) => {
       const tr = document.createElement('tr');
@@ -446,8 +461,13 @@ $('compare-faithfulness').addEventListener('click', async () => {
       return tr;
     }));
     $('compare-table').hidden = false;
+    setStatus('Ready.');
   } catch (e) {
     showError(`Could not compare the methods: ${e.message}`);
+    setStatus('Ready.');
+  } finally {
+    button.disabled = false;
+    busy(false);
   }
 });
 $('compare-layers').addEventListener('click', async () => {

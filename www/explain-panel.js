@@ -38,11 +38,13 @@ export class ExplainPanel {
     this.methodSelect.addEventListener('change', () => { this.chosen = true; this.method = this.methodSelect.value; this.renderParams(); this.onCompute(); });
     this.reason = el('span', { id: 'method-reason', className: 'muted' });
     this.params = el('div', { id: 'method-params', className: 'params' });
+    // Methods that do not apply are listed disabled; why, beside the list.
+    this.offReasons = el('p', { className: 'muted', id: 'disabled-reasons' });
     this.displayBox = el('div', { id: 'display-params', className: 'params' });
     // Three groups: what to explain, how (the method's parameters), how to show it.
     const group = (title, ...children) => el('fieldset', { className: 'group' }, el('legend', { textContent: title }), ...children);
     root.append(
-      group('What to explain', el('div', { className: 'params' }, labelled('Method', this.methodSelect), this.reason)),
+      group('What to explain', el('div', { className: 'params' }, labelled('Method', this.methodSelect), this.reason), this.offReasons),
       group('How: the method\'s parameters', this.params),
       group('How to show it', this.displayBox),
     );
@@ -88,7 +90,7 @@ export class ExplainPanel {
     this.params.replaceChildren(...controls);
     // Methods that do not apply are listed disabled, each with its reason.
     const off = (this.info?.methods ?? []).filter((x) => !x.applies && METHODS.some((mm) => mm.id === x.method));
-    if (off.length) this.params.append(el('p', { className: 'muted', id: 'disabled-reasons', textContent: off.map((x) => `${x.method}: ${x.reason}`).join('; ') }));
+    this.offReasons.textContent = off.length ? `Not offered for this model: ${off.map((x) => `${x.method} (${x.reason})`).join('; ')}` : '';
     // A method without parameters (and nothing to say) shows no empty group.
     this.params.closest('fieldset')?.toggleAttribute('hidden', this.params.childElementCount === 0);
   }

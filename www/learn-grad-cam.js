@@ -22,7 +22,7 @@ views.forEach((v, n) => {
     v.explanation.values().then((a) => {
       const lo = a.reduce((x, y) => Math.min(x, y), Infinity);
       const hi = a.reduce((x, y) => Math.max(x, y), -Infinity);
-      $(`gc-text-${n + 1}`).textContent = `${w.length} channels: ${pos} with α > 0, largest α = ${Math.max(...w).toFixed(4)}. Map values ${formatValue(lo)} to ${formatValue(hi)}${hi < 0.01 ? ': nearly flat, the colours stretch a tiny range' : ''}.`;
+      $(`gc-text-${n + 1}`).textContent = `${w.length} channels: ${pos} with α > 0, largest α = ${Math.max(...w).toFixed(4)}. Map values at the layer's resolution (before upsampling, so the colour bar's range differs a little) ${formatValue(lo)} to ${formatValue(hi)}${hi < 0.01 ? ': nearly flat, the colours stretch a tiny range' : ''}.`;
     }).catch(showError);
   });
   v.addEventListener('error', (e) => showError(new Error(e.detail)));

@@ -135,7 +135,7 @@ async function twins() {
   twin = next;
   const target = ig.lastMeta.target;
   const reqs = {
-    'Integrated Gradients': { method: 'integrated-gradients', params: { steps: 32, baseline: { kind: 'black' } }, target },
+    'Integrated Gradients (32 steps)': { method: 'integrated-gradients', params: { steps: 32, baseline: { kind: 'black' } }, target },
     'LRP-ε (ε = 0.25)': { method: 'lrp', params: { rules: [['-', 'epsilon:0.25']] }, target },
   };
   const figs = [];

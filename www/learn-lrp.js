@@ -25,7 +25,7 @@ for (const [name, formula, rows] of RULES) {
   const sums = Object.assign(document.createElement('td'), { className: 'numbers' });
   v.addEventListener('explained', (e) => {
     const l = e.detail.lrp;
-    sums.textContent = `${formatValue(l.relevance_sum)} / ${formatValue(l.score)}`;
+    sums.textContent = `${formatValue(l.relevance_sum)} / ${formatValue(l.score)} = ${(l.relevance_sum / l.score).toFixed(2)}`;
     tr.dataset.conservation = String(l.relevance_sum / l.score);
   });
   v.addEventListener('error', (e) => showError(new Error(e.detail)));
@@ -35,7 +35,8 @@ for (const [name, formula, rows] of RULES) {
   f.innerHTML = formula;
   const cell = document.createElement('td');
   cell.append(v);
-  tr.append(th, f, cell, sums);
+  // The number next to the rule's name (visible on a phone too), the formula last.
+  tr.append(th, sums, cell, f);
   body.append(tr);
 }
 

@@ -5,6 +5,7 @@ const PAGES = [
   ['learn-grad-cam.html', 'Grad-CAM'],
   ['learn-ig.html', 'Integrated Gradients'],
   ['learn-lrp.html', 'LRP'],
+  ['embed-demo.html', 'Embedding'],
 ];
 const nav = document.querySelector('nav.learn');
 const here = location.pathname.split('/').pop() || 'index.html';

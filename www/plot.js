@@ -92,7 +92,7 @@ export function drawBox(canvas, box, inputW, inputH, { color = '#ffffff', dash =
   const sx = canvas.width / inputW;
   const sy = canvas.height / inputH;
   c.save();
-  c.lineWidth = Math.max(2, canvas.width / 160);
+  c.lineWidth = Math.max(3, canvas.width / 90);
   c.setLineDash(dash);
   c.strokeStyle = '#000000';
   c.strokeRect(box.x0 * sx, box.y0 * sy, (box.x1 - box.x0) * sx, (box.y1 - box.y0) * sy);

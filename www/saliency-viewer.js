@@ -30,6 +30,13 @@ import { drawMarks } from './plot.js';
 
 const ROOT = new URL('.', import.meta.url);
 
+/// A control with its visible name.
+function labelled(text, control) {
+  const l = document.createElement('label');
+  l.append(`${text} `, control);
+  return l;
+}
+
 /// Each URL is fetched once per page, however many elements show it (a failed fetch is
 /// forgotten, so a later element tries again).
 const fetched = new Map();
@@ -230,13 +237,13 @@ class SaliencyViewer extends HTMLElement {
       for (const m of METHODS) sel.append(Object.assign(document.createElement('option'), { value: m.id, textContent: m.title, disabled: applies[m.id] === false }));
       sel.value = this.method;
       sel.addEventListener('change', () => this.setAttribute('method', sel.value));
-      box.append(sel);
+      box.append(labelled('method', sel));
     }
     if (this.showing('opacity')) {
       const r = Object.assign(document.createElement('input'), { type: 'range', min: 0, max: 1, step: 0.05, value: this.opacity });
       r.setAttribute('aria-label', 'heatmap opacity');
       r.addEventListener('input', () => this.setAttribute('opacity', r.value));
-      box.append(r);
+      box.append(labelled('opacity', r));
     }
   }
 

@@ -89,6 +89,10 @@ test('the keyboard reaches the classes: Tab focuses them, Enter explains the foc
   await page.selectOption('[data-testid=method-select]', 'integrated-gradients');
   await page.waitForFunction(() => document.body.dataset.busy === '0' && document.body.dataset.explained?.startsWith('integrated-gradients'), null, { timeout: 120_000 });
   assert.match(await page.locator('#method-params .estimate').first().textContent(), /^≈ \d/);
+  // The drop zone opens the file dialog from the keyboard.
+  await page.focus('#drop');
+  const [chooser] = await Promise.all([page.waitForEvent('filechooser', { timeout: 10_000 }), page.keyboard.press('Enter')]);
+  assert.ok(chooser.isMultiple(), 'several files (a model with its weights and sidecar) can be chosen at once');
   // The element's list, in its shadow root.
   await page.goto(`${srv.url}embed-demo.html`);
   await page.waitForFunction(() => document.getElementById('cat').dataset.explained, null, { timeout: 120_000 });
@@ -144,6 +148,12 @@ test('the viewer opens at 1280 x 900 on the input and its map side by side, the 
   // The model's name is not clipped in its select.
   const sel = await page.evaluate(() => { const s = document.getElementById('model-select'); const c = document.createElement('canvas').getContext('2d'); c.font = getComputedStyle(s).font; return { text: c.measureText(s.selectedOptions[0].textContent).width, box: s.clientWidth }; });
   assert.ok(sel.text < sel.box, `the model's name (${sel.text} px) fits its select (${sel.box} px)`);
+  // On a digit net the drawing pad appears under the pictures, and the prediction stays beside.
+  const mnist = await page.evaluate(() => [...document.querySelectorAll('#model-select option')].find((o) => /MNIST/.test(o.textContent)).value);
+  await page.selectOption('#model-select', mnist);
+  await page.waitForFunction(() => document.body.dataset.busy === '0' && !document.getElementById('draw-box').hidden && document.body.dataset.explained, null, { timeout: 120_000 });
+  const [h2, k2] = await page.evaluate(() => ['heat-canvas', 'top-k'].map((id) => document.getElementById(id).getBoundingClientRect().toJSON()));
+  assert.ok(k2.left >= h2.right && k2.top < h2.bottom, `with the drawing pad, the prediction is still beside the map: ${JSON.stringify({ h2, k2 })}`);
   // A phone opens on the map over the image, in one column.
   const phone = watchErrors(await browsers.phone.context.newPage(), errors);
   await phone.goto(`${srv.url}index.html`);
