@@ -29,11 +29,13 @@ pub(crate) fn swap_ops<T: TypedOp>(
     Ok(())
 }
 
-/// How every plan of this crate is built: `model`'s dense 3x3 convolutions rewritten as
+/// How every plan of this crate is built: tract's sigmoid and SiLU computed without their
+/// saturated tails ([`activations::rewrite`]), `model`'s dense 3x3 convolutions rewritten as
 /// [`winograd`] where that pays, its max pools as [`maxpool`], its narrow 1x1 products as
 /// [`mix`] and its strided slices as [`downsample`] (all in place, so the outlets keep their
 /// ids), then tract's optimiser.
 pub fn optimize(mut model: TypedModel) -> TractResult<TypedModel> {
+    activations::rewrite(&mut model)?;
     winograd::rewrite(&mut model)?;
     maxpool::rewrite(&mut model)?;
     mix::rewrite(&mut model)?;
