@@ -504,6 +504,20 @@ impl LrpGraph {
                 // A scale is merged when it is a BatchNorm's (or the layer's own); a functional
                 // product by a constant (a layer scale) is not a BatchNorm to Zennit.
                 let origin = onnx_origin(model, &next.name);
+                // A BatchNormalization is merged into the layer that feeds it in the ONNX graph
+                // only: tract also pushes one that follows a Concat of several layers' outputs
+                // (MixNet's mixed convolutions) into each of them, and Zennit, which cannot merge
+                // it there, passes relevance through it (as the walk does when it stays apart).
+                if let Some(bn) = origin.filter(|o| o.op_type == "BatchNormalization") {
+                    let feeds = model
+                        .nodes
+                        .iter()
+                        .find(|x| x.name == layers[layer].name)
+                        .and_then(|x| x.outputs.first());
+                    if bn.inputs.first() != feeds {
+                        break;
+                    }
+                }
                 let bn_or_own = origin.is_none_or(|o| {
                     o.op_type == "BatchNormalization" || o.name == layers[layer].name
                 });
