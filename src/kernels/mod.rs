@@ -29,8 +29,8 @@ pub(crate) fn swap_ops<T: TypedOp>(
     Ok(())
 }
 
-/// How every plan of this crate is built: tract's sigmoid and SiLU computed without their
-/// saturated tails ([`activations::rewrite`]), `model`'s dense 3x3 convolutions rewritten as
+/// How every plan of this crate is built: tract's SiLU computed without its saturated tail
+/// ([`activations::rewrite`]), `model`'s dense 3x3 convolutions rewritten as
 /// [`winograd`] where that pays, its max pools as [`maxpool`], its narrow 1x1 products as
 /// [`mix`] and its strided slices as [`downsample`] (all in place, so the outlets keep their
 /// ids), then tract's optimiser.
