@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{method_of, rel_l2};
+use common::{logit_gap, method_of, rel_l2};
 use saliency::load::external;
 use saliency::{npy, Explainer, Model};
 use serde_json::Value;
@@ -41,11 +41,7 @@ fn timm_patterns_match_zennit() {
         let x = npy_file(net["input"].as_str().unwrap());
         let logits = model.forward(&x).unwrap();
         let want = npy_file(net["logits"].as_str().unwrap());
-        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let d = logits
-            .iter()
-            .zip(want.iter())
-            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        let (d, scale) = logit_gap(&logits, &want);
         assert!(d <= 1e-5 * scale.max(1.0), "{name}: logits differ by {d}");
         let mut ex = Explainer::new(model);
         for case in net["cases"].as_array().unwrap() {

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{method_of, rel_l2};
+use common::{logit_gap, method_of, rel_l2};
 use saliency::load::external;
 use saliency::sidecar::{Color, Layout};
 use saliency::{npy, ErrorKind, Explainer, Model};
@@ -70,11 +70,7 @@ fn user_exports_match_torch_and_captum() {
         let x = model.to_nchw(net_npy(&net, "input"));
         let logits = model.forward(&x).unwrap();
         let want = net_npy(&net, "logits");
-        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let d = logits
-            .iter()
-            .zip(want.iter())
-            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        let (d, scale) = logit_gap(&logits, &want);
         assert!(d <= 1e-4 * scale.max(1.0), "{name}: logits differ by {d}");
         let mut ex = Explainer::new(model);
         for case in net["cases"].as_array().unwrap() {

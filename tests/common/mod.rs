@@ -19,6 +19,20 @@ pub fn rel_l2<'a>(
     (num / den.max(1e-60)).sqrt()
 }
 
+/// Logits against a reference: the largest absolute difference and the reference's largest
+/// magnitude (the tests allow a difference relative to it).
+pub fn logit_gap<'a>(
+    a: impl IntoIterator<Item = &'a f32>,
+    r: impl IntoIterator<Item = &'a f32> + Clone,
+) -> (f32, f32) {
+    let scale = r.clone().into_iter().fold(0f32, |m, v| m.max(v.abs()));
+    let d = a
+        .into_iter()
+        .zip(r)
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    (d, scale)
+}
+
 /// The method of a fixture case (`{"method": ..., "params": {...}}`, as the generator scripts
 /// write them).
 pub fn method_of(case: &Value) -> Method {
