@@ -245,7 +245,20 @@ function fillImageSelect() {
   // RGB images serve RGBA models too; a tensor-only model takes only the tensors dropped for it.
   const fitsColor = (c) => !color || !c || c === color || (color === 'rgba' && c === 'rgb');
   const fits = state.images.map((im, i) => [im, i]).filter(([im]) => im.custom || (color !== 'tensor' && fitsColor(im.color)));
-  ui.image.replaceChildren(...fits.map(([im, i]) => option(i, im.title)));
+  // The images a bundled model was made for come first (index.json's "for"), the others in a
+  // group that says so: a digit net can classify a shoe, but a class should know it is unfair.
+  const name = state.models[state.modelIndex]?.custom ? null : state.models[state.modelIndex]?.name;
+  const groups = [
+    ['Your files', ([im]) => im.custom],
+    ['Made for this model', ([im]) => !im.custom && im.for?.includes(name)],
+    [name ? 'Other images (not what this model was trained on)' : 'Bundled images', ([im]) => !im.custom && !im.for?.includes(name)],
+  ].map(([label, test]) => [label, fits.filter(test)]).filter(([, list]) => list.length);
+  ui.image.replaceChildren(...groups.map(([label, list]) => {
+    const g = document.createElement('optgroup');
+    g.label = label;
+    g.append(...list.map(([im, i]) => option(i, im.title)));
+    return g;
+  }));
   ui.image.disabled = false;
 }
 

@@ -63,6 +63,9 @@ test('the keyboard reaches the classes: Tab focuses them, Enter explains the foc
   await page.waitForFunction(() => document.body.dataset.busy === '0' && document.body.dataset.explained, null, { timeout: 120_000 });
   // The viewer opens on the catalog's first choice that applies: Grad-CAM on the cat.
   assert.match(await page.evaluate(() => document.body.dataset.explained), /^grad-cam:/);
+  // The drop zone opens the file dialog from the keyboard.
+  const [chooser] = await Promise.all([page.waitForEvent('filechooser', { timeout: 30_000 }), page.locator('#drop').press('Enter')]);
+  assert.ok(chooser.isMultiple(), 'several files (a model with its weights and sidecar) can be chosen at once');
   const second = page.locator('#top-k li').nth(1);
   const index = await second.getAttribute('data-index');
   // Tab from the page's start reaches the first class; the arrow key moves to the next.
@@ -89,10 +92,6 @@ test('the keyboard reaches the classes: Tab focuses them, Enter explains the foc
   await page.selectOption('[data-testid=method-select]', 'integrated-gradients');
   await page.waitForFunction(() => document.body.dataset.busy === '0' && document.body.dataset.explained?.startsWith('integrated-gradients'), null, { timeout: 120_000 });
   assert.match(await page.locator('#method-params .estimate').first().textContent(), /^≈ \d/);
-  // The drop zone opens the file dialog from the keyboard.
-  await page.focus('#drop');
-  const [chooser] = await Promise.all([page.waitForEvent('filechooser', { timeout: 10_000 }), page.keyboard.press('Enter')]);
-  assert.ok(chooser.isMultiple(), 'several files (a model with its weights and sidecar) can be chosen at once');
   // The element's list, in its shadow root.
   await page.goto(`${srv.url}embed-demo.html`);
   await page.waitForFunction(() => document.getElementById('cat').dataset.explained, null, { timeout: 120_000 });

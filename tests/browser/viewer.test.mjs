@@ -77,6 +77,12 @@ test('switching to an MNIST net classifies a bundled digit', async () => {
   const caption = await page.locator('#image-caption').textContent();
   const digit = caption.match(/(\d)/)[1];
   assert.equal(await page.locator('#top-k li .label').first().textContent(), digit, caption);
+  // The digits come first, as made for this model; the shoes and the face are set apart.
+  const groups = await page.locator('#image-select optgroup').evaluateAll((gs) => gs.map((g) => [g.label, [...g.children].map((o) => o.textContent)]));
+  assert.equal(groups[0][0], 'Made for this model');
+  assert.ok(groups[0][1].every((t) => /MNIST/.test(t)) && groups[0][1].length === 12, JSON.stringify(groups[0]));
+  assert.match(groups[1][0], /^Other images/);
+  assert.ok(groups[1][1].some((t) => /Fashion/.test(t)), JSON.stringify(groups[1]));
   assert.deepEqual(consoleErrors, []);
 });
 
