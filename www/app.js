@@ -474,11 +474,10 @@ $('compare-faithfulness').addEventListener('click', async () => {
       return tr;
     }));
     $('compare-table').hidden = false;
-    setStatus('Ready.');
   } catch (e) {
     showError(`Could not compare the methods: ${e.message}`);
-    setStatus('Ready.');
   } finally {
+    setStatus('Ready.');
     button.disabled = false;
     busy(false);
   }

@@ -3,8 +3,7 @@
 // user draws (or types), and the cascading-randomisation sanity check (Adebayo et al.).
 // All numbers come from the explanation on screen (the JS API's Explanation: crate::evaluate
 // in the worker); this file only asks and draws.
-import { drawLines, drawMarks } from './plot.js';
-import { formatValue } from './heatmap.js';
+import { drawLines, drawMarks, boxSentence } from './plot.js';
 import { CATALOG } from './methods.js';
 
 function el(tag, props = {}, ...children) {
@@ -176,8 +175,7 @@ export class EvaluatePanel {
     this.point = r.pointing ?? null;
     const parts = [];
     const { inputW, inputH } = this.context();
-    const whole = r.bbox && r.bbox.x0 === 0 && r.bbox.y0 === 0 && r.bbox.x1 === inputW && r.bbox.y1 === inputH;
-    if (this.showBox.checked) parts.push(r.bbox ? `box x ${r.bbox.x0}–${r.bbox.x1}, y ${r.bbox.y0}–${r.bbox.y1} (${r.component_pixels} px above ${formatValue(r.threshold)}${whole ? ': the whole image, so the map is above this fraction of its maximum everywhere; raise the threshold' : ''})` : 'no positive evidence: no box');
+    if (this.showBox.checked) parts.push(boxSentence(r, inputW, inputH));
     if (r.pointing) parts.push(`pointing game: ${r.pointing.hit ? 'hit' : 'miss'} (maximum at ${r.pointing.x}, ${r.pointing.y})`);
     if (r.iou !== null && r.iou !== undefined) parts.push(`IoU with the ground truth ${r.iou.toFixed(3)}`);
     this.boxText.textContent = parts.join(' · ');

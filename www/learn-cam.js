@@ -1,6 +1,7 @@
 // CAM page: keeps the two MNIST views on the same digit and class, writes the CAM sum with the
 // class's real weights, and drives the EfficientNet box threshold.
 import { explained, drawMap, showError } from './learn-nav.js';
+import { boxSentence } from './plot.js';
 import { formatValue } from './heatmap.js';
 
 const $ = (id) => document.getElementById(id);
@@ -57,9 +58,8 @@ $('box-threshold').addEventListener('input', () => {
 });
 $('box-image').addEventListener('change', () => effnet.setAttribute('image', $('box-image').value));
 effnet.addEventListener('localized', (e) => {
-  const b = e.detail.bbox;
-  const whole = b && b.x0 === 0 && b.y0 === 0 && b.x1 === 224 && b.y1 === 224;
-  $('box-text').textContent = !b ? 'No positive evidence: no box.'
-    : `Box: x ${b.x0}–${b.x1}, y ${b.y0}–${b.y1} of 224 × 224 (${e.detail.component_pixels} pixels in the largest region above ${formatValue(e.detail.threshold)})${whole ? ': the whole image, every pixel is above this fraction of the maximum; raise the threshold' : ''}.`;
+  const [, , h, w] = effnet.info.input_shape;
+  const text = boxSentence(e.detail, w, h);
+  $('box-text').textContent = `${text[0].toUpperCase()}${text.slice(1)}.`;
 });
 for (const el of [bilinear, bicubic, effnet]) el.addEventListener('error', (e) => showError(new Error(e.detail)));

@@ -1,5 +1,6 @@
 // Small plots on a canvas: bars (LRP relevance per layer, Grad-CAM weights), lines (curves),
 // boxes over an image.
+import { formatValue } from './heatmap.js';
 
 /// The canvas sized to its CSS box at the device's pixel ratio, cleared, drawn in CSS pixels.
 function surface(canvas, defaultHeight) {
@@ -137,4 +138,13 @@ export function drawPlaceholder(canvas, text) {
     else lines.push(word);
   }
   lines.forEach((l, i) => c.fillText(l, w / 2, h / 2 + (i - (lines.length - 1) / 2) * 17));
+}
+
+/// The CAM paper's box (a localize() result) in words, for a w x h input; a box that is the
+/// whole input says so (every pixel is above the threshold), since it looks like no answer.
+export function boxSentence(r, w, h) {
+  const b = r.bbox;
+  if (!b) return 'no positive evidence: no box';
+  const whole = b.x0 === 0 && b.y0 === 0 && b.x1 === w && b.y1 === h;
+  return `box x ${b.x0}–${b.x1}, y ${b.y0}–${b.y1} of ${w} × ${h} (${r.component_pixels} pixels in the largest region above ${formatValue(r.threshold)})${whole ? ': the whole image, the map is above this fraction of its maximum everywhere; raise the threshold' : ''}`;
 }

@@ -54,7 +54,7 @@ export class WorkerPool {
       this.input = null;
     }
     if (this.input !== model.inputVersion) {
-      await Promise.all(this.extra.map((e) => e.call('predictImage', { bytes: model.inputBytes.slice().buffer, k: 1, slot: 'pool' })));
+      await Promise.all(this.extra.map((e) => e.call('predictImage', { bytes: model.inputBytes.buffer, k: 1, slot: 'pool' })));
       this.input = model.inputVersion;
     }
   }

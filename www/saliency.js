@@ -110,7 +110,8 @@ export class SaliencyModel {
   /// input as the model sees it (RGBA pixels).
   async setInput(bytes, { k = 5 } = {}) {
     const data = (await bytesOf(bytes)).slice();
-    const r = await this.call('predictImage', { bytes: data.slice().buffer, k });
+    // (postMessage copies the bytes: `data` stays ours for the pool workers.)
+    const r = await this.call('predictImage', { bytes: data.buffer, k });
     this.inputBytes = data;
     this.inputVersion++;
     return { top: r.prediction.top, seconds: r.seconds, view: { rgba: r.view, width: r.width, height: r.height } };

@@ -129,10 +129,10 @@ impl ElementWiseMiniOp for Activation {
 /// into a plan (in place: the outlets keep their ids).
 pub fn rewrite(model: &mut TypedModel) -> TractResult<()> {
     super::swap_ops::<ElementWiseOp>(model, |model, node, op| {
-        let f32_in = model.outlet_fact(node.inputs[0])?.datum_type == f32::datum_type();
         if !op.0.is::<tnn::Silu>() {
             return Ok(None);
         }
+        let f32_in = model.outlet_fact(node.inputs[0])?.datum_type == f32::datum_type();
         let ours = Activation::Silu;
         let same_type = op.1.is_none_or(|dt| dt == f32::datum_type());
         Ok((f32_in && same_type).then(|| Box::new(ours.op()) as Box<dyn TypedOp>))
