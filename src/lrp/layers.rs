@@ -171,7 +171,14 @@ fn gradient_nodes(model: &Model) -> Vec<bool> {
         let origin = onnx_origin(model, &node.name).map(|n| n.op_type.as_str());
         let consts = node.inputs.iter().filter(|&&i| is_const(i)).count();
         let scale = bin.0.is::<math::Mul>() || bin.0.is::<math::Div>();
-        if scale && consts == 1 && matches!(origin, Some("Mul" | "Div" | "LayerNormalization")) {
+        if scale
+            && consts == 1
+            && matches!(origin, Some("Mul" | "Div" | "LayerNormalization"))
+            && !node
+                .inputs
+                .iter()
+                .any(|&i| !is_const(i) && sum_of_picks(typed, i))
+        {
             out[node.id] = true;
         }
         // x - mean(x): the second operand is (a Mul by a constant of) a Reduce<Sum> of the first.
@@ -203,6 +210,35 @@ fn gradient_nodes(model: &Model) -> Vec<bool> {
         }
     }
     out
+}
+
+/// Whether `o` is a sum of values picked out of tensors (an `Add` of two variables whose
+/// operands are such sums or gathers, slices, reshapes or masks): divided by constant counts, it
+/// is torch.export's form of an adaptive average pool whose windows differ in size (AlexNet's
+/// 4 x 4 -> 6 x 6 at 160 x 160: GatherND, two Where masks, Gathers, Adds, a Div). Zennit's
+/// Norm rule on the pool module is the Adds' proportional split with relevance passing the
+/// Div unchanged, not the gradient of a functional division.
+fn sum_of_picks(typed: &TypedModel, o: OutletId) -> bool {
+    use tract_onnx::tract_core::ops::array::{Gather, GatherNd, Slice};
+    use tract_onnx::tract_core::ops::logic::Iff;
+    let picked = |o: OutletId| {
+        let n = &typed.nodes()[o.node];
+        n.op_is::<Gather>()
+            || n.op_is::<GatherNd>()
+            || n.op_is::<Slice>()
+            || n.op_is::<AxisOp>()
+            || n.op_is::<Iff>()
+    };
+    let node = &typed.nodes()[o.node];
+    let is_add = node
+        .op_as::<TypedBinOp>()
+        .is_some_and(|b| b.0.is::<math::Add>());
+    is_add
+        && node.inputs.len() == 2
+        && node
+            .inputs
+            .iter()
+            .all(|&i| picked(i) || sum_of_picks(typed, i))
 }
 
 fn konst(model: &TypedModel, o: OutletId) -> Option<Array> {

@@ -14,6 +14,7 @@
 //! | `Mul` of x by an element-wise function of x (HardSwish = x * HardSigmoid(x), SiLU, the tanh GELU's pattern) | to x, unchanged (an activation) |
 //! | `Mul` / `Div` / `Max` / `Min` of two variables otherwise (e.g. squeeze-excite gating) | the gradient (as Zennit on a functional op) |
 //! | LayerNorm's centering `x - mean(x)` and its mean; a `Mul` / `Div` by a constant that ONNX wrote as such (a layer scale) or as LayerNormalization's affine, not a BatchNorm's | the gradient (Zennit has no rule for them; `LrpGraph::gradient`) |
+//! | a `Div` of a sum of gathered values by constant window sizes (torch.export's adaptive pool with unequal windows) | unchanged: with the Adds' split, Zennit's Norm rule on the pool |
 
 use super::layers::{shape_of, Core, LrpGraph};
 use super::linear::{key, Plans};
