@@ -10,6 +10,8 @@ zennit from PyPI (no weights are downloaded; the models are built with random we
     cargo build --release
     /tmp/venv-models/bin/python scripts/zoo.py                       # the default list, 224x224
     /tmp/venv-models/bin/python scripts/zoo.py --models resnet18,timm:mixnet_s --exporters dynamo
+    /tmp/venv-models/bin/python scripts/zoo.py --size 160 --keep /tmp/zoo   # then, in Chromium:
+    node scripts/zoo-browser.mjs /tmp/zoo
 
 Exporters: `legacy13` and `legacy17` (`dynamo=False`, one file), `dynamo` (today's default,
 `torch.onnx.export(m, x, path)`: torch.export, opset 20, weights in `path.data`).
@@ -21,9 +23,17 @@ For each model and exporter it prints one row:
   (Gauss-Legendre, 8 steps, baseline 0) and Zennit's EpsilonGammaBox (low -3, high 3; BN
   merged and residual sums as Zennit's Sum, see `as_onnx_reads_it`) in float64, next to
   `floor`, the same computation's float32-vs-
-  float64 distance in torch; `ok` when within max(1e-3, 30 x floor);
+  float64 distance in torch; `ok` when within max(1e-3, 30 x floor); a gradient outside that on
+  a ReLU / ReLU6 net is checked against the float64 gradients with one near-kink unit flipped
+  (`across_a_kink`: float32 rounding may put such a unit on either side);
 - cam: whether CAM is offered (and runs); gradcam: the Grad-CAM layers `info` offers that
-  explain without error, out of those tried (at most --gradcam-layers of them, spread evenly).
+  explain without error, out of those tried (at most --gradcam-layers of them, spread evenly),
+  and for the default exporter (whose tensor names are torch.export's node names) the worst
+  of them against Captum's LayerGradCam formula on that node, as for grad.
+
+With --keep DIR the exports stay in DIR with the input, the CLI's logits and maps, and
+DIR/zoo.json listing them: `scripts/zoo-browser.mjs` loads each in Chromium through the
+viewer's JS API and compares what the browser computes with the CLI's results.
 """
 import argparse, json, os, pathlib, subprocess, sys, tempfile, time
 import numpy as np
@@ -65,7 +75,7 @@ def build(name):
 
 def export(model, x, path, how):
     if how == "dynamo":
-        torch.onnx.export(model, (x,), str(path))
+        return torch.onnx.export(model, (x,), str(path))
     else:
         torch.onnx.export(model, (x,), str(path), dynamo=False, opset_version=int(how[6:]),
                           input_names=["input"], output_names=["logits"])
@@ -198,6 +208,80 @@ def as_onnx_reads_it(model):
     return gm, [NamedMergeBatchNorm(pairs)] if pairs else []
 
 
+def across_a_kink(model, x, target, got, candidates=120):
+    """When the CLI's gradient misses Captum's on a ReLU / ReLU6 net: whether it is the float64
+    gradient with one unit's derivative flipped, of the units whose pre-activation lies closest
+    to a kink (float32 rounding may put such a unit on either side). Returns (distance after
+    the flip, the unit's distance to its kink relative to the layer's largest value, layer) of
+    the best flip, or None."""
+    import copy
+    m = copy.deepcopy(model).double()
+    acts = {n: a for n, a in m.named_modules() if isinstance(a, (torch.nn.ReLU, torch.nn.ReLU6))}
+    if not acts:
+        return None
+    for a in acts.values():
+        a.inplace = False
+    pre = {}
+    hooks = [a.register_forward_pre_hook(lambda mod, i, n=n: pre.__setitem__(n, i[0].detach().clone()))
+             for n, a in acts.items()]
+    x64 = x.double()
+    with torch.no_grad():
+        m(x64)
+    for h in hooks:
+        h.remove()
+
+    def gradient(flip=None):
+        hooks = []
+        for n, a in acts.items():
+            v = pre[n]
+            d = ((v > 0) & (v < 6)).double() if isinstance(a, torch.nn.ReLU6) else (v > 0).double()
+            if flip and flip[0] == n:
+                d.view(-1)[flip[1]] = 1 - d.view(-1)[flip[1]]
+            hooks.append(a.register_full_backward_hook(lambda mod, gi, go, d=d: (go[0] * d,)))
+        xx = x64.clone().requires_grad_(True)
+        m(xx)[0, target].backward()
+        for h in hooks:
+            h.remove()
+        return xx.grad.numpy()
+
+    near = []
+    for n, v in pre.items():
+        kinks = (0.0, 6.0) if isinstance(acts[n], torch.nn.ReLU6) else (0.0,)
+        for k in kinks:
+            dist = (v - k).abs().view(-1)
+            for i in torch.argsort(dist)[:15]:
+                near.append((dist[i].item() / max(v.abs().max().item(), 1e-30), n, int(i)))
+    near.sort()
+    best = min((rel(got, gradient((n, i))), d, n) for d, n, i in near[:candidates])
+    return best
+
+
+def gradcam_references(program, x32, target, names):
+    """Grad-CAM as Captum's LayerGradCam computes it (relu(sum_c mean_hw(dy/dA_c) A_c)) on the
+    tensors `names` of the graph the default exporter translated (`program.exported_program`),
+    whose node names it kept as the ONNX tensor names: {name: (float64 map, float32 map)}."""
+    out = {}
+    gm = program.exported_program.module()
+    for dt in (torch.float64, torch.float32):
+        gm, x = gm.to(dt), x32.to(dt)
+        kept = {}
+
+        class Keep(torch.fx.Interpreter):
+            def run_node(self, n):
+                v = super().run_node(n)
+                if n.name in names and isinstance(v, torch.Tensor) and v.dim() == 4:
+                    v.retain_grad()
+                    kept[n.name] = v
+                return v
+
+        xx = x.clone().requires_grad_(True)
+        Keep(gm).run(xx)[0, target].backward()
+        for n, a in kept.items():
+            cam = torch.relu((a.grad.mean(dim=(2, 3), keepdim=True) * a).sum(1))[0]
+            out.setdefault(n, []).append(cam.detach().double().numpy())
+    return {n: v for n, v in out.items() if len(v) == 2}
+
+
 def zennit_lrp(model, x, target):
     """Zennit's EpsilonGammaBox on the model as ONNX presents it. One correction: Zennit's
     MergeBatchNorm leaves each merged BatchNorm as x / sqrt(1 + eps) (it sets running_var to 1
@@ -231,11 +315,12 @@ def run(name, how, work):
     x = torch.rand(1, 3, ARGS.size, ARGS.size) * 4 - 2
     path = work / f"{name.replace(':', '_')}.{how}.onnx"
     try:
-        export(model, x, path, how)
+        program = export(model, x, path, how)
     except Exception as e:  # noqa: BLE001 - the exporter's own failure is a row too
         row["load"] = f"export failed: {str(e).splitlines()[0][:60]}"
         return row
-    xin = work / "x.npy"
+    stem = path.name.removesuffix(".onnx")
+    xin = work / f"{stem}.x.npy"
     np.save(xin, x.numpy())
     try:
         info = json.loads(cli("info", "--model", path, "--json"))
@@ -246,10 +331,17 @@ def run(name, how, work):
     import onnxruntime as ort
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     ref = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0].ravel()
-    cli("predict", "--model", path, "--input", xin, "--logits-out", work / "l.npy")
-    got = np.load(work / "l.npy").ravel()
+    cli("predict", "--model", path, "--input", xin, "--logits-out", work / f"{stem}.logits.npy")
+    got = np.load(work / f"{stem}.logits.npy").ravel()
     row["logits"] = f"{np.abs(got - ref).max() / np.abs(ref).max():.1e}"
     target = int(ref.argmax())
+    # What the CLI computed, for scripts/zoo-browser.mjs: method, request fields, file.
+    kept = row["kept"] = {"stem": stem, "files": sorted(p.name for p in work.glob(f"{stem}.onnx*")),
+                          "input": xin.name, "logits": f"{stem}.logits.npy", "onnxruntime": f"{stem}.ort.npy",
+                          "target": target, "maps": []}
+    np.save(work / f"{stem}.ort.npy", ref.astype(np.float32))
+    requests = {"grad": ("gradient", {}), "ig": ("integrated-gradients", {"steps": 8, "ig_rule": "gauss-legendre"}),
+                "lrp": ("lrp", {"composite": "epsilon-gamma-box", "low": -3.0, "high": 3.0})}
     applies = {m["method"]: m["applies"] for m in info["methods"]}
     want = [k for k in ("grad", "ig", "lrp") if k in ARGS.methods.split(",")]
     if not applies.get("lrp"):
@@ -262,18 +354,30 @@ def run(name, how, work):
     for k in want:
         try:
             t0 = time.time()
-            cli("explain", "--model", path, "--input", xin, "--target", target, *flags[k], "--out", work / "a.npy")
-            a = np.load(work / "a.npy")
+            out = work / f"{stem}.{k}.npy"
+            cli("explain", "--model", path, "--input", xin, "--target", target, *flags[k], "--out", out)
+            a = np.load(out)
+            kept["maps"].append({"method": requests[k][0], "params": requests[k][1], "file": out.name})
             if isinstance(refs[torch.float64][k], str):
                 row[k] = refs[torch.float64][k]
                 continue
-            row[k] = verdict(rel(a, refs[torch.float64][k]), rel(refs[torch.float32][k], refs[torch.float64][k]))
+            floor = rel(refs[torch.float32][k], refs[torch.float64][k])
+            row[k] = verdict(rel(a, refs[torch.float64][k]), floor)
+            if k == "grad" and row[k].endswith("FAIL"):
+                kink = across_a_kink(model, x, target, a)
+                if kink and kink[0] <= max(1e-3, 30 * floor):
+                    row[k] = (f"{row[k][:-5]} at a kink: {kink[0]:.0e} from the float64 gradient with one "
+                              f"{kink[2]} unit ({kink[1]:.0e} of the layer's range from its kink) flipped")
+            np.save(work / f"{stem}.{k}.reference.npy", np.asarray(refs[torch.float64][k], np.float32))
+            kept["maps"][-1].update(reference=f"{stem}.{k}.reference.npy", floor=floor)
             row[k + "_s"] = time.time() - t0
         except RuntimeError as e:
             row[k] = f"error: {str(e)[:50]}"
     if applies.get("cam"):
         try:
-            cli("explain", "--model", path, "--input", xin, "--target", target, "--method", "cam", "--out", work / "a.npy")
+            cli("explain", "--model", path, "--input", xin, "--target", target, "--method", "cam",
+                "--out", work / f"{stem}.cam.npy")
+            kept["maps"].append({"method": "cam", "params": {}, "file": f"{stem}.cam.npy"})
             row["cam"] = "ok"
         except RuntimeError as e:
             row["cam"] = f"error: {str(e)[:50]}"
@@ -282,14 +386,38 @@ def run(name, how, work):
     layers = [l["output"] for l in info["spatial_layers"]]
     pick = sorted(set(np.linspace(0, len(layers) - 1, min(ARGS.gradcam_layers, len(layers))).round().astype(int))) if layers else []
     ok = 0
+    cams = {}
+    if how == "dynamo" and pick:
+        try:
+            cams = gradcam_references(program, x, target, {layers[i] for i in pick})
+        except Exception as e:  # noqa: BLE001 - torch.export may refuse a model the exporter took
+            row["gradcam_reference"] = f"no reference ({str(e).splitlines()[0][:40]})"
+    worst = None
     for i in pick:
         try:
+            out = work / f"{stem}.gradcam{i}.npy"
             cli("explain", "--model", path, "--input", xin, "--target", target, "--method", "grad-cam",
-                "--layer", layers[i], "--out", work / "a.npy")
+                "--layer", layers[i], "--out", out)
+            kept["maps"].append({"method": "grad-cam", "params": {"layer": layers[i]}, "file": out.name})
             ok += 1
+            if layers[i] in cams:
+                r64, r32 = cams[layers[i]]
+                # A layer whose weighted channels cancel gives a map of ~0: measured against the
+                # largest reference map of the net instead.
+                scale = max(np.linalg.norm(c[0]) for c in cams.values())
+                d = lambda a, b: float(np.linalg.norm(np.ravel(a) - np.ravel(b)) / max(np.linalg.norm(b), 1e-6 * scale))
+                err, floor = d(np.load(out), r64), d(r32, r64)
+                np.save(work / f"{stem}.gradcam{i}.reference.npy", r64.astype(np.float32))
+                kept["maps"][-1].update(reference=f"{stem}.gradcam{i}.reference.npy", floor=floor)
+                if worst is None or err - max(1e-3, 30 * floor) > worst[0] - max(1e-3, 30 * worst[1]):
+                    worst = (err, floor)
         except RuntimeError as e:
             row.setdefault("gradcam_error", str(e)[:80])
     row["gradcam"] = f"{ok}/{len(pick)} of {len(layers)}"
+    if worst:
+        row["gradcam"] += f", worst {verdict(*worst)}"
+    elif "gradcam_reference" in row:
+        row["gradcam"] += f", {row['gradcam_reference']}"
     return row
 
 
@@ -303,6 +431,7 @@ def main():
     p.add_argument("--gradcam-layers", type=int, default=6)
     p.add_argument("--cli", type=pathlib.Path, default=ROOT / "target/release/saliency")
     p.add_argument("--json", type=pathlib.Path, help="also write the rows here")
+    p.add_argument("--keep", type=pathlib.Path, help="keep the exports, inputs and the CLI's results here")
     ARGS = p.parse_args()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     cols = ["model", "exporter", "load", "logits", "grad", "ig", "lrp", "cam", "gradcam"]
@@ -310,16 +439,22 @@ def main():
     print("|" + " --- |" * len(cols))
     rows = []
     with tempfile.TemporaryDirectory() as d:
+        work = ARGS.keep or pathlib.Path(d)
+        work.mkdir(parents=True, exist_ok=True)
         for name in ARGS.models.split(","):
             for how in ARGS.exporters.split(","):
                 try:
-                    row = run(name, how, pathlib.Path(d))
+                    row = run(name, how, work)
                 except Exception as e:  # noqa: BLE001 - one broken model must not stop the table
                     row = {"model": name, "exporter": how, "load": f"script error: {e}"[:90]}
                 rows.append(row)
                 print("| " + " | ".join(str(row.get(c, "")) for c in cols) + " |", flush=True)
-                for f in pathlib.Path(d).glob("*.onnx*"):
-                    f.unlink()
+                if ARGS.keep:
+                    kept = [dict(r["kept"], model=r["model"], exporter=r["exporter"]) for r in rows if "kept" in r]
+                    (work / "zoo.json").write_text(json.dumps({"size": ARGS.size, "nets": kept}, indent=1))
+                else:
+                    for f in work.glob("*"):
+                        f.unlink()
     if ARGS.json:
         ARGS.json.write_text(json.dumps(rows, indent=1))
 

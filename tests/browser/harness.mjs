@@ -13,7 +13,9 @@ export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css', '.json': 'application/json',
   '.wasm': 'application/wasm', '.onnx': 'application/octet-stream', '.png': 'image/png', '.jpg': 'image/jpeg', '.npy': 'application/octet-stream' };
 
-export async function startServer() {
+/// `extra`: more folders served beside the site, by prefix (`{ '__zoo__/': dir }`).
+export async function startServer(extra = {}) {
+  const roots = { '__fixtures__/': FIXTURES, ...extra };
   const requests = [];
   const server = http.createServer((req, res) => {
     requests.push(req.url);
@@ -22,8 +24,9 @@ export async function startServer() {
     let rel = decodeURIComponent(url.pathname.slice(SUBPATH.length)) || 'index.html';
     // The test fixtures (user-exported models) are served beside the site, as a user's own
     // models would be: /viewer/__fixtures__/user/se_dynamo.onnx.
-    const root = rel.startsWith('__fixtures__/') ? FIXTURES : WWW;
-    if (root === FIXTURES) rel = rel.slice('__fixtures__/'.length);
+    const prefix = Object.keys(roots).find((p) => rel.startsWith(p));
+    const root = prefix ? roots[prefix] : WWW;
+    if (prefix) rel = rel.slice(prefix.length);
     const file = path.join(root, rel);
     if (!file.startsWith(root) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) { res.writeHead(404).end(); return; }
     const body = fs.readFileSync(file);
