@@ -20,7 +20,8 @@ const nets = zoo.nets.filter((n) => !only || only.test(n.stem));
 
 const norm = (a) => Math.sqrt(a.reduce((s, v) => s + v * v, 0));
 /// |a - b| / |b|; `scale`: a smallest |b| (a Grad-CAM map of a layer whose weighted channels
-/// cancel is ~1e-15 or all zero after its ReLU: then compared with the net's other maps' size).
+/// all but cancel is rounding noise, all zero after its ReLU or not: a map under 1e-3 of the
+/// net's largest is measured against that, as in zoo.py).
 const relL2 = (a, b, scale = 1e-30) => {
   let d = 0;
   for (let i = 0; i < b.length; i++) d += (a[i] - b[i]) ** 2;
@@ -84,13 +85,14 @@ for (const net of nets) {
     row.logits = `${e1(gap)} ${gap <= 1e-4 ? 'ok' : 'FAIL'}`;
   }
   const cells = { gradient: [], 'integrated-gradients': [], lrp: [], cam: [], 'grad-cam': [] };
-  const camScale = 1e-6 * Math.max(0, ...net.maps.filter((m) => m.method === 'grad-cam')
+  const camScale = 1e-3 * Math.max(0, ...net.maps.filter((m) => m.method === 'grad-cam')
     .map((m) => norm(readNpy(path.join(dir, m.file)).data)));
   for (const map of net.maps) {
     const g = got.maps?.find((m) => m.file === map.file);
     if (!g) continue;
     if (g.error) { cells[map.method].push(`error: ${g.error.slice(0, 60)}`); continue; }
     const cliMap = readNpy(path.join(dir, map.file)).data;
+    if (process.env.ZOO_SAVE) fs.writeFileSync(path.join(dir, `${map.file}.browser.json`), JSON.stringify(g.values));
     const vsCli = relL2(g.values, cliMap, map.method === 'grad-cam' ? camScale : 1e-30);
     if (map.reference) {
       const ref = readNpy(path.join(dir, map.reference)).data;

@@ -124,6 +124,17 @@ pub fn not_given(loc: &str) -> crate::Error {
     )
 }
 
+/// The error for a model whose weights come to `bytes`, over [`MAX_MODEL_BYTES`].
+fn too_large(bytes: u64) -> crate::Error {
+    err!(
+        Limit,
+        "model too large: its weights come to {} MiB (at most {} MiB here; loading it would need about {} MiB of memory)",
+        bytes >> 20,
+        MAX_MODEL_BYTES >> 20,
+        2 * (bytes >> 20)
+    )
+}
+
 /// Copies every external tensor's bytes into the model. `file` returns the bytes of one file
 /// named by [`locations`], or `None` when the caller does not have it (the error then names the
 /// missing file). `model_bytes` is the size of the `.onnx` itself, counted in the total.
@@ -135,6 +146,20 @@ pub fn inline<'a>(
     let Some(graph) = proto.graph.as_mut() else {
         return Ok(());
     };
+    // What the tensors declare, first: a model over the limit is refused with the memory it
+    // would need before any file is read (the checks below still bound what is copied).
+    let declared = tensors_mut(graph)
+        .filter(|t| is_external(t))
+        .map(|t| {
+            let size = element_size(t.data_type).unwrap_or(0) as u64;
+            t.dims
+                .iter()
+                .fold(size, |acc, &d| acc.saturating_mul(d.max(0) as u64))
+        })
+        .fold(model_bytes as u64, u64::saturating_add);
+    if declared > MAX_MODEL_BYTES as u64 {
+        return Err(too_large(declared));
+    }
     let mut total = model_bytes as u64;
     for t in tensors_mut(graph).filter(|t| is_external(t)) {
         let loc = location(t)?.to_string();
@@ -184,12 +209,7 @@ pub fn inline<'a>(
         };
         total += length;
         if total > MAX_MODEL_BYTES as u64 {
-            return Err(err!(
-                Limit,
-                "model too large: its weights come to more than {} MiB (at most {} MiB)",
-                MAX_MODEL_BYTES >> 20,
-                MAX_MODEL_BYTES >> 20
-            ));
+            return Err(too_large(total));
         }
         t.raw_data = data[offset as usize..end as usize].to_vec();
         t.external_data.clear();
@@ -335,5 +355,19 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.message().contains("past the end"), "{e}");
+    }
+
+    #[test]
+    fn a_model_over_the_limit_is_refused_with_the_memory_it_needs_before_any_file_is_read() {
+        // VGG-11's 507 MB in the browser, say: 3 x 2^27 floats (1536 MiB) declared here.
+        let mut t = tensor("a", "m.data", "0", &(3u64 << 29).to_string());
+        t.dims = vec![3, 1 << 27];
+        let e = inline(&mut model(vec![t]), 0, &|_| panic!("no file is read")).unwrap_err();
+        assert_eq!(e.kind, crate::ErrorKind::Limit);
+        assert!(
+            e.message().contains("weights come to 1536 MiB")
+                && e.message().contains("would need about 3072 MiB"),
+            "{e}"
+        );
     }
 }
