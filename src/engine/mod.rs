@@ -311,7 +311,12 @@ impl Engine {
             }
             tail.set_input_outlets(&[src])?;
             tail.select_output_outlets(&outlets)?;
-            SimplePlan::new(crate::kernels::optimize(tail)?)
+            let optimized = crate::kernels::optimize(tail.clone())?;
+            SimplePlan::new(if same_output_shapes(&optimized, &tail) {
+                optimized
+            } else {
+                tail
+            })
         })()
         .map_err(tract_err(
             "planning the forward pass after the affine prefix",
@@ -331,10 +336,7 @@ impl Engine {
         let input = tensor_of(x.view())
             .map_err(tract_err("reading the input"))?
             .into_tvalue();
-        let out = split
-            .head
-            .run(tvec!(input))
-            .map_err(tract_err("forward pass failed"))?;
+        let out = run_plan(&split.head, input)?;
         let v = out[0]
             .to_plain_array_view::<f32>()
             .map_err(tract_err("reading an activation"))?;
@@ -347,10 +349,7 @@ impl Engine {
         let split = self.split(model)?;
         let p = self.prefix_at()?;
         let input = v.into_tensor().into_tvalue();
-        let outs = split
-            .tail
-            .run(tvec!(input.clone()))
-            .map_err(tract_err("forward pass failed"))?;
+        let outs = run_plan(&split.tail, input.clone())?;
         let mut values: HashMap<OutletId, TValue> =
             split.outlets.iter().copied().zip(outs).collect();
         values.insert(p, input);
@@ -368,13 +367,22 @@ impl Engine {
         self.walk(&model.typed, &none, p, g, self.source, Mode::Gradient)
     }
 
+    /// A plan that runs the model and returns the values at `outlets`. tract's optimiser may
+    /// hand an output over in another layout than the decluttered graph's (measured in wasm: a
+    /// ReXNet squeeze-excite product, [1, 570, 10, 10], came out as [10, 10, 570]); such a plan
+    /// runs the decluttered graph instead, slower but in the layout every rule reads.
     fn capture_plan(typed: &TypedModel, outlets: &[OutletId]) -> Result<Arc<TypedSimplePlan>> {
         let mut cap = typed.clone();
         cap.select_output_outlets(outlets)
             .map_err(tract_err("planning the forward pass"))?;
-        let cap =
-            crate::kernels::optimize(cap).map_err(tract_err("optimizing the forward pass"))?;
-        SimplePlan::new(cap).map_err(tract_err("planning the forward pass"))
+        let optimized = crate::kernels::optimize(cap.clone())
+            .map_err(tract_err("optimizing the forward pass"))?;
+        let model = if same_output_shapes(&optimized, &cap) {
+            optimized
+        } else {
+            cap
+        };
+        SimplePlan::new(model).map_err(tract_err("planning the forward pass"))
     }
 
     /// A forward pass that keeps the activations the backward pass reads.
@@ -414,9 +422,7 @@ impl Engine {
         let input = tensor_of(x.view())
             .map_err(tract_err("reading the input"))?
             .into_tvalue();
-        let outs = plan
-            .run(tvec!(input.clone()))
-            .map_err(tract_err("forward pass failed"))?;
+        let outs = run_plan(plan, input.clone())?;
         let mut values: HashMap<OutletId, TValue> = outlets.iter().copied().zip(outs).collect();
         values.insert(self.source, input);
         self.tape(values)
@@ -557,13 +563,16 @@ impl Engine {
             .cloned()
             .ok_or_else(|| err!(Parameter, "layer '{name}' has no known shape"))?;
         let count: usize = shape.iter().product();
+        // The layer's values: the ONNX shape but for axes of size 1, or with one axis moved (a
+        // layout tract chose, such as channels-last in wasm; `to_onnx_layout` moves it back),
+        // not merely as many values (read as [1, C, H, W], another layout would be scrambled).
         let fits = |o: OutletId| {
             self.on_path[o.node]
-                && typed
-                    .outlet_fact(o)
-                    .ok()
-                    .and_then(|f| f.shape.as_concrete().map(|s| s.iter().product::<usize>()))
-                    == Some(count)
+                && typed.outlet_fact(o).ok().and_then(|f| {
+                    f.shape
+                        .as_concrete()
+                        .map(|s| layout_move(s, &shape).is_some())
+                }) == Some(true)
         };
         for node in typed.nodes() {
             for slot in 0..node.outputs.len() {
@@ -693,6 +702,97 @@ impl Engine {
 /// See [`Engine::prefix`]: follows the input through nodes that are its only consumer, affine in
 /// it ([`Rule::affine`]) and read no activation backwards, never the scores' node; the outlet of
 /// the last convolution or matrix product among them, if any.
+/// How a value of shape `got` holds a tensor of shape `want`: the same axes but for those of
+/// size 1, with at most one of them moved (`Some(None)`: none moved; `Some(Some((from,
+/// to)))`: axis `from` of `want`'s axes of size > 1 sits at `to` in `got`'s), or None.
+pub(crate) fn layout_move(got: &[usize], want: &[usize]) -> Option<Option<(usize, usize)>> {
+    let squeeze = |s: &[usize]| s.iter().copied().filter(|&d| d != 1).collect::<Vec<_>>();
+    let (g, w) = (squeeze(got), squeeze(want));
+    if g == w {
+        return Some(None);
+    }
+    if g.len() != w.len() {
+        return None;
+    }
+    for from in 0..w.len() {
+        for to in 0..w.len() {
+            let mut m = w.clone();
+            let d = m.remove(from);
+            m.insert(to, d);
+            if m == g {
+                return Some(Some((from, to)));
+            }
+        }
+    }
+    None
+}
+
+/// A layer's value `t` in the layer's ONNX shape `want` (see [`layout_move`]).
+pub(crate) fn to_onnx_layout(t: ArrayViewD<f32>, want: &[usize]) -> Result<Array> {
+    let moved = layout_move(t.shape(), want).ok_or_else(|| {
+        err!(
+            Runtime,
+            "internal: a layer of shape {want:?} was recorded as {:?}",
+            t.shape()
+        )
+    })?;
+    let squeezed: Vec<usize> = t.shape().iter().copied().filter(|&d| d != 1).collect();
+    let mut v = t
+        .as_standard_layout()
+        .into_owned()
+        .into_shape_with_order(IxDyn(&squeezed))
+        .map_err(|e| err!(Runtime, "internal: {e}"))?;
+    if let Some((from, to)) = moved {
+        let mut axes: Vec<usize> = (0..squeezed.len()).collect();
+        let a = axes.remove(to);
+        axes.insert(from, a);
+        v = v.permuted_axes(IxDyn(&axes));
+    }
+    v.as_standard_layout()
+        .into_owned()
+        .into_shape_with_order(IxDyn(want))
+        .map_err(|e| err!(Runtime, "internal: {e}"))
+}
+
+/// Runs a capturing plan: every value in the shape its fact gives, or an error (a rule must
+/// never read a value in another layout than it was planned for).
+fn run_plan(plan: &Arc<TypedSimplePlan>, input: TValue) -> Result<TVec<TValue>> {
+    let outs = plan
+        .run(tvec!(input))
+        .map_err(tract_err("forward pass failed"))?;
+    let model = plan.model();
+    for (i, v) in outs.iter().enumerate() {
+        let fact = model
+            .output_fact(i)
+            .map_err(tract_err("reading the forward pass"))?;
+        if fact.shape.as_concrete().is_some_and(|s| s != v.shape()) {
+            let o = model
+                .output_outlets()
+                .map_err(tract_err("reading the forward pass"))?[i];
+            return Err(err!(
+                Runtime,
+                "internal: the forward pass returned {:?} at node '{}', whose shape is {:?}",
+                v.shape(),
+                model.nodes()[o.node].name,
+                fact.shape
+            ));
+        }
+    }
+    Ok(outs)
+}
+
+/// Whether `a` and `b` declare the same shapes for their outputs.
+fn same_output_shapes(a: &TypedModel, b: &TypedModel) -> bool {
+    let shapes = |m: &TypedModel| -> Option<Vec<ShapeFact>> {
+        m.output_outlets()
+            .ok()?
+            .iter()
+            .map(|&o| m.outlet_fact(o).ok().map(|f| f.shape.clone()))
+            .collect()
+    };
+    shapes(a).is_some() && shapes(a) == shapes(b)
+}
+
 fn affine_prefix(
     typed: &TypedModel,
     steps: &[Option<Step>],
@@ -727,4 +827,30 @@ fn affine_prefix(
         }
     }
     end
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use super::*;
+
+    #[test]
+    fn a_layer_recorded_channels_last_is_read_back_in_its_onnx_layout() {
+        // [1, C=3, H=2, W=2] recorded as [H, W, C] (tract's channels-last in wasm).
+        let nchw = Array::from_shape_fn(IxDyn(&[1, 3, 2, 2]), |i| {
+            (i[1] * 100 + i[2] * 10 + i[3]) as f32
+        });
+        let hwc = nchw
+            .view()
+            .into_shape_with_order(IxDyn(&[3, 2, 2]))
+            .unwrap()
+            .permuted_axes(IxDyn(&[1, 2, 0]))
+            .as_standard_layout()
+            .into_owned();
+        assert_eq!(layout_move(hwc.shape(), &[1, 3, 2, 2]), Some(Some((0, 2))));
+        assert_eq!(to_onnx_layout(hwc.view(), &[1, 3, 2, 2]).unwrap(), nchw);
+        // The same layout without the batch axis, and a shape that is no layout of it.
+        assert_eq!(layout_move(&[3, 2, 2], &[1, 3, 2, 2]), Some(None));
+        assert_eq!(layout_move(&[6, 2], &[1, 3, 2, 2]), None);
+        assert!(to_onnx_layout(Array::zeros(IxDyn(&[6, 2])).view(), &[1, 3, 2, 2]).is_err());
+    }
 }

@@ -3,10 +3,10 @@
 
 use super::Subject;
 use crate::array::Array;
-use crate::engine::Mode;
+use crate::engine::{to_onnx_layout, Mode};
 use crate::err;
 use crate::error::Result;
-use tract_onnx::prelude::tract_ndarray::{Axis, Ix4, IxDyn};
+use tract_onnx::prelude::tract_ndarray::{Axis, Ix4};
 
 /// A layer's activation and gradient, as [1, C, H, W] arrays.
 pub(crate) fn layer_maps(s: &Subject, layer: &str, method: &str) -> Result<(Array, Array)> {
@@ -30,12 +30,7 @@ pub(crate) fn layer_maps(s: &Subject, layer: &str, method: &str) -> Result<(Arra
     let g = s
         .engine
         .gradient(s.model, tape, s.target, Some(outlet), Mode::Gradient)?;
-    let fix = |t: Array| {
-        t.as_standard_layout()
-            .into_owned()
-            .into_shape_with_order(IxDyn(&shape))
-            .map_err(|e| err!(Runtime, "layer '{layer}': {e}"))
-    };
+    let fix = |t: Array| to_onnx_layout(t.view(), &shape);
     Ok((fix(a)?, fix(g)?))
 }
 
