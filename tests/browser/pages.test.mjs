@@ -82,8 +82,13 @@ test('the keyboard reaches the classes: Tab focuses them, Enter explains the foc
   await page.check('input[name=view-mode][value=side]');
   const side = await page.evaluate(() => ({ original: !document.getElementById('original-canvas').hidden, opacity: document.getElementById('heat-canvas').style.opacity, image: document.getElementById('image-canvas').style.visibility }));
   assert.deepEqual(side, { original: true, opacity: '1', image: 'hidden' });
+  // The map alone is not captioned as the input.
+  await page.check('input[name=view-mode][value=map]');
+  assert.ok(await page.locator('#image-caption').isHidden(), 'no input caption under the map alone');
+  assert.match(await page.locator('#map-caption').textContent(), /^The map: /);
   await page.check('input[name=view-mode][value=overlay]');
   assert.equal(await page.evaluate(() => document.getElementById('original-canvas').hidden), true);
+  assert.ok(await page.locator('#image-caption').isVisible());
   await page.selectOption('[data-testid=method-select]', 'guided-backprop');
   await page.waitForFunction(() => document.body.dataset.busy === '0' && document.body.dataset.explained?.startsWith('guided-backprop'), null, { timeout: 60_000 });
   assert.match(await page.locator('#method-reason').textContent(), /identical to the gradient/);
