@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { siteSuite, watchErrors, FIXTURES } from './harness.mjs';
+import { siteSuite, watchErrors, FIXTURES, readNpy } from './harness.mjs';
 
 const USER = path.join(FIXTURES, 'user');
 const KERAS = path.join(FIXTURES, 'keras');
@@ -97,6 +97,53 @@ test('the element fetches a default export\'s .data from beside its .onnx', asyn
   assert.equal(await p2.evaluate(() => document.getElementById('own').dataset.error ?? ''), '');
   assert.ok(site.srv.requests.some((r) => r.endsWith('/__fixtures__/user/se_dynamo.onnx.data')), 'the .data was fetched');
   await p2.close();
+});
+
+test('in the browser, every user export matches its Captum / Zennit reference as natively', async () => {
+  // The fixtures of tests/user_models.rs (torch's three exporters, a real Keras export, GatherND
+  // pools), through the JS API in the page's worker: the wasm build's maps against the same
+  // float64 references, within the reference nets' 1e-4. (In wasm tract once kept a layer
+  // channels-last, and Grad-CAM read it scrambled: this is where such a difference shows.)
+  const nets = [];
+  for (const dir of ['user', 'keras', 'gathernd']) {
+    for (const net of JSON.parse(fs.readFileSync(path.join(FIXTURES, dir, 'index.json'), 'utf8')).nets) nets.push({ ...net, dir });
+  }
+  const refs = {};
+  for (const net of nets) for (const c of net.cases) refs[`${net.dir}/${c.file}`] = Array.from(readNpy(path.join(FIXTURES, net.dir, c.file)).data);
+  const got = await page.evaluate(async (nets) => {
+    const s = await import('./saliency.js');
+    const out = {};
+    for (const net of nets) {
+      const m = await s.load({ url: `__fixtures__/${net.dir}/${net.onnx}` });
+      await m.setInput(new Uint8Array(await (await fetch(`__fixtures__/${net.dir}/${net.input}`)).arrayBuffer()));
+      for (const c of net.cases) {
+        const { rule, baseline, ...params } = c.params;
+        if (baseline !== undefined && baseline !== 0) throw new Error(`${net.net}: baseline ${baseline}`);
+        if (rule) params.ig_rule = rule;
+        try {
+          const e = await m.explain({ method: c.method, params, target: c.target });
+          out[`${net.dir}/${c.file}`] = Array.from(await e.values());
+          await e.forget();
+        } catch (e) {
+          out[`${net.dir}/${c.file}`] = `${e.name}: ${e.message}`;
+        }
+      }
+      await m.dispose();
+    }
+    return out;
+  }, nets);
+  const bad = [];
+  for (const [key, want] of Object.entries(refs)) {
+    const v = got[key];
+    if (typeof v === 'string') { bad.push(`${key}: ${v}`); continue; }
+    let d = 0;
+    let n = 0;
+    for (let i = 0; i < want.length; i++) { d += (v[i] - want[i]) ** 2; n += want[i] ** 2; }
+    const err = Math.sqrt(d) / Math.max(Math.sqrt(n), 1e-30);
+    if (!(v.length === want.length && err <= 1e-4)) bad.push(`${key}: rel-L2 ${err.toExponential(1)} (${v.length} values, ${want.length} expected)`);
+  }
+  assert.ok(Object.keys(refs).length >= 60, `${Object.keys(refs).length} cases`);
+  assert.deepEqual(bad, []);
 });
 
 test('no console error, no request off the origin', () => {
