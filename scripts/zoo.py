@@ -437,6 +437,7 @@ def run(name, how, work):
                               f"({d:.0e} of the layer's range from its kink) flipped at step {step + 1} of 8")
             np.save(work / f"{stem}.{k}.reference.npy", np.asarray(refs[torch.float64][k], np.float32))
             kept["maps"][-1].update(reference=f"{stem}.{k}.reference.npy", floor=floor, floor_channels_last=floor_cl)
+            kept["maps"][-1]["verdict"] = row[k]
             row[k + "_s"] = time.time() - t0
         except RuntimeError as e:
             row[k] = f"error: {str(e)[:50]}"
