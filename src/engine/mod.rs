@@ -699,9 +699,6 @@ impl Engine {
     }
 }
 
-/// See [`Engine::prefix`]: follows the input through nodes that are its only consumer, affine in
-/// it ([`Rule::affine`]) and read no activation backwards, never the scores' node; the outlet of
-/// the last convolution or matrix product among them, if any.
 /// How a value of shape `got` holds a tensor of shape `want`: the same axes but for those of
 /// size 1, with at most one of them moved (`Some(None)`: none moved; `Some(Some((from,
 /// to)))`: axis `from` of `want`'s axes of size > 1 sits at `to` in `got`'s), or None.
@@ -793,6 +790,9 @@ fn same_output_shapes(a: &TypedModel, b: &TypedModel) -> bool {
     shapes(a).is_some() && shapes(a) == shapes(b)
 }
 
+/// See [`Engine::prefix`]: follows the input through nodes that are its only consumer, affine in
+/// it ([`Rule::affine`]) and read no activation backwards, never the scores' node; the outlet of
+/// the last convolution or matrix product among them, if any.
 fn affine_prefix(
     typed: &TypedModel,
     steps: &[Option<Step>],
