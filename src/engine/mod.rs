@@ -311,12 +311,7 @@ impl Engine {
             }
             tail.set_input_outlets(&[src])?;
             tail.select_output_outlets(&outlets)?;
-            let optimized = crate::kernels::optimize(tail.clone())?;
-            SimplePlan::new(if same_output_shapes(&optimized, &tail) {
-                optimized
-            } else {
-                tail
-            })
+            SimplePlan::new(crate::kernels::optimize(tail)?)
         })()
         .map_err(tract_err(
             "planning the forward pass after the affine prefix",
@@ -367,22 +362,13 @@ impl Engine {
         self.walk(&model.typed, &none, p, g, self.source, Mode::Gradient)
     }
 
-    /// A plan that runs the model and returns the values at `outlets`. tract's optimiser may
-    /// hand an output over in another layout than the decluttered graph's (measured in wasm: a
-    /// ReXNet squeeze-excite product, [1, 570, 10, 10], came out as [10, 10, 570]); such a plan
-    /// runs the decluttered graph instead, slower but in the layout every rule reads.
     fn capture_plan(typed: &TypedModel, outlets: &[OutletId]) -> Result<Arc<TypedSimplePlan>> {
         let mut cap = typed.clone();
         cap.select_output_outlets(outlets)
             .map_err(tract_err("planning the forward pass"))?;
-        let optimized = crate::kernels::optimize(cap.clone())
-            .map_err(tract_err("optimizing the forward pass"))?;
-        let model = if same_output_shapes(&optimized, &cap) {
-            optimized
-        } else {
-            cap
-        };
-        SimplePlan::new(model).map_err(tract_err("planning the forward pass"))
+        let cap =
+            crate::kernels::optimize(cap).map_err(tract_err("optimizing the forward pass"))?;
+        SimplePlan::new(cap).map_err(tract_err("planning the forward pass"))
     }
 
     /// A forward pass that keeps the activations the backward pass reads.
@@ -563,9 +549,10 @@ impl Engine {
             .cloned()
             .ok_or_else(|| err!(Parameter, "layer '{name}' has no known shape"))?;
         let count: usize = shape.iter().product();
-        // The layer's values: the ONNX shape but for axes of size 1, or with one axis moved (a
-        // layout tract chose, such as channels-last in wasm; `to_onnx_layout` moves it back),
-        // not merely as many values (read as [1, C, H, W], another layout would be scrambled).
+        // The layer's values: the ONNX shape but for axes of size 1, or with one axis moved (in
+        // wasm the decluttered graph held ReXNet's squeeze-excite product channels-last, [10,
+        // 10, 570] for [1, 570, 10, 10]; `to_onnx_layout` moves it back), not merely as many
+        // values (read as [1, C, H, W], another layout would be scrambled).
         let fits = |o: OutletId| {
             self.on_path[o.node]
                 && typed.outlet_fact(o).ok().and_then(|f| {
@@ -776,18 +763,6 @@ fn run_plan(plan: &Arc<TypedSimplePlan>, input: TValue) -> Result<TVec<TValue>> 
         }
     }
     Ok(outs)
-}
-
-/// Whether `a` and `b` declare the same shapes for their outputs.
-fn same_output_shapes(a: &TypedModel, b: &TypedModel) -> bool {
-    let shapes = |m: &TypedModel| -> Option<Vec<ShapeFact>> {
-        m.output_outlets()
-            .ok()?
-            .iter()
-            .map(|&o| m.outlet_fact(o).ok().map(|f| f.shape.clone()))
-            .collect()
-    };
-    shapes(a).is_some() && shapes(a) == shapes(b)
 }
 
 /// See [`Engine::prefix`]: follows the input through nodes that are its only consumer, affine in

@@ -124,6 +124,14 @@ pub fn not_given(loc: &str) -> crate::Error {
     )
 }
 
+/// The bytes tensor `t`'s shape needs at `size` bytes per element (None: a negative dimension
+/// or an overflow).
+fn shape_bytes(t: &pb::TensorProto, size: u64) -> Option<u64> {
+    t.dims.iter().try_fold(size, |acc, &d| {
+        u64::try_from(d).ok().and_then(|d| acc.checked_mul(d))
+    })
+}
+
 /// The error for a model whose weights come to `bytes`, over [`MAX_MODEL_BYTES`].
 fn too_large(bytes: u64) -> crate::Error {
     err!(
@@ -150,12 +158,7 @@ pub fn inline<'a>(
     // would need before any file is read (the checks below still bound what is copied).
     let declared = tensors_mut(graph)
         .filter(|t| is_external(t))
-        .map(|t| {
-            let size = element_size(t.data_type).unwrap_or(0) as u64;
-            t.dims
-                .iter()
-                .fold(size, |acc, &d| acc.saturating_mul(d.max(0) as u64))
-        })
+        .filter_map(|t| shape_bytes(t, element_size(t.data_type)? as u64))
         .fold(model_bytes as u64, u64::saturating_add);
     if declared > MAX_MODEL_BYTES as u64 {
         return Err(too_large(declared));
@@ -172,19 +175,14 @@ pub fn inline<'a>(
                 t.data_type
             )
         })?;
-        let elements = t.dims.iter().try_fold(1u64, |acc, &d| {
-            u64::try_from(d).ok().and_then(|d| acc.checked_mul(d))
-        });
-        let needed = elements
-            .and_then(|e| e.checked_mul(size as u64))
-            .ok_or_else(|| {
-                err!(
-                    CorruptModel,
-                    "cannot read model: tensor '{}' has shape {:?}",
-                    t.name,
-                    t.dims
-                )
-            })?;
+        let needed = shape_bytes(t, size as u64).ok_or_else(|| {
+            err!(
+                CorruptModel,
+                "cannot read model: tensor '{}' has shape {:?}",
+                t.name,
+                t.dims
+            )
+        })?;
         let offset = number(t, "offset")?.unwrap_or(0);
         let length = number(t, "length")?.unwrap_or(needed);
         if length != needed {
